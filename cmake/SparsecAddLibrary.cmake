@@ -1,0 +1,10 @@
+# sparsec_add_library(name SRCS... [DEPENDS targets...] [LINK libs...])
+# A static PIC library linked against the shared libMLIR.so/libLLVM.so.
+function(sparsec_add_library name)
+  cmake_parse_arguments(ARG "" "" "DEPENDS;LINK" ${ARGN})
+  add_library(${name} STATIC ${ARG_UNPARSED_ARGUMENTS})
+  if(ARG_DEPENDS)
+    add_dependencies(${name} ${ARG_DEPENDS})
+  endif()
+  target_link_libraries(${name} PUBLIC ${ARG_LINK} ${SPARSEC_MLIR_LIBS})
+endfunction()

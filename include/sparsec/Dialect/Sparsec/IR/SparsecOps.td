@@ -1,0 +1,85 @@
+//===- SparsecOps.td - sparsec operations ------------------*- tablegen -*-===//
+#ifndef SPARSEC_OPS_TD
+#define SPARSEC_OPS_TD
+
+include "sparsec/Dialect/Sparsec/IR/SparsecDialect.td"
+include "sparsec/Dialect/Sparsec/IR/SparsecAttrs.td"
+include "mlir/Interfaces/SideEffectInterfaces.td"
+include "mlir/IR/CommonAttrConstraints.td"
+
+def Sparsec_EncodingAttr
+    : Attr<CPred<"::llvm::isa<::sparsec::SparsityEncodingAttrInterface>($_self)">,
+           "sparsity encoding attribute"> {
+  let storageType = "::sparsec::SparsityEncodingAttrInterface";
+  let returnType = "::sparsec::SparsityEncodingAttrInterface";
+  let convertFromStorage = "$_self";
+}
+
+def Sparsec_FloatTensor : RankedTensorOf<[AnyFloat]>;
+
+def Sparsec_LinearOp : Sparsec_Op<"linear", [Pure]> {
+  let summary = "Linear layer: y = x · Wᵀ + b";
+  let description = [{
+    Computes `result[..., r] = sum_k input[..., k] * weight[r, k] + bias[r]`.
+    The weight is the GEMM view W (R x K) directly: R output features, K input
+    features. ONNX `MatMul(X, B)` with a constant B (K x R) imports as W = Bᵀ;
+    `Gemm` honours transB. The optional `weight_encoding` states the weight's
+    sparsity structure and is verified on the weight's shape and, if the weight
+    is a constant, on its values.
+
+    Example:
+    ```mlir
+    %y = sparsec.linear %x, %w, %b {weight_encoding = #sparsec.nm<n = 2, m = 4>}
+        : (tensor<8x64xf32>, tensor<32x64xf32>, tensor<32xf32>) -> tensor<8x32xf32>
+    ```
+  }];
+  let arguments = (ins Sparsec_FloatTensor:$input, Sparsec_FloatTensor:$weight,
+      Optional<Sparsec_FloatTensor>:$bias,
+      OptionalAttr<Sparsec_EncodingAttr>:$weight_encoding);
+  let results = (outs Sparsec_FloatTensor:$result);
+  let assemblyFormat = [{
+    $input `,` $weight (`,` $bias^)? attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    /// R and K of the weight's GEMM view.
+    int64_t getNumRows() { return getWeight().getType().getDimSize(0); }
+    int64_t getReductionSize() { return getWeight().getType().getDimSize(1); }
+  }];
+}
+
+def Sparsec_Conv2DOp : Sparsec_Op<"conv2d", [Pure]> {
+  let summary = "2-D convolution (NCHW input, OIHW weight)";
+  let description = [{
+    ONNX-style grouped 2-D convolution. `input` is N x C_in x H x W, `weight`
+    is C_out x (C_in/groups) x kh x kw, `bias` is C_out. `pads` is
+    [top, left, bottom, right]. The weight's GEMM view is
+    R = C_out, K = (C_in/groups)·kh·kw, flattened in the encoding's `korder`.
+
+    Example:
+    ```mlir
+    %y = sparsec.conv2d %x, %w {strides = array<i64: 1, 1>,
+        pads = array<i64: 1, 1, 1, 1>, dilations = array<i64: 1, 1>, groups = 1 : i64}
+        : (tensor<1x8x16x16xf32>, tensor<16x8x3x3xf32>) -> tensor<1x16x16x16xf32>
+    ```
+  }];
+  let arguments = (ins Sparsec_FloatTensor:$input, Sparsec_FloatTensor:$weight,
+      Optional<Sparsec_FloatTensor>:$bias,
+      DenseI64ArrayAttr:$strides, DenseI64ArrayAttr:$pads,
+      DenseI64ArrayAttr:$dilations, I64Attr:$groups,
+      OptionalAttr<Sparsec_EncodingAttr>:$weight_encoding);
+  let results = (outs Sparsec_FloatTensor:$result);
+  let assemblyFormat = [{
+    $input `,` $weight (`,` $bias^)? attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    int64_t getNumRows() { return getWeight().getType().getDimSize(0); }
+    int64_t getReductionSize() {
+      auto shape = getWeight().getType().getShape();
+      return shape[1] * shape[2] * shape[3];
+    }
+  }];
+}
+
+#endif // SPARSEC_OPS_TD

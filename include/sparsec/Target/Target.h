@@ -1,0 +1,62 @@
+//===- Target.h - compilation targets behind one interface ------*- C++ -*-===//
+//
+// Every back end (host CPU now; CUDA, NEON and PIM later) implements Target.
+// The driver only talks to this interface.
+//
+//===----------------------------------------------------------------------===//
+#ifndef SPARSEC_TARGET_TARGET_H
+#define SPARSEC_TARGET_TARGET_H
+
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/Pass/PassManager.h"
+#include "llvm/ADT/StringRef.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <string>
+#include <vector>
+
+namespace sparsec {
+
+struct NpyArray;
+
+/// What the driver writes after compiling for a target.
+enum class ArtifactKind {
+  /// The target-level MLIR after the target's lowering pipeline.
+  LoweredMLIR,
+  /// LLVM IR text (targets that go through LLVM).
+  LLVMIR,
+  /// A relocatable object file.
+  Object,
+};
+
+class Target {
+public:
+  virtual ~Target() = default;
+  virtual llvm::StringRef getName() const = 0;
+  virtual llvm::StringRef getDescription() const = 0;
+  /// Appends the passes that lower a sparsec-level module for this target.
+  virtual void buildPipeline(mlir::OpPassManager &pm) const = 0;
+  /// Writes `kind` for a module already lowered by buildPipeline.
+  virtual mlir::LogicalResult emit(mlir::ModuleOp lowered, ArtifactKind kind,
+                                   llvm::raw_ostream &os) const = 0;
+  /// Runs a lowered module's `main` on `inputs`; targets that cannot execute
+  /// here return failure with a diagnostic.
+  virtual mlir::LogicalResult run(mlir::ModuleOp lowered,
+                                  mlir::FunctionType signature,
+                                  const std::vector<NpyArray> &inputs,
+                                  std::vector<NpyArray> &outputs) const = 0;
+};
+
+/// The registered targets, and lookup by name (null if unknown).
+const std::vector<const Target *> &getTargets();
+const Target *lookupTarget(llvm::StringRef name);
+
+/// The host CPU target (linalg -> bufferization -> LLVM, JIT execution).
+const Target &getHostTarget();
+/// Adds the host lowering passes (also registered as
+/// `sparsec-host-pipeline`).
+void buildHostPipeline(mlir::OpPassManager &pm);
+
+} // namespace sparsec
+
+#endif

@@ -1,0 +1,93 @@
+//===- SparsecAttrs.cpp - sparsity encoding attributes --------------------===//
+#include "sparsec/Dialect/Sparsec/IR/Sparsec.h"
+
+using namespace mlir;
+
+namespace sparsec {
+
+#include "sparsec/Dialect/Sparsec/IR/SparsecAttrInterfaces.cpp.inc"
+
+int64_t gemmToStorageIndex(ArrayRef<int64_t> shape, KOrder korder, int64_t r,
+                           int64_t k) {
+  if (shape.size() != 4 || korder == KOrder::chw) {
+    int64_t cols = 1;
+    for (int64_t d : shape.drop_front())
+      cols *= d;
+    return r * cols + k;
+  }
+  // hwc: k = (y * kw + x) * C + c, storage is [r][c][y][x].
+  int64_t c = shape[1], kh = shape[2], kw = shape[3];
+  int64_t channel = k % c, spatial = k / c;
+  int64_t y = spatial / kw, x = spatial % kw;
+  return ((r * c + channel) * kh + y) * kw + x;
+}
+
+//===----------------------------------------------------------------------===//
+// DenseEncodingAttr
+//===----------------------------------------------------------------------===//
+
+KOrder DenseEncodingAttr::getKOrder() const { return KOrder::hwc; }
+
+LogicalResult DenseEncodingAttr::verifyGemmShape(
+    int64_t, int64_t, function_ref<InFlightDiagnostic()>) const {
+  return success();
+}
+
+LogicalResult DenseEncodingAttr::verifyGemmValues(
+    int64_t, int64_t, function_ref<bool(int64_t, int64_t)>,
+    function_ref<InFlightDiagnostic()>) const {
+  return success();
+}
+
+double DenseEncodingAttr::getDensity() const { return 1.0; }
+
+//===----------------------------------------------------------------------===//
+// NMEncodingAttr
+//===----------------------------------------------------------------------===//
+
+LogicalResult NMEncodingAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                                     unsigned n, unsigned m, KOrder) {
+  if (m != 4 && m != 8 && m != 16 && m != 32)
+    return emitError() << "N:M encoding requires M in {4, 8, 16, 32}, got M = "
+                       << m;
+  if (n < 1 || n >= m)
+    return emitError() << "N:M encoding requires 1 <= N < M, got " << n << ":"
+                       << m;
+  return success();
+}
+
+LogicalResult NMEncodingAttr::verifyGemmShape(
+    int64_t rows, int64_t cols,
+    function_ref<InFlightDiagnostic()> emitError) const {
+  if (rows <= 0 || cols <= 0)
+    return emitError() << "N:M encoding needs a non-empty weight, got GEMM view "
+                       << rows << "x" << cols;
+  return success();
+}
+
+LogicalResult NMEncodingAttr::verifyGemmValues(
+    int64_t rows, int64_t cols, function_ref<bool(int64_t, int64_t)> isNonZero,
+    function_ref<InFlightDiagnostic()> emitError) const {
+  int64_t m = getM(), n = getN();
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t start = 0; start < cols; start += m) {
+      int64_t end = std::min(cols, start + m), count = 0;
+      for (int64_t k = start; k < end; ++k)
+        count += isNonZero(r, k);
+      if (count > n)
+        return emitError() << "weight violates " << n << ":" << m
+                           << " sparsity: row " << r << ", group " << start / m
+                           << " (columns " << start << ".." << end - 1
+                           << ") has " << count << " non-zeros";
+    }
+  }
+  return success();
+}
+
+KOrder NMEncodingAttr::getKOrder() const { return getKorder(); }
+
+double NMEncodingAttr::getDensity() const {
+  return double(getN()) / double(getM());
+}
+
+} // namespace sparsec

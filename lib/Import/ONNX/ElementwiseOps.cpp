@@ -1,0 +1,406 @@
+//===- ElementwiseOps.cpp - ONNX elementwise ops to linalg.generic --------===//
+#include "Importer.h"
+
+using namespace mlir;
+
+namespace sparsec::onnx_import {
+namespace {
+
+using ScalarFn = std::function<Value(OpBuilder &, Location, ValueRange)>;
+
+bool isFloatValue(Value v) {
+  return isa<FloatType>(getElementTypeOrSelf(v.getType()));
+}
+
+Value fconst(OpBuilder &b, Location loc, Type t, double v) {
+  return arith::ConstantOp::create(b, loc, b.getFloatAttr(t, v));
+}
+
+/// Registers a float-only unary op.
+void unaryFloat(LoweringTable &table, StringRef name,
+                std::function<Value(Importer &, OpBuilder &, Location, Value)> fn) {
+  table[name] = [fn, name = name.str()](Importer &im) -> LogicalResult {
+    Value x = im.input(0);
+    if (!x)
+      return failure();
+    if (!isFloatValue(x))
+      return im.error(name + " on a non-float tensor is not supported");
+    FailureOr<Value> r = im.elementwise(
+        {x}, Importer::typeOf(x).getElementType(),
+        [&](OpBuilder &b, Location loc, ValueRange a) {
+          return fn(im, b, loc, a[0]);
+        });
+    if (failed(r))
+      return failure();
+    im.setOutput(0, *r);
+    return success();
+  };
+}
+
+/// Registers a variadic/binary op with separate float and integer bodies
+/// (`intFn` may be null for float-only ops).
+void nary(LoweringTable &table, StringRef name, bool boolResult,
+          std::function<Value(OpBuilder &, Location, Value, Value)> floatFn,
+          std::function<Value(OpBuilder &, Location, Value, Value)> intFn) {
+  table[name] = [=, name = name.str()](Importer &im) -> LogicalResult {
+    SmallVector<Value> ins;
+    for (unsigned i = 0; i < im.numInputs(); ++i)
+      if (im.hasInput(i)) {
+        Value v = im.input(i);
+        if (!v)
+          return failure();
+        ins.push_back(v);
+      }
+    if (ins.empty())
+      return im.error("expects at least one input");
+    Type elt = Importer::typeOf(ins[0]).getElementType();
+    for (Value v : ins)
+      if (Importer::typeOf(v).getElementType() != elt)
+        return im.error("operands have different element types");
+    bool isFloat = isa<FloatType>(elt);
+    if (!isFloat && !intFn)
+      return im.error(name + " on integer tensors is not supported");
+    auto fn = isFloat ? floatFn : intFn;
+    Type resultElt = boolResult ? Type(im.builder().getI1Type()) : elt;
+    FailureOr<Value> r = im.elementwise(
+        ins, resultElt, [&](OpBuilder &b, Location loc, ValueRange a) {
+          Value acc = a[0];
+          for (Value v : a.drop_front())
+            acc = fn(b, loc, acc, v);
+          return acc;
+        });
+    if (failed(r))
+      return failure();
+    im.setOutput(0, *r);
+    return success();
+  };
+}
+
+template <typename FOp, typename IOp>
+void arithBinary(LoweringTable &table, StringRef name) {
+  nary(
+      table, name, false,
+      [](OpBuilder &b, Location l, Value x, Value y) -> Value {
+        return FOp::create(b, l, x, y);
+      },
+      [](OpBuilder &b, Location l, Value x, Value y) -> Value {
+        return IOp::create(b, l, x, y);
+      });
+}
+
+void compare(LoweringTable &table, StringRef name, arith::CmpFPredicate fp,
+             arith::CmpIPredicate ip) {
+  nary(
+      table, name, true,
+      [fp](OpBuilder &b, Location l, Value x, Value y) -> Value {
+        return arith::CmpFOp::create(b, l, fp, x, y);
+      },
+      [ip](OpBuilder &b, Location l, Value x, Value y) -> Value {
+        return arith::CmpIOp::create(b, l, ip, x, y);
+      });
+}
+
+LogicalResult lowerCast(Importer &im) {
+  Value x = im.input(0);
+  if (!x)
+    return failure();
+  FailureOr<Type> to = im.elementType(im.attrInt("to", 1));
+  if (failed(to))
+    return failure();
+  Type from = Importer::typeOf(x).getElementType();
+  Type target = *to;
+  FailureOr<Value> r = im.elementwise(
+      {x}, target, [&](OpBuilder &b, Location l, ValueRange a) -> Value {
+        Value v = a[0];
+        if (from == target)
+          return v;
+        bool fromF = isa<FloatType>(from), toF = isa<FloatType>(target);
+        if (target.isInteger(1)) {
+          if (fromF)
+            return arith::CmpFOp::create(b, l, arith::CmpFPredicate::UNE, v,
+                                         fconst(b, l, from, 0));
+          Value zero = arith::ConstantOp::create(b, l, b.getIntegerAttr(from, 0));
+          return arith::CmpIOp::create(b, l, arith::CmpIPredicate::ne, v, zero);
+        }
+        if (fromF && toF)
+          return from.getIntOrFloatBitWidth() < target.getIntOrFloatBitWidth()
+                     ? arith::ExtFOp::create(b, l, target, v).getResult()
+                     : arith::TruncFOp::create(b, l, target, v).getResult();
+        if (fromF)
+          return arith::FPToSIOp::create(b, l, target, v);
+        if (toF)
+          return from.isInteger(1)
+                     ? arith::UIToFPOp::create(b, l, target, v).getResult()
+                     : arith::SIToFPOp::create(b, l, target, v).getResult();
+        unsigned fw = from.getIntOrFloatBitWidth(),
+                 tw = target.getIntOrFloatBitWidth();
+        if (fw < tw)
+          return from.isInteger(1)
+                     ? arith::ExtUIOp::create(b, l, target, v).getResult()
+                     : arith::ExtSIOp::create(b, l, target, v).getResult();
+        return arith::TruncIOp::create(b, l, target, v);
+      });
+  if (failed(r))
+    return failure();
+  im.setOutput(0, *r);
+  return success();
+}
+
+LogicalResult lowerClip(Importer &im) {
+  Value x = im.input(0);
+  if (!x)
+    return failure();
+  Type elt = Importer::typeOf(x).getElementType();
+  if (!isa<FloatType>(elt))
+    return im.error("Clip on integer tensors is not supported");
+  std::optional<double> lo, hi;
+  SmallVector<Value> bounds;
+  if (im.opset() < 11) {
+    lo = im.attrFloat("min", -std::numeric_limits<float>::infinity());
+    hi = im.attrFloat("max", std::numeric_limits<float>::infinity());
+  }
+  Value loV, hiV;
+  if (im.hasInput(1))
+    loV = im.input(1);
+  if (im.hasInput(2))
+    hiV = im.input(2);
+  SmallVector<Value> ins = {x};
+  if (loV)
+    ins.push_back(loV);
+  if (hiV)
+    ins.push_back(hiV);
+  FailureOr<Value> r = im.elementwise(
+      ins, elt, [&](OpBuilder &b, Location l, ValueRange a) -> Value {
+        Value v = a[0];
+        unsigned next = 1;
+        Value low = loV ? a[next++] : (lo ? fconst(b, l, elt, *lo) : Value());
+        Value high = hiV ? a[next++] : (hi ? fconst(b, l, elt, *hi) : Value());
+        if (low)
+          v = arith::MaximumFOp::create(b, l, v, low);
+        if (high)
+          v = arith::MinimumFOp::create(b, l, v, high);
+        return v;
+      });
+  if (failed(r))
+    return failure();
+  im.setOutput(0, *r);
+  return success();
+}
+
+LogicalResult lowerWhere(Importer &im) {
+  Value c = im.input(0), x = im.input(1), y = im.input(2);
+  if (!c || !x || !y)
+    return failure();
+  FailureOr<Value> r = im.elementwise(
+      {c, x, y}, Importer::typeOf(x).getElementType(),
+      [](OpBuilder &b, Location l, ValueRange a) -> Value {
+        return arith::SelectOp::create(b, l, a[0], a[1], a[2]);
+      });
+  if (failed(r))
+    return failure();
+  im.setOutput(0, *r);
+  return success();
+}
+
+LogicalResult lowerIdentity(Importer &im) {
+  Value x = im.input(0);
+  if (!x)
+    return failure();
+  im.setOutput(0, x);
+  return success();
+}
+
+LogicalResult lowerDropout(Importer &im) {
+  if (im.outputUsed(1))
+    return im.error("the Dropout mask output is not supported (inference only)");
+  if (const HostTensor *training = im.constInput(2))
+    if (training->numElements() == 1 && training->at(0) != 0)
+      return im.error("Dropout in training mode is not supported");
+  if (im.hasInput(2) && !im.constInput(2))
+    return im.error("Dropout needs a constant training_mode input");
+  return lowerIdentity(im);
+}
+
+} // namespace
+
+void registerElementwiseLowerings(LoweringTable &t) {
+  unaryFloat(t, "Relu", [](Importer &, OpBuilder &b, Location l, Value x) {
+    return arith::MaximumFOp::create(b, l, x, fconst(b, l, x.getType(), 0));
+  });
+  unaryFloat(t, "LeakyRelu", [](Importer &im, OpBuilder &b, Location l, Value x) {
+    Value alpha = fconst(b, l, x.getType(), im.attrFloat("alpha", 0.01f));
+    Value zero = fconst(b, l, x.getType(), 0);
+    Value neg = arith::CmpFOp::create(b, l, arith::CmpFPredicate::OLT, x, zero);
+    return arith::SelectOp::create(b, l, neg,
+                                   arith::MulFOp::create(b, l, x, alpha), x);
+  });
+  unaryFloat(t, "Sigmoid", [](Importer &, OpBuilder &b, Location l, Value x) {
+    Value one = fconst(b, l, x.getType(), 1);
+    Value e = math::ExpOp::create(b, l, arith::NegFOp::create(b, l, x));
+    return arith::DivFOp::create(b, l, one, arith::AddFOp::create(b, l, one, e));
+  });
+  unaryFloat(t, "HardSigmoid", [](Importer &im, OpBuilder &b, Location l, Value x) {
+    Type ty = x.getType();
+    Value v = arith::AddFOp::create(
+        b, l, arith::MulFOp::create(b, l, x, fconst(b, l, ty, im.attrFloat("alpha", 0.2f))),
+        fconst(b, l, ty, im.attrFloat("beta", 0.5f)));
+    v = arith::MaximumFOp::create(b, l, v, fconst(b, l, ty, 0));
+    return arith::MinimumFOp::create(b, l, v, fconst(b, l, ty, 1));
+  });
+  unaryFloat(t, "HardSwish", [](Importer &, OpBuilder &b, Location l, Value x) {
+    Type ty = x.getType();
+    Value v = arith::AddFOp::create(
+        b, l, arith::MulFOp::create(b, l, x, fconst(b, l, ty, 1.0 / 6.0)),
+        fconst(b, l, ty, 0.5));
+    v = arith::MaximumFOp::create(b, l, v, fconst(b, l, ty, 0));
+    v = arith::MinimumFOp::create(b, l, v, fconst(b, l, ty, 1));
+    return arith::MulFOp::create(b, l, x, v);
+  });
+  unaryFloat(t, "Softplus", [](Importer &, OpBuilder &b, Location l, Value x) {
+    return math::Log1pOp::create(b, l, math::ExpOp::create(b, l, x));
+  });
+  unaryFloat(t, "Elu", [](Importer &im, OpBuilder &b, Location l, Value x) {
+    Type ty = x.getType();
+    Value alpha = fconst(b, l, ty, im.attrFloat("alpha", 1.0f));
+    Value neg = arith::CmpFOp::create(b, l, arith::CmpFPredicate::OLT, x,
+                                      fconst(b, l, ty, 0));
+    Value em1 = math::ExpM1Op::create(b, l, x);
+    return arith::SelectOp::create(b, l, neg,
+                                   arith::MulFOp::create(b, l, alpha, em1), x);
+  });
+  unaryFloat(t, "Tanh", [](Importer &, OpBuilder &b, Location l, Value x) {
+    return math::TanhOp::create(b, l, x);
+  });
+  unaryFloat(t, "Erf", [](Importer &, OpBuilder &b, Location l, Value x) {
+    return math::ErfOp::create(b, l, x);
+  });
+  unaryFloat(t, "Sqrt", [](Importer &, OpBuilder &b, Location l, Value x) {
+    return math::SqrtOp::create(b, l, x);
+  });
+  unaryFloat(t, "Exp", [](Importer &, OpBuilder &b, Location l, Value x) {
+    return math::ExpOp::create(b, l, x);
+  });
+  unaryFloat(t, "Log", [](Importer &, OpBuilder &b, Location l, Value x) {
+    return math::LogOp::create(b, l, x);
+  });
+  unaryFloat(t, "Sin", [](Importer &, OpBuilder &b, Location l, Value x) {
+    return math::SinOp::create(b, l, x);
+  });
+  unaryFloat(t, "Cos", [](Importer &, OpBuilder &b, Location l, Value x) {
+    return math::CosOp::create(b, l, x);
+  });
+  unaryFloat(t, "Floor", [](Importer &, OpBuilder &b, Location l, Value x) {
+    return math::FloorOp::create(b, l, x);
+  });
+  unaryFloat(t, "Ceil", [](Importer &, OpBuilder &b, Location l, Value x) {
+    return math::CeilOp::create(b, l, x);
+  });
+  unaryFloat(t, "Reciprocal", [](Importer &, OpBuilder &b, Location l, Value x) {
+    return arith::DivFOp::create(b, l, fconst(b, l, x.getType(), 1), x);
+  });
+  // Unary ops with an integer variant go through their own lambdas.
+  t["Neg"] = [](Importer &im) -> LogicalResult {
+    Value x = im.input(0);
+    if (!x)
+      return failure();
+    Type elt = Importer::typeOf(x).getElementType();
+    FailureOr<Value> r = im.elementwise(
+        {x}, elt, [&](OpBuilder &b, Location l, ValueRange a) -> Value {
+          if (isa<FloatType>(elt))
+            return arith::NegFOp::create(b, l, a[0]);
+          Value zero = arith::ConstantOp::create(b, l, b.getIntegerAttr(elt, 0));
+          return arith::SubIOp::create(b, l, zero, a[0]);
+        });
+    if (failed(r))
+      return failure();
+    im.setOutput(0, *r);
+    return success();
+  };
+  t["Abs"] = [](Importer &im) -> LogicalResult {
+    Value x = im.input(0);
+    if (!x)
+      return failure();
+    Type elt = Importer::typeOf(x).getElementType();
+    FailureOr<Value> r = im.elementwise(
+        {x}, elt, [&](OpBuilder &b, Location l, ValueRange a) -> Value {
+          if (isa<FloatType>(elt))
+            return math::AbsFOp::create(b, l, a[0]);
+          return math::AbsIOp::create(b, l, a[0]);
+        });
+    if (failed(r))
+      return failure();
+    im.setOutput(0, *r);
+    return success();
+  };
+  t["Not"] = [](Importer &im) -> LogicalResult {
+    Value x = im.input(0);
+    if (!x)
+      return failure();
+    FailureOr<Value> r = im.elementwise(
+        {x}, im.builder().getI1Type(),
+        [&](OpBuilder &b, Location l, ValueRange a) -> Value {
+          Value one = arith::ConstantOp::create(b, l, b.getBoolAttr(true));
+          return arith::XOrIOp::create(b, l, a[0], one);
+        });
+    if (failed(r))
+      return failure();
+    im.setOutput(0, *r);
+    return success();
+  };
+
+  arithBinary<arith::AddFOp, arith::AddIOp>(t, "Add");
+  arithBinary<arith::SubFOp, arith::SubIOp>(t, "Sub");
+  arithBinary<arith::MulFOp, arith::MulIOp>(t, "Mul");
+  arithBinary<arith::DivFOp, arith::DivSIOp>(t, "Div");
+  arithBinary<arith::AddFOp, arith::AddIOp>(t, "Sum");
+  arithBinary<arith::MaximumFOp, arith::MaxSIOp>(t, "Max");
+  arithBinary<arith::MinimumFOp, arith::MinSIOp>(t, "Min");
+  t["Pow"] = [](Importer &im) -> LogicalResult {
+    Value x = im.input(0), y = im.input(1);
+    if (!x || !y)
+      return failure();
+    Type elt = Importer::typeOf(x).getElementType();
+    if (!isa<FloatType>(elt))
+      return im.error("Pow with an integer base is not supported");
+    FailureOr<Value> r = im.elementwise(
+        {x, y}, elt, [&](OpBuilder &b, Location l, ValueRange a) -> Value {
+          Value e = a[1];
+          if (isa<IntegerType>(e.getType()))
+            e = arith::SIToFPOp::create(b, l, elt, e);
+          else if (e.getType() != elt)
+            e = e.getType().getIntOrFloatBitWidth() > elt.getIntOrFloatBitWidth()
+                    ? arith::TruncFOp::create(b, l, elt, e).getResult()
+                    : arith::ExtFOp::create(b, l, elt, e).getResult();
+          return math::PowFOp::create(b, l, a[0], e);
+        });
+    if (failed(r))
+      return failure();
+    im.setOutput(0, *r);
+    return success();
+  };
+  nary(t, "And", false, nullptr,
+       [](OpBuilder &b, Location l, Value x, Value y) -> Value {
+         return arith::AndIOp::create(b, l, x, y);
+       });
+  nary(t, "Or", false, nullptr,
+       [](OpBuilder &b, Location l, Value x, Value y) -> Value {
+         return arith::OrIOp::create(b, l, x, y);
+       });
+  nary(t, "Xor", false, nullptr,
+       [](OpBuilder &b, Location l, Value x, Value y) -> Value {
+         return arith::XOrIOp::create(b, l, x, y);
+       });
+  compare(t, "Equal", arith::CmpFPredicate::OEQ, arith::CmpIPredicate::eq);
+  compare(t, "Less", arith::CmpFPredicate::OLT, arith::CmpIPredicate::slt);
+  compare(t, "LessOrEqual", arith::CmpFPredicate::OLE, arith::CmpIPredicate::sle);
+  compare(t, "Greater", arith::CmpFPredicate::OGT, arith::CmpIPredicate::sgt);
+  compare(t, "GreaterOrEqual", arith::CmpFPredicate::OGE,
+          arith::CmpIPredicate::sge);
+  t["Clip"] = lowerClip;
+  t["Where"] = lowerWhere;
+  t["Cast"] = lowerCast;
+  t["Identity"] = lowerIdentity;
+  t["Dropout"] = lowerDropout;
+}
+
+} // namespace sparsec::onnx_import

@@ -1,0 +1,204 @@
+//===- IRHelpers.cpp - linalg/tensor building blocks for the importer -----===//
+#include "Importer.h"
+
+using namespace mlir;
+
+namespace sparsec::onnx_import {
+
+Value Importer::emptyTensor(ArrayRef<int64_t> shape, Type elt) {
+  return tensor::EmptyOp::create(b, curLoc, shape, elt);
+}
+
+Value Importer::fill(ArrayRef<int64_t> shape, Type elt, double v) {
+  Value scalar = scalarConstant(elt, v);
+  return linalg::FillOp::create(b, curLoc, scalar, emptyTensor(shape, elt))
+      .getResult(0);
+}
+
+FailureOr<Value> Importer::elementwise(ArrayRef<Value> inputs, Type resultElt,
+                                       const BodyBuilder &body) {
+  // Numpy broadcasting of all input shapes.
+  int64_t rank = 0;
+  for (Value v : inputs)
+    rank = std::max(rank, typeOf(v).getRank());
+  SmallVector<int64_t> shape(rank, 1);
+  for (Value v : inputs) {
+    ArrayRef<int64_t> s = typeOf(v).getShape();
+    for (int64_t i = 0, e = s.size(); i < e; ++i) {
+      int64_t &out = shape[rank - e + i];
+      if (s[i] == out || s[i] == 1)
+        continue;
+      if (out != 1) {
+        (void)error("operand shapes are not broadcast-compatible at axis " +
+              Twine(rank - e + i) + " (" + Twine(out) + " vs " + Twine(s[i]) +
+              ")");
+        return failure();
+      }
+      out = s[i];
+    }
+  }
+  SmallVector<AffineMap> maps;
+  for (Value v : inputs) {
+    ArrayRef<int64_t> s = typeOf(v).getShape();
+    SmallVector<AffineExpr> exprs;
+    for (int64_t i = 0, e = s.size(); i < e; ++i)
+      exprs.push_back(s[i] == 1 && shape[rank - e + i] != 1
+                          ? b.getAffineConstantExpr(0)
+                          : b.getAffineDimExpr(rank - e + i));
+    maps.push_back(AffineMap::get(rank, 0, exprs, ctx()));
+  }
+  maps.push_back(b.getMultiDimIdentityMap(rank));
+  SmallVector<utils::IteratorType> iters(rank, utils::IteratorType::parallel);
+  Value init = emptyTensor(shape, resultElt);
+  auto op = linalg::GenericOp::create(
+      b, curLoc, init.getType(), inputs, ValueRange{init}, maps, iters,
+      [&](OpBuilder &nb, Location nl, ValueRange args) {
+        Value r = body(nb, nl, args.drop_back());
+        linalg::YieldOp::create(nb, nl, r);
+      });
+  return op.getResult(0);
+}
+
+Value Importer::reshape(Value v, ArrayRef<int64_t> shape) {
+  RankedTensorType type = typeOf(v);
+  if (type.getShape() == shape)
+    return v;
+  auto target = RankedTensorType::get(shape, type.getElementType());
+  // Collapse to 1-D, then expand: always valid for static shapes.
+  Value flat = v;
+  int64_t count = type.getNumElements();
+  if (type.getRank() != 1) {
+    SmallVector<ReassociationIndices> reassoc;
+    if (type.getRank() > 0) {
+      ReassociationIndices all;
+      for (int64_t i = 0; i < type.getRank(); ++i)
+        all.push_back(i);
+      reassoc.push_back(all);
+    }
+    flat = tensor::CollapseShapeOp::create(
+        b, curLoc, RankedTensorType::get({count}, type.getElementType()), v,
+        reassoc);
+  }
+  if (shape.size() == 1)
+    return flat;
+  SmallVector<ReassociationIndices> reassoc;
+  if (!shape.empty()) {
+    ReassociationIndices all;
+    for (size_t i = 0; i < shape.size(); ++i)
+      all.push_back(i);
+    reassoc.push_back(all);
+  }
+  return tensor::ExpandShapeOp::create(b, curLoc, target, flat, reassoc);
+}
+
+Value Importer::transpose(Value v, ArrayRef<int64_t> perm) {
+  RankedTensorType type = typeOf(v);
+  bool identity = true;
+  for (size_t i = 0; i < perm.size(); ++i)
+    identity &= perm[i] == int64_t(i);
+  if (identity)
+    return v;
+  SmallVector<int64_t> shape;
+  for (int64_t p : perm)
+    shape.push_back(type.getDimSize(p));
+  Value init = emptyTensor(shape, type.getElementType());
+  return linalg::TransposeOp::create(b, curLoc, v, init, perm).getResult()[0];
+}
+
+static Value combine(OpBuilder &b, Location loc, ReduceKind kind, Value acc,
+                     Value x) {
+  bool isFloat = isa<FloatType>(x.getType());
+  switch (kind) {
+  case ReduceKind::Sum:
+  case ReduceKind::Mean:
+    return isFloat ? arith::AddFOp::create(b, loc, acc, x).getResult()
+                   : arith::AddIOp::create(b, loc, acc, x).getResult();
+  case ReduceKind::Prod:
+    return isFloat ? arith::MulFOp::create(b, loc, acc, x).getResult()
+                   : arith::MulIOp::create(b, loc, acc, x).getResult();
+  case ReduceKind::Max:
+    return isFloat ? arith::MaximumFOp::create(b, loc, acc, x).getResult()
+                   : arith::MaxSIOp::create(b, loc, acc, x).getResult();
+  case ReduceKind::Min:
+    return isFloat ? arith::MinimumFOp::create(b, loc, acc, x).getResult()
+                   : arith::MinSIOp::create(b, loc, acc, x).getResult();
+  }
+  llvm_unreachable("bad reduce kind");
+}
+
+Value Importer::reduce(Value v, ArrayRef<int64_t> axes, bool keepdims,
+                       ReduceKind kind) {
+  RankedTensorType type = typeOf(v);
+  Type elt = type.getElementType();
+  int64_t rank = type.getRank();
+  SmallVector<bool> reduced(rank, false);
+  for (int64_t a : axes)
+    reduced[a] = true;
+  SmallVector<int64_t> outShape, keptShape;
+  SmallVector<AffineExpr> outExprs;
+  SmallVector<utils::IteratorType> iters;
+  int64_t count = 1;
+  for (int64_t i = 0; i < rank; ++i) {
+    if (reduced[i]) {
+      count *= type.getDimSize(i);
+      iters.push_back(utils::IteratorType::reduction);
+      keptShape.push_back(1);
+    } else {
+      outShape.push_back(type.getDimSize(i));
+      keptShape.push_back(type.getDimSize(i));
+      outExprs.push_back(b.getAffineDimExpr(i));
+      iters.push_back(utils::IteratorType::parallel);
+    }
+  }
+  double identity = 0;
+  bool isFloat = isa<FloatType>(elt);
+  if (kind == ReduceKind::Prod)
+    identity = 1;
+  else if (kind == ReduceKind::Max)
+    identity = isFloat ? -std::numeric_limits<double>::infinity()
+                       : double(std::numeric_limits<int64_t>::min());
+  else if (kind == ReduceKind::Min)
+    identity = isFloat ? std::numeric_limits<double>::infinity()
+                       : double(std::numeric_limits<int64_t>::max());
+  Value init;
+  if (!isFloat && (kind == ReduceKind::Max || kind == ReduceKind::Min)) {
+    unsigned width = elt.getIntOrFloatBitWidth();
+    APInt bound = kind == ReduceKind::Max ? APInt::getSignedMinValue(width)
+                                          : APInt::getSignedMaxValue(width);
+    Value scalar = arith::ConstantOp::create(b, curLoc,
+                                             b.getIntegerAttr(elt, bound));
+    init = linalg::FillOp::create(b, curLoc, scalar, emptyTensor(outShape, elt))
+               .getResult(0);
+  } else {
+    init = fill(outShape, elt, identity);
+  }
+  SmallVector<AffineMap> maps = {b.getMultiDimIdentityMap(rank),
+                                 AffineMap::get(rank, 0, outExprs, ctx())};
+  Value result =
+      linalg::GenericOp::create(
+          b, curLoc, init.getType(), ValueRange{v}, ValueRange{init}, maps,
+          iters,
+          [&](OpBuilder &nb, Location nl, ValueRange args) {
+            linalg::YieldOp::create(nb, nl,
+                                    combine(nb, nl, kind, args[1], args[0]));
+          })
+          .getResult(0);
+  if (kind == ReduceKind::Mean) {
+    Value divisor = scalarConstant(elt, double(count));
+    result = *elementwise({result}, elt,
+                          [&](OpBuilder &nb, Location nl, ValueRange a) {
+                            return isFloat
+                                       ? arith::DivFOp::create(nb, nl, a[0],
+                                                               divisor)
+                                             .getResult()
+                                       : arith::DivSIOp::create(nb, nl, a[0],
+                                                                divisor)
+                                             .getResult();
+                          });
+  }
+  if (keepdims)
+    result = reshape(result, keptShape);
+  return result;
+}
+
+} // namespace sparsec::onnx_import

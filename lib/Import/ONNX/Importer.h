@@ -1,0 +1,164 @@
+//===- Importer.h - ONNX importer internals ---------------------*- C++ -*-===//
+#ifndef SPARSEC_LIB_IMPORT_ONNX_IMPORTER_H
+#define SPARSEC_LIB_IMPORT_ONNX_IMPORTER_H
+
+#include "sparsec/Import/ONNXImporter.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "llvm/ADT/StringMap.h"
+
+#include "onnx/onnx_pb.h"
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <vector>
+
+namespace sparsec::onnx_import {
+
+/// A compile-time-known tensor (shape arithmetic, small constants).
+struct HostTensor {
+  int32_t dtype = onnx::TensorProto::INT64;
+  llvm::SmallVector<int64_t> shape;
+  std::vector<int64_t> ints;   // integer and bool types
+  std::vector<double> floats;  // floating-point types
+
+  static bool isFloatType(int32_t dtype);
+  bool isFloat() const { return isFloatType(dtype); }
+  int64_t numElements() const;
+  double at(int64_t i) const { return isFloat() ? floats[i] : double(ints[i]); }
+  int64_t intAt(int64_t i) const {
+    return isFloat() ? int64_t(floats[i]) : ints[i];
+  }
+  /// Resizes storage for numElements() values of the current dtype.
+  void allocate();
+  void set(int64_t i, double v);
+};
+
+/// Bytes of an initializer: stolen from the proto, mapped from an external
+/// file, or decoded from typed fields. Freed when its last user goes.
+struct TensorBytes {
+  llvm::ArrayRef<char> bytes;
+  std::string owned;
+  void *mapBase = nullptr;
+  size_t mapLength = 0;
+  ~TensorBytes();
+};
+
+class Importer;
+using Lowering = std::function<mlir::LogicalResult(Importer &)>;
+using LoweringTable = llvm::StringMap<Lowering>;
+using BodyBuilder = std::function<mlir::Value(mlir::OpBuilder &, mlir::Location,
+                                              mlir::ValueRange)>;
+
+enum class ReduceKind { Sum, Mean, Max, Min, Prod };
+
+class Importer {
+public:
+  Importer(mlir::MLIRContext &ctx, onnx::ModelProto &model, std::string path,
+           const ONNXImportOptions &options);
+  mlir::OwningOpRef<mlir::ModuleOp> run();
+
+  //===--- The current node ---------------------------------------------===//
+  const onnx::NodeProto &node() const { return *curNode; }
+  int64_t opset() const { return opsetVersion; }
+  mlir::Location loc() const { return curLoc; }
+  mlir::OpBuilder &builder() { return b; }
+  mlir::MLIRContext *ctx() { return b.getContext(); }
+
+  /// Emits an error naming the node, op type and opset; returns failure.
+  mlir::LogicalResult error(const llvm::Twine &message);
+
+  unsigned numInputs() const { return curNode->input_size(); }
+  bool hasInput(unsigned i) const;
+  /// SSA value of input `i` (constants are materialized); null if absent.
+  mlir::Value input(unsigned i);
+  /// Host value of input `i` when known at compile time.
+  const HostTensor *constInput(unsigned i);
+  /// Name of input `i` if it is an initializer (else empty).
+  bool isInitializer(unsigned i) const;
+  /// Rank of input `i` if it is an initializer, else -1.
+  int64_t initializerRank(unsigned i) const;
+  /// Static shape of input `i`, whatever defines it.
+  std::optional<llvm::SmallVector<int64_t>> inputShape(unsigned i) const;
+  /// The weight as stored ([R, K] view) or transposed (for MatMul's B).
+  mlir::Value weightInput(unsigned i, bool transpose);
+  bool outputUsed(unsigned i) const;
+  void setOutput(unsigned i, mlir::Value v);
+  void setConstOutput(unsigned i, HostTensor t);
+
+  //===--- Attributes ---------------------------------------------------===//
+  const onnx::AttributeProto *attr(llvm::StringRef name) const;
+  int64_t attrInt(llvm::StringRef name, int64_t def) const;
+  float attrFloat(llvm::StringRef name, float def) const;
+  std::string attrString(llvm::StringRef name, llvm::StringRef def) const;
+  std::optional<llvm::SmallVector<int64_t>> attrInts(llvm::StringRef name) const;
+  mlir::FailureOr<HostTensor> attrTensor(llvm::StringRef name);
+
+  //===--- IR helpers ---------------------------------------------------===//
+  static mlir::RankedTensorType typeOf(mlir::Value v) {
+    return llvm::cast<mlir::RankedTensorType>(v.getType());
+  }
+  mlir::FailureOr<mlir::Type> elementType(int32_t onnxType);
+  mlir::FailureOr<int32_t> onnxType(mlir::Type elt);
+  mlir::Value materialize(const HostTensor &t);
+  mlir::Value scalarConstant(mlir::Type elt, double value);
+  /// Broadcasting elementwise op (numpy rules).
+  mlir::FailureOr<mlir::Value> elementwise(llvm::ArrayRef<mlir::Value> inputs,
+                                           mlir::Type resultElt,
+                                           const BodyBuilder &body);
+  mlir::Value reshape(mlir::Value v, llvm::ArrayRef<int64_t> shape);
+  mlir::Value transpose(mlir::Value v, llvm::ArrayRef<int64_t> perm);
+  mlir::Value reduce(mlir::Value v, llvm::ArrayRef<int64_t> axes,
+                     bool keepdims, ReduceKind kind);
+  mlir::Value emptyTensor(llvm::ArrayRef<int64_t> shape, mlir::Type elt);
+  mlir::Value fill(llvm::ArrayRef<int64_t> shape, mlir::Type elt, double v);
+  /// Normalizes a possibly negative axis; fails with an error if out of range.
+  mlir::FailureOr<int64_t> normalizeAxis(int64_t axis, int64_t rank);
+
+  /// Host data of initializer `name` as a HostTensor (small tensors).
+  mlir::FailureOr<HostTensor> initializerAsHost(const onnx::TensorProto &t);
+
+private:
+  mlir::FailureOr<std::shared_ptr<TensorBytes>>
+  initializerBytes(const onnx::TensorProto &t);
+  mlir::FailureOr<mlir::Value> materializeInitializer(const onnx::TensorProto &t,
+                                                      bool transpose);
+  mlir::LogicalResult importNode(const onnx::NodeProto &n, int index);
+  mlir::FailureOr<mlir::RankedTensorType>
+  graphInputType(const onnx::ValueInfoProto &info);
+  mlir::LogicalResult checkInferredShape(llvm::StringRef name, mlir::Type type);
+
+  mlir::OpBuilder b;
+  onnx::ModelProto &model;
+  std::string path, modelDir;
+  const ONNXImportOptions &options;
+  int64_t opsetVersion = 0;
+  mlir::Location curLoc;
+  const onnx::NodeProto *curNode = nullptr;
+
+  llvm::StringMap<mlir::Value> values;
+  llvm::StringMap<HostTensor> constants;
+  llvm::StringMap<const onnx::TensorProto *> initializers;
+  llvm::StringMap<mlir::Value> materialized, materializedT;
+  llvm::StringMap<std::shared_ptr<TensorBytes>> bytesCache;
+  llvm::StringMap<const onnx::TypeProto *> inferredTypes;
+  llvm::StringMap<int> useCount;
+};
+
+/// Tries to evaluate the current node on the host; sets `folded` on success.
+mlir::LogicalResult tryFoldNode(Importer &im, bool &folded);
+
+void registerElementwiseLowerings(LoweringTable &table);
+void registerTensorLowerings(LoweringTable &table);
+void registerNNLowerings(LoweringTable &table);
+
+} // namespace sparsec::onnx_import
+
+#endif

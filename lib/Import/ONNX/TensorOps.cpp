@@ -1,0 +1,438 @@
+//===- TensorOps.cpp - ONNX shape/data-movement ops to tensor/linalg ------===//
+#include "Importer.h"
+
+using namespace mlir;
+
+namespace sparsec::onnx_import {
+
+/// The values of constant integer input `i`; errors if it is not constant.
+static FailureOr<SmallVector<int64_t>> constInts(Importer &im, unsigned i,
+                                                 StringRef what) {
+  const HostTensor *t = im.constInput(i);
+  if (!t) {
+    (void)im.error(what + " must be a compile-time constant");
+    return failure();
+  }
+  SmallVector<int64_t> out;
+  for (int64_t k = 0, e = t->numElements(); k < e; ++k)
+    out.push_back(t->intAt(k));
+  return out;
+}
+
+/// Axes from the attribute (old opsets) or from input `inputIndex`.
+static FailureOr<std::optional<SmallVector<int64_t>>>
+axesFrom(Importer &im, int64_t attrUntilOpset, unsigned inputIndex) {
+  if (im.opset() < attrUntilOpset)
+    return im.attrInts("axes");
+  if (!im.hasInput(inputIndex))
+    return std::optional<SmallVector<int64_t>>();
+  FailureOr<SmallVector<int64_t>> v = constInts(im, inputIndex, "axes");
+  if (failed(v))
+    return failure();
+  return std::optional<SmallVector<int64_t>>(*v);
+}
+
+static LogicalResult lowerReshape(Importer &im) {
+  Value x = im.input(0);
+  if (!x)
+    return failure();
+  FailureOr<SmallVector<int64_t>> target = constInts(im, 1, "the target shape");
+  if (failed(target))
+    return failure();
+  ArrayRef<int64_t> in = Importer::typeOf(x).getShape();
+  bool allowZero = im.attrInt("allowzero", 0) != 0;
+  SmallVector<int64_t> shape;
+  int64_t known = 1, inferAt = -1;
+  for (size_t i = 0; i < target->size(); ++i) {
+    int64_t d = (*target)[i];
+    if (d == 0 && !allowZero) {
+      if (i >= in.size())
+        return im.error("shape entry 0 at axis " + Twine(i) +
+                        " has no input dimension to copy");
+      d = in[i];
+    }
+    if (d == -1) {
+      if (inferAt >= 0)
+        return im.error("the target shape has more than one -1");
+      inferAt = i;
+    } else if (d <= 0) {
+      return im.error("invalid target dimension " + Twine(d) + " at axis " +
+                      Twine(i));
+    } else {
+      known *= d;
+    }
+    shape.push_back(d);
+  }
+  int64_t total = Importer::typeOf(x).getNumElements();
+  if (inferAt >= 0) {
+    if (known == 0 || total % known != 0)
+      return im.error("cannot infer the -1 dimension: " + Twine(total) +
+                      " elements are not divisible by " + Twine(known));
+    shape[inferAt] = total / known;
+  } else if (known != total) {
+    return im.error("cannot reshape " + Twine(total) + " elements into " +
+                    Twine(known));
+  }
+  im.setOutput(0, im.reshape(x, shape));
+  return success();
+}
+
+static LogicalResult lowerFlatten(Importer &im) {
+  Value x = im.input(0);
+  if (!x)
+    return failure();
+  ArrayRef<int64_t> in = Importer::typeOf(x).getShape();
+  int64_t rank = in.size(), axis = im.attrInt("axis", 1);
+  if (axis < 0)
+    axis += rank;
+  if (axis < 0 || axis > rank)
+    return im.error("axis is out of range");
+  int64_t outer = 1, inner = 1;
+  for (int64_t i = 0; i < rank; ++i)
+    (i < axis ? outer : inner) *= in[i];
+  im.setOutput(0, im.reshape(x, {outer, inner}));
+  return success();
+}
+
+static LogicalResult lowerTranspose(Importer &im) {
+  Value x = im.input(0);
+  if (!x)
+    return failure();
+  int64_t rank = Importer::typeOf(x).getRank();
+  SmallVector<int64_t> perm;
+  if (auto p = im.attrInts("perm")) {
+    perm = *p;
+  } else {
+    for (int64_t i = rank - 1; i >= 0; --i)
+      perm.push_back(i);
+  }
+  SmallVector<bool> seen(rank, false);
+  if (int64_t(perm.size()) != rank)
+    return im.error("perm has " + Twine(perm.size()) + " entries for rank " +
+                    Twine(rank));
+  for (int64_t &p : perm) {
+    if (p < 0)
+      p += rank;
+    if (p < 0 || p >= rank || seen[p])
+      return im.error("perm is not a permutation");
+    seen[p] = true;
+  }
+  im.setOutput(0, im.transpose(x, perm));
+  return success();
+}
+
+static LogicalResult lowerConcat(Importer &im) {
+  SmallVector<Value> ins;
+  for (unsigned i = 0; i < im.numInputs(); ++i) {
+    Value v = im.input(i);
+    if (!v)
+      return failure();
+    ins.push_back(v);
+  }
+  RankedTensorType first = Importer::typeOf(ins[0]);
+  FailureOr<int64_t> axis =
+      im.normalizeAxis(im.attrInt("axis", 0), first.getRank());
+  if (failed(axis))
+    return failure();
+  SmallVector<int64_t> shape(first.getShape());
+  shape[*axis] = 0;
+  for (Value v : ins) {
+    RankedTensorType t = Importer::typeOf(v);
+    if (t.getRank() != first.getRank() ||
+        t.getElementType() != first.getElementType())
+      return im.error("inputs differ in rank or element type");
+    for (int64_t d = 0; d < t.getRank(); ++d)
+      if (d != *axis && t.getDimSize(d) != first.getDimSize(d))
+        return im.error("inputs differ in dimension " + Twine(d));
+    shape[*axis] += t.getDimSize(*axis);
+  }
+  OpBuilder &b = im.builder();
+  Value result = im.emptyTensor(shape, first.getElementType());
+  int64_t offset = 0;
+  for (Value v : ins) {
+    RankedTensorType t = Importer::typeOf(v);
+    SmallVector<OpFoldResult> offsets(t.getRank(), b.getIndexAttr(0));
+    offsets[*axis] = b.getIndexAttr(offset);
+    SmallVector<OpFoldResult> sizes, strides(t.getRank(), b.getIndexAttr(1));
+    for (int64_t d : t.getShape())
+      sizes.push_back(b.getIndexAttr(d));
+    result = tensor::InsertSliceOp::create(b, im.loc(), v, result, offsets,
+                                           sizes, strides);
+    offset += t.getDimSize(*axis);
+  }
+  im.setOutput(0, result);
+  return success();
+}
+
+/// Reverses `v` along `axis` (for negative Slice steps).
+static Value reverseAxis(Importer &im, Value v, int64_t axis) {
+  OpBuilder &b = im.builder();
+  RankedTensorType t = Importer::typeOf(v);
+  int64_t rank = t.getRank();
+  SmallVector<AffineExpr> exprs;
+  for (int64_t i = 0; i < rank; ++i)
+    exprs.push_back(i == axis ? b.getAffineConstantExpr(t.getDimSize(i) - 1) -
+                                    b.getAffineDimExpr(i)
+                              : b.getAffineDimExpr(i));
+  SmallVector<AffineMap> maps = {AffineMap::get(rank, 0, exprs, im.ctx()),
+                                 b.getMultiDimIdentityMap(rank)};
+  SmallVector<utils::IteratorType> iters(rank, utils::IteratorType::parallel);
+  Value init = im.emptyTensor(t.getShape(), t.getElementType());
+  return linalg::GenericOp::create(
+             b, im.loc(), t, ValueRange{v}, ValueRange{init}, maps, iters,
+             [](OpBuilder &nb, Location l, ValueRange a) {
+               linalg::YieldOp::create(nb, l, a[0]);
+             })
+      .getResult(0);
+}
+
+static LogicalResult lowerSlice(Importer &im) {
+  Value x = im.input(0);
+  if (!x)
+    return failure();
+  RankedTensorType t = Importer::typeOf(x);
+  int64_t rank = t.getRank();
+  SmallVector<int64_t> starts, ends, axes, steps;
+  if (im.opset() < 10) {
+    starts = im.attrInts("starts").value_or(SmallVector<int64_t>{});
+    ends = im.attrInts("ends").value_or(SmallVector<int64_t>{});
+    if (auto a = im.attrInts("axes"))
+      axes = *a;
+  } else {
+    auto s = constInts(im, 1, "starts"), e = constInts(im, 2, "ends");
+    if (failed(s) || failed(e))
+      return failure();
+    starts = *s;
+    ends = *e;
+    if (im.hasInput(3)) {
+      auto a = constInts(im, 3, "axes");
+      if (failed(a))
+        return failure();
+      axes = *a;
+    }
+    if (im.hasInput(4)) {
+      auto st = constInts(im, 4, "steps");
+      if (failed(st))
+        return failure();
+      steps = *st;
+    }
+  }
+  if (axes.empty())
+    for (size_t i = 0; i < starts.size(); ++i)
+      axes.push_back(i);
+  if (steps.empty())
+    steps.assign(starts.size(), 1);
+  if (ends.size() != starts.size() || axes.size() != starts.size() ||
+      steps.size() != starts.size())
+    return im.error("starts, ends, axes and steps differ in length");
+
+  OpBuilder &b = im.builder();
+  SmallVector<OpFoldResult> offsets(rank, b.getIndexAttr(0)), sizes,
+      strides(rank, b.getIndexAttr(1));
+  SmallVector<int64_t> outShape(t.getShape());
+  SmallVector<int64_t> reversed;
+  for (int64_t d : t.getShape())
+    sizes.push_back(b.getIndexAttr(d));
+  for (size_t i = 0; i < starts.size(); ++i) {
+    FailureOr<int64_t> axis = im.normalizeAxis(axes[i], rank);
+    if (failed(axis))
+      return failure();
+    int64_t dim = t.getDimSize(*axis), step = steps[i];
+    if (step == 0)
+      return im.error("slice step must not be 0");
+    auto clampIndex = [&](int64_t v, int64_t lo, int64_t hi) {
+      if (v < 0)
+        v += dim;
+      return std::min(std::max(v, lo), hi);
+    };
+    int64_t start, end, count;
+    if (step > 0) {
+      start = clampIndex(starts[i], 0, dim);
+      end = clampIndex(ends[i], 0, dim);
+      count = end > start ? (end - start + step - 1) / step : 0;
+    } else {
+      start = clampIndex(starts[i], 0, dim - 1);
+      end = clampIndex(ends[i], -1, dim - 1);
+      if (ends[i] < -dim) // "to the very beginning"
+        end = -1;
+      count = start > end ? (start - end + (-step) - 1) / (-step) : 0;
+    }
+    if (count == 0)
+      return im.error("slice along axis " + Twine(*axis) +
+                      " is empty; zero-sized tensors are not supported");
+    int64_t first = step > 0 ? start : start + (count - 1) * step;
+    offsets[*axis] = b.getIndexAttr(first);
+    sizes[*axis] = b.getIndexAttr(count);
+    strides[*axis] = b.getIndexAttr(std::abs(step));
+    outShape[*axis] = count;
+    if (step < 0)
+      reversed.push_back(*axis);
+  }
+  auto outType = RankedTensorType::get(outShape, t.getElementType());
+  Value result = tensor::ExtractSliceOp::create(b, im.loc(), outType, x,
+                                                offsets, sizes, strides);
+  for (int64_t axis : reversed)
+    result = reverseAxis(im, result, axis);
+  im.setOutput(0, result);
+  return success();
+}
+
+static LogicalResult lowerGather(Importer &im) {
+  Value data = im.input(0), indices = im.input(1);
+  if (!data || !indices)
+    return failure();
+  RankedTensorType dt = Importer::typeOf(data), it = Importer::typeOf(indices);
+  FailureOr<int64_t> axis = im.normalizeAxis(im.attrInt("axis", 0), dt.getRank());
+  if (failed(axis))
+    return failure();
+  if (!isa<IntegerType>(it.getElementType()))
+    return im.error("Gather indices must be integers");
+  if (const HostTensor *idx = im.constInput(1)) {
+    int64_t dim = dt.getDimSize(*axis);
+    for (int64_t k = 0; k < idx->numElements(); ++k)
+      if (idx->intAt(k) < -dim || idx->intAt(k) >= dim)
+        return im.error("index " + Twine(idx->intAt(k)) +
+                        " is out of range for axis size " + Twine(dim));
+  }
+  SmallVector<int64_t> outShape(dt.getShape().take_front(*axis));
+  llvm::append_range(outShape, it.getShape());
+  llvm::append_range(outShape, dt.getShape().drop_front(*axis + 1));
+  int64_t outRank = outShape.size(), idxRank = it.getRank();
+  OpBuilder &b = im.builder();
+  SmallVector<AffineExpr> idxExprs;
+  for (int64_t i = 0; i < idxRank; ++i)
+    idxExprs.push_back(b.getAffineDimExpr(*axis + i));
+  SmallVector<AffineMap> maps = {AffineMap::get(outRank, 0, idxExprs, im.ctx()),
+                                 b.getMultiDimIdentityMap(outRank)};
+  SmallVector<utils::IteratorType> iters(outRank, utils::IteratorType::parallel);
+  Value init = im.emptyTensor(outShape, dt.getElementType());
+  int64_t axisV = *axis, dim = dt.getDimSize(*axis), dataRank = dt.getRank();
+  Value result =
+      linalg::GenericOp::create(
+          b, im.loc(), init.getType(), ValueRange{indices}, ValueRange{init},
+          maps, iters,
+          [&](OpBuilder &nb, Location l, ValueRange a) {
+            Value idx = arith::IndexCastOp::create(nb, l, nb.getIndexType(), a[0]);
+            Value size = arith::ConstantIndexOp::create(nb, l, dim);
+            Value zero = arith::ConstantIndexOp::create(nb, l, 0);
+            Value neg = arith::CmpIOp::create(nb, l, arith::CmpIPredicate::slt,
+                                              idx, zero);
+            Value wrapped = arith::AddIOp::create(nb, l, idx, size);
+            idx = arith::SelectOp::create(nb, l, neg, wrapped, idx);
+            // Clamp so that an out-of-range runtime index cannot read outside
+            // the buffer.
+            Value maxIdx = arith::ConstantIndexOp::create(nb, l, dim - 1);
+            idx = arith::MaxSIOp::create(nb, l, idx, zero);
+            idx = arith::MinSIOp::create(nb, l, idx, maxIdx);
+            SmallVector<Value> coords;
+            for (int64_t d = 0; d < dataRank; ++d) {
+              if (d < axisV)
+                coords.push_back(linalg::IndexOp::create(nb, l, d));
+              else if (d == axisV)
+                coords.push_back(idx);
+              else
+                coords.push_back(
+                    linalg::IndexOp::create(nb, l, d - 1 + idxRank));
+            }
+            Value v = tensor::ExtractOp::create(nb, l, data, coords);
+            linalg::YieldOp::create(nb, l, v);
+          })
+          .getResult(0);
+  im.setOutput(0, result);
+  return success();
+}
+
+static LogicalResult lowerUnsqueeze(Importer &im) {
+  Value x = im.input(0);
+  if (!x)
+    return failure();
+  auto axes = axesFrom(im, 13, 1);
+  if (failed(axes))
+    return failure();
+  if (!*axes)
+    return im.error("Unsqueeze needs axes");
+  ArrayRef<int64_t> in = Importer::typeOf(x).getShape();
+  int64_t outRank = in.size() + (*axes)->size();
+  SmallVector<bool> isNew(outRank, false);
+  for (int64_t a : **axes) {
+    FailureOr<int64_t> n = im.normalizeAxis(a, outRank);
+    if (failed(n))
+      return failure();
+    if (isNew[*n])
+      return im.error("repeated axis in Unsqueeze");
+    isNew[*n] = true;
+  }
+  SmallVector<int64_t> shape;
+  size_t next = 0;
+  for (int64_t i = 0; i < outRank; ++i)
+    shape.push_back(isNew[i] ? 1 : in[next++]);
+  im.setOutput(0, im.reshape(x, shape));
+  return success();
+}
+
+static LogicalResult lowerSqueeze(Importer &im) {
+  Value x = im.input(0);
+  if (!x)
+    return failure();
+  auto axes = axesFrom(im, 13, 1);
+  if (failed(axes))
+    return failure();
+  ArrayRef<int64_t> in = Importer::typeOf(x).getShape();
+  SmallVector<bool> drop(in.size(), false);
+  if (*axes) {
+    for (int64_t a : **axes) {
+      FailureOr<int64_t> n = im.normalizeAxis(a, in.size());
+      if (failed(n))
+        return failure();
+      if (in[*n] != 1)
+        return im.error("cannot squeeze axis " + Twine(a) + " of size " +
+                        Twine(in[*n]));
+      drop[*n] = true;
+    }
+  } else {
+    for (size_t i = 0; i < in.size(); ++i)
+      drop[i] = in[i] == 1;
+  }
+  SmallVector<int64_t> shape;
+  for (size_t i = 0; i < in.size(); ++i)
+    if (!drop[i])
+      shape.push_back(in[i]);
+  im.setOutput(0, im.reshape(x, shape));
+  return success();
+}
+
+static LogicalResult lowerExpand(Importer &im) {
+  Value x = im.input(0);
+  if (!x)
+    return failure();
+  FailureOr<SmallVector<int64_t>> shape = constInts(im, 1, "the Expand shape");
+  if (failed(shape))
+    return failure();
+  for (int64_t d : *shape)
+    if (d <= 0)
+      return im.error("Expand shape entries must be positive");
+  // Broadcast against a dummy of the requested shape.
+  Type elt = Importer::typeOf(x).getElementType();
+  Value shaped = im.emptyTensor(*shape, elt);
+  FailureOr<Value> r = im.elementwise(
+      {x, shaped}, elt,
+      [](OpBuilder &, Location, ValueRange a) -> Value { return a[0]; });
+  if (failed(r))
+    return failure();
+  im.setOutput(0, *r);
+  return success();
+}
+
+void registerTensorLowerings(LoweringTable &t) {
+  t["Reshape"] = lowerReshape;
+  t["Flatten"] = lowerFlatten;
+  t["Transpose"] = lowerTranspose;
+  t["Concat"] = lowerConcat;
+  t["Slice"] = lowerSlice;
+  t["Gather"] = lowerGather;
+  t["Unsqueeze"] = lowerUnsqueeze;
+  t["Squeeze"] = lowerSqueeze;
+  t["Expand"] = lowerExpand;
+}
+
+} // namespace sparsec::onnx_import

@@ -1,0 +1,233 @@
+//===- HostTarget.cpp - host CPU target: LLVM IR, objects, JIT runs -------===//
+#include "sparsec/Support/Npy.h"
+#include "sparsec/Target/Target.h"
+
+#include "mlir/ExecutionEngine/ExecutionEngine.h"
+#include "mlir/ExecutionEngine/OptUtils.h"
+#include "mlir/IR/BuiltinTypes.h"
+#include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Export.h"
+
+#include "llvm/IR/LegacyPassManager.h"
+#include "llvm/IR/Module.h"
+#include "llvm/MC/TargetRegistry.h"
+#include "llvm/Support/TargetSelect.h"
+#include "llvm/Target/TargetMachine.h"
+#include "llvm/Target/TargetOptions.h"
+#include "llvm/TargetParser/Host.h"
+
+#include <cstring>
+
+using namespace mlir;
+
+#ifndef SPARSEC_MLIR_RUNTIME_LIB
+#define SPARSEC_MLIR_RUNTIME_LIB ""
+#endif
+
+namespace sparsec {
+namespace {
+
+void initializeNativeTarget() {
+  static bool done = [] {
+    llvm::InitializeNativeTarget();
+    llvm::InitializeNativeTargetAsmPrinter();
+    return true;
+  }();
+  (void)done;
+}
+
+std::unique_ptr<llvm::TargetMachine> createHostTargetMachine(std::string &error) {
+  initializeNativeTarget();
+  llvm::Triple triple(llvm::sys::getDefaultTargetTriple());
+  const llvm::Target *target = llvm::TargetRegistry::lookupTarget(triple, error);
+  if (!target)
+    return nullptr;
+  llvm::TargetOptions options;
+  return std::unique_ptr<llvm::TargetMachine>(target->createTargetMachine(
+      triple, llvm::sys::getHostCPUName(), "", options, llvm::Reloc::PIC_,
+      std::nullopt, llvm::CodeGenOptLevel::Aggressive));
+}
+
+/// numpy descr of an MLIR element type.
+std::string npyDtype(Type t) {
+  if (t.isF32())
+    return "<f4";
+  if (t.isF64())
+    return "<f8";
+  if (t.isF16())
+    return "<f2";
+  if (t.isInteger(64))
+    return "<i8";
+  if (t.isInteger(32))
+    return "<i4";
+  if (t.isInteger(16))
+    return "<i2";
+  if (t.isInteger(8))
+    return "|i1";
+  if (t.isInteger(1))
+    return "|b1";
+  return "";
+}
+
+std::string describe(const std::string &dtype, ArrayRef<int64_t> shape) {
+  std::string s = dtype + "[";
+  for (size_t i = 0; i < shape.size(); ++i)
+    s += (i ? "," : "") + std::to_string(shape[i]);
+  return s + "]";
+}
+
+/// A strided memref descriptor {allocated, aligned, offset, sizes, strides}
+/// laid out as the LLVM lowering expects.
+std::vector<int64_t> makeDescriptor(void *data, ArrayRef<int64_t> shape) {
+  std::vector<int64_t> d;
+  d.push_back(reinterpret_cast<int64_t>(data));
+  d.push_back(reinterpret_cast<int64_t>(data));
+  d.push_back(0);
+  for (int64_t s : shape)
+    d.push_back(s);
+  int64_t stride = 1;
+  std::vector<int64_t> strides(shape.size());
+  for (int64_t i = int64_t(shape.size()) - 1; i >= 0; --i) {
+    strides[i] = stride;
+    stride *= shape[i];
+  }
+  d.insert(d.end(), strides.begin(), strides.end());
+  return d;
+}
+
+class HostTarget : public Target {
+public:
+  StringRef getName() const override { return "host"; }
+  StringRef getDescription() const override {
+    return "host CPU through linalg, bufferization and LLVM (JIT or object)";
+  }
+  void buildPipeline(OpPassManager &pm) const override { buildHostPipeline(pm); }
+
+  LogicalResult emit(ModuleOp lowered, ArtifactKind kind,
+                     raw_ostream &os) const override {
+    if (kind == ArtifactKind::LoweredMLIR) {
+      lowered.print(os);
+      return success();
+    }
+    registerBuiltinDialectTranslation(*lowered.getContext());
+    registerLLVMDialectTranslation(*lowered.getContext());
+    llvm::LLVMContext llvmContext;
+    std::unique_ptr<llvm::Module> module =
+        translateModuleToLLVMIR(lowered, llvmContext, "sparsec");
+    if (!module)
+      return lowered.emitError("failed to translate to LLVM IR");
+    std::string error;
+    std::unique_ptr<llvm::TargetMachine> tm = createHostTargetMachine(error);
+    if (!tm)
+      return lowered.emitError("no host target machine: ") << error;
+    module->setDataLayout(tm->createDataLayout());
+    module->setTargetTriple(tm->getTargetTriple());
+    auto optimize = makeOptimizingTransformer(3, 0, tm.get());
+    if (llvm::Error err = optimize(module.get())) {
+      llvm::consumeError(std::move(err));
+      return lowered.emitError("LLVM optimization failed");
+    }
+    if (kind == ArtifactKind::LLVMIR) {
+      module->print(os, nullptr);
+      return success();
+    }
+    llvm::SmallVector<char, 0> buffer;
+    llvm::raw_svector_ostream bufferStream(buffer);
+    llvm::legacy::PassManager pm;
+    if (tm->addPassesToEmitFile(pm, bufferStream, nullptr,
+                                llvm::CodeGenFileType::ObjectFile))
+      return lowered.emitError("the host target cannot emit objects");
+    pm.run(*module);
+    os.write(buffer.data(), buffer.size());
+    return success();
+  }
+
+  LogicalResult run(ModuleOp lowered, FunctionType signature,
+                    const std::vector<NpyArray> &inputs,
+                    std::vector<NpyArray> &outputs) const override {
+    Location loc = lowered.getLoc();
+    if (inputs.size() != signature.getNumInputs())
+      return emitError(loc) << "the model takes " << signature.getNumInputs()
+                            << " input(s), " << inputs.size() << " given";
+    // Check every input against the signature before running anything.
+    for (auto [i, type] : llvm::enumerate(signature.getInputs())) {
+      auto tensor = cast<RankedTensorType>(type);
+      std::string expected = npyDtype(tensor.getElementType());
+      std::vector<int64_t> shape(tensor.getShape().begin(),
+                                 tensor.getShape().end());
+      if (inputs[i].dtype != expected || inputs[i].shape != shape)
+        return emitError(loc) << "input " << i << ": expected "
+                              << describe(expected, shape) << ", got "
+                              << describe(inputs[i].dtype, inputs[i].shape);
+    }
+    outputs.clear();
+    for (Type type : signature.getResults()) {
+      auto tensor = cast<RankedTensorType>(type);
+      NpyArray out;
+      out.dtype = npyDtype(tensor.getElementType());
+      if (out.dtype.empty())
+        return emitError(loc) << "unsupported output element type "
+                              << tensor.getElementType();
+      out.shape.assign(tensor.getShape().begin(), tensor.getShape().end());
+      out.data.assign(out.numElements() * NpyArray::elementSize(out.dtype), 0);
+      outputs.push_back(std::move(out));
+    }
+
+    registerBuiltinDialectTranslation(*lowered.getContext());
+    registerLLVMDialectTranslation(*lowered.getContext());
+    initializeNativeTarget();
+    ExecutionEngineOptions options;
+    options.transformer = makeOptimizingTransformer(3, 0, nullptr);
+    std::string runtimeLib = SPARSEC_MLIR_RUNTIME_LIB;
+    SmallVector<StringRef> libs;
+    if (!runtimeLib.empty())
+      libs.push_back(runtimeLib);
+    options.sharedLibPaths = libs;
+    auto engine = ExecutionEngine::create(lowered, options);
+    if (!engine) {
+      std::string message = llvm::toString(engine.takeError());
+      return emitError(loc) << "JIT compilation failed: " << message;
+    }
+
+    // Inputs are read-only for the callee, but the descriptor wants void*.
+    std::vector<std::vector<int64_t>> descriptors;
+    std::vector<NpyArray> inputCopies = inputs;
+    for (NpyArray &in : inputCopies)
+      descriptors.push_back(makeDescriptor(in.data.data(), in.shape));
+    for (NpyArray &out : outputs)
+      descriptors.push_back(makeDescriptor(out.data.data(), out.shape));
+    std::vector<void *> descriptorPtrs;
+    for (auto &d : descriptors)
+      descriptorPtrs.push_back(d.data());
+    std::vector<void *> args;
+    for (void *&p : descriptorPtrs)
+      args.push_back(&p);
+    if (llvm::Error err = (*engine)->invokePacked("_mlir_ciface_main", args)) {
+      std::string message = llvm::toString(std::move(err));
+      return emitError(loc) << "running main failed: " << message;
+    }
+    return success();
+  }
+};
+
+} // namespace
+
+const Target &getHostTarget() {
+  static HostTarget target;
+  return target;
+}
+
+const std::vector<const Target *> &getTargets() {
+  static std::vector<const Target *> targets = {&getHostTarget()};
+  return targets;
+}
+
+const Target *lookupTarget(StringRef name) {
+  for (const Target *t : getTargets())
+    if (t->getName() == name)
+      return t;
+  return nullptr;
+}
+
+} // namespace sparsec

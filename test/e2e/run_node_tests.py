@@ -1,0 +1,275 @@
+#!/usr/bin/env python3
+"""Run the ONNX backend node tests whose ops sparsec claims to support.
+
+Selects every test dir under the ONNX node-test data whose graph uses only supported op types
+(default domain) and opset <= 17, runs `sparsec model.onnx --run`, compares with output_*.pb
+(rtol=1e-3, atol=1e-5 like the ONNX backend; ints/bools exactly), prints a table and writes it
+as markdown.
+
+Tests whose inputs/outputs use dtypes outside the CLI contract (float32, float64, int64, int32,
+bool) are listed as SKIP unless --all-dtypes is given.
+
+Usage:
+  python3 test/e2e/run_node_tests.py [--filter SUBSTR] [--jobs 2] [--timeout 60]
+      [--record PATH] [--update-expected] [--all-dtypes] [--min-opset N] [--list]
+Exit code: 0, or 1 if a test in node_tests_expected_pass.txt did not pass, 2 if no binary.
+"""
+from __future__ import annotations
+
+import argparse
+import concurrent.futures as cf
+import datetime
+import os
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import List, Optional
+
+import numpy as np
+import onnx
+from onnx import TensorProto, numpy_helper
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from sparsec_cli import (REPO_ROOT, compare, missing_binary_message, run_model,  # noqa: E402
+                         sparsec_bin)
+
+NODE_TEST_ROOT = Path(os.environ.get("ONNX_NODE_TEST_ROOT",
+                                     "/usr/share/libonnx-testdata/data/node"))
+DEFAULT_RECORD = HERE / "node_test_results.md"
+EXPECTED_FILE = HERE / "node_tests_expected_pass.txt"
+MAX_OPSET = 17
+RTOL, ATOL = 1e-3, 1e-5
+TIMEOUT_S = 60
+# Candidates that cannot be compared deterministically (listed as SKIP).
+UNTESTABLE = {
+    n: "training-mode Dropout draws a random mask"
+    for n in ("test_training_dropout", "test_training_dropout_default",
+              "test_training_dropout_default_mask", "test_training_dropout_mask")
+}
+
+SUPPORTED_OPS = frozenset("""
+MatMul Gemm Conv BatchNormalization Relu Clip Sigmoid Tanh Erf Add Sub Mul Div Pow Sqrt Reshape
+Flatten Transpose Concat Slice Gather Softmax LayerNormalization ReduceMean MaxPool AveragePool
+GlobalAveragePool Unsqueeze Squeeze Identity Constant Shape Exp Log Neg Abs Reciprocal Dropout Cast
+""".split())
+SUPPORTED_DTYPES = frozenset({TensorProto.FLOAT, TensorProto.DOUBLE, TensorProto.INT64,
+                              TensorProto.INT32, TensorProto.BOOL})
+
+
+@dataclass
+class Case:
+    name: str
+    dir: Path
+    ops: List[str]
+    opset: int
+    skip_reason: Optional[str] = None
+
+
+@dataclass
+class Result:
+    name: str
+    ops: str
+    status: str  # PASS / FAIL / ERROR / SKIP
+    detail: str
+    seconds: float
+
+
+def _value_dtypes(vals) -> List[int]:
+    out = []
+    for v in vals:
+        t = v.type
+        out.append(t.tensor_type.elem_type if t.HasField("tensor_type") else -1)
+    return out
+
+
+def discover(root: Path = NODE_TEST_ROOT, all_dtypes: bool = False,
+             min_opset: int = 1) -> List[Case]:
+    """Node-test dirs whose op types are all supported and whose opset is <= MAX_OPSET."""
+    if not root.is_dir():
+        raise FileNotFoundError(f"ONNX node-test data not found at {root} (install "
+                                f"libonnx-testdata or set ONNX_NODE_TEST_ROOT)")
+    cases = []
+    for d in sorted(p for p in root.iterdir() if (p / "model.onnx").exists()):
+        m = onnx.load(str(d / "model.onnx"), load_external_data=False)
+        ops = sorted({n.op_type for n in m.graph.node})
+        if any(n.domain not in ("", "ai.onnx") for n in m.graph.node):
+            continue
+        if not set(ops) <= SUPPORTED_OPS:
+            continue
+        opset = max((o.version for o in m.opset_import if o.domain in ("", "ai.onnx")), default=0)
+        if opset > MAX_OPSET or opset < min_opset:
+            continue
+        case = Case(d.name, d, ops, opset)
+        bad = sorted({TensorProto.DataType.Name(t) if t >= 0 else "non-tensor"
+                      for t in _value_dtypes(list(m.graph.input) + list(m.graph.output))
+                      if t not in SUPPORTED_DTYPES})
+        if bad and not all_dtypes:
+            case.skip_reason = "dtype " + ",".join(bad)
+        if d.name in UNTESTABLE:
+            case.skip_reason = UNTESTABLE[d.name]
+        cases.append(case)
+    return cases
+
+
+def _load_pbs(data_dir: Path, prefix: str) -> List[np.ndarray]:
+    files = sorted(data_dir.glob(f"{prefix}_*.pb"), key=lambda p: int(p.stem.split("_")[1]))
+    arrays = []
+    for f in files:
+        t = TensorProto()
+        t.ParseFromString(f.read_bytes())
+        arrays.append(numpy_helper.to_array(t))
+    return arrays
+
+
+def run_case(case: Case, timeout: float = TIMEOUT_S) -> Result:
+    """Run one node test through sparsec and compare every output."""
+    ops = ",".join(case.ops)
+    if case.skip_reason:
+        return Result(case.name, ops, "SKIP", case.skip_reason, 0.0)
+    t0 = time.monotonic()
+    data = case.dir / "test_data_set_0"
+    inputs = _load_pbs(data, "input")
+    expected = _load_pbs(data, "output")
+    with tempfile.TemporaryDirectory(prefix=f"nt_{case.name}_") as tmp:
+        res = run_model(case.dir / "model.onnx", inputs, Path(tmp), len(expected), timeout=timeout)
+    dt = time.monotonic() - t0
+    if res.error is not None:
+        return Result(case.name, ops, "ERROR", res.error, dt)
+    for i, (out, ref) in enumerate(zip(res.outputs, expected)):
+        ok, detail = compare(out, ref, RTOL, ATOL)
+        if not ok:
+            return Result(case.name, ops, "FAIL", f"output_{i}: {detail}", dt)
+    return Result(case.name, ops, "PASS", "", dt)
+
+
+def read_expected(path: Path = EXPECTED_FILE) -> List[str]:
+    """Names listed in the expected-pass file (one per line, '#' comments)."""
+    if not path.exists():
+        return []
+    names = []
+    for line in path.read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line:
+            names.append(line)
+    return names
+
+
+def write_expected(results: List[Result], path: Path = EXPECTED_FILE) -> None:
+    passing = sorted(r.name for r in results if r.status == "PASS")
+    header = ("# ONNX node tests that sparsec must pass (checked by test_node_tests.py).\n"
+              "# One test name per line; '#' starts a comment.\n"
+              f"# Regenerate: python3 test/e2e/run_node_tests.py --update-expected\n"
+              f"# Updated {datetime.date.today().isoformat()}: {len(passing)} tests.\n")
+    path.write_text(header + "".join(f"{n}\n" for n in passing))
+
+
+def summarize(results: List[Result]) -> str:
+    counts = {s: sum(r.status == s for r in results) for s in ("PASS", "FAIL", "ERROR", "SKIP")}
+    ran = counts["PASS"] + counts["FAIL"] + counts["ERROR"]
+    return (f"{counts['PASS']}/{ran} passed, {counts['FAIL']} failed, {counts['ERROR']} errors, "
+            f"{counts['SKIP']} skipped (of {len(results)} candidate node tests)")
+
+
+def _md_escape(s: str) -> str:
+    return s.replace("|", "\\|").replace("\n", " ")[:200]
+
+
+def write_record(results: List[Result], path: Path, command: str) -> None:
+    lines = ["# ONNX backend node tests: sparsec results", "",
+             f"- Date: {datetime.datetime.now().isoformat(timespec='seconds')}",
+             f"- Command: `{command}`",
+             f"- Binary: `{sparsec_bin()}`",
+             f"- Data: `{NODE_TEST_ROOT}` (tests whose ops are all supported, opset <= {MAX_OPSET})",
+             f"- Tolerance: rtol={RTOL}, atol={ATOL} (int/bool exact)",
+             f"- Summary: {summarize(results)}", "",
+             "| Test | Ops | Status | Detail | Time (s) |", "|---|---|---|---|---|"]
+    for r in results:
+        lines.append(f"| {r.name} | {_md_escape(r.ops)} | {r.status} | {_md_escape(r.detail)} "
+                     f"| {r.seconds:.2f} |")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n")
+
+
+def run_all(cases: List[Case], jobs: int = 2, timeout: float = TIMEOUT_S,
+            progress: bool = True) -> List[Result]:
+    """Run cases in parallel (threads; each test is a subprocess). Results in case order."""
+    results: List[Optional[Result]] = [None] * len(cases)
+    with cf.ThreadPoolExecutor(max_workers=jobs) as ex:
+        futs = {ex.submit(run_case, c, timeout): i for i, c in enumerate(cases)}
+        for fut in cf.as_completed(futs):
+            i = futs[fut]
+            try:
+                results[i] = fut.result()
+            except Exception as e:  # harness problem: report, don't abort the run
+                results[i] = Result(cases[i].name, ",".join(cases[i].ops), "ERROR",
+                                    f"harness: {type(e).__name__}: {e}", 0.0)
+            if progress:
+                r = results[i]
+                print(f"{r.status:5s} {r.name:55s} {r.seconds:6.2f}s {r.detail[:100]}",
+                      file=sys.stderr)
+    return [r for r in results if r is not None]
+
+
+def print_table(results: List[Result]) -> None:
+    w = max([len(r.name) for r in results] + [4])
+    print(f"{'test':{w}s}  {'status':6s}  {'ops':40s}  detail")
+    for r in results:
+        print(f"{r.name:{w}s}  {r.status:6s}  {r.ops[:40]:40s}  {r.detail[:120]}")
+    print(summarize(results))
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--filter", default="", help="only tests whose name contains this substring")
+    ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--timeout", type=float, default=TIMEOUT_S, help="per-test timeout (s)")
+    ap.add_argument("--record", type=Path, default=DEFAULT_RECORD, help="markdown results file")
+    ap.add_argument("--update-expected", action="store_true",
+                    help=f"rewrite {EXPECTED_FILE.name} with the currently passing tests")
+    ap.add_argument("--all-dtypes", action="store_true",
+                    help="also run tests with dtypes outside the CLI contract")
+    ap.add_argument("--min-opset", type=int, default=1,
+                    help="ignore tests whose model opset is below this (e.g. 13)")
+    ap.add_argument("--list", action="store_true", help="list candidate tests and exit")
+    args = ap.parse_args(argv)
+
+    cases = [c for c in discover(all_dtypes=args.all_dtypes, min_opset=args.min_opset)
+             if args.filter in c.name]
+    if args.list:
+        for c in cases:
+            print(f"{c.name:55s} opset={c.opset:2d} {','.join(c.ops)}"
+                  + (f"  [SKIP: {c.skip_reason}]" if c.skip_reason else ""))
+        print(f"{len(cases)} candidates, {sum(not c.skip_reason for c in cases)} runnable")
+        return 0
+    msg = missing_binary_message()
+    if msg:
+        print(f"error: {msg}", file=sys.stderr)
+        return 2
+    results = run_all(cases, jobs=args.jobs, timeout=args.timeout)
+    print_table(results)
+    command = "python3 " + " ".join([str(Path(sys.argv[0]))] + (argv or sys.argv[1:]))
+    write_record(results, args.record, command)
+    print(f"wrote {args.record}")
+    if args.update_expected:
+        if args.filter or args.min_opset > 1:
+            print("error: --update-expected with --filter/--min-opset would drop tests; refusing",
+                  file=sys.stderr)
+            return 2
+        write_expected(results)
+        print(f"wrote {EXPECTED_FILE}")
+    expected = set(read_expected())
+    regressions = [r for r in results if r.name in expected and r.status != "PASS"]
+    if not args.filter and args.min_opset <= 1:
+        ran = {r.name for r in results}
+        regressions += [Result(n, "", "MISSING", "listed as expected pass but not a candidate", 0)
+                        for n in sorted(expected - ran)]
+    for r in regressions:
+        print(f"REGRESSION: {r.name}: {r.status} {r.detail}", file=sys.stderr)
+    return 1 if regressions else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

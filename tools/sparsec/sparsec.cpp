@@ -1,0 +1,320 @@
+//===- sparsec.cpp - the sparsec compiler driver --------------------------===//
+//
+//   sparsec model.onnx --emit=mlir -o model.mlir
+//   sparsec model.onnx --emit=obj --target=host -o model.o
+//   sparsec model.onnx --run --input=x.npy -o outdir
+//
+//===----------------------------------------------------------------------===//
+#include "Report.h"
+
+#include "sparsec/Dialect/Sparsec/IR/Sparsec.h"
+#include "sparsec/Dialect/Sparsec/Transforms/Passes.h"
+#include "sparsec/Import/ONNXImporter.h"
+#include "sparsec/InitAll.h"
+#include "sparsec/Support/Npy.h"
+#include "sparsec/Target/Target.h"
+
+#include "mlir/Bytecode/BytecodeWriter.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/AsmState.h"
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/Parser/Parser.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Support/FileUtilities.h"
+
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/SourceMgr.h"
+#include "llvm/Support/ToolOutputFile.h"
+
+using namespace mlir;
+namespace cl = llvm::cl;
+
+static cl::OptionCategory sparsecCategory("sparsec options");
+
+static cl::opt<std::string> inputFilename(cl::Positional,
+                                          cl::desc("<model.onnx | input.mlir>"),
+                                          cl::Required, cl::cat(sparsecCategory));
+static cl::opt<std::string> outputFilename(
+    "o", cl::desc("Output file (a directory with --run)"),
+    cl::value_desc("path"), cl::init("-"), cl::cat(sparsecCategory));
+
+enum class Emit { MLIR, MLIRBC, Linalg, Lowered, LLVMIR, Object, Report, None };
+static cl::opt<Emit> emitKind(
+    "emit", cl::desc("What to produce"), cl::init(Emit::MLIR),
+    cl::values(
+        clEnumValN(Emit::MLIR, "mlir", "sparsec-level MLIR (after import)"),
+        clEnumValN(Emit::MLIRBC, "mlirbc", "sparsec-level MLIR bytecode"),
+        clEnumValN(Emit::Linalg, "linalg", "linalg-on-tensors MLIR"),
+        clEnumValN(Emit::Lowered, "lowered", "target-level MLIR (LLVM dialect for host)"),
+        clEnumValN(Emit::LLVMIR, "llvm", "LLVM IR"),
+        clEnumValN(Emit::Object, "obj", "object file"),
+        clEnumValN(Emit::Report, "report", "per-layer summary table"),
+        clEnumValN(Emit::None, "none", "import and verify only")),
+    cl::cat(sparsecCategory));
+static cl::opt<bool> reportJson("report-json",
+                                cl::desc("Write --emit=report as JSON"),
+                                cl::cat(sparsecCategory));
+static cl::opt<std::string> targetName(
+    "target", cl::desc("Compilation target (host)"), cl::init("host"),
+    cl::cat(sparsecCategory));
+static cl::opt<bool> runModel(
+    "run",
+    cl::desc("Compile for the target, run on --input arrays, write "
+             "<outdir>/output_<i>.npy"),
+    cl::cat(sparsecCategory));
+static cl::list<std::string> inputArrays(
+    "input", cl::desc("Input .npy for --run, in graph-input order"),
+    cl::value_desc("file.npy"), cl::cat(sparsecCategory));
+static cl::list<std::string> inputShapes(
+    "input-shape",
+    cl::desc("Static shape for a graph input with symbolic dims, e.g. "
+             "x:1x3x224x224"),
+    cl::value_desc("name:d0xd1x..."), cl::cat(sparsecCategory));
+static cl::opt<bool> noValidate(
+    "no-onnx-checker", cl::desc("Skip the ONNX checker and shape inference"),
+    cl::cat(sparsecCategory));
+
+namespace {
+
+/// Prints "<file>: error: <message>" (with node names) on stderr.
+class DriverDiagnostics {
+public:
+  explicit DriverDiagnostics(MLIRContext &ctx) {
+    ctx.getDiagEngine().registerHandler([this](Diagnostic &diag) {
+      print(diag);
+      for (Diagnostic &note : diag.getNotes())
+        print(note);
+      if (diag.getSeverity() == DiagnosticSeverity::Error)
+        hadError = true;
+      return success();
+    });
+  }
+  bool hadError = false;
+
+private:
+  static void printLocation(Location loc, raw_ostream &os) {
+    if (auto file = dyn_cast<FileLineColLoc>(loc)) {
+      os << file.getFilename().getValue();
+      if (file.getLine() != 0)
+        os << ":" << file.getLine() << ":" << file.getColumn();
+      return;
+    }
+    if (auto name = dyn_cast<NameLoc>(loc))
+      return printLocation(name.getChildLoc(), os);
+    if (auto fused = dyn_cast<FusedLoc>(loc)) {
+      if (!fused.getLocations().empty())
+        return printLocation(fused.getLocations().front(), os);
+    }
+    if (auto callSite = dyn_cast<CallSiteLoc>(loc))
+      return printLocation(callSite.getCallee(), os);
+    os << "sparsec";
+  }
+  static void print(Diagnostic &diag) {
+    raw_ostream &os = llvm::errs();
+    printLocation(diag.getLocation(), os);
+    switch (diag.getSeverity()) {
+    case DiagnosticSeverity::Error:
+      os << ": error: ";
+      break;
+    case DiagnosticSeverity::Warning:
+      os << ": warning: ";
+      break;
+    case DiagnosticSeverity::Note:
+      os << ": note: ";
+      break;
+    case DiagnosticSeverity::Remark:
+      os << ": remark: ";
+      break;
+    }
+    os << diag.str() << "\n";
+  }
+};
+
+int fail(const Twine &message) {
+  llvm::errs() << "sparsec: error: " << message << "\n";
+  return 1;
+}
+
+LogicalResult parseInputShapes(sparsec::ONNXImportOptions &options) {
+  for (const std::string &spec : inputShapes) {
+    size_t colon = spec.rfind(':');
+    if (colon == std::string::npos || colon == 0) {
+      fail("--input-shape expects name:d0xd1x..., got '" + spec + "'");
+      return failure();
+    }
+    SmallVector<int64_t> dims;
+    SmallVector<StringRef> parts;
+    StringRef(spec).drop_front(colon + 1).split(parts, 'x');
+    for (StringRef p : parts) {
+      int64_t d;
+      if (p.getAsInteger(10, d) || d <= 0) {
+        fail("--input-shape: '" + p + "' is not a positive dimension in '" +
+             spec + "'");
+        return failure();
+      }
+      dims.push_back(d);
+    }
+    options.inputShapes[spec.substr(0, colon)] = dims;
+  }
+  return success();
+}
+
+OwningOpRef<ModuleOp> loadInput(MLIRContext &ctx) {
+  StringRef ext = llvm::sys::path::extension(inputFilename);
+  if (ext == ".mlir" || ext == ".mlirbc") {
+    std::string error;
+    auto file = openInputFile(inputFilename, &error);
+    if (!file) {
+      fail(error);
+      return nullptr;
+    }
+    llvm::SourceMgr sourceMgr;
+    sourceMgr.AddNewSourceBuffer(std::move(file), SMLoc());
+    return parseSourceFile<ModuleOp>(sourceMgr, &ctx);
+  }
+  sparsec::ONNXImportOptions options;
+  options.validate = !noValidate;
+  if (failed(parseInputShapes(options)))
+    return nullptr;
+  return sparsec::importONNXFile(ctx, inputFilename, options);
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  llvm::InitLLVM initLLVM(argc, argv);
+  registerAsmPrinterCLOptions();
+  registerMLIRContextCLOptions();
+  registerPassManagerCLOptions();
+  cl::SetVersionPrinter([](raw_ostream &os) {
+    os << "sparsec " << SPARSEC_VERSION << " (LLVM/MLIR " << LLVM_VERSION_STRING
+       << ")\n";
+  });
+  cl::HideUnrelatedOptions(sparsecCategory);
+  cl::ParseCommandLineOptions(
+      argc, argv,
+      "sparsec: compile ONNX models with structured sparsity\n\n"
+      "  sparsec model.onnx --emit=mlir -o model.mlir\n"
+      "  sparsec model.onnx --emit=obj -o model.o\n"
+      "  sparsec model.onnx --run --input=x.npy -o outdir\n");
+
+  const sparsec::Target *target = sparsec::lookupTarget(targetName);
+  if (!target) {
+    std::string known;
+    for (const sparsec::Target *t : sparsec::getTargets())
+      known += (known.empty() ? "" : ", ") + t->getName().str();
+    return fail("unknown target '" + targetName + "' (known: " + known + ")");
+  }
+  if (!runModel && !inputArrays.empty())
+    return fail("--input is only meaningful with --run");
+  if (runModel && outputFilename == "-")
+    return fail("--run needs an output directory: -o <dir>");
+
+  DialectRegistry registry;
+  sparsec::registerAllSparsecDialects(registry);
+  MLIRContext ctx(registry);
+  ctx.loadAllAvailableDialects();
+  DriverDiagnostics diagnostics(ctx);
+
+  OwningOpRef<ModuleOp> module = loadInput(ctx);
+  if (!module)
+    return 1;
+
+  // Read the inputs early: a bad array fails before any compile time.
+  std::vector<sparsec::NpyArray> inputs;
+  for (const std::string &path : inputArrays) {
+    sparsec::NpyArray array;
+    std::string error = sparsec::readNpy(path, array);
+    if (!error.empty())
+      return fail(error);
+    inputs.push_back(std::move(array));
+  }
+
+  auto emitToFile = [&](auto &&writer, bool binary) -> int {
+    std::string error;
+    auto out = openOutputFile(outputFilename, &error);
+    if (!out)
+      return fail(error);
+    if (failed(writer(out->os())))
+      return 1;
+    out->keep();
+    (void)binary;
+    return 0;
+  };
+
+  if (!runModel) {
+    switch (emitKind) {
+    case Emit::None:
+      return 0;
+    case Emit::MLIR:
+      return emitToFile([&](raw_ostream &os) {
+        module->print(os);
+        return success();
+      }, false);
+    case Emit::MLIRBC:
+      return emitToFile([&](raw_ostream &os) {
+        return writeBytecodeToFile(*module, os);
+      }, true);
+    case Emit::Report:
+      return emitToFile([&](raw_ostream &os) {
+        sparsec::writeModelReport(*module, reportJson, os);
+        return success();
+      }, false);
+    case Emit::Linalg: {
+      PassManager pm(&ctx);
+      if (failed(applyPassManagerCLOptions(pm)))
+        return 1;
+      pm.addPass(sparsec::createSparsecLowerToLinalg());
+      if (failed(pm.run(*module)))
+        return 1;
+      return emitToFile([&](raw_ostream &os) {
+        module->print(os);
+        return success();
+      }, false);
+    }
+    default:
+      break;
+    }
+  }
+
+  // Keep the original signature: the runner needs tensor types.
+  auto mainFunc = module->lookupSymbol<func::FuncOp>("main");
+  if (!mainFunc)
+    return fail("the module has no func.func @main");
+  FunctionType signature = mainFunc.getFunctionType();
+
+  PassManager pm(&ctx);
+  if (failed(applyPassManagerCLOptions(pm)))
+    return 1;
+  target->buildPipeline(pm);
+  if (failed(pm.run(*module)))
+    return 1;
+
+  if (runModel) {
+    std::vector<sparsec::NpyArray> outputs;
+    if (failed(target->run(*module, signature, inputs, outputs)))
+      return 1;
+    if (std::error_code ec = llvm::sys::fs::create_directories(outputFilename))
+      return fail("cannot create '" + outputFilename + "': " + ec.message());
+    for (size_t i = 0; i < outputs.size(); ++i) {
+      std::string path = outputFilename + "/output_" + std::to_string(i) + ".npy";
+      std::string error = sparsec::writeNpy(path, outputs[i]);
+      if (!error.empty())
+        return fail(error);
+    }
+    return 0;
+  }
+
+  sparsec::ArtifactKind kind = emitKind == Emit::Lowered
+                                   ? sparsec::ArtifactKind::LoweredMLIR
+                               : emitKind == Emit::LLVMIR
+                                   ? sparsec::ArtifactKind::LLVMIR
+                                   : sparsec::ArtifactKind::Object;
+  return emitToFile([&](raw_ostream &os) {
+    return target->emit(*module, kind, os);
+  }, kind == sparsec::ArtifactKind::Object);
+}
