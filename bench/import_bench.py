@@ -31,7 +31,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT / "test" / "e2e"))
-from sparsec_cli import missing_binary_message, sparsec_bin  # noqa: E402
+from sparsec_cli import display_path, missing_binary_message, sparsec_bin  # noqa: E402
 
 DEFAULT_OUT = REPO_ROOT / "bench" / "results" / "import.md"
 TARGET_RATIO = 2.0  # peak RSS <= 2x weight bytes
@@ -194,7 +194,7 @@ def main(argv=None) -> int:
     lines = ["# Import benchmark", "",
              f"- Date: {datetime.datetime.now().isoformat(timespec='seconds')}",
              f"- Command: `{command}`",
-             f"- sparsec: `{sparsec_bin()}`" + (" (not run: --baseline-only)"
+             f"- sparsec: `{display_path(sparsec_bin())}`" + (" (not run: --baseline-only)"
                                                  if args.baseline_only else ""),
              f"- Model: MLP, {args.layers} × Gemm {args.hidden}×{args.hidden} (transB=1) + bias, "
              f"opset 17; {params:,} params, {wbytes:,} weight bytes "

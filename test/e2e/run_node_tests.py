@@ -6,12 +6,17 @@ Selects every test dir under the ONNX node-test data whose graph uses only suppo
 (rtol=1e-3, atol=1e-5 like the ONNX backend; ints/bools exactly), prints a table and writes it
 as markdown.
 
+Graph inputs that feed shape/axes operands (Reshape shape, Slice starts/ends/axes/steps,
+Unsqueeze/Squeeze axes, Dropout ratio/training_mode) are baked into initializers with the
+test's values, since sparsec compiles static shapes only (--no-bake to feed them at run time);
+such rows are marked "[baked ...]".
+
 Tests whose inputs/outputs use dtypes outside the CLI contract (float32, float64, int64, int32,
 bool) are listed as SKIP unless --all-dtypes is given.
 
 Usage:
   python3 test/e2e/run_node_tests.py [--filter SUBSTR] [--jobs 2] [--timeout 60]
-      [--record PATH] [--update-expected] [--all-dtypes] [--min-opset N] [--list]
+      [--record PATH] [--update-expected] [--all-dtypes] [--min-opset N] [--no-bake] [--list]
 Exit code: 0, or 1 if a test in node_tests_expected_pass.txt did not pass, 2 if no binary.
 """
 from __future__ import annotations
@@ -33,8 +38,8 @@ from onnx import TensorProto, numpy_helper
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from sparsec_cli import (REPO_ROOT, compare, missing_binary_message, run_model,  # noqa: E402
-                         sparsec_bin)
+from sparsec_cli import (REPO_ROOT, compare, display_path,  # noqa: E402
+                         missing_binary_message, run_model, sparsec_bin)
 
 NODE_TEST_ROOT = Path(os.environ.get("ONNX_NODE_TEST_ROOT",
                                      "/usr/share/libonnx-testdata/data/node"))
@@ -124,7 +129,37 @@ def _load_pbs(data_dir: Path, prefix: str) -> List[np.ndarray]:
     return arrays
 
 
-def run_case(case: Case, timeout: float = TIMEOUT_S) -> Result:
+# Operand positions that a static-shape compiler needs as constants. With bake=True (default),
+# graph inputs feeding them are turned into initializers holding the test's input values.
+SHAPE_OPERANDS = {"Reshape": {1}, "Slice": {1, 2, 3, 4}, "Unsqueeze": {1}, "Squeeze": {1},
+                  "Dropout": {1, 2}}
+
+
+def bake_shape_inputs(model: onnx.ModelProto, inputs: List[np.ndarray]):
+    """Move graph inputs used as shape/axes operands into initializers.
+    Returns (model, remaining inputs, baked input names)."""
+    inits = {t.name for t in model.graph.initializer}
+    graph_in = [v for v in model.graph.input if v.name not in inits]
+    wanted = {n.input[i] for n in model.graph.node
+              for i in SHAPE_OPERANDS.get(n.op_type, ()) if i < len(n.input) and n.input[i]}
+    baked = [v.name for v in graph_in if v.name in wanted]
+    if not baked:
+        return model, inputs, []
+    m = onnx.ModelProto()
+    m.CopyFrom(model)
+    keep, rest = [], []
+    for v, a in zip(graph_in, inputs):
+        if v.name in wanted:
+            m.graph.initializer.append(numpy_helper.from_array(a, v.name))
+        else:
+            keep.append(v)
+            rest.append(a)
+    del m.graph.input[:]
+    m.graph.input.extend(keep)
+    return m, rest, baked
+
+
+def run_case(case: Case, timeout: float = TIMEOUT_S, bake: bool = True) -> Result:
     """Run one node test through sparsec and compare every output."""
     ops = ",".join(case.ops)
     if case.skip_reason:
@@ -133,16 +168,24 @@ def run_case(case: Case, timeout: float = TIMEOUT_S) -> Result:
     data = case.dir / "test_data_set_0"
     inputs = _load_pbs(data, "input")
     expected = _load_pbs(data, "output")
+    model_path = case.dir / "model.onnx"
     with tempfile.TemporaryDirectory(prefix=f"nt_{case.name}_") as tmp:
-        res = run_model(case.dir / "model.onnx", inputs, Path(tmp), len(expected), timeout=timeout)
+        baked: List[str] = []
+        if bake:
+            model, inputs, baked = bake_shape_inputs(onnx.load(str(model_path)), inputs)
+            if baked:
+                model_path = Path(tmp) / "model.onnx"
+                onnx.save_model(model, str(model_path))
+        res = run_model(model_path, inputs, Path(tmp) / "run", len(expected), timeout=timeout)
     dt = time.monotonic() - t0
+    note = f"[baked constant inputs: {','.join(baked)}] " if baked else ""
     if res.error is not None:
-        return Result(case.name, ops, "ERROR", res.error, dt)
+        return Result(case.name, ops, "ERROR", note + res.error, dt)
     for i, (out, ref) in enumerate(zip(res.outputs, expected)):
         ok, detail = compare(out, ref, RTOL, ATOL)
         if not ok:
-            return Result(case.name, ops, "FAIL", f"output_{i}: {detail}", dt)
-    return Result(case.name, ops, "PASS", "", dt)
+            return Result(case.name, ops, "FAIL", f"{note}output_{i}: {detail}", dt)
+    return Result(case.name, ops, "PASS", note.strip(), dt)
 
 
 def read_expected(path: Path = EXPECTED_FILE) -> List[str]:
@@ -181,9 +224,11 @@ def write_record(results: List[Result], path: Path, command: str) -> None:
     lines = ["# ONNX backend node tests: sparsec results", "",
              f"- Date: {datetime.datetime.now().isoformat(timespec='seconds')}",
              f"- Command: `{command}`",
-             f"- Binary: `{sparsec_bin()}`",
+             f"- Binary: `{display_path(sparsec_bin())}`",
              f"- Data: `{NODE_TEST_ROOT}` (tests whose ops are all supported, opset <= {MAX_OPSET})",
              f"- Tolerance: rtol={RTOL}, atol={ATOL} (int/bool exact)",
+             "- Rows marked [baked ...]: shape/axes graph inputs were turned into initializers "
+             "(static-shape compile).",
              f"- Summary: {summarize(results)}", "",
              "| Test | Ops | Status | Detail | Time (s) |", "|---|---|---|---|---|"]
     for r in results:
@@ -194,11 +239,11 @@ def write_record(results: List[Result], path: Path, command: str) -> None:
 
 
 def run_all(cases: List[Case], jobs: int = 2, timeout: float = TIMEOUT_S,
-            progress: bool = True) -> List[Result]:
+            progress: bool = True, bake: bool = True) -> List[Result]:
     """Run cases in parallel (threads; each test is a subprocess). Results in case order."""
     results: List[Optional[Result]] = [None] * len(cases)
     with cf.ThreadPoolExecutor(max_workers=jobs) as ex:
-        futs = {ex.submit(run_case, c, timeout): i for i, c in enumerate(cases)}
+        futs = {ex.submit(run_case, c, timeout, bake): i for i, c in enumerate(cases)}
         for fut in cf.as_completed(futs):
             i = futs[fut]
             try:
@@ -233,6 +278,10 @@ def main(argv=None) -> int:
                     help="also run tests with dtypes outside the CLI contract")
     ap.add_argument("--min-opset", type=int, default=1,
                     help="ignore tests whose model opset is below this (e.g. 13)")
+    ap.add_argument("--no-bake", action="store_true",
+                    help="feed shape/axes operands (Reshape shape, Slice starts/ends/axes/steps, "
+                         "Unsqueeze/Squeeze axes, Dropout ratio/training_mode) as runtime inputs "
+                         "instead of baking them into initializers")
     ap.add_argument("--list", action="store_true", help="list candidate tests and exit")
     args = ap.parse_args(argv)
 
@@ -248,7 +297,7 @@ def main(argv=None) -> int:
     if msg:
         print(f"error: {msg}", file=sys.stderr)
         return 2
-    results = run_all(cases, jobs=args.jobs, timeout=args.timeout)
+    results = run_all(cases, jobs=args.jobs, timeout=args.timeout, bake=not args.no_bake)
     print_table(results)
     command = "python3 " + " ".join([str(Path(sys.argv[0]))] + (argv or sys.argv[1:]))
     write_record(results, args.record, command)

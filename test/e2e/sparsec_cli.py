@@ -19,6 +19,14 @@ def sparsec_bin() -> Path:
     return Path(env).expanduser().resolve() if env else DEFAULT_BIN
 
 
+def display_path(p: Path) -> str:
+    """p relative to the repo root when inside it, else absolute."""
+    try:
+        return str(Path(p).resolve().relative_to(REPO_ROOT))
+    except ValueError:
+        return str(p)
+
+
 def missing_binary_message() -> Optional[str]:
     """None if the binary is usable, else a human-readable reason."""
     b = sparsec_bin()
@@ -72,8 +80,9 @@ def run_model(model_path: Path, inputs: Sequence[np.ndarray], workdir: Path, n_o
         return RunResult(None, error=f"TIMEOUT after {timeout:.0f}s", cmd=cmd)
     if proc.returncode != 0:
         sig = f" (killed by signal {-proc.returncode})" if proc.returncode < 0 else ""
-        return RunResult(proc, error=f"exit {proc.returncode}{sig}: "
-                                     f"{first_error_line(proc.stderr) or '<no stderr>'}", cmd=cmd)
+        line = first_error_line(proc.stderr).replace(f"{model_path}: ", "")
+        return RunResult(proc, error=f"exit {proc.returncode}{sig}: {line or '<no stderr>'}",
+                         cmd=cmd)
     outs = []
     for i in range(n_outputs):
         p = outdir / f"output_{i}.npy"

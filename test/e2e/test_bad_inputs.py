@@ -53,7 +53,7 @@ EXPECTED_HINTS: Dict[str, List[Tuple[str, ...]]] = {
 RUN_HINTS: Dict[str, List[Tuple[str, ...]]] = {
     "run_missing_input": [("input",)],
     "run_too_many_inputs": [("input",)],
-    "run_input_shape_mismatch": [("shape", "dimension")],
+    "run_input_shape_mismatch": [("shape", "dimension", "expected")],
     "run_input_npy_corrupt": [("npy", "input")],
     "run_input_npy_missing": [("no such file", "not found", "does not exist", "cannot open",
                                "failed to open", "could not open")],
@@ -183,7 +183,7 @@ def _b_dims_overflow(d: Path) -> onnx.ModelProto:
     t = TensorProto(name="W_huge", dims=[2 ** 31, 2 ** 31, 4], data_type=TensorProto.FLOAT,
                     raw_data=b"")
     n = helper.make_node("Add", ["x", "W_huge"], ["y"], name="add_huge")
-    return _model([n], [_vi("x", [4])], [_vi("y", [4])], [t])
+    return _model([n], [_vi("x", [4])], [_vi("y", [2 ** 31, 2 ** 31, 4])], [t])
 
 
 def _b_dup_output(d: Path) -> onnx.ModelProto:

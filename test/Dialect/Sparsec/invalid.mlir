@@ -1,0 +1,134 @@
+// RUN: sparsec-opt %s -split-input-file -verify-diagnostics
+
+func.func @n_not_below_m(%x: tensor<2x8xf32>, %w: tensor<4x8xf32>) -> tensor<2x4xf32> {
+  // expected-error @+1 {{N:M encoding requires 1 <= N < M, got 4:4}}
+  %y = sparsec.linear %x, %w {weight_encoding = #sparsec.nm<n = 4, m = 4>}
+      : (tensor<2x8xf32>, tensor<4x8xf32>) -> tensor<2x4xf32>
+  return %y : tensor<2x4xf32>
+}
+
+// -----
+
+func.func @bad_m(%x: tensor<2x8xf32>, %w: tensor<4x8xf32>) -> tensor<2x4xf32> {
+  // expected-error @+1 {{N:M encoding requires M in {4, 8, 16, 32}, got M = 6}}
+  %y = sparsec.linear %x, %w {weight_encoding = #sparsec.nm<n = 2, m = 6>}
+      : (tensor<2x8xf32>, tensor<4x8xf32>) -> tensor<2x4xf32>
+  return %y : tensor<2x4xf32>
+}
+
+// -----
+
+func.func @zero_n(%x: tensor<2x8xf32>, %w: tensor<4x8xf32>) -> tensor<2x4xf32> {
+  // expected-error @+1 {{N:M encoding requires 1 <= N < M, got 0:8}}
+  %y = sparsec.linear %x, %w {weight_encoding = #sparsec.nm<n = 0, m = 8>}
+      : (tensor<2x8xf32>, tensor<4x8xf32>) -> tensor<2x4xf32>
+  return %y : tensor<2x4xf32>
+}
+
+// -----
+
+func.func @violates_nm(%x: tensor<1x8xf32>) -> tensor<1x1xf32> {
+  %w = arith.constant dense<[[1.0, 2.0, 0.0, 0.0, 1.0, 2.0, 3.0, 0.0]]> : tensor<1x8xf32>
+  // expected-error @+1 {{weight violates 2:4 sparsity: row 0, group 1 (columns 4..7) has 3 non-zeros}}
+  %y = sparsec.linear %x, %w {weight_encoding = #sparsec.nm<n = 2, m = 4>}
+      : (tensor<1x8xf32>, tensor<1x8xf32>) -> tensor<1x1xf32>
+  return %y : tensor<1x1xf32>
+}
+
+// -----
+
+// K = 6 is padded to 8: the tail group holds columns 4..5 only.
+func.func @violates_nm_tail(%x: tensor<1x6xf32>) -> tensor<1x1xf32> {
+  %w = arith.constant dense<[[0.0, 0.0, 0.0, 1.0, 1.0, 1.0]]> : tensor<1x6xf32>
+  // expected-error @+1 {{weight violates 1:4 sparsity: row 0, group 1 (columns 4..5) has 2 non-zeros}}
+  %y = sparsec.linear %x, %w {weight_encoding = #sparsec.nm<n = 1, m = 4>}
+      : (tensor<1x6xf32>, tensor<1x6xf32>) -> tensor<1x1xf32>
+  return %y : tensor<1x1xf32>
+}
+
+// -----
+
+// In HWC order the group of 4 input channels at (0, 0) holds 3 non-zeros,
+// although in CHW order (kw fastest) no group of 4 would.
+func.func @violates_nm_conv_hwc(%x: tensor<1x4x2x2xf32>) -> tensor<1x1x1x1xf32> {
+  %w = arith.constant dense<[[[[1.0, 0.0], [0.0, 0.0]], [[1.0, 0.0], [0.0, 0.0]],
+                              [[1.0, 0.0], [0.0, 0.0]], [[0.0, 0.0], [0.0, 0.0]]]]> : tensor<1x4x2x2xf32>
+  // expected-error @+1 {{weight violates 2:4 sparsity: row 0, group 0 (columns 0..3) has 3 non-zeros}}
+  %y = sparsec.conv2d %x, %w {strides = array<i64: 1, 1>, pads = array<i64: 0, 0, 0, 0>,
+      dilations = array<i64: 1, 1>, groups = 1 : i64,
+      weight_encoding = #sparsec.nm<n = 2, m = 4>}
+      : (tensor<1x4x2x2xf32>, tensor<1x4x2x2xf32>) -> tensor<1x1x1x1xf32>
+  return %y : tensor<1x1x1x1xf32>
+}
+
+// -----
+
+func.func @linear_k_mismatch(%x: tensor<2x7xf32>, %w: tensor<4x8xf32>) -> tensor<2x4xf32> {
+  // expected-error @+1 {{input feature size 7 does not match weight K = 8}}
+  %y = sparsec.linear %x, %w : (tensor<2x7xf32>, tensor<4x8xf32>) -> tensor<2x4xf32>
+  return %y : tensor<2x4xf32>
+}
+
+// -----
+
+func.func @linear_bad_bias(%x: tensor<2x8xf32>, %w: tensor<4x8xf32>, %b: tensor<3xf32>) -> tensor<2x4xf32> {
+  // expected-error @+1 {{expects bias of shape [4]}}
+  %y = sparsec.linear %x, %w, %b : (tensor<2x8xf32>, tensor<4x8xf32>, tensor<3xf32>) -> tensor<2x4xf32>
+  return %y : tensor<2x4xf32>
+}
+
+// -----
+
+func.func @linear_bad_result(%x: tensor<2x8xf32>, %w: tensor<4x8xf32>) -> tensor<2x5xf32> {
+  // expected-error @+1 {{result shape does not match input batch dims + [R = 4]}}
+  %y = sparsec.linear %x, %w : (tensor<2x8xf32>, tensor<4x8xf32>) -> tensor<2x5xf32>
+  return %y : tensor<2x5xf32>
+}
+
+// -----
+
+func.func @conv_groups(%x: tensor<1x4x8x8xf32>, %w: tensor<6x2x3x3xf32>) -> tensor<1x6x6x6xf32> {
+  // expected-error @+1 {{groups = 3 must divide C_in = 4 and C_out = 6}}
+  %y = sparsec.conv2d %x, %w {strides = array<i64: 1, 1>, pads = array<i64: 0, 0, 0, 0>,
+      dilations = array<i64: 1, 1>, groups = 3 : i64}
+      : (tensor<1x4x8x8xf32>, tensor<6x2x3x3xf32>) -> tensor<1x6x6x6xf32>
+  return %y : tensor<1x6x6x6xf32>
+}
+
+// -----
+
+func.func @conv_shape(%x: tensor<1x4x8x8xf32>, %w: tensor<6x4x3x3xf32>) -> tensor<1x6x8x8xf32> {
+  // expected-error @+1 {{result shape does not match the convolution geometry}}
+  %y = sparsec.conv2d %x, %w {strides = array<i64: 1, 1>, pads = array<i64: 0, 0, 0, 0>,
+      dilations = array<i64: 1, 1>, groups = 1 : i64}
+      : (tensor<1x4x8x8xf32>, tensor<6x4x3x3xf32>) -> tensor<1x6x8x8xf32>
+  return %y : tensor<1x6x8x8xf32>
+}
+
+// -----
+
+func.func @conv_negative_pad(%x: tensor<1x4x8x8xf32>, %w: tensor<6x4x3x3xf32>) -> tensor<1x6x6x6xf32> {
+  // expected-error @+1 {{expects non-negative pads}}
+  %y = sparsec.conv2d %x, %w {strides = array<i64: 1, 1>, pads = array<i64: -1, 0, 0, 0>,
+      dilations = array<i64: 1, 1>, groups = 1 : i64}
+      : (tensor<1x4x8x8xf32>, tensor<6x4x3x3xf32>) -> tensor<1x6x6x6xf32>
+  return %y : tensor<1x6x6x6xf32>
+}
+
+// -----
+
+func.func @conv_zero_stride(%x: tensor<1x4x8x8xf32>, %w: tensor<6x4x3x3xf32>) -> tensor<1x6x6x6xf32> {
+  // expected-error @+1 {{expects positive strides and dilations}}
+  %y = sparsec.conv2d %x, %w {strides = array<i64: 0, 1>, pads = array<i64: 0, 0, 0, 0>,
+      dilations = array<i64: 1, 1>, groups = 1 : i64}
+      : (tensor<1x4x8x8xf32>, tensor<6x4x3x3xf32>) -> tensor<1x6x6x6xf32>
+  return %y : tensor<1x6x6x6xf32>
+}
+
+// -----
+
+func.func @mixed_types(%x: tensor<2x8xf16>, %w: tensor<4x8xf32>) -> tensor<2x4xf32> {
+  // expected-error @+1 {{requires all operands and the result to have the same element type}}
+  %y = sparsec.linear %x, %w : (tensor<2x8xf16>, tensor<4x8xf32>) -> tensor<2x4xf32>
+  return %y : tensor<2x4xf32>
+}

@@ -1,0 +1,77 @@
+"""Writes small ONNX models for the importer lit tests: onnxgen.py NAME OUT."""
+import sys
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+RNG = np.random.default_rng(0)
+
+
+def init(name, shape):
+    return numpy_helper.from_array(RNG.standard_normal(shape).astype(np.float32), name)
+
+
+def vi(name, shape, dtype=TensorProto.FLOAT):
+    return helper.make_tensor_value_info(name, dtype, shape)
+
+
+def model(nodes, inputs, outputs, inits, opset=17):
+    g = helper.make_graph(nodes, "g", inputs, outputs, inits)
+    return helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)], ir_version=8)
+
+
+def mlp():
+    return model([
+        helper.make_node("Gemm", ["x", "w1", "b1"], ["h"], name="fc1", transB=1),
+        helper.make_node("Relu", ["h"], ["r"], name="act"),
+        helper.make_node("MatMul", ["r", "w2"], ["y"], name="fc2"),
+    ], [vi("x", [2, 16])], [vi("y", [2, 4])],
+        [init("w1", [8, 16]), init("b1", [8]), init("w2", [8, 4])])
+
+
+def conv():
+    return model([
+        helper.make_node("Conv", ["x", "w", "b"], ["c"], name="conv1", pads=[1, 1, 1, 1],
+                         strides=[2, 2]),
+        helper.make_node("BatchNormalization", ["c", "s", "bb", "m", "v"], ["n"], name="bn1"),
+        helper.make_node("Conv", ["n", "dw"], ["d"], name="dw1", group=8, pads=[1, 1, 1, 1]),
+        helper.make_node("MaxPool", ["d"], ["p"], name="pool", kernel_shape=[2, 2], strides=[2, 2]),
+        helper.make_node("GlobalAveragePool", ["p"], ["y"], name="gap"),
+    ], [vi("x", [1, 3, 16, 16])], [vi("y", [1, 8, 1, 1])],
+        [init("w", [8, 3, 3, 3]), init("b", [8]), init("s", [8]), init("bb", [8]),
+         init("m", [8]), numpy_helper.from_array(np.ones(8, np.float32), "v"),
+         init("dw", [8, 1, 3, 3])])
+
+
+def shape_fold():
+    # The PyTorch export pattern for x.view(x.size(0), -1).
+    return model([
+        helper.make_node("Shape", ["x"], ["s"], name="shape"),
+        helper.make_node("Gather", ["s", "zero"], ["n"], name="gather", axis=0),
+        helper.make_node("Unsqueeze", ["n", "axes"], ["n1"], name="unsq"),
+        helper.make_node("Concat", ["n1", "minus1"], ["target"], name="cat", axis=0),
+        helper.make_node("Reshape", ["x", "target"], ["y"], name="reshape"),
+    ], [vi("x", [2, 3, 4])], [vi("y", [2, 12])],
+        [numpy_helper.from_array(np.array(0, np.int64), "zero"),
+         numpy_helper.from_array(np.array([0], np.int64), "axes"),
+         numpy_helper.from_array(np.array([-1], np.int64), "minus1")])
+
+
+def unsupported():
+    return model([helper.make_node("Einsum", ["x", "x"], ["y"], name="weird", equation="ij,ij->ij")],
+                 [vi("x", [2, 2])], [vi("y", [2, 2])], [])
+
+
+def symbolic():
+    return model([helper.make_node("Relu", ["x"], ["y"], name="act")],
+                 [vi("x", ["batch", 4])], [vi("y", ["batch", 4])], [])
+
+
+def opset18():
+    return model([helper.make_node("Relu", ["x"], ["y"])], [vi("x", [2])], [vi("y", [2])], [],
+                 opset=18)
+
+
+if __name__ == "__main__":
+    onnx.save(globals()[sys.argv[1]](), sys.argv[2])

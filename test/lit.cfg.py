@@ -1,0 +1,27 @@
+# -*- Python -*-
+import os
+
+import lit.formats
+from lit.llvm import llvm_config
+
+config.name = "SPARSEC"
+config.test_format = lit.formats.ShTest(not llvm_config.use_lit_shell)
+config.suffixes = [".mlir", ".test"]
+config.excludes = ["Inputs", "e2e", "CMakeLists.txt", "lit.cfg.py",
+                   "lit.site.cfg.py"]
+config.test_source_root = os.path.dirname(__file__)
+config.test_exec_root = os.path.join(config.sparsec_obj_root, "test")
+
+llvm_config.use_default_substitutions()
+tool_dirs = [os.path.join(config.sparsec_obj_root, "bin"), config.llvm_tools_dir]
+llvm_config.add_tool_substitutions(["sparsec", "sparsec-opt", "mlir-opt"],
+                                   tool_dirs)
+config.substitutions.append(("%python", config.python_executable))
+config.substitutions.append(
+    ("%sparsec_plugin", os.path.join(config.sparsec_obj_root, "lib",
+                                     "SparsecPlugin.so")))
+config.substitutions.append(
+    ("%onnxgen", config.python_executable + " " +
+     os.path.join(config.sparsec_src_root, "test", "Import", "ONNX", "Inputs",
+                  "onnxgen.py")))
+llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
