@@ -64,31 +64,31 @@ Value Importer::reshape(Value v, ArrayRef<int64_t> shape) {
   if (type.getShape() == shape)
     return v;
   auto target = RankedTensorType::get(shape, type.getElementType());
-  // Collapse to 1-D, then expand: always valid for static shapes.
+  // Collapse to 1-D, then expand: always valid for static shapes. Rank-0
+  // tensors reshape with an empty reassociation.
+  if (type.getRank() == 0)
+    return tensor::ExpandShapeOp::create(b, curLoc, target, v,
+                                         ArrayRef<ReassociationIndices>{});
+  if (shape.empty())
+    return tensor::CollapseShapeOp::create(b, curLoc, target, v,
+                                           ArrayRef<ReassociationIndices>{});
   Value flat = v;
   int64_t count = type.getNumElements();
   if (type.getRank() != 1) {
-    SmallVector<ReassociationIndices> reassoc;
-    if (type.getRank() > 0) {
-      ReassociationIndices all;
-      for (int64_t i = 0; i < type.getRank(); ++i)
-        all.push_back(i);
-      reassoc.push_back(all);
-    }
+    ReassociationIndices all;
+    for (int64_t i = 0; i < type.getRank(); ++i)
+      all.push_back(i);
     flat = tensor::CollapseShapeOp::create(
         b, curLoc, RankedTensorType::get({count}, type.getElementType()), v,
-        reassoc);
+        ArrayRef<ReassociationIndices>{all});
   }
   if (shape.size() == 1)
     return flat;
-  SmallVector<ReassociationIndices> reassoc;
-  if (!shape.empty()) {
-    ReassociationIndices all;
-    for (size_t i = 0; i < shape.size(); ++i)
-      all.push_back(i);
-    reassoc.push_back(all);
-  }
-  return tensor::ExpandShapeOp::create(b, curLoc, target, flat, reassoc);
+  ReassociationIndices all;
+  for (size_t i = 0; i < shape.size(); ++i)
+    all.push_back(i);
+  return tensor::ExpandShapeOp::create(b, curLoc, target, flat,
+                                       ArrayRef<ReassociationIndices>{all});
 }
 
 Value Importer::transpose(Value v, ArrayRef<int64_t> perm) {

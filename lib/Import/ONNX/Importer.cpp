@@ -92,7 +92,7 @@ Importer::Importer(MLIRContext &ctx, onnx::ModelProto &model, std::string path,
 }
 
 LogicalResult Importer::error(const Twine &message) {
-  std::string label = curNode ? "node '" + curNode->name() + "' (" +
+  std::string label = curNode ? "node '" + curLabel + "' (" +
                                     curNode->op_type() + ", opset " +
                                     std::to_string(opsetVersion) + "): "
                               : "";
@@ -243,6 +243,10 @@ Importer::initializerBytes(const onnx::TensorProto &t) {
       (void)error("tensor '" + t.name() + "' has a negative dimension " + Twine(d));
       return failure();
     }
+    if (d != 0 && count > (int64_t(1) << 46) / d) {
+      (void)error("tensor '" + t.name() + "' has more than 2^46 elements");
+      return failure();
+    }
     count *= d;
   }
   int64_t eltSize = elementByteSize(t.data_type());
@@ -369,6 +373,28 @@ Importer::initializerBytes(const onnx::TensorProto &t) {
   if (!t.name().empty())
     bytesCache[t.name()] = result;
   return result;
+}
+
+LogicalResult Importer::validateInitializer(const onnx::TensorProto &t) {
+  int64_t count = 1;
+  for (int64_t d : t.dims()) {
+    if (d < 0)
+      return error("initializer '" + t.name() + "' has a negative dimension " +
+                   Twine(d));
+    if (d != 0 && count > (int64_t(1) << 46) / d)
+      return error("initializer '" + t.name() +
+                   "' has more than 2^46 elements (dimension overflow)");
+    count *= d;
+  }
+  int64_t eltSize = elementByteSize(t.data_type());
+  if (eltSize == 0 || t.data_location() == onnx::TensorProto::EXTERNAL)
+    return success(); // checked when the tensor is used / loaded
+  if (t.has_raw_data() && int64_t(t.raw_data().size()) != count * eltSize)
+    return error("initializer '" + t.name() + "' has " +
+                 Twine(t.raw_data().size()) +
+                 " bytes of raw data, but its shape needs " +
+                 Twine(count * eltSize));
+  return success();
 }
 
 FailureOr<HostTensor> Importer::initializerAsHost(const onnx::TensorProto &t) {
@@ -649,6 +675,14 @@ Importer::graphInputType(const onnx::ValueInfoProto &info) {
       shape.push_back(dim.dim_value());
     }
   }
+  int64_t elements = 1;
+  for (size_t i = 0; i < shape.size(); ++i) {
+    if (shape[i] > 0 && elements > (int64_t(1) << 40) / shape[i]) {
+      (void)error("graph input '" + info.name() + "' has more than 2^40 elements");
+      return failure();
+    }
+    elements *= std::max<int64_t>(shape[i], 1);
+  }
   for (size_t i = 0; i < shape.size(); ++i)
     if (shape[i] <= 0) {
       (void)error("graph input '" + info.name() + "' has " +
@@ -692,9 +726,8 @@ static const LoweringTable &getLoweringTable() {
 
 LogicalResult Importer::importNode(const onnx::NodeProto &n, int index) {
   curNode = &n;
-  std::string label = n.name().empty() ? n.op_type() + "_" + std::to_string(index)
-                                       : n.name();
-  curLoc = NameLoc::get(b.getStringAttr(label),
+  curLabel = n.name().empty() ? "#" + std::to_string(index) : n.name();
+  curLoc = NameLoc::get(b.getStringAttr(curLabel),
                         FileLineColLoc::get(b.getStringAttr(path), 0, 0));
   if (!n.domain().empty() && n.domain() != "ai.onnx")
     return error("operator from domain '" + n.domain() + "' is not supported");
@@ -735,8 +768,11 @@ OwningOpRef<ModuleOp> Importer::run() {
   module->getOperation()->setAttr("sparsec.opset",
                                   b.getI64IntegerAttr(opsetVersion));
 
-  for (const auto &init : graph.initializer())
+  for (const auto &init : graph.initializer()) {
     initializers[init.name()] = &init;
+    if (failed(validateInitializer(init)))
+      return nullptr;
+  }
   for (const auto &vi : graph.value_info())
     inferredTypes[vi.name()] = &vi.type();
   for (const auto &vi : graph.output())

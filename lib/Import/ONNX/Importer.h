@@ -130,6 +130,8 @@ private:
   initializerBytes(const onnx::TensorProto &t);
   mlir::FailureOr<mlir::Value> materializeInitializer(const onnx::TensorProto &t,
                                                       bool transpose);
+  /// Shape and raw-data size checks done for every initializer up front.
+  mlir::LogicalResult validateInitializer(const onnx::TensorProto &t);
   mlir::LogicalResult importNode(const onnx::NodeProto &n, int index);
   mlir::FailureOr<mlir::RankedTensorType>
   graphInputType(const onnx::ValueInfoProto &info);
@@ -142,6 +144,8 @@ private:
   int64_t opsetVersion = 0;
   mlir::Location curLoc;
   const onnx::NodeProto *curNode = nullptr;
+  /// The node's name, or "#<index>" for unnamed nodes.
+  std::string curLabel;
 
   llvm::StringMap<mlir::Value> values;
   llvm::StringMap<HostTensor> constants;

@@ -424,8 +424,6 @@ LogicalResult lowerLayerNorm(Importer &im) {
   Value x = im.input(0), scale = im.input(1);
   if (!x || !scale || failed(requireFloat(im, x)))
     return failure();
-  if (im.outputUsed(1) || im.outputUsed(2))
-    return im.error("LayerNormalization Mean/InvStdDev outputs are not supported");
   RankedTensorType t = Importer::typeOf(x);
   FailureOr<int64_t> axis = im.normalizeAxis(im.attrInt("axis", -1), t.getRank());
   if (failed(axis))
@@ -464,6 +462,20 @@ LogicalResult lowerLayerNorm(Importer &im) {
   if (failed(r))
     return failure();
   im.setOutput(0, *r);
+  // Optional outputs: the mean and 1/sqrt(var + eps), both with reduced axes
+  // kept as size 1.
+  im.setOutput(1, mean);
+  if (im.outputUsed(2)) {
+    FailureOr<Value> inv = im.elementwise(
+        {var}, elt, [&](OpBuilder &b, Location l, ValueRange a) -> Value {
+          Value s = math::SqrtOp::create(
+              b, l, arith::AddFOp::create(b, l, a[0], fconst(b, l, elt, eps)));
+          return arith::DivFOp::create(b, l, fconst(b, l, elt, 1.0), s);
+        });
+    if (failed(inv))
+      return failure();
+    im.setOutput(2, *inv);
+  }
   return success();
 }
 

@@ -216,11 +216,28 @@ std::string loadONNXModel(const std::string &path, onnx::ModelProto &model,
   // The Debian checker knows IR versions up to its own; newer IR versions
   // only add types and features sparsec does not accept anyway.
   int64_t irVersion = model.ir_version();
+  // The checker resolves external-data paths against the working directory:
+  // run it from the model's folder (locations were validated above).
+  int cwd = open(".", O_RDONLY | O_DIRECTORY);
+  struct CwdRestore {
+    int fd;
+    ~CwdRestore() {
+      if (fd >= 0) {
+        if (fchdir(fd) != 0) {
+        }
+        close(fd);
+      }
+    }
+  } restore{cwd};
   try {
     if (options.runChecker) {
       if (irVersion > onnx::IR_VERSION)
         model.set_ir_version(onnx::IR_VERSION);
+      if (chdir(modelDir.c_str()) != 0)
+        return "cannot enter the model's folder '" + modelDir + "'";
       onnx::checker::check_model(model);
+      if (cwd >= 0 && fchdir(cwd) != 0)
+        return "cannot return to the working directory";
     }
     if (options.runShapeInference) {
       onnx::ShapeInferenceOptions siOptions(/*check_type=*/true,
