@@ -16,7 +16,7 @@ llvm_config.use_default_substitutions()
 tool_dirs = [os.path.join(config.sparsec_obj_root, "bin"), config.llvm_tools_dir]
 llvm_config.add_tool_substitutions(["sparsec", "sparsec-opt", "mlir-opt"],
                                    tool_dirs)
-config.substitutions.append(("%python", config.python_executable))
+config.substitutions.append(("%sparsec_python", config.python_executable))
 config.substitutions.append(
     ("%sparsec_plugin", os.path.join(config.sparsec_obj_root, "lib",
                                      "SparsecPlugin.so")))
