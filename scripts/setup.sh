@@ -35,6 +35,8 @@ if ! .venv/bin/python -c "import onnx, onnxruntime, numpy, pytest" 2>/dev/null; 
     -r "$root/python/requirements.txt"
 fi
 
+# Paths relative to the checkout, so clones share the compiler cache.
+export CCACHE_BASEDIR="$root"
 if [ ! -f build/build.ninja ]; then
   cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release \
     -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
