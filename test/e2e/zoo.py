@@ -637,11 +637,10 @@ ZOO: Dict[str, ZooEntry] = {
     # ---- CI-affordable subset --------------------------------------------------
     "resnet18_64": ZooEntry(lambda: resnet(18, hw=64), False),
     "resnet18_64_bn": ZooEntry(lambda: resnet(18, hw=64, fold_bn=False), False),
-    "resnet18_64_batch_sym": ZooEntry(lambda: resnet(18, hw=64, batch="batch"), False,
-                                      {"input.1": (2, 3, 64, 64)}),
-    "resnet50_64": ZooEntry(lambda: resnet(50, hw=64), False),
     "mobilenet_v2_96": ZooEntry(lambda: mobilenet_v2(hw=96), False),
     "mobilenet_v2_96_bn": ZooEntry(lambda: mobilenet_v2(hw=96, fold_bn=False), False),
+    "mobilenet_v2_96_batch_sym": ZooEntry(lambda: mobilenet_v2(hw=96, batch="batch"), False,
+                                          {"input.1": (2, 3, 96, 96)}),
     "vgg16_w8_224": ZooEntry(lambda: vgg16(hw=224, width_div=8), False,
                              note="channels/8; AdaptiveAvgPool as AveragePool k1"),
     "vgg16_w8_gap_64": ZooEntry(lambda: vgg16(hw=64, width_div=8, pool_mode="gap"), False),
@@ -651,7 +650,12 @@ ZOO: Dict[str, ZooEntry] = {
                                    False, _sym_bert_shapes(2, 32, 768)),
     "vit_b16_64": ZooEntry(lambda: vit_b16(hw=64), False),
     "vit_b16_64_concat": ZooEntry(lambda: vit_b16(hw=64, class_token="concat"), False),
-    # ---- full size (SPARSEC_FULL_ZOO=1) -----------------------------------------
+    # ---- full tier (SPARSEC_FULL_ZOO=1) ----------------------------------------
+    # reduced-size but slow to compile (~10 s / ~60 s on 2 cores)
+    "resnet18_64_batch_sym": ZooEntry(lambda: resnet(18, hw=64, batch="batch"), True,
+                                      {"input.1": (2, 3, 64, 64)}),
+    "resnet50_64": ZooEntry(lambda: resnet(50, hw=64), True, timeout_s=600),
+    # full size
     "resnet18": ZooEntry(lambda: resnet(18), True, timeout_s=600),
     "resnet18_bn": ZooEntry(lambda: resnet(18, fold_bn=False), True, timeout_s=600),
     "resnet18_batch_sym": ZooEntry(lambda: resnet(18, batch="batch"), True,

@@ -9,7 +9,9 @@
 
 #include "sparsec/Dialect/Sparsec/IR/Sparsec.h"
 #include "sparsec/Dialect/Sparsec/Transforms/Passes.h"
+#include "sparsec/Import/ONNXExport.h"
 #include "sparsec/Import/ONNXImporter.h"
+#include "sparsec/Dialect/Sparsec/IR/PackedIO.h"
 #include "sparsec/InitAll.h"
 #include "sparsec/Support/Npy.h"
 #include "sparsec/Target/Target.h"
@@ -21,6 +23,7 @@
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/Parser/Parser.h"
 #include "mlir/Pass/PassManager.h"
+#include "mlir/Pass/PassRegistry.h"
 #include "mlir/Support/FileUtilities.h"
 
 #include "llvm/Support/CommandLine.h"
@@ -42,7 +45,7 @@ static cl::opt<std::string> outputFilename(
     "o", cl::desc("Output file (a directory with --run)"),
     cl::value_desc("path"), cl::init("-"), cl::cat(sparsecCategory));
 
-enum class Emit { MLIR, MLIRBC, Linalg, Lowered, LLVMIR, Object, Report, None };
+enum class Emit { MLIR, MLIRBC, Linalg, Lowered, LLVMIR, Object, Report, Packed, None };
 static cl::opt<Emit> emitKind(
     "emit", cl::desc("What to produce"), cl::init(Emit::MLIR),
     cl::values(
@@ -53,6 +56,7 @@ static cl::opt<Emit> emitKind(
         clEnumValN(Emit::LLVMIR, "llvm", "LLVM IR"),
         clEnumValN(Emit::Object, "obj", "object file"),
         clEnumValN(Emit::Report, "report", "per-layer summary table"),
+        clEnumValN(Emit::Packed, "packed", "packed weights: <dir>/manifest.json + .npy"),
         clEnumValN(Emit::None, "none", "import and verify only")),
     cl::cat(sparsecCategory));
 static cl::opt<bool> reportJson("report-json",
@@ -74,6 +78,54 @@ static cl::list<std::string> inputShapes(
     cl::desc("Static shape for a graph input with symbolic dims, e.g. "
              "x:1x3x224x224"),
     cl::value_desc("name:d0xd1x..."), cl::cat(sparsecCategory));
+// Pruning (see docs/Pruning.md).
+static cl::opt<std::string> sparsitySpec(
+    "sparsity",
+    cl::desc("Prune weights: nm:n=2,m=4 | hinm:v=64,vs=0.5[,n=2,m=4] | "
+             "hinm:v=64,sparsity=0.75"),
+    cl::value_desc("spec"), cl::cat(sparsecCategory));
+static cl::opt<std::string> saliencyPath(
+    "saliency", cl::desc("User scores: a directory of <initializer>.npy or a .safetensors file"),
+    cl::value_desc("path"), cl::cat(sparsecCategory));
+static cl::opt<std::string> pruneInclude(
+    "prune-include", cl::desc("Prune only layers matching this regex"),
+    cl::value_desc("regex"), cl::cat(sparsecCategory));
+static cl::opt<std::string> pruneExclude(
+    "prune-exclude", cl::desc("Never prune layers matching this regex"),
+    cl::value_desc("regex"), cl::cat(sparsecCategory));
+static cl::opt<bool> pruneSkipFirst("prune-skip-first",
+                                    cl::desc("Leave the first weight layer dense"),
+                                    cl::cat(sparsecCategory));
+static cl::opt<bool> pruneSkipLast("prune-skip-last",
+                                   cl::desc("Leave the last weight layer dense"),
+                                   cl::cat(sparsecCategory));
+static cl::opt<int64_t> pruneMinParams(
+    "prune-min-params", cl::desc("Leave layers with fewer weights dense"),
+    cl::init(0), cl::cat(sparsecCategory));
+static cl::opt<std::string> pruneConfig(
+    "prune-config", cl::desc("JSON file of per-layer pruning overrides"),
+    cl::value_desc("file.json"), cl::cat(sparsecCategory));
+static cl::opt<bool> prunePad(
+    "prune-pad", cl::desc("Pad rows to a multiple of V (else refuse such layers)"),
+    cl::init(true), cl::cat(sparsecCategory));
+static cl::opt<std::string> pruneValueType(
+    "prune-value-type", cl::desc("Packed value type: f32, f16 or bf16"),
+    cl::init("f32"), cl::cat(sparsecCategory));
+static cl::opt<std::string> pruneKOrder(
+    "prune-korder", cl::desc("Convolution K order: hwc or chw"), cl::init("hwc"),
+    cl::cat(sparsecCategory));
+static cl::opt<std::string> pruneMeta(
+    "prune-meta", cl::desc("HiNM metadata layout: meta32 or meta16"),
+    cl::init("meta32"), cl::cat(sparsecCategory));
+static cl::opt<std::string> exportOnnx(
+    "export-onnx",
+    cl::desc("Write the pruned model back to ONNX (masked weights)"),
+    cl::value_desc("out.onnx"), cl::cat(sparsecCategory));
+static cl::opt<bool> exportMasks(
+    "export-masks",
+    cl::desc("With --export-onnx: add each mask as initializer <name>.mask"),
+    cl::cat(sparsecCategory));
+
 static cl::opt<bool> noValidate(
     "no-onnx-checker", cl::desc("Skip the ONNX checker and shape inference"),
     cl::cat(sparsecCategory));
@@ -163,6 +215,64 @@ LogicalResult parseInputShapes(sparsec::ONNXImportOptions &options) {
   return success();
 }
 
+/// Builds the sparsec-prune options from --sparsity=KIND:k=v,... and the
+/// --prune-* flags.
+FailureOr<sparsec::SparsecPruneOptions> pruneOptions() {
+  sparsec::SparsecPruneOptions o;
+  StringRef spec = sparsitySpec;
+  auto [kind, rest] = spec.split(':');
+  if (kind != "nm" && kind != "hinm") {
+    fail("--sparsity: unknown pattern '" + kind + "' in '" + spec +
+         "' (expected nm:... or hinm:...)");
+    return failure();
+  }
+  o.pattern = kind.str();
+  SmallVector<StringRef> fields;
+  if (!rest.empty())
+    rest.split(fields, ',');
+  for (StringRef field : fields) {
+    auto [key, value] = field.split('=');
+    key = key.trim();
+    value = value.trim();
+    double number;
+    bool isInt = key == "n" || key == "m" || key == "v";
+    bool known = isInt || key == "vs" || key == "sparsity";
+    if (!known || value.empty() || value.getAsDouble(number)) {
+      fail("--sparsity: cannot parse '" + field + "' in '" + spec +
+           "' (keys: n, m, v, vs, sparsity; numeric values)");
+      return failure();
+    }
+    if (isInt && (number != std::floor(number) || number < 0 || number > 1e6)) {
+      fail("--sparsity: " + key + " must be a non-negative integer, got '" +
+           value + "'");
+      return failure();
+    }
+    if (key == "n")
+      o.n = int64_t(number);
+    else if (key == "m")
+      o.m = int64_t(number);
+    else if (key == "v")
+      o.v = int64_t(number);
+    else if (key == "vs")
+      o.vectorSparsity = number;
+    else
+      o.sparsity = number;
+  }
+  o.saliency = saliencyPath;
+  o.include = pruneInclude;
+  o.exclude = pruneExclude;
+  o.skipFirst = pruneSkipFirst;
+  o.skipLast = pruneSkipLast;
+  o.minParams = pruneMinParams;
+  o.config = pruneConfig;
+  o.pad = prunePad;
+  o.valueType = pruneValueType;
+  o.korder = pruneKOrder;
+  o.metaLayout = pruneMeta;
+  o.keepMask = exportMasks;
+  return o;
+}
+
 OwningOpRef<ModuleOp> loadInput(MLIRContext &ctx) {
   StringRef ext = llvm::sys::path::extension(inputFilename);
   if (ext == ".mlir" || ext == ".mlirbc") {
@@ -224,6 +334,29 @@ int main(int argc, char **argv) {
   if (!module)
     return 1;
 
+  if (!sparsitySpec.empty()) {
+    FailureOr<sparsec::SparsecPruneOptions> options = pruneOptions();
+    if (failed(options))
+      return 1;
+    PassManager pm(&ctx);
+    if (failed(applyPassManagerCLOptions(pm)))
+      return 1;
+    pm.addPass(sparsec::createSparsecPrune(*options));
+    if (failed(pm.run(*module)))
+      return 1;
+  } else if (!exportOnnx.empty() || exportMasks) {
+    return fail("--export-onnx/--export-masks need --sparsity");
+  }
+  if (!exportOnnx.empty()) {
+    if (StringRef(inputFilename).ends_with(".mlir") ||
+        StringRef(inputFilename).ends_with(".mlirbc"))
+      return fail("--export-onnx needs an ONNX input model");
+    std::string error = sparsec::exportPrunedONNX(*module, inputFilename,
+                                                  exportOnnx, exportMasks);
+    if (!error.empty())
+      return fail(error);
+  }
+
   // Read the inputs early: a bad array fails before any compile time.
   std::vector<sparsec::NpyArray> inputs;
   for (const std::string &path : inputArrays) {
@@ -259,6 +392,14 @@ int main(int argc, char **argv) {
       return emitToFile([&](raw_ostream &os) {
         return writeBytecodeToFile(*module, os);
       }, true);
+    case Emit::Packed: {
+      if (outputFilename == "-")
+        return fail("--emit=packed needs an output directory: -o <dir>");
+      std::string error = sparsec::writePackedWeights(*module, outputFilename);
+      if (!error.empty())
+        return fail(error);
+      return 0;
+    }
     case Emit::Report:
       return emitToFile([&](raw_ostream &os) {
         sparsec::writeModelReport(*module, reportJson, os);

@@ -12,6 +12,19 @@ Value fconst(OpBuilder &b, Location loc, Type t, double v) {
   return arith::ConstantOp::create(b, loc, b.getFloatAttr(t, v));
 }
 
+/// Records which initializer a layer's weight came from, and whether the
+/// GEMM view is its transpose, so that pruning can read user scores and
+/// write the pruned weight back to ONNX.
+void recordWeightOrigin(Importer &im, Operation *layer, unsigned input,
+                        bool transposed) {
+  if (!im.isInitializer(input))
+    return;
+  OpBuilder &b = im.builder();
+  layer->setAttr("sparsec.weight_name", b.getStringAttr(im.node().input(input)));
+  if (transposed)
+    layer->setAttr("sparsec.weight_transposed", b.getUnitAttr());
+}
+
 LogicalResult requireFloat(Importer &im, Value v) {
   if (!isa<FloatType>(Importer::typeOf(v).getElementType()))
     return im.error("expects floating-point tensors");
@@ -118,9 +131,11 @@ LogicalResult lowerMatMul(Importer &im) {
       SmallVector<int64_t> outShape(at.getShape().drop_back());
       outShape.push_back(wt.getDimSize(0));
       auto outType = RankedTensorType::get(outShape, at.getElementType());
-      Value y = LinearOp::create(im.builder(), im.loc(), outType, a, w,
-                                 /*bias=*/Value(), /*weight_encoding=*/nullptr);
-      im.setOutput(0, y);
+      auto linear = LinearOp::create(im.builder(), im.loc(), outType, a, w,
+                                     /*bias=*/Value(), /*weight_encoding=*/nullptr,
+                                     /*packed_weight=*/nullptr);
+      recordWeightOrigin(im, linear, 1, /*transposed=*/true);
+      im.setOutput(0, linear.getResult());
       return success();
     }
   }
@@ -169,7 +184,10 @@ LogicalResult lowerGemm(Importer &im) {
     }
     auto outType = RankedTensorType::get(
         {Importer::typeOf(a).getDimSize(0), rows}, elt);
-    y = LinearOp::create(b, im.loc(), outType, a, w, bias, nullptr);
+    auto linear = LinearOp::create(b, im.loc(), outType, a, w, bias, nullptr,
+                                   nullptr);
+    recordWeightOrigin(im, linear, 1, /*transposed=*/!transB);
+    y = linear.getResult();
   } else {
     Value bm = im.input(1);
     if (!bm)
@@ -305,11 +323,14 @@ LogicalResult lowerConv(Importer &im) {
   }
   auto outType = RankedTensorType::get(outShape, x2.getElementType());
   OpBuilder &b = im.builder();
-  Value y = Conv2DOp::create(b, im.loc(), outType, x, w, bias,
-                             b.getDenseI64ArrayAttr(strides),
-                             b.getDenseI64ArrayAttr(pads2d),
-                             b.getDenseI64ArrayAttr(dilations),
-                             b.getI64IntegerAttr(groups), nullptr);
+  auto conv = Conv2DOp::create(b, im.loc(), outType, x, w, bias,
+                               b.getDenseI64ArrayAttr(strides),
+                               b.getDenseI64ArrayAttr(pads2d),
+                               b.getDenseI64ArrayAttr(dilations),
+                               b.getI64IntegerAttr(groups), nullptr, nullptr);
+  // 1-D weights were reshaped; pruning still reads them in GEMM view.
+  recordWeightOrigin(im, conv, 1, /*transposed=*/false);
+  Value y = conv.getResult();
   if (spatial == 1)
     y = im.reshape(y, {outShape[0], outShape[1], outShape[3]});
   im.setOutput(0, y);

@@ -90,4 +90,73 @@ double NMEncodingAttr::getDensity() const {
   return double(getN()) / double(getM());
 }
 
+//===----------------------------------------------------------------------===//
+// HiNMEncodingAttr
+//===----------------------------------------------------------------------===//
+
+LogicalResult HiNMEncodingAttr::verify(
+    function_ref<InFlightDiagnostic()> emitError, unsigned v, unsigned kept,
+    unsigned n, unsigned m, KOrder korder) {
+  if (failed(NMEncodingAttr::verify(emitError, n, m, korder)))
+    return failure();
+  if (v == 0 || v % 16 != 0)
+    return emitError() << "HiNM encoding requires V to be a positive multiple "
+                          "of 16, got V = "
+                       << v;
+  if (kept == 0 || kept % m != 0)
+    return emitError() << "HiNM encoding requires kept (column vectors per "
+                          "tile) to be a positive multiple of M = "
+                       << m << ", got " << kept;
+  return success();
+}
+
+KOrder HiNMEncodingAttr::getKOrder() const { return getKorder(); }
+
+LogicalResult HiNMEncodingAttr::verifyGemmShape(
+    int64_t rows, int64_t cols,
+    function_ref<InFlightDiagnostic()> emitError) const {
+  if (rows <= 0 || int64_t(getKept()) > cols)
+    return emitError() << "HiNM encoding keeps " << getKept()
+                       << " column vectors per tile but the GEMM view is "
+                       << rows << "x" << cols;
+  return success();
+}
+
+LogicalResult HiNMEncodingAttr::verifyGemmValues(
+    int64_t rows, int64_t cols, function_ref<bool(int64_t, int64_t)> isNonZero,
+    function_ref<InFlightDiagnostic()> emitError) const {
+  int64_t v = getV(), kept = getKept();
+  int64_t perRow = kept * getN() / getM();
+  std::vector<char> used(cols);
+  for (int64_t t = 0; t * v < rows; ++t) {
+    std::fill(used.begin(), used.end(), 0);
+    int64_t columns = 0;
+    for (int64_t r = t * v; r < std::min(rows, (t + 1) * v); ++r) {
+      int64_t count = 0;
+      for (int64_t k = 0; k < cols; ++k) {
+        if (!isNonZero(r, k))
+          continue;
+        ++count;
+        if (!used[k]) {
+          used[k] = 1;
+          ++columns;
+        }
+      }
+      if (count > perRow)
+        return emitError() << "weight violates HiNM: row " << r << " has "
+                           << count << " non-zeros, at most " << perRow;
+    }
+    if (columns > kept)
+      return emitError() << "weight violates HiNM: tile " << t << " (rows "
+                         << t * v << "..) uses " << columns
+                         << " columns, at most " << kept;
+  }
+  return success();
+}
+
+double HiNMEncodingAttr::getDensity() const {
+  // Depends on K; the ratio of kept values per kept column.
+  return double(getN()) / double(getM());
+}
+
 } // namespace sparsec

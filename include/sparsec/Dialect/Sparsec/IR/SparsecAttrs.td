@@ -45,6 +45,15 @@ def Sparsec_KOrder : I32EnumAttr<"KOrder",
   let genSpecializedAttr = 0;
 }
 
+def Sparsec_MetaLayout : I32EnumAttr<"MetaLayout",
+    "memory layout of 2:4 metadata words", [
+      I32EnumAttrCase<"meta32", 0>,
+      I32EnumAttrCase<"meta16", 1>
+    ]> {
+  let cppNamespace = "::sparsec";
+  let genSpecializedAttr = 0;
+}
+
 class Sparsec_Attr<string name, string attrMnemonic, list<Trait> traits = []>
     : AttrDef<Sparsec_Dialect, name, traits> {
   let mnemonic = attrMnemonic;
@@ -74,6 +83,49 @@ def Sparsec_NMEncodingAttr : Sparsec_Attr<"NMEncoding", "nm",
       DefaultValuedParameter<"::sparsec::KOrder", "::sparsec::KOrder::hwc">:$korder);
   let assemblyFormat = "`<` struct(params) `>`";
   let genVerifyDecl = 1;
+}
+
+def Sparsec_HiNMEncodingAttr : Sparsec_Attr<"HiNMEncoding", "hinm",
+    [DeclareAttrInterfaceMethods<Sparsec_SparsityEncodingAttrInterface>]> {
+  let summary = "Hierarchical N:M: column vectors per row tile, N:M inside";
+  let description = [{
+    `#sparsec.hinm<v = 64, kept = 384, n = 2, m = 4>` states a two-level
+    structure on the weight's GEMM view (R x K). Level 1 runs along R: rows are
+    grouped into tiles of V rows (the last tile padded with zero rows); every
+    tile keeps the same number `kept` (nnz_vec) of column vectors, all other
+    columns of the tile are zero. Level 2 runs along K inside the kept
+    columns: in each row of the compacted tile, every group of M consecutive
+    kept columns keeps at most N values. Constraints: V a positive multiple of
+    16, M in {4, 8, 16, 32}, 1 <= N < M, `kept` a positive multiple of M and at
+    most K.
+
+    Which kept columns form a group depends on the tile's column order, which
+    lives in the packed storage (`col_idx`). Without it the verifier checks
+    the necessary conditions: at most `kept` non-zero columns per tile and at
+    most kept·N/M non-zeros per row.
+  }];
+  let parameters = (ins "unsigned":$v, "unsigned":$kept, "unsigned":$n,
+      "unsigned":$m,
+      DefaultValuedParameter<"::sparsec::KOrder", "::sparsec::KOrder::hwc">:$korder);
+  let assemblyFormat = "`<` struct(params) `>`";
+  let genVerifyDecl = 1;
+}
+
+def Sparsec_PackedWeightAttr : Sparsec_Attr<"PackedWeight", "packed"> {
+  let summary = "Packed storage of a structured-sparse weight";
+  let description = [{
+    The arrays the code generators read (docs/Pruning.md): `values` (kept
+    values, one row per GEMM row, in the packing value type), `positions`
+    (the position in [0, M) of each value slot), and for HiNM `col_idx`
+    (per-tile kept column lists L_t plus fillers); `meta` holds the 2:4
+    hardware metadata words (META32/META16) when N:M is 2:4.
+  }];
+  let parameters = (ins "::mlir::ElementsAttr":$values,
+      "::mlir::ElementsAttr":$positions,
+      OptionalParameter<"::mlir::ElementsAttr">:$col_idx,
+      OptionalParameter<"::mlir::ElementsAttr">:$meta,
+      DefaultValuedParameter<"::sparsec::MetaLayout", "::sparsec::MetaLayout::meta32">:$meta_layout);
+  let assemblyFormat = "`<` struct(params) `>`";
 }
 
 #endif // SPARSEC_ATTRS_TD

@@ -35,7 +35,8 @@ def Sparsec_LinearOp : Sparsec_Op<"linear", [Pure]> {
   }];
   let arguments = (ins Sparsec_FloatTensor:$input, Sparsec_FloatTensor:$weight,
       Optional<Sparsec_FloatTensor>:$bias,
-      OptionalAttr<Sparsec_EncodingAttr>:$weight_encoding);
+      OptionalAttr<Sparsec_EncodingAttr>:$weight_encoding,
+      OptionalAttr<Sparsec_PackedWeightAttr>:$packed_weight);
   let results = (outs Sparsec_FloatTensor:$result);
   let assemblyFormat = [{
     $input `,` $weight (`,` $bias^)? attr-dict `:` functional-type(operands, results)
@@ -67,7 +68,8 @@ def Sparsec_Conv2DOp : Sparsec_Op<"conv2d", [Pure]> {
       Optional<Sparsec_FloatTensor>:$bias,
       DenseI64ArrayAttr:$strides, DenseI64ArrayAttr:$pads,
       DenseI64ArrayAttr:$dilations, I64Attr:$groups,
-      OptionalAttr<Sparsec_EncodingAttr>:$weight_encoding);
+      OptionalAttr<Sparsec_EncodingAttr>:$weight_encoding,
+      OptionalAttr<Sparsec_PackedWeightAttr>:$packed_weight);
   let results = (outs Sparsec_FloatTensor:$result);
   let assemblyFormat = [{
     $input `,` $weight (`,` $bias^)? attr-dict `:` functional-type(operands, results)

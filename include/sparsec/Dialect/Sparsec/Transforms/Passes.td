@@ -37,4 +37,64 @@ def SparsecVerifyEncodings : Pass<"sparsec-verify-encodings", "::mlir::ModuleOp"
   ];
 }
 
+def SparsecPrune : Pass<"sparsec-prune", "::mlir::ModuleOp"> {
+  let summary = "Prune constant layer weights to N:M or hierarchical N:M";
+  let description = [{
+    Selects, for every chosen `sparsec.linear` / `sparsec.conv2d` with a
+    constant weight, the structured mask of `pattern` by the exact rules of
+    docs/Pruning.md (ties to the lower index, HiNM column scores in float64),
+    replaces the weight with its masked dense weight, sets `weight_encoding`
+    (`#sparsec.nm` / `#sparsec.hinm`) and attaches the packed storage
+    (`packed_weight`: values, positions, HiNM column lists, 2:4 metadata in
+    META32/META16 order). Saliency is |w| or user scores (`saliency`).
+
+    Layers are chosen by `include` / `exclude` regexes on the layer (node) or
+    weight (initializer) name, `skip-first` / `skip-last`, `min-params` and a
+    JSON `config` of per-layer overrides. Rows that do not divide V are padded
+    unless `pad=false`, which makes such a layer an error.
+
+    Example: `sparsec-opt --sparsec-prune="pattern=hinm v=64 vector-sparsity=0.5"`.
+  }];
+  let options = [
+    Option<"pattern", "pattern", "std::string", /*default=*/"\"nm\"",
+           "Sparsity pattern: nm or hinm">,
+    Option<"n", "n", "int64_t", /*default=*/"2", "N of N:M">,
+    Option<"m", "m", "int64_t", /*default=*/"4", "M of N:M (4, 8, 16 or 32)">,
+    Option<"v", "v", "int64_t", /*default=*/"64",
+           "HiNM rows per tile (a multiple of 16)">,
+    Option<"vectorSparsity", "vector-sparsity", "double", /*default=*/"-1",
+           "HiNM vector sparsity vs in [0, 1) (default 0.5 unless sparsity)">,
+    Option<"sparsity", "sparsity", "double", /*default=*/"-1",
+           "HiNM target total sparsity in (0, 1); sets vs = 1 - (1 - s)·M/N">,
+    Option<"saliency", "saliency", "std::string", /*default=*/"\"\"",
+           "Scores: a directory of <initializer>.npy files or a .safetensors file">,
+    Option<"include", "include", "std::string", /*default=*/"\"\"",
+           "Prune only layers whose layer or weight name matches this regex">,
+    Option<"exclude", "exclude", "std::string", /*default=*/"\"\"",
+           "Never prune layers whose layer or weight name matches this regex">,
+    Option<"skipFirst", "skip-first", "bool", /*default=*/"false",
+           "Leave the first weight layer dense">,
+    Option<"skipLast", "skip-last", "bool", /*default=*/"false",
+           "Leave the last weight layer dense">,
+    Option<"minParams", "min-params", "int64_t", /*default=*/"0",
+           "Leave layers with fewer weights dense">,
+    Option<"config", "config", "std::string", /*default=*/"\"\"",
+           "JSON file of per-layer overrides">,
+    Option<"pad", "pad", "bool", /*default=*/"true",
+           "Pad rows to a multiple of V (else a layer that does not divide is an error)">,
+    Option<"valueType", "value-type", "std::string", /*default=*/"\"f32\"",
+           "Packed value type: f32, f16 or bf16">,
+    Option<"korder", "korder", "std::string", /*default=*/"\"hwc\"",
+           "Convolution K order: hwc or chw">,
+    Option<"metaLayout", "meta-layout", "std::string", /*default=*/"\"meta32\"",
+           "HiNM 2:4 metadata layout: meta32 or meta16">,
+    Option<"keepMask", "keep-mask", "bool", /*default=*/"false",
+           "Attach the selected mask (sparsec.mask) for export">
+  ];
+  let statistics = [
+    Statistic<"numPruned", "layers-pruned", "Number of layers pruned">,
+    Statistic<"numSkipped", "layers-skipped", "Number of weight layers left dense">
+  ];
+}
+
 #endif // SPARSEC_TRANSFORMS_PASSES_TD

@@ -1,0 +1,26 @@
+//===- PackedIO.h - read and write packed layer weights ---------*- C++ -*-===//
+#ifndef SPARSEC_DIALECT_SPARSEC_IR_PACKEDIO_H
+#define SPARSEC_DIALECT_SPARSEC_IR_PACKEDIO_H
+
+#include "mlir/IR/BuiltinAttributes.h"
+#include "mlir/IR/BuiltinOps.h"
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace sparsec {
+
+/// The raw storage bytes of a dense or dense_resource attribute.
+std::optional<llvm::ArrayRef<char>> getRawBytes(mlir::ElementsAttr attr);
+
+/// Unpacks a layer's `packed_weight` into the dense GEMM view (R x K).
+/// Returns an error message, or "" with `dense` filled.
+std::string unpackLayerWeight(mlir::Operation *layer, std::vector<float> &dense);
+
+/// Writes every packed layer as `<dir>/manifest.json` plus .npy arrays.
+std::string writePackedWeights(mlir::ModuleOp module, llvm::StringRef dir);
+
+} // namespace sparsec
+
+#endif

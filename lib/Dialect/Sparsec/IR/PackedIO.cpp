@@ -1,0 +1,229 @@
+//===- PackedIO.cpp - read and write packed layer weights -----------------===//
+#include "sparsec/Dialect/Sparsec/IR/PackedIO.h"
+#include "sparsec/Dialect/Sparsec/IR/Sparsec.h"
+#include "sparsec/Sparsity/Packing.h"
+#include "sparsec/Support/Npy.h"
+
+#include "mlir/IR/DialectResourceBlobManager.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/JSON.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <cstring>
+
+using namespace mlir;
+
+namespace sparsec {
+
+std::optional<ArrayRef<char>> getRawBytes(ElementsAttr attr) {
+  if (auto resource = dyn_cast<DenseResourceElementsAttr>(attr)) {
+    AsmResourceBlob *blob = resource.getRawHandle().getBlob();
+    if (!blob)
+      return std::nullopt;
+    return blob->getData();
+  }
+  if (auto dense = dyn_cast<DenseElementsAttr>(attr))
+    if (!dense.isSplat())
+      return dense.getRawData();
+  return std::nullopt;
+}
+
+namespace {
+
+std::vector<float> decodeValues(ElementsAttr attr, ArrayRef<char> bytes) {
+  Type elt = cast<ShapedType>(attr.getType()).getElementType();
+  std::vector<float> out;
+  if (elt.isF32()) {
+    out.resize(bytes.size() / 4);
+    std::memcpy(out.data(), bytes.data(), bytes.size());
+    return out;
+  }
+  const llvm::fltSemantics &sem =
+      elt.isF16() ? APFloat::IEEEhalf() : APFloat::BFloat();
+  out.resize(bytes.size() / 2);
+  for (size_t i = 0; i < out.size(); ++i) {
+    uint16_t bits;
+    std::memcpy(&bits, bytes.data() + 2 * i, 2);
+    out[i] = APFloat(sem, APInt(16, bits)).convertToFloat();
+  }
+  return out;
+}
+
+template <typename T> std::vector<T> decodeInts(ArrayRef<char> bytes) {
+  std::vector<T> out(bytes.size() / sizeof(T));
+  std::memcpy(out.data(), bytes.data(), out.size() * sizeof(T));
+  return out;
+}
+
+std::vector<uint32_t> decodeIndices(ElementsAttr attr, ArrayRef<char> bytes) {
+  if (cast<ShapedType>(attr.getType()).getElementType().getIntOrFloatBitWidth() == 16) {
+    std::vector<uint16_t> narrow = decodeInts<uint16_t>(bytes);
+    return std::vector<uint32_t>(narrow.begin(), narrow.end());
+  }
+  return decodeInts<uint32_t>(bytes);
+}
+
+struct LayerInfo {
+  int64_t rows, cols;
+  Attribute encoding;
+  PackedWeightAttr packed;
+};
+
+std::optional<LayerInfo> layerInfo(Operation *op) {
+  if (auto linear = dyn_cast<LinearOp>(op))
+    return LayerInfo{linear.getNumRows(), linear.getReductionSize(),
+                     linear.getWeightEncodingAttr(),
+                     linear.getPackedWeightAttr()};
+  if (auto conv = dyn_cast<Conv2DOp>(op))
+    return LayerInfo{conv.getNumRows(), conv.getReductionSize(),
+                     conv.getWeightEncodingAttr(), conv.getPackedWeightAttr()};
+  return std::nullopt;
+}
+
+} // namespace
+
+std::string unpackLayerWeight(Operation *layer, std::vector<float> &dense) {
+  std::optional<LayerInfo> info = layerInfo(layer);
+  if (!info || !info->packed)
+    return "layer has no packed weight";
+  PackedWeightAttr p = info->packed;
+  auto values = getRawBytes(p.getValues());
+  auto positions = getRawBytes(p.getPositions());
+  if (!values || !positions)
+    return "packed arrays are not readable";
+  if (auto nm = dyn_cast<NMEncodingAttr>(info->encoding)) {
+    NMPacked packed;
+    packed.rows = info->rows;
+    packed.cols = info->cols;
+    packed.n = nm.getN();
+    packed.m = nm.getM();
+    packed.groups = (packed.cols + packed.m - 1) / packed.m;
+    packed.values = decodeValues(p.getValues(), *values);
+    packed.pos = decodeInts<uint8_t>(*positions);
+    if (int64_t(packed.values.size()) != packed.rows * packed.groups * packed.n ||
+        packed.pos.size() != packed.values.size())
+      return "packed N:M arrays have the wrong size";
+    dense = unpackNM(packed);
+    return "";
+  }
+  if (auto hinm = dyn_cast<HiNMEncodingAttr>(info->encoding)) {
+    auto colIdx = p.getColIdx() ? getRawBytes(p.getColIdx()) : std::nullopt;
+    if (!colIdx)
+      return "packed HiNM weight has no readable col_idx";
+    HiNMPacked packed;
+    packed.rows = info->rows;
+    packed.cols = info->cols;
+    packed.v = hinm.getV();
+    packed.nnzVec = hinm.getKept();
+    packed.n = hinm.getN();
+    packed.m = hinm.getM();
+    packed.tiles = (packed.rows + packed.v - 1) / packed.v;
+    packed.keptWidth = (packed.nnzVec + 31) / 32 * 32;
+    packed.values = decodeValues(p.getValues(), *values);
+    packed.pos = decodeInts<uint8_t>(*positions);
+    packed.colIdx = decodeIndices(p.getColIdx(), *colIdx);
+    int64_t slots = packed.tiles * packed.v * packed.keptWidth * packed.n / packed.m;
+    if (int64_t(packed.values.size()) != slots ||
+        packed.pos.size() != packed.values.size() ||
+        int64_t(packed.colIdx.size()) != packed.tiles * packed.keptWidth)
+      return "packed HiNM arrays have the wrong size";
+    for (uint32_t c : packed.colIdx)
+      if (c >= uint32_t(packed.cols))
+        return "packed HiNM col_idx holds a column outside K";
+    dense = unpackHiNM(packed);
+    return "";
+  }
+  return "packed weight without an N:M or HiNM encoding";
+}
+
+std::string writePackedWeights(ModuleOp module, StringRef dir) {
+  if (std::error_code ec = llvm::sys::fs::create_directories(dir))
+    return "cannot create '" + dir.str() + "': " + ec.message();
+  llvm::json::Array layers;
+  std::string error;
+  int index = 0;
+  module.walk([&](Operation *op) {
+    std::optional<LayerInfo> info = layerInfo(op);
+    if (!info || !info->packed || !error.empty())
+      return;
+    std::string name;
+    if (auto loc = dyn_cast<NameLoc>(op->getLoc()))
+      name = loc.getName().str();
+    std::string stem = std::to_string(index++) + "_";
+    for (char c : name)
+      stem.push_back(std::isalnum(static_cast<unsigned char>(c)) ? c : '_');
+    llvm::json::Object files;
+    auto writeArray = [&](StringRef key, ElementsAttr attr) {
+      if (!attr || !error.empty())
+        return;
+      auto bytes = getRawBytes(attr);
+      if (!bytes) {
+        error = "layer '" + name + "': packed " + key.str() + " is not readable";
+        return;
+      }
+      auto type = cast<ShapedType>(attr.getType());
+      Type elt = type.getElementType();
+      NpyArray array;
+      array.shape.assign(type.getShape().begin(), type.getShape().end());
+      unsigned width = elt.getIntOrFloatBitWidth();
+      array.dtype = elt.isF32()   ? "<f4"
+                    : elt.isF16() ? "<f2"
+                    : width == 8  ? "|u1"
+                    : width == 16 ? "<u2"
+                                  : "<u4";
+      array.data.assign(bytes->begin(), bytes->end());
+      std::string file = stem + "." + key.str() + ".npy";
+      std::string err = writeNpy((dir + "/" + file).str(), array);
+      if (!err.empty())
+        error = err;
+      files[key] = file;
+    };
+    PackedWeightAttr p = info->packed;
+    writeArray("values", p.getValues());
+    writeArray("pos", p.getPositions());
+    writeArray("col_idx", p.getColIdx());
+    writeArray("meta", p.getMeta());
+    Type valueType =
+        cast<ShapedType>(p.getValues().getType()).getElementType();
+    llvm::json::Object layer{
+        {"name", name},
+        {"kind", op->getName().stripDialect().str()},
+        {"rows", info->rows},
+        {"cols", info->cols},
+        {"value_type", valueType.isF32()   ? "f32"
+                       : valueType.isF16() ? "f16"
+                                           : "bf16"},
+        {"meta_layout", stringifyMetaLayout(p.getMetaLayout()).str()},
+        {"transposed", op->hasAttr("sparsec.weight_transposed")},
+        {"files", std::move(files)}};
+    if (auto w = op->getAttrOfType<StringAttr>("sparsec.weight_name"))
+      layer["weight"] = w.str();
+    if (auto nm = dyn_cast<NMEncodingAttr>(info->encoding)) {
+      layer["format"] = "nm";
+      layer["n"] = int64_t(nm.getN());
+      layer["m"] = int64_t(nm.getM());
+      layer["korder"] = stringifyKOrder(nm.getKorder()).str();
+    } else if (auto h = dyn_cast<HiNMEncodingAttr>(info->encoding)) {
+      layer["format"] = "hinm";
+      layer["n"] = int64_t(h.getN());
+      layer["m"] = int64_t(h.getM());
+      layer["v"] = int64_t(h.getV());
+      layer["nnz_vec"] = int64_t(h.getKept());
+      layer["korder"] = stringifyKOrder(h.getKorder()).str();
+    }
+    layers.push_back(std::move(layer));
+  });
+  if (!error.empty())
+    return error;
+  std::error_code ec;
+  llvm::raw_fd_ostream os((dir + "/manifest.json").str(), ec);
+  if (ec)
+    return "cannot write manifest: " + ec.message();
+  os << llvm::formatv("{0:2}",
+                      llvm::json::Value(llvm::json::Object{
+                          {"format_version", 1}, {"layers", std::move(layers)}}))
+     << "\n";
+  return "";
+}
+
+} // namespace sparsec

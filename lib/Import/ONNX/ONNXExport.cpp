@@ -1,0 +1,171 @@
+//===- ONNXExport.cpp - write pruned weights back to ONNX -----------------===//
+#include "sparsec/Import/ONNXExport.h"
+#include "sparsec/Dialect/Sparsec/IR/PackedIO.h"
+#include "sparsec/Dialect/Sparsec/IR/Sparsec.h"
+#include "sparsec/Dialect/Sparsec/IR/WeightData.h"
+#include "sparsec/Import/ONNXLoader.h"
+
+#include "onnx/onnx_pb.h"
+
+#include <cstring>
+#include <fstream>
+#include <map>
+
+using namespace mlir;
+
+namespace sparsec {
+namespace {
+
+struct PrunedWeight {
+  std::vector<float> values; // in the initializer's layout
+  std::vector<float> mask;   // empty unless recorded
+};
+
+/// Converts an R x K GEMM-ordered buffer back to the initializer's [K, R].
+template <typename T>
+std::vector<T> transposeBack(ArrayRef<T> data, int64_t rows, int64_t cols) {
+  std::vector<T> out(data.size());
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t k = 0; k < cols; ++k)
+      out[k * rows + r] = data[r * cols + k];
+  return out;
+}
+
+std::string inlineExternalData(onnx::TensorProto &t, const std::string &dir) {
+  std::string location, resolved;
+  long long offset = 0, length = -1;
+  for (const auto &e : t.external_data()) {
+    if (e.key() == "location")
+      location = e.value();
+    else if (e.key() == "offset")
+      offset = std::atoll(e.value().c_str());
+    else if (e.key() == "length")
+      length = std::atoll(e.value().c_str());
+  }
+  std::string error = resolveExternalDataPath(dir, location, resolved);
+  if (!error.empty())
+    return "tensor '" + t.name() + "': " + error;
+  std::ifstream in(resolved, std::ios::binary | std::ios::ate);
+  long long size = in.tellg();
+  if (length < 0)
+    length = size - offset;
+  if (offset < 0 || offset + length > size)
+    return "tensor '" + t.name() + "': external data out of range";
+  std::string bytes(length, '\0');
+  in.seekg(offset);
+  in.read(bytes.data(), length);
+  t.clear_external_data();
+  t.set_data_location(onnx::TensorProto::DEFAULT);
+  t.set_raw_data(std::move(bytes));
+  return "";
+}
+
+} // namespace
+
+std::string exportPrunedONNX(ModuleOp module, StringRef inputPath,
+                             StringRef outputPath, bool withMasks) {
+  std::map<std::string, PrunedWeight> pruned;
+  std::string error;
+  module.walk([&](Operation *op) {
+    if (!isa<LinearOp, Conv2DOp>(op) || !error.empty())
+      return;
+    auto name = op->getAttrOfType<StringAttr>("sparsec.weight_name");
+    if (!name || !op->hasAttr("weight_encoding"))
+      return;
+    Value weight = op->getOperand(1);
+    std::optional<WeightData> data = WeightData::getFromValue(weight);
+    if (!data) {
+      error = "pruned weight '" + name.str() + "' is not a constant";
+      return;
+    }
+    auto shape = cast<RankedTensorType>(weight.getType()).getShape();
+    PrunedWeight w;
+    ArrayRef<float> values = data->values();
+    std::vector<float> mask;
+    if (auto maskAttr = op->getAttrOfType<ElementsAttr>("sparsec.mask")) {
+      std::optional<ArrayRef<char>> bytes = getRawBytes(maskAttr);
+      if (bytes)
+        for (char c : *bytes)
+          mask.push_back(c ? 1.0f : 0.0f);
+    }
+    if (op->hasAttr("sparsec.weight_transposed")) {
+      w.values = transposeBack(values, shape[0], shape[1]);
+      if (!mask.empty())
+        w.mask = transposeBack(ArrayRef<float>(mask), shape[0], shape[1]);
+    } else {
+      w.values.assign(values.begin(), values.end());
+      w.mask = std::move(mask);
+    }
+    pruned[name.str()] = std::move(w);
+  });
+  if (!error.empty())
+    return error;
+  if (withMasks)
+    for (auto &[name, w] : pruned)
+      if (w.mask.empty())
+        return "no mask recorded for '" + name + "'";
+
+  onnx::ModelProto model;
+  ONNXLoadOptions options;
+  options.runChecker = false;
+  options.runShapeInference = false;
+  error = loadONNXModel(inputPath.str(), model, options);
+  if (!error.empty())
+    return error;
+  std::string dir = inputPath.str();
+  size_t slash = dir.find_last_of('/');
+  dir = slash == std::string::npos ? "." : dir.substr(0, slash);
+
+  onnx::GraphProto *graph = model.mutable_graph();
+  size_t totalBytes = 0;
+  std::vector<onnx::TensorProto> masks;
+  for (onnx::TensorProto &t : *graph->mutable_initializer()) {
+    auto it = pruned.find(t.name());
+    if (it == pruned.end()) {
+      if (t.data_location() == onnx::TensorProto::EXTERNAL) {
+        error = inlineExternalData(t, dir);
+        if (!error.empty())
+          return error;
+      }
+      totalBytes += t.ByteSizeLong();
+      continue;
+    }
+    const PrunedWeight &w = it->second;
+    int64_t count = 1;
+    for (int64_t d : t.dims())
+      count *= d;
+    if (count != int64_t(w.values.size()))
+      return "initializer '" + t.name() + "' does not match its pruned weight";
+    t.clear_float_data();
+    t.clear_external_data();
+    t.set_data_location(onnx::TensorProto::DEFAULT);
+    t.set_data_type(onnx::TensorProto::FLOAT);
+    t.set_raw_data(std::string(reinterpret_cast<const char *>(w.values.data()),
+                               w.values.size() * sizeof(float)));
+    totalBytes += t.raw_data().size();
+    if (withMasks) {
+      onnx::TensorProto mask;
+      mask.set_name(t.name() + ".mask");
+      mask.set_data_type(onnx::TensorProto::FLOAT);
+      *mask.mutable_dims() = t.dims();
+      mask.set_raw_data(std::string(reinterpret_cast<const char *>(w.mask.data()),
+                                    w.mask.size() * sizeof(float)));
+      totalBytes += mask.raw_data().size();
+      masks.push_back(std::move(mask));
+    }
+    pruned.erase(it);
+  }
+  if (!pruned.empty())
+    return "pruned weight '" + pruned.begin()->first +
+           "' is not an initializer of '" + inputPath.str() + "'";
+  if (totalBytes > (size_t(1) << 31) - (size_t(64) << 20))
+    return "the exported model would exceed protobuf's 2 GB limit";
+  for (onnx::TensorProto &mask : masks)
+    *graph->add_initializer() = std::move(mask);
+  std::ofstream out(outputPath.str(), std::ios::binary | std::ios::trunc);
+  if (!out || !model.SerializeToOstream(&out))
+    return "cannot write '" + outputPath.str() + "'";
+  return "";
+}
+
+} // namespace sparsec

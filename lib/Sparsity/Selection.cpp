@@ -1,0 +1,99 @@
+//===- Selection.cpp - N:M and HiNM mask selection ------------------------===//
+#include "sparsec/Sparsity/Selection.h"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+namespace sparsec {
+
+template <typename T>
+std::vector<int64_t> stableTopK(const T *v, int64_t n, int64_t k) {
+  k = std::min(k, n);
+  std::vector<int64_t> idx(n);
+  std::iota(idx.begin(), idx.end(), 0);
+  // Larger value first; among equal values the smaller index first.
+  auto better = [v](int64_t a, int64_t b) {
+    return v[a] > v[b] || (v[a] == v[b] && a < b);
+  };
+  if (k < n)
+    std::nth_element(idx.begin(), idx.begin() + k, idx.end(), better);
+  idx.resize(k);
+  std::sort(idx.begin(), idx.end());
+  return idx;
+}
+template std::vector<int64_t> stableTopK(const float *, int64_t, int64_t);
+template std::vector<int64_t> stableTopK(const double *, int64_t, int64_t);
+
+int64_t hinmKeptVectors(int64_t k, double vectorSparsity, int64_t m) {
+  return m * int64_t(std::floor(double(k) * (1.0 - vectorSparsity) / double(m)));
+}
+
+std::string validateNM(const NMConfig &c) {
+  if (c.m != 4 && c.m != 8 && c.m != 16 && c.m != 32)
+    return "M must be one of 4, 8, 16, 32 (got " + std::to_string(c.m) + ")";
+  if (c.n < 1 || c.n >= c.m)
+    return "N:M needs 1 <= N < M (got " + std::to_string(c.n) + ":" +
+           std::to_string(c.m) + ")";
+  return "";
+}
+
+std::string validateHiNM(const HiNMConfig &c, int64_t cols) {
+  std::string nm = validateNM({c.n, c.m});
+  if (!nm.empty())
+    return nm;
+  if (c.v <= 0 || c.v % 16 != 0)
+    return "V must be a positive multiple of 16 (got " + std::to_string(c.v) +
+           ")";
+  if (c.nnzVec < c.m || c.nnzVec % c.m != 0)
+    return "HiNM keeps " + std::to_string(c.nnzVec) +
+           " column vectors per tile; it must be a positive multiple of M = " +
+           std::to_string(c.m) + " (vector sparsity too high for K = " +
+           std::to_string(cols) + ")";
+  if (c.nnzVec > cols)
+    return "HiNM keeps " + std::to_string(c.nnzVec) +
+           " column vectors but K is only " + std::to_string(cols);
+  return "";
+}
+
+Selection selectNM(const float *s, int64_t rows, int64_t cols,
+                   const NMConfig &c) {
+  Selection sel;
+  sel.mask.assign(rows * cols, 0);
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t start = 0; start < cols; start += c.m) {
+      int64_t width = std::min(c.m, cols - start);
+      for (int64_t j : stableTopK(s + r * cols + start, width, c.n))
+        sel.mask[r * cols + start + j] = 1;
+    }
+  return sel;
+}
+
+Selection selectHiNM(const float *s, int64_t rows, int64_t cols,
+                     const HiNMConfig &c) {
+  Selection sel;
+  sel.mask.assign(rows * cols, 0);
+  int64_t tiles = (rows + c.v - 1) / c.v;
+  std::vector<double> colscore(cols);
+  std::vector<float> group(c.m);
+  for (int64_t t = 0; t < tiles; ++t) {
+    int64_t first = t * c.v, last = std::min(rows, first + c.v);
+    // Padding rows have zero saliency and add nothing.
+    std::fill(colscore.begin(), colscore.end(), 0.0);
+    for (int64_t r = first; r < last; ++r)
+      for (int64_t k = 0; k < cols; ++k)
+        colscore[k] += double(s[r * cols + k]);
+    std::vector<int64_t> kept = stableTopK(colscore.data(), cols, c.nnzVec);
+    for (int64_t r = first; r < last; ++r)
+      for (int64_t q = 0; q < c.nnzVec / c.m; ++q) {
+        for (int64_t j = 0; j < c.m; ++j)
+          group[j] = s[r * cols + kept[q * c.m + j]];
+        for (int64_t j : stableTopK(group.data(), c.m, c.n))
+          sel.mask[r * cols + kept[q * c.m + j]] = 1;
+      }
+    sel.tiles.push_back(std::move(kept));
+  }
+  return sel;
+}
+
+} // namespace sparsec
