@@ -639,11 +639,12 @@ ZOO: Dict[str, ZooEntry] = {
     "resnet18_64_bn": ZooEntry(lambda: resnet(18, hw=64, fold_bn=False), False),
     "mobilenet_v2_96": ZooEntry(lambda: mobilenet_v2(hw=96), False),
     "mobilenet_v2_96_bn": ZooEntry(lambda: mobilenet_v2(hw=96, fold_bn=False), False),
-    "mobilenet_v2_96_batch_sym": ZooEntry(lambda: mobilenet_v2(hw=96, batch="batch"), False,
-                                          {"input.1": (2, 3, 96, 96)}),
     "vgg16_w8_224": ZooEntry(lambda: vgg16(hw=224, width_div=8), False,
                              note="channels/8; AdaptiveAvgPool as AveragePool k1"),
     "vgg16_w8_gap_64": ZooEntry(lambda: vgg16(hw=64, width_div=8, pool_mode="gap"), False),
+    "vgg16_w8_gap_64_batch_sym": ZooEntry(
+        lambda: vgg16(hw=64, width_div=8, pool_mode="gap", batch="batch"), False,
+        {"input.1": (3, 3, 64, 64)}),
     "bert_layer_s32": ZooEntry(lambda: bert_layer(seq=32), False),
     "bert_layer_s32_const": ZooEntry(lambda: bert_layer(seq=32, shape_mode="const"), False),
     "bert_layer_s32_sym": ZooEntry(lambda: bert_layer(seq=32, batch="batch", seq_dim="seq"),
@@ -655,6 +656,8 @@ ZOO: Dict[str, ZooEntry] = {
     "resnet18_64_batch_sym": ZooEntry(lambda: resnet(18, hw=64, batch="batch"), True,
                                       {"input.1": (2, 3, 64, 64)}),
     "resnet50_64": ZooEntry(lambda: resnet(50, hw=64), True, timeout_s=600),
+    "mobilenet_v2_96_batch_sym": ZooEntry(lambda: mobilenet_v2(hw=96, batch="batch"), True,
+                                          {"input.1": (2, 3, 96, 96)}),
     # full size
     "resnet18": ZooEntry(lambda: resnet(18), True, timeout_s=600),
     "resnet18_bn": ZooEntry(lambda: resnet(18, fold_bn=False), True, timeout_s=600),

@@ -1,4 +1,4 @@
-//===- Report.cpp - model summary report ----------------------------------===//
+//===- Report.cpp - per-layer model and pruning report --------------------===//
 #include "Report.h"
 
 #include "sparsec/Dialect/Sparsec/IR/Sparsec.h"
@@ -7,43 +7,88 @@
 #include "llvm/Support/Format.h"
 #include "llvm/Support/JSON.h"
 
+#include <cmath>
+
 using namespace mlir;
 
 namespace sparsec {
 namespace {
 
+/// One weight-carrying layer; byte counts follow formats.md §1.3 and §3.6.
 struct LayerRow {
-  std::string name, kind, encoding;
-  int64_t rows = 0, cols = 0, params = 0, nonZeros = -1, macs = 0;
+  std::string name, weight, kind, pattern = "dense", valueType = "f32";
+  int64_t rows = 0, cols = 0, params = 0, kept = 0, nonZeros = -1;
+  int64_t n = 0, m = 0, v = 0, nnzVec = 0, outputsPerRow = 0;
+  double keptSaliency = 0, totalSaliency = 0;
+  double bytesDense = 0, bytesValues = 0, bytesMeta = 0, bytesIndices = 0;
+
+  double bytesPacked() const { return bytesValues + bytesMeta + bytesIndices; }
+  double sparsity() const { return params ? 1.0 - double(kept) / params : 0; }
+  double retained() const {
+    return totalSaliency > 0 ? keptSaliency / totalSaliency : 1.0;
+  }
+  int64_t macsDense() const { return params * outputsPerRow; }
+  int64_t macsSparse() const { return kept * outputsPerRow; }
 };
 
 std::string locationName(Location loc) {
   if (auto name = dyn_cast<NameLoc>(loc))
     return name.getName().str();
-  if (auto fused = dyn_cast<FusedLoc>(loc))
-    for (Location l : fused.getLocations())
-      if (auto name = dyn_cast<NameLoc>(l))
-        return name.getName().str();
   return "?";
 }
 
-template <typename LayerOp> LayerRow describe(LayerOp op, int64_t outputsPerRow) {
+int64_t bytesPerValue(StringRef valueType) {
+  return valueType == "f32" ? 4 : 2;
+}
+
+template <typename LayerOp>
+LayerRow describe(LayerOp op, int64_t outputsPerRow) {
   LayerRow row;
   row.name = locationName(op.getLoc());
+  if (auto w = op->template getAttrOfType<StringAttr>("sparsec.weight_name"))
+    row.weight = w.str();
   row.kind = op->getName().stripDialect().str();
   row.rows = op.getNumRows();
   row.cols = op.getReductionSize();
   row.params = row.rows * row.cols;
-  if (auto enc = op.getWeightEncodingAttr()) {
-    llvm::raw_string_ostream os(row.encoding);
-    enc.print(os);
-  } else {
-    row.encoding = "none";
+  row.kept = row.params;
+  row.outputsPerRow = outputsPerRow;
+  if (auto stats = op->template getAttrOfType<DictionaryAttr>("sparsec.prune_stats")) {
+    row.keptSaliency = cast<FloatAttr>(stats.get("kept_saliency")).getValueAsDouble();
+    row.totalSaliency = cast<FloatAttr>(stats.get("total_saliency")).getValueAsDouble();
+    row.valueType = cast<StringAttr>(stats.get("value_type")).str();
   }
   if (std::optional<WeightData> data = WeightData::getFromValue(op.getWeight()))
-    row.nonZeros = llvm::count_if(data->values(), [](float v) { return v != 0; });
-  int64_t kept = row.nonZeros >= 0 ? row.nonZeros : row.params;
-  row.macs = kept * outputsPerRow;
+    row.nonZeros = llvm::count_if(data->values(), [](float x) { return x != 0; });
+  double bv = bytesPerValue(row.valueType);
+  row.bytesDense = double(row.params) * bv;
+  row.bytesValues = row.bytesDense;
+  Attribute enc = op.getWeightEncodingAttr();
+  if (auto nm = dyn_cast_or_null<NMEncodingAttr>(enc)) {
+    row.pattern = "nm";
+    row.n = nm.getN();
+    row.m = nm.getM();
+    int64_t groups = (row.cols + row.m - 1) / row.m;
+    row.kept = 0;
+    for (int64_t q = 0; q < groups; ++q)
+      row.kept += std::min<int64_t>(row.n, row.cols - q * row.m) * row.rows;
+    double slots = double(row.rows) * groups * row.n;
+    row.bytesValues = slots * bv;
+    row.bytesMeta = slots * std::ceil(std::log2(double(row.m))) / 8.0;
+  } else if (auto h = dyn_cast_or_null<HiNMEncodingAttr>(enc)) {
+    row.pattern = "hinm";
+    row.n = h.getN();
+    row.m = h.getM();
+    row.v = h.getV();
+    row.nnzVec = h.getKept();
+    row.kept = row.rows * row.nnzVec * row.n / row.m;
+    int64_t tiles = (row.rows + row.v - 1) / row.v;
+    int64_t keptWidth = (row.nnzVec + 31) / 32 * 32;
+    double slots = double(tiles * row.v) * keptWidth * row.n / row.m;
+    row.bytesValues = slots * bv;
+    row.bytesMeta = slots * std::ceil(std::log2(double(row.m))) / 8.0;
+    row.bytesIndices = double(tiles) * keptWidth * (row.cols <= 65536 ? 2 : 4);
+  }
   return row;
 }
 
@@ -62,43 +107,92 @@ void writeModelReport(ModuleOp module, bool json, raw_ostream &os) {
       rows.push_back(describe(conv, out[0] * out[2] * out[3]));
     }
   });
-  int64_t params = 0, nonZeros = 0, macs = 0;
+  LayerRow total;
+  total.name = "total";
   for (const LayerRow &r : rows) {
-    params += r.params;
-    nonZeros += r.nonZeros >= 0 ? r.nonZeros : r.params;
-    macs += r.macs;
+    total.params += r.params;
+    total.kept += r.kept;
+    total.keptSaliency += r.totalSaliency > 0 ? r.keptSaliency : 0;
+    total.totalSaliency += r.totalSaliency;
+    total.bytesDense += r.bytesDense;
+    total.bytesValues += r.bytesValues;
+    total.bytesMeta += r.bytesMeta;
+    total.bytesIndices += r.bytesIndices;
   }
+  int64_t macsDense = 0, macsSparse = 0;
+  for (const LayerRow &r : rows) {
+    macsDense += r.macsDense();
+    macsSparse += r.macsSparse();
+  }
+  auto ratio = [](double a, double b) { return b > 0 ? a / b : 1.0; };
+
   if (json) {
+    auto toJson = [&](const LayerRow &r, int64_t md, int64_t ms) {
+      llvm::json::Object o{{"name", r.name},
+                           {"params", r.params},
+                           {"kept", r.kept},
+                           {"sparsity", r.sparsity()},
+                           {"retained_saliency", r.retained()},
+                           {"bytes_dense", r.bytesDense},
+                           {"bytes_values", r.bytesValues},
+                           {"bytes_meta", r.bytesMeta},
+                           {"bytes_indices", r.bytesIndices},
+                           {"bytes_packed", r.bytesPacked()},
+                           {"compression_ratio", ratio(r.bytesDense, r.bytesPacked())},
+                           {"macs_dense", md},
+                           {"macs_sparse", ms},
+                           {"flop_reduction", ratio(double(md), double(ms))}};
+      return o;
+    };
     llvm::json::Array layers;
-    for (const LayerRow &r : rows)
-      layers.push_back(llvm::json::Object{{"name", r.name},
-                                          {"kind", r.kind},
-                                          {"rows", r.rows},
-                                          {"cols", r.cols},
-                                          {"params", r.params},
-                                          {"nonzeros", r.nonZeros},
-                                          {"encoding", r.encoding},
-                                          {"macs", r.macs}});
+    for (const LayerRow &r : rows) {
+      llvm::json::Object o = toJson(r, r.macsDense(), r.macsSparse());
+      o["weight"] = r.weight;
+      o["kind"] = r.kind;
+      o["pattern"] = r.pattern;
+      o["rows"] = r.rows;
+      o["cols"] = r.cols;
+      o["nonzeros"] = r.nonZeros;
+      o["value_type"] = r.valueType;
+      if (r.pattern != "dense") {
+        o["n"] = r.n;
+        o["m"] = r.m;
+      }
+      if (r.pattern == "hinm") {
+        o["v"] = r.v;
+        o["nnz_vec"] = r.nnzVec;
+      }
+      layers.push_back(std::move(o));
+    }
     llvm::json::Object root{{"layers", std::move(layers)},
-                            {"total_params", params},
-                            {"total_nonzeros", nonZeros},
-                            {"total_macs", macs}};
+                            {"total", toJson(total, macsDense, macsSparse)}};
     os << llvm::formatv("{0:2}", llvm::json::Value(std::move(root))) << "\n";
     return;
   }
-  os << llvm::format("%-32s %-7s %13s %11s %9s %14s  %s\n", "layer", "kind",
-                     "gemm (RxK)", "params", "density", "MACs", "encoding");
+  os << llvm::format("%-28s %-6s %-6s %11s %10s %8s %9s %12s %12s %10s %6s %7s\n",
+                     "layer", "kind", "format", "gemm (RxK)", "params", "sparsity",
+                     "retained", "bytes dense", "bytes packed", "meta+idx",
+                     "CR", "FLOPs÷");
+  auto print = [&](const LayerRow &r, StringRef gemm, StringRef format,
+                   int64_t md, int64_t ms) {
+    os << llvm::format("%-28s %-6s %-6s %11s %10lld %8.4f %9.4f %12.0f %12.0f "
+                       "%10.0f %6.2f %7.2f\n",
+                       r.name.c_str(), r.kind.c_str(), format.str().c_str(),
+                       gemm.str().c_str(), (long long)r.params, r.sparsity(),
+                       r.retained(), r.bytesDense, r.bytesPacked(),
+                       r.bytesMeta + r.bytesIndices,
+                       ratio(r.bytesDense, r.bytesPacked()),
+                       ratio(double(md), double(ms)));
+  };
   for (const LayerRow &r : rows) {
-    std::string gemm = std::to_string(r.rows) + "x" + std::to_string(r.cols);
-    double density = r.nonZeros >= 0 ? double(r.nonZeros) / r.params : 1.0;
-    os << llvm::format("%-32s %-7s %13s %11lld %9.4f %14lld  %s\n",
-                       r.name.c_str(), r.kind.c_str(), gemm.c_str(),
-                       (long long)r.params, density, (long long)r.macs,
-                       r.encoding.c_str());
+    std::string format = r.pattern == "dense" ? "dense"
+                         : r.pattern == "nm"
+                             ? std::to_string(r.n) + ":" + std::to_string(r.m)
+                             : "hinm" + std::to_string(r.v);
+    print(r, std::to_string(r.rows) + "x" + std::to_string(r.cols), format,
+          r.macsDense(), r.macsSparse());
   }
-  os << llvm::format("%-32s %-7s %13s %11lld %9.4f %14lld\n", "total", "", "",
-                     (long long)params,
-                     params ? double(nonZeros) / params : 1.0, (long long)macs);
+  print(total, "", "", macsDense, macsSparse);
 }
 
 } // namespace sparsec

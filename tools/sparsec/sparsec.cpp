@@ -115,8 +115,10 @@ static cl::opt<std::string> pruneKOrder(
     "prune-korder", cl::desc("Convolution K order: hwc or chw"), cl::init("hwc"),
     cl::cat(sparsecCategory));
 static cl::opt<std::string> pruneMeta(
-    "prune-meta", cl::desc("HiNM metadata layout: meta32 or meta16"),
-    cl::init("meta32"), cl::cat(sparsecCategory));
+    "prune-meta",
+    cl::desc("HiNM metadata layout: meta32, meta16 or auto (meta32 when V is "
+             "a multiple of 32)"),
+    cl::init("auto"), cl::cat(sparsecCategory));
 static cl::opt<std::string> exportOnnx(
     "export-onnx",
     cl::desc("Write the pruned model back to ONNX (masked weights)"),

@@ -83,9 +83,8 @@ std::string exportPrunedONNX(ModuleOp module, StringRef inputPath,
     ArrayRef<float> values = data->values();
     std::vector<float> mask;
     if (auto maskAttr = op->getAttrOfType<ElementsAttr>("sparsec.mask")) {
-      std::optional<ArrayRef<char>> bytes = getRawBytes(maskAttr);
-      if (bytes)
-        for (char c : *bytes)
+      if (std::optional<RawBytes> bytes = RawBytes::get(maskAttr))
+        for (char c : bytes->view())
           mask.push_back(c ? 1.0f : 0.0f);
     }
     if (op->hasAttr("sparsec.weight_transposed")) {

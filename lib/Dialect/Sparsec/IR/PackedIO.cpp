@@ -15,17 +15,30 @@ using namespace mlir;
 
 namespace sparsec {
 
-std::optional<ArrayRef<char>> getRawBytes(ElementsAttr attr) {
+std::optional<RawBytes> RawBytes::get(ElementsAttr attr) {
+  RawBytes result;
   if (auto resource = dyn_cast<DenseResourceElementsAttr>(attr)) {
     AsmResourceBlob *blob = resource.getRawHandle().getBlob();
     if (!blob)
       return std::nullopt;
-    return blob->getData();
+    result.borrowed = blob->getData();
+    return result;
   }
-  if (auto dense = dyn_cast<DenseElementsAttr>(attr))
-    if (!dense.isSplat())
-      return dense.getRawData();
-  return std::nullopt;
+  auto dense = dyn_cast<DenseElementsAttr>(attr);
+  if (!dense)
+    return std::nullopt;
+  ArrayRef<char> raw = dense.getRawData();
+  if (!dense.isSplat()) {
+    result.borrowed = raw;
+    return result;
+  }
+  Type elt = dense.getElementType();
+  if (elt.isInteger(1))
+    return std::nullopt;
+  size_t width = elt.getIntOrFloatBitWidth() / 8;
+  for (int64_t i = 0, e = dense.getNumElements(); i < e; ++i)
+    result.owned.insert(result.owned.end(), raw.begin(), raw.begin() + width);
+  return result;
 }
 
 namespace {
@@ -87,10 +100,11 @@ std::string unpackLayerWeight(Operation *layer, std::vector<float> &dense) {
   if (!info || !info->packed)
     return "layer has no packed weight";
   PackedWeightAttr p = info->packed;
-  auto values = getRawBytes(p.getValues());
-  auto positions = getRawBytes(p.getPositions());
-  if (!values || !positions)
+  auto valuesRaw = RawBytes::get(p.getValues());
+  auto positionsRaw = RawBytes::get(p.getPositions());
+  if (!valuesRaw || !positionsRaw)
     return "packed arrays are not readable";
+  ArrayRef<char> values = valuesRaw->view(), positions = positionsRaw->view();
   if (auto nm = dyn_cast<NMEncodingAttr>(info->encoding)) {
     NMPacked packed;
     packed.rows = info->rows;
@@ -98,8 +112,8 @@ std::string unpackLayerWeight(Operation *layer, std::vector<float> &dense) {
     packed.n = nm.getN();
     packed.m = nm.getM();
     packed.groups = (packed.cols + packed.m - 1) / packed.m;
-    packed.values = decodeValues(p.getValues(), *values);
-    packed.pos = decodeInts<uint8_t>(*positions);
+    packed.values = decodeValues(p.getValues(), values);
+    packed.pos = decodeInts<uint8_t>(positions);
     if (int64_t(packed.values.size()) != packed.rows * packed.groups * packed.n ||
         packed.pos.size() != packed.values.size())
       return "packed N:M arrays have the wrong size";
@@ -107,7 +121,7 @@ std::string unpackLayerWeight(Operation *layer, std::vector<float> &dense) {
     return "";
   }
   if (auto hinm = dyn_cast<HiNMEncodingAttr>(info->encoding)) {
-    auto colIdx = p.getColIdx() ? getRawBytes(p.getColIdx()) : std::nullopt;
+    auto colIdx = p.getColIdx() ? RawBytes::get(p.getColIdx()) : std::nullopt;
     if (!colIdx)
       return "packed HiNM weight has no readable col_idx";
     HiNMPacked packed;
@@ -119,9 +133,9 @@ std::string unpackLayerWeight(Operation *layer, std::vector<float> &dense) {
     packed.m = hinm.getM();
     packed.tiles = (packed.rows + packed.v - 1) / packed.v;
     packed.keptWidth = (packed.nnzVec + 31) / 32 * 32;
-    packed.values = decodeValues(p.getValues(), *values);
-    packed.pos = decodeInts<uint8_t>(*positions);
-    packed.colIdx = decodeIndices(p.getColIdx(), *colIdx);
+    packed.values = decodeValues(p.getValues(), values);
+    packed.pos = decodeInts<uint8_t>(positions);
+    packed.colIdx = decodeIndices(p.getColIdx(), colIdx->view());
     int64_t slots = packed.tiles * packed.v * packed.keptWidth * packed.n / packed.m;
     if (int64_t(packed.values.size()) != slots ||
         packed.pos.size() != packed.values.size() ||
@@ -156,8 +170,8 @@ std::string writePackedWeights(ModuleOp module, StringRef dir) {
     auto writeArray = [&](StringRef key, ElementsAttr attr) {
       if (!attr || !error.empty())
         return;
-      auto bytes = getRawBytes(attr);
-      if (!bytes) {
+      auto raw = RawBytes::get(attr);
+      if (!raw) {
         error = "layer '" + name + "': packed " + key.str() + " is not readable";
         return;
       }
@@ -171,7 +185,8 @@ std::string writePackedWeights(ModuleOp module, StringRef dir) {
                     : width == 8  ? "|u1"
                     : width == 16 ? "<u2"
                                   : "<u4";
-      array.data.assign(bytes->begin(), bytes->end());
+      ArrayRef<char> bytes = raw->view();
+      array.data.assign(bytes.begin(), bytes.end());
       std::string file = stem + "." + key.str() + ".npy";
       std::string err = writeNpy((dir + "/" + file).str(), array);
       if (!err.empty())

@@ -46,6 +46,7 @@ struct LayerJob {
   std::string error;
   Selection selection;
   int64_t nnzVec = 0;
+  MetaWordLayout layout = MetaWordLayout::Meta32;
   std::vector<float> masked; // GEMM view
   NMPacked nm;
   HiNMPacked hinm;
@@ -76,6 +77,19 @@ ElementsAttr makeResource(MLIRContext *ctx, ArrayRef<int64_t> shape,
                           Type elementType, StringRef name,
                           std::vector<T> data) {
   auto type = RankedTensorType::get(shape, elementType);
+  // Small arrays stay readable in the printed IR; large ones become blobs
+  // that MLIR owns without a copy.
+  if (data.size() * sizeof(T) <= 256) {
+    ArrayRef<char> raw(reinterpret_cast<const char *>(data.data()),
+                       data.size() * sizeof(T));
+    if (elementType.isInteger(8) || elementType.isInteger(1)) {
+      SmallVector<APInt> ints;
+      for (T x : data)
+        ints.push_back(APInt(elementType.getIntOrFloatBitWidth(), uint64_t(x)));
+      return DenseElementsAttr::get(type, ints);
+    }
+    return DenseElementsAttr::getFromRawBuffer(type, raw);
+  }
   auto owned = std::make_shared<std::vector<T>>(std::move(data));
   ArrayRef<char> bytes(reinterpret_cast<const char *>(owned->data()),
                        owned->size() * sizeof(T));
@@ -166,9 +180,9 @@ struct SparsecPrunePass : sparsec::impl::SparsecPruneBase<SparsecPrunePass> {
                   "' (expected f32, f16 or bf16)");
     if (korder != "hwc" && korder != "chw")
       return fail("unknown korder '" + korder + "' (expected hwc or chw)");
-    if (metaLayout != "meta32" && metaLayout != "meta16")
+    if (metaLayout != "meta32" && metaLayout != "meta16" && metaLayout != "auto")
       return fail("unknown meta-layout '" + metaLayout +
-                  "' (expected meta32 or meta16)");
+                  "' (expected meta32, meta16 or auto)");
     if (minParams < 0)
       return fail("min-params must not be negative");
     for (auto [optName, regex] :
@@ -430,6 +444,10 @@ struct SparsecPrunePass : sparsec::impl::SparsecPruneBase<SparsecPrunePass> {
         if (error.empty() && metaLayout == "meta32" && s.v % 32 != 0)
           error = "META32 metadata needs V to be a multiple of 32 (use "
                   "meta-layout=meta16)";
+        job.layout = metaLayout == "meta16" ||
+                             (metaLayout == "auto" && s.v % 32 != 0)
+                         ? MetaWordLayout::Meta16
+                         : MetaWordLayout::Meta32;
         if (!error.empty()) {
           op->emitError("sparsec-prune: layer '") << job.name << "': " << error;
           failedAny = true;
@@ -443,8 +461,6 @@ struct SparsecPrunePass : sparsec::impl::SparsecPruneBase<SparsecPrunePass> {
 
     // Selection and packing: pure computation, in parallel.
     std::string vt = valueType;
-    MetaWordLayout layout = metaLayout == "meta16" ? MetaWordLayout::Meta16
-                                                   : MetaWordLayout::Meta32;
     parallelForEach(ctx, jobs, [&](LayerJob &job) {
       const LayerSettings &s = job.settings;
       if (s.pattern == "nm")
@@ -466,7 +482,7 @@ struct SparsecPrunePass : sparsec::impl::SparsecPruneBase<SparsecPrunePass> {
                       ? packNM(job.masked.data(), mask, job.rows, job.cols,
                                s.n, s.m, job.nm)
                       : packHiNM(job.masked.data(), mask, job.rows, job.cols,
-                                 s.v, s.n, s.m, job.selection.tiles, layout,
+                                 s.v, s.n, s.m, job.selection.tiles, job.layout,
                                  job.hinm);
     });
 
@@ -508,7 +524,7 @@ struct SparsecPrunePass : sparsec::impl::SparsecPruneBase<SparsecPrunePass> {
       Type posType = b.getIntegerType(8, /*isSigned=*/false);
       auto metaType = b.getIntegerType(32, false);
       auto mlirLayout =
-          layout == MetaWordLayout::Meta16 ? sparsec::MetaLayout::meta16
+          job.layout == MetaWordLayout::Meta16 ? sparsec::MetaLayout::meta16
                                        : sparsec::MetaLayout::meta32;
       if (s.pattern == "nm") {
         encoding = NMEncodingAttr::get(ctx, s.n, s.m, job.korder);

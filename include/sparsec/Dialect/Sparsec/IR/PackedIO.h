@@ -11,8 +11,19 @@
 
 namespace sparsec {
 
-/// The raw storage bytes of a dense or dense_resource attribute.
-std::optional<llvm::ArrayRef<char>> getRawBytes(mlir::ElementsAttr attr);
+/// The raw storage bytes of a dense or dense_resource attribute: borrowed,
+/// or expanded when the attribute is a splat.
+class RawBytes {
+public:
+  static std::optional<RawBytes> get(mlir::ElementsAttr attr);
+  llvm::ArrayRef<char> view() const {
+    return owned.empty() ? borrowed : llvm::ArrayRef<char>(owned);
+  }
+
+private:
+  llvm::ArrayRef<char> borrowed;
+  std::vector<char> owned;
+};
 
 /// Unpacks a layer's `packed_weight` into the dense GEMM view (R x K).
 /// Returns an error message, or "" with `dense` filled.

@@ -22,12 +22,14 @@ def SparsecLowerToLinalg : Pass<"sparsec-lower-to-linalg", "::mlir::ModuleOp"> {
 }
 
 def SparsecVerifyEncodings : Pass<"sparsec-verify-encodings", "::mlir::ModuleOp"> {
-  let summary = "Check every weight encoding and report the encoded layers";
+  let summary = "Check every weight encoding and packed weight";
   let description = [{
     Runs the sparsity-encoding checks of every weight-carrying op (also done by
-    the op verifiers) and, with `report`, prints one line per layer with its
-    GEMM view, encoding and measured density to stderr. Fails if a layer
-    without an encoding is required by `require-encoding`.
+    the op verifiers), and unpacks every `packed_weight` to check that it
+    reproduces the layer's dense weight exactly (which also proves the HiNM
+    structure against the packed column lists). With `report`, prints one line
+    per layer with its GEMM view, encoding and measured density to stderr.
+    Fails if a layer without an encoding is required by `require-encoding`.
   }];
   let options = [
     Option<"report", "report", "bool", /*default=*/"false",
@@ -86,8 +88,8 @@ def SparsecPrune : Pass<"sparsec-prune", "::mlir::ModuleOp"> {
            "Packed value type: f32, f16 or bf16">,
     Option<"korder", "korder", "std::string", /*default=*/"\"hwc\"",
            "Convolution K order: hwc or chw">,
-    Option<"metaLayout", "meta-layout", "std::string", /*default=*/"\"meta32\"",
-           "HiNM 2:4 metadata layout: meta32 or meta16">,
+    Option<"metaLayout", "meta-layout", "std::string", /*default=*/"\"auto\"",
+           "HiNM 2:4 metadata layout: meta32, meta16, or auto (meta32 when V is a multiple of 32)">,
     Option<"keepMask", "keep-mask", "bool", /*default=*/"false",
            "Attach the selected mask (sparsec.mask) for export">
   ];
