@@ -10,9 +10,10 @@ below (MANIFEST_*, REPORT_KEYS) so they can be adjusted in one place:
    "nnz_vec", "korder", "value_type", "meta_layout",
    "files": {"values", "pos", "meta", "col_idx"}}]}  (file names relative to DIR; keys a
    format does not have may be absent or null).
-- `--emit=report --report-json -o FILE` keeps the existing keys (name, kind, rows, cols, params,
-  nonzeros, encoding, macs; total_params, total_nonzeros, total_macs) and adds the ones in
-  REPORT_KEYS.
+- `--emit=report --report-json -o FILE`: per layer the keys in REPORT_KEYS (plus name, rows,
+  cols, nonzeros), and a "total" object with the same keys (sums; ratios of sums).
+- HiNM with V not a multiple of 32: tests pass --prune-meta=meta16 explicitly (meta_args), and
+  test_meta_layout_auto checks the documented auto default separately.
 """
 from __future__ import annotations
 

@@ -132,3 +132,53 @@ func.func @mixed_types(%x: tensor<2x8xf16>, %w: tensor<4x8xf32>) -> tensor<2x4xf
   %y = sparsec.linear %x, %w : (tensor<2x8xf16>, tensor<4x8xf32>) -> tensor<2x4xf32>
   return %y : tensor<2x4xf32>
 }
+
+// -----
+
+func.func @hinm_bad_v(%x: tensor<2x8xf32>, %w: tensor<4x8xf32>) -> tensor<2x4xf32> {
+  // expected-error @+1 {{HiNM encoding requires V to be a positive multiple of 16, got V = 24}}
+  %y = sparsec.linear %x, %w {weight_encoding = #sparsec.hinm<v = 24, kept = 4, n = 2, m = 4>}
+      : (tensor<2x8xf32>, tensor<4x8xf32>) -> tensor<2x4xf32>
+  return %y : tensor<2x4xf32>
+}
+
+// -----
+
+func.func @hinm_bad_kept(%x: tensor<2x8xf32>, %w: tensor<4x8xf32>) -> tensor<2x4xf32> {
+  // expected-error @+1 {{HiNM encoding requires kept (column vectors per tile) to be a positive multiple of M = 4, got 6}}
+  %y = sparsec.linear %x, %w {weight_encoding = #sparsec.hinm<v = 16, kept = 6, n = 2, m = 4>}
+      : (tensor<2x8xf32>, tensor<4x8xf32>) -> tensor<2x4xf32>
+  return %y : tensor<2x4xf32>
+}
+
+// -----
+
+func.func @hinm_kept_exceeds_k(%x: tensor<2x8xf32>, %w: tensor<4x8xf32>) -> tensor<2x4xf32> {
+  // expected-error @+1 {{HiNM encoding keeps 12 column vectors per tile but the GEMM view is 4x8}}
+  %y = sparsec.linear %x, %w {weight_encoding = #sparsec.hinm<v = 16, kept = 12, n = 2, m = 4>}
+      : (tensor<2x8xf32>, tensor<4x8xf32>) -> tensor<2x4xf32>
+  return %y : tensor<2x4xf32>
+}
+
+// -----
+
+// Rows 0..2 share a tile: together they use 5 columns, more than kept = 4.
+func.func @hinm_tile_columns(%x: tensor<1x8xf32>) -> tensor<1x3xf32> {
+  %w = arith.constant dense<[[1.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0],
+                             [0.0, 0.0, 1.0, 0.0, 1.0, 0.0, 0.0, 0.0],
+                             [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0]]> : tensor<3x8xf32>
+  // expected-error @+1 {{weight violates HiNM: tile 0 (rows 0..) uses 5 columns, at most 4}}
+  %y = sparsec.linear %x, %w {weight_encoding = #sparsec.hinm<v = 16, kept = 4, n = 2, m = 4>}
+      : (tensor<1x8xf32>, tensor<3x8xf32>) -> tensor<1x3xf32>
+  return %y : tensor<1x3xf32>
+}
+
+// -----
+
+func.func @hinm_row_count(%x: tensor<1x8xf32>) -> tensor<1x1xf32> {
+  %w = arith.constant dense<[[1.0, 1.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0]]> : tensor<1x8xf32>
+  // expected-error @+1 {{weight violates HiNM: row 0 has 3 non-zeros, at most 2}}
+  %y = sparsec.linear %x, %w {weight_encoding = #sparsec.hinm<v = 16, kept = 4, n = 2, m = 4>}
+      : (tensor<1x8xf32>, tensor<1x8xf32>) -> tensor<1x1xf32>
+  return %y : tensor<1x1xf32>
+}

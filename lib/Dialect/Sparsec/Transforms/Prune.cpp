@@ -53,11 +53,11 @@ struct LayerJob {
   double keptSaliency = 0, totalSaliency = 0;
 };
 
-std::string layerName(Operation *op) {
-  Location loc = op->getLoc();
-  if (auto name = dyn_cast<NameLoc>(loc))
+/// The layer's ONNX node name, else "#<index of the layer>".
+std::string layerName(Operation *op, size_t index) {
+  if (auto name = dyn_cast<NameLoc>(op->getLoc()))
     return name.getName().str();
-  return "";
+  return "#" + std::to_string(index);
 }
 
 /// Rounds to the packing value type so that unpacking is exact.
@@ -305,7 +305,7 @@ struct SparsecPrunePass : sparsec::impl::SparsecPruneBase<SparsecPrunePass> {
     for (auto [index, op] : llvm::enumerate(layers)) {
       LayerJob job;
       job.op = op;
-      job.name = layerName(op);
+      job.name = layerName(op, index);
       if (auto w = op->getAttrOfType<StringAttr>("sparsec.weight_name"))
         job.weightName = w.str();
       auto matches = [&](llvm::Regex &re) {
