@@ -97,8 +97,16 @@ std::string packNM(const float *w, const uint8_t *mask, int64_t rows,
       if (hw24)
         codes[r * groups8 + q] = nmCode24(slots[0], slots[1]);
     }
+  // Each 32-row block is its own row tile: [row-block][k-block][word], so a
+  // CTA streams its block's metadata contiguously along K.
   if (hw24)
-    out.meta = buildMetaWords(codes, rows32, groups8, MetaWordLayout::Meta32);
+    for (int64_t rb = 0; rb < rows32 / 32; ++rb) {
+      std::vector<uint8_t> block(codes.begin() + rb * 32 * groups8,
+                                 codes.begin() + (rb + 1) * 32 * groups8);
+      std::vector<uint32_t> words =
+          buildMetaWords(block, 32, groups8, MetaWordLayout::Meta32);
+      out.meta.insert(out.meta.end(), words.begin(), words.end());
+    }
   return "";
 }
 

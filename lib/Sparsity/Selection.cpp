@@ -56,15 +56,43 @@ std::string validateHiNM(const HiNMConfig &c, int64_t cols) {
   return "";
 }
 
+namespace {
+/// stable_topk for one small group without allocating: writes the positions
+/// (ascending) of the n largest of v[0..width) into `out`; returns how many.
+int64_t groupTopN(const float *v, int64_t width, int64_t n, int64_t *out) {
+  n = std::min(n, width);
+  // `best` holds candidate positions ordered best first: larger value, then
+  // smaller index. Positions arrive in increasing order, so an equal value
+  // never displaces an earlier one.
+  int64_t best[32];
+  int64_t count = 0;
+  for (int64_t j = 0; j < width; ++j) {
+    if (count == n && !(v[j] > v[best[n - 1]]))
+      continue;
+    int64_t at = count < n ? count++ : n - 1;
+    while (at > 0 && v[j] > v[best[at - 1]]) {
+      best[at] = best[at - 1];
+      --at;
+    }
+    best[at] = j;
+  }
+  std::copy(best, best + n, out);
+  std::sort(out, out + n);
+  return n;
+}
+} // namespace
+
 Selection selectNM(const float *s, int64_t rows, int64_t cols,
                    const NMConfig &c) {
   Selection sel;
   sel.mask.assign(rows * cols, 0);
+  int64_t kept[32];
   for (int64_t r = 0; r < rows; ++r)
     for (int64_t start = 0; start < cols; start += c.m) {
       int64_t width = std::min(c.m, cols - start);
-      for (int64_t j : stableTopK(s + r * cols + start, width, c.n))
-        sel.mask[r * cols + start + j] = 1;
+      int64_t count = groupTopN(s + r * cols + start, width, c.n, kept);
+      for (int64_t j = 0; j < count; ++j)
+        sel.mask[r * cols + start + kept[j]] = 1;
     }
   return sel;
 }
@@ -76,6 +104,7 @@ Selection selectHiNM(const float *s, int64_t rows, int64_t cols,
   int64_t tiles = (rows + c.v - 1) / c.v;
   std::vector<double> colscore(cols);
   std::vector<float> group(c.m);
+  int64_t keptInGroup[32];
   for (int64_t t = 0; t < tiles; ++t) {
     int64_t first = t * c.v, last = std::min(rows, first + c.v);
     // Padding rows have zero saliency and add nothing.
@@ -88,8 +117,9 @@ Selection selectHiNM(const float *s, int64_t rows, int64_t cols,
       for (int64_t q = 0; q < c.nnzVec / c.m; ++q) {
         for (int64_t j = 0; j < c.m; ++j)
           group[j] = s[r * cols + kept[q * c.m + j]];
-        for (int64_t j : stableTopK(group.data(), c.m, c.n))
-          sel.mask[r * cols + kept[q * c.m + j]] = 1;
+        int64_t count = groupTopN(group.data(), c.m, c.n, keptInGroup);
+        for (int64_t j = 0; j < count; ++j)
+          sel.mask[r * cols + kept[q * c.m + keptInGroup[j]]] = 1;
       }
     sel.tiles.push_back(std::move(kept));
   }

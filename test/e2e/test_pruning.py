@@ -876,7 +876,6 @@ BAD_CASES = [
     ("malformed_unknown_key", ["--sparsity=nm:n=2,m=4,q=3"], [[r"\bq\b"]]),
     ("malformed_empty", ["--sparsity="], [[r"sparsity", r"pattern", r"empty"]]),
     ("malformed_separator", ["--sparsity=nm:n=2;m=4"], [[r"sparsity", r";"]]),
-    ("hinm_missing_v", ["--sparsity=hinm:vs=0.5"], [[r"\bv\b"]]),
     ("bad_value_type", ["--sparsity=nm:n=2,m=4", "--prune-value-type=f8"], [[r"\bf8\b"]]),
     ("bad_korder", ["--sparsity=nm:n=2,m=4", "--prune-korder=whc"], [[r"\bwhc\b"]]),
     ("bad_meta", ["--sparsity=hinm:v=16,vs=0.5", "--prune-meta=meta8"], [[r"meta8"]]),

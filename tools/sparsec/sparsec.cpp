@@ -24,6 +24,7 @@
 #include "mlir/Parser/Parser.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Pass/PassRegistry.h"
+#include "mlir/Support/Timing.h"
 #include "mlir/Support/FileUtilities.h"
 
 #include "llvm/Support/CommandLine.h"
@@ -302,6 +303,7 @@ int main(int argc, char **argv) {
   registerAsmPrinterCLOptions();
   registerMLIRContextCLOptions();
   registerPassManagerCLOptions();
+  registerDefaultTimingManagerCLOptions();
   cl::SetVersionPrinter([](raw_ostream &os) {
     os << "sparsec " << SPARSEC_VERSION << " (LLVM/MLIR " << LLVM_VERSION_STRING
        << ")\n";
@@ -336,6 +338,8 @@ int main(int argc, char **argv) {
   if (!module)
     return 1;
 
+  if (sparsitySpec.getNumOccurrences() && sparsitySpec.empty())
+    return fail("--sparsity needs a pattern, e.g. nm:n=2,m=4 or hinm:v=64,vs=0.5");
   if (!sparsitySpec.empty()) {
     FailureOr<sparsec::SparsecPruneOptions> options = pruneOptions();
     if (failed(options))
@@ -344,6 +348,10 @@ int main(int argc, char **argv) {
     if (failed(applyPassManagerCLOptions(pm)))
       return 1;
     pm.addPass(sparsec::createSparsecPrune(*options));
+    DefaultTimingManager timing;
+    applyDefaultTimingManagerCLOptions(timing);
+    TimingScope timingRoot = timing.getRootScope();
+    pm.enableTiming(timingRoot);
     if (failed(pm.run(*module)))
       return 1;
   } else if (!exportOnnx.empty() || exportMasks) {

@@ -386,11 +386,17 @@ struct SparsecPrunePass : sparsec::impl::SparsecPruneBase<SparsecPrunePass> {
       }
       // GEMM views of the weight and the saliency.
       ArrayRef<float> values = data->values();
-      job.weight.resize(job.rows * job.cols);
-      for (int64_t r = 0; r < job.rows; ++r)
-        for (int64_t k = 0; k < job.cols; ++k)
-          job.weight[r * job.cols + k] =
-              values[gemmToStorageIndex(wShape, job.korder, r, k)];
+      // Linear weights and chw convolutions are stored in GEMM order.
+      bool gemmOrder = wShape.size() == 2 || job.korder == KOrder::chw;
+      if (gemmOrder) {
+        job.weight.assign(values.begin(), values.end());
+      } else {
+        job.weight.resize(job.rows * job.cols);
+        for (int64_t r = 0; r < job.rows; ++r)
+          for (int64_t k = 0; k < job.cols; ++k)
+            job.weight[r * job.cols + k] =
+                values[gemmToStorageIndex(wShape, job.korder, r, k)];
+      }
       job.saliency.resize(job.weight.size());
       if (saliency.empty()) {
         for (size_t i = 0; i < job.weight.size(); ++i)
