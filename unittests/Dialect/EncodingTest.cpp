@@ -73,9 +73,8 @@ TEST_F(NMEncodingTest, ValueCheckMatchesBruteForceOnRandomMasks) {
           expectedOk &= count <= int64_t(n);
         }
       auto enc = NMEncodingAttr::get(&ctx, n, m, KOrder::hwc);
-      bool ok = succeeded(enc.verifyGemmValues(
-          rows, cols, [&](int64_t r, int64_t k) { return mask[r * cols + k] != 0; },
-          emit));
+      std::vector<uint8_t> nonZero(mask.begin(), mask.end());
+      bool ok = succeeded(enc.verifyGemmValues(rows, cols, nonZero, emit));
       EXPECT_EQ(ok, expectedOk) << n << ":" << m << " " << rows << "x" << cols;
       EXPECT_DOUBLE_EQ(enc.getDensity(), double(n) / m);
     }

@@ -34,7 +34,7 @@ LogicalResult DenseEncodingAttr::verifyGemmShape(
 }
 
 LogicalResult DenseEncodingAttr::verifyGemmValues(
-    int64_t, int64_t, function_ref<bool(int64_t, int64_t)>,
+    int64_t, int64_t, ArrayRef<uint8_t>,
     function_ref<InFlightDiagnostic()>) const {
   return success();
 }
@@ -66,14 +66,14 @@ LogicalResult NMEncodingAttr::verifyGemmShape(
 }
 
 LogicalResult NMEncodingAttr::verifyGemmValues(
-    int64_t rows, int64_t cols, function_ref<bool(int64_t, int64_t)> isNonZero,
+    int64_t rows, int64_t cols, ArrayRef<uint8_t> nonZero,
     function_ref<InFlightDiagnostic()> emitError) const {
   int64_t m = getM(), n = getN();
   for (int64_t r = 0; r < rows; ++r) {
     for (int64_t start = 0; start < cols; start += m) {
       int64_t end = std::min(cols, start + m), count = 0;
       for (int64_t k = start; k < end; ++k)
-        count += isNonZero(r, k);
+        count += nonZero[r * cols + k];
       if (count > n)
         return emitError() << "weight violates " << n << ":" << m
                            << " sparsity: row " << r << ", group " << start / m
@@ -123,7 +123,7 @@ LogicalResult HiNMEncodingAttr::verifyGemmShape(
 }
 
 LogicalResult HiNMEncodingAttr::verifyGemmValues(
-    int64_t rows, int64_t cols, function_ref<bool(int64_t, int64_t)> isNonZero,
+    int64_t rows, int64_t cols, ArrayRef<uint8_t> nonZero,
     function_ref<InFlightDiagnostic()> emitError) const {
   int64_t v = getV(), kept = getKept();
   int64_t perRow = kept * getN() / getM();
@@ -134,7 +134,7 @@ LogicalResult HiNMEncodingAttr::verifyGemmValues(
     for (int64_t r = t * v; r < std::min(rows, (t + 1) * v); ++r) {
       int64_t count = 0;
       for (int64_t k = 0; k < cols; ++k) {
-        if (!isNonZero(r, k))
+        if (!nonZero[r * cols + k])
           continue;
         ++count;
         if (!used[k]) {

@@ -25,12 +25,17 @@ static LogicalResult verifyWeightEncoding(Operation *op, Value weight,
   ArrayRef<int64_t> shape = cast<RankedTensorType>(weight.getType()).getShape();
   ArrayRef<float> values = data->values();
   KOrder korder = enc.getKOrder();
-  return enc.verifyGemmValues(
-      rows, cols,
-      [&](int64_t r, int64_t k) {
-        return values[gemmToStorageIndex(shape, korder, r, k)] != 0.0f;
-      },
-      emitError);
+  std::vector<uint8_t> nonZero(rows * cols);
+  if (shape.size() == 2 || korder == KOrder::chw) {
+    for (int64_t i = 0, e = rows * cols; i < e; ++i)
+      nonZero[i] = values[i] != 0.0f;
+  } else {
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t k = 0; k < cols; ++k)
+        nonZero[r * cols + k] =
+            values[gemmToStorageIndex(shape, korder, r, k)] != 0.0f;
+  }
+  return enc.verifyGemmValues(rows, cols, nonZero, emitError);
 }
 
 static LogicalResult verifyElementTypes(Operation *op) {

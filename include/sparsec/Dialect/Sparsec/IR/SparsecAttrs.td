@@ -26,10 +26,10 @@ def Sparsec_SparsityEncodingAttrInterface
       (ins "int64_t":$rows, "int64_t":$cols,
            "::llvm::function_ref<::mlir::InFlightDiagnostic()>":$emitError)>,
     InterfaceMethod<[{Checks the encoding against the values of the GEMM view;
-      `isNonZero(r, k)` tells whether element (r, k) is non-zero.}],
+      `nonZero` is its row-major R x K non-zero map.}],
       "::mlir::LogicalResult", "verifyGemmValues",
       (ins "int64_t":$rows, "int64_t":$cols,
-           "::llvm::function_ref<bool(int64_t, int64_t)>":$isNonZero,
+           "::llvm::ArrayRef<uint8_t>":$nonZero,
            "::llvm::function_ref<::mlir::InFlightDiagnostic()>":$emitError)>,
     InterfaceMethod<"Fraction of weights kept (1 for dense).",
       "double", "getDensity">

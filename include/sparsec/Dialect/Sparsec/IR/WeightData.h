@@ -19,6 +19,8 @@ public:
   /// Same for the value defining `v` if it is an arith.constant.
   static std::optional<WeightData> getFromValue(mlir::Value v);
 
+  /// True when values() points into the attribute's own storage.
+  bool isBorrowed() const { return storage.empty(); }
   llvm::ArrayRef<float> values() const {
     return storage.empty() ? borrowed : llvm::ArrayRef<float>(storage);
   }
