@@ -37,6 +37,8 @@ void buildHostPipeline(OpPassManager &pm) {
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
   pm.addNestedPass<func::FuncOp>(createLinalgElementwiseOpFusionPass());
+  // After the canonicalizer, which would fold the reshapes back.
+  pm.addNestedPass<func::FuncOp>(createSparsecFlattenConstants());
 
   bufferization::OneShotBufferizePassOptions bufferization;
   bufferization.bufferizeFunctionBoundaries = true;
