@@ -97,33 +97,59 @@ Selection selectNM(const float *s, int64_t rows, int64_t cols,
   return sel;
 }
 
-Selection selectHiNM(const float *s, int64_t rows, int64_t cols,
-                     const HiNMConfig &c) {
-  Selection sel;
-  sel.mask.assign(rows * cols, 0);
+std::vector<std::vector<int64_t>>
+selectHiNMVectors(const float *s, int64_t rows, int64_t cols,
+                  const HiNMConfig &c, const std::vector<int64_t> &rowOrder) {
   int64_t tiles = (rows + c.v - 1) / c.v;
+  std::vector<std::vector<int64_t>> lists;
+  lists.reserve(tiles);
   std::vector<double> colscore(cols);
-  std::vector<float> group(c.m);
-  int64_t keptInGroup[32];
   for (int64_t t = 0; t < tiles; ++t) {
-    int64_t first = t * c.v, last = std::min(rows, first + c.v);
     // Padding rows have zero saliency and add nothing.
     std::fill(colscore.begin(), colscore.end(), 0.0);
-    for (int64_t r = first; r < last; ++r)
+    for (int64_t i = t * c.v; i < (t + 1) * c.v; ++i) {
+      int64_t r = rowOrder.empty() ? i : rowOrder[i];
+      if (r >= rows)
+        continue;
       for (int64_t k = 0; k < cols; ++k)
         colscore[k] += double(s[r * cols + k]);
-    std::vector<int64_t> kept = stableTopK(colscore.data(), cols, c.nnzVec);
-    for (int64_t r = first; r < last; ++r)
-      for (int64_t q = 0; q < c.nnzVec / c.m; ++q) {
+    }
+    lists.push_back(stableTopK(colscore.data(), cols, c.nnzVec));
+  }
+  return lists;
+}
+
+Selection selectHiNMWithColumns(const float *s, int64_t rows, int64_t cols,
+                                const HiNMConfig &c,
+                                const std::vector<int64_t> &rowOrder,
+                                std::vector<std::vector<int64_t>> tileColumns) {
+  Selection sel;
+  sel.mask.assign(rows * cols, 0);
+  std::vector<float> group(c.m);
+  int64_t keptInGroup[32];
+  for (int64_t t = 0; t < int64_t(tileColumns.size()); ++t) {
+    const std::vector<int64_t> &kept = tileColumns[t];
+    for (int64_t i = t * c.v; i < (t + 1) * c.v; ++i) {
+      int64_t r = rowOrder.empty() ? i : rowOrder[i];
+      if (r >= rows)
+        continue;
+      for (int64_t q = 0; q < int64_t(kept.size()) / c.m; ++q) {
         for (int64_t j = 0; j < c.m; ++j)
           group[j] = s[r * cols + kept[q * c.m + j]];
         int64_t count = groupTopN(group.data(), c.m, c.n, keptInGroup);
         for (int64_t j = 0; j < count; ++j)
           sel.mask[r * cols + kept[q * c.m + keptInGroup[j]]] = 1;
       }
-    sel.tiles.push_back(std::move(kept));
+    }
   }
+  sel.tiles = std::move(tileColumns);
   return sel;
+}
+
+Selection selectHiNM(const float *s, int64_t rows, int64_t cols,
+                     const HiNMConfig &c) {
+  return selectHiNMWithColumns(s, rows, cols, c, {},
+                               selectHiNMVectors(s, rows, cols, c));
 }
 
 } // namespace sparsec

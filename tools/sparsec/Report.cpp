@@ -19,13 +19,16 @@ struct LayerRow {
   std::string name, weight, kind, pattern = "dense", valueType = "f32";
   int64_t rows = 0, cols = 0, params = 0, kept = 0, nonZeros = -1;
   int64_t n = 0, m = 0, v = 0, nnzVec = 0, outputsPerRow = 0;
-  double keptSaliency = 0, totalSaliency = 0;
+  double keptSaliency = 0, totalSaliency = 0, keptSaliencyUnpermuted = 0;
   double bytesDense = 0, bytesValues = 0, bytesMeta = 0, bytesIndices = 0;
 
   double bytesPacked() const { return bytesValues + bytesMeta + bytesIndices; }
   double sparsity() const { return params ? 1.0 - double(kept) / params : 0; }
   double retained() const {
     return totalSaliency > 0 ? keptSaliency / totalSaliency : 1.0;
+  }
+  double retainedUnpermuted() const {
+    return totalSaliency > 0 ? keptSaliencyUnpermuted / totalSaliency : 1.0;
   }
   int64_t macsDense() const { return params * outputsPerRow; }
   int64_t macsSparse() const { return kept * outputsPerRow; }
@@ -57,6 +60,8 @@ LayerRow describe(LayerOp op, int64_t outputsPerRow) {
     row.keptSaliency = cast<FloatAttr>(stats.get("kept_saliency")).getValueAsDouble();
     row.totalSaliency = cast<FloatAttr>(stats.get("total_saliency")).getValueAsDouble();
     row.valueType = cast<StringAttr>(stats.get("value_type")).str();
+    row.keptSaliencyUnpermuted =
+        cast<FloatAttr>(stats.get("kept_saliency_unpermuted")).getValueAsDouble();
   }
   if (std::optional<WeightData> data = WeightData::getFromValue(op.getWeight()))
     row.nonZeros = llvm::count_if(data->values(), [](float x) { return x != 0; });
@@ -95,6 +100,25 @@ LayerRow describe(LayerOp op, int64_t outputsPerRow) {
 } // namespace
 
 void writeModelReport(ModuleOp module, bool json, raw_ostream &os) {
+  struct ExplicitPermute {
+    std::string layer;
+    int64_t axis;
+    std::string reason;
+  };
+  std::vector<ExplicitPermute> explicitPermutes;
+  module.walk([&](PermuteOp op) {
+    std::string layer = "?";
+    Value input = op.getInput();
+    if (Operation *def = input.getDefiningOp())
+      layer = locationName(def->getLoc());
+    for (Operation *user : op->getUsers())
+      if (isa<LinearOp, Conv2DOp>(user) && layer == "?")
+        layer = locationName(user->getLoc());
+    std::string reason;
+    if (auto r = op->getAttrOfType<StringAttr>("sparsec.reason"))
+      reason = r.str();
+    explicitPermutes.push_back({layer, int64_t(op.getAxis()), reason});
+  });
   std::vector<LayerRow> rows;
   module.walk([&](Operation *op) {
     if (auto linear = dyn_cast<LinearOp>(op)) {
@@ -113,6 +137,8 @@ void writeModelReport(ModuleOp module, bool json, raw_ostream &os) {
     total.params += r.params;
     total.kept += r.kept;
     total.keptSaliency += r.totalSaliency > 0 ? r.keptSaliency : 0;
+    total.keptSaliencyUnpermuted +=
+        r.totalSaliency > 0 ? r.keptSaliencyUnpermuted : 0;
     total.totalSaliency += r.totalSaliency;
     total.bytesDense += r.bytesDense;
     total.bytesValues += r.bytesValues;
@@ -133,6 +159,7 @@ void writeModelReport(ModuleOp module, bool json, raw_ostream &os) {
                            {"kept", r.kept},
                            {"sparsity", r.sparsity()},
                            {"retained_saliency", r.retained()},
+                           {"retained_saliency_unpermuted", r.retainedUnpermuted()},
                            {"bytes_dense", r.bytesDense},
                            {"bytes_values", r.bytesValues},
                            {"bytes_meta", r.bytesMeta},
@@ -164,25 +191,30 @@ void writeModelReport(ModuleOp module, bool json, raw_ostream &os) {
       }
       layers.push_back(std::move(o));
     }
+    llvm::json::Array permutes;
+    for (auto &p : explicitPermutes)
+      permutes.push_back(llvm::json::Object{
+          {"layer", p.layer}, {"axis", p.axis}, {"reason", p.reason}});
     llvm::json::Object root{{"layers", std::move(layers)},
-                            {"total", toJson(total, macsDense, macsSparse)}};
+                            {"total", toJson(total, macsDense, macsSparse)},
+                            {"explicit_permutes", std::move(permutes)}};
     os << llvm::formatv("{0:2}", llvm::json::Value(std::move(root))) << "\n";
     return;
   }
-  os << llvm::format("%-28s %-6s %-6s %11s %10s %8s %9s %12s %12s %10s %6s %7s\n",
+  os << llvm::format("%-28s %-6s %-6s %11s %10s %8s %9s %12s %12s %10s %6s %7s %9s\n",
                      "layer", "kind", "format", "gemm (RxK)", "params", "sparsity",
                      "retained", "bytes dense", "bytes packed", "meta+idx",
-                     "CR", "FLOPs÷");
+                     "CR", "FLOPs÷", "unpermuted");
   auto print = [&](const LayerRow &r, StringRef gemm, StringRef format,
                    int64_t md, int64_t ms) {
     os << llvm::format("%-28s %-6s %-6s %11s %10lld %8.4f %9.4f %12.0f %12.0f "
-                       "%10.0f %6.2f %7.2f\n",
+                       "%10.0f %6.2f %7.2f %9.4f\n",
                        r.name.c_str(), r.kind.c_str(), format.str().c_str(),
                        gemm.str().c_str(), (long long)r.params, r.sparsity(),
                        r.retained(), r.bytesDense, r.bytesPacked(),
                        r.bytesMeta + r.bytesIndices,
                        ratio(r.bytesDense, r.bytesPacked()),
-                       ratio(double(md), double(ms)));
+                       ratio(double(md), double(ms)), r.retainedUnpermuted());
   };
   for (const LayerRow &r : rows) {
     std::string format = r.pattern == "dense" ? "dense"
@@ -193,6 +225,9 @@ void writeModelReport(ModuleOp module, bool json, raw_ostream &os) {
           r.macsDense(), r.macsSparse());
   }
   print(total, "", "", macsDense, macsSparse);
+  for (auto &p : explicitPermutes)
+    os << "explicit permute after/before layer '" << p.layer << "' (axis "
+       << p.axis << "): " << p.reason << "\n";
 }
 
 } // namespace sparsec

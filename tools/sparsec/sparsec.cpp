@@ -28,6 +28,7 @@
 #include "mlir/Support/FileUtilities.h"
 
 #include "llvm/Support/CommandLine.h"
+#include <unistd.h>
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/Path.h"
@@ -120,6 +121,35 @@ static cl::opt<std::string> pruneMeta(
     cl::desc("HiNM metadata layout: meta32, meta16 or auto (meta32 when V is "
              "a multiple of 32)"),
     cl::init("auto"), cl::cat(sparsecCategory));
+static cl::opt<std::string> permuteMethod(
+    "permute",
+    cl::desc("Channel permutation before pruning: none, gyro (HiNM), asp or "
+             "swap (N:M)"),
+    cl::init("none"), cl::cat(sparsecCategory));
+static cl::opt<int64_t> permuteSeed("permute-seed",
+                                    cl::desc("Seed of the permutation search"),
+                                    cl::init(0), cl::cat(sparsecCategory));
+static cl::opt<int64_t> permuteTries(
+    "permute-tries", cl::desc("Gyro: most trials per schedule phase"),
+    cl::init(100), cl::cat(sparsecCategory));
+static cl::opt<std::string> permuteSchedule(
+    "permute-schedule", cl::desc("Gyro: rows moved per block in each phase"),
+    cl::init("8,1,4,1,2,1,1"), cl::cat(sparsecCategory));
+static cl::opt<double> permuteBudget(
+    "permute-budget", cl::desc("Time budget in seconds for the searches (0 = none)"),
+    cl::init(0), cl::cat(sparsecCategory));
+static cl::opt<int64_t> permuteWindow(
+    "permute-window", cl::desc("ASP: stripes per exhaustive window (2 or 3)"),
+    cl::init(2), cl::cat(sparsecCategory));
+static cl::opt<int64_t> permuteEscapes("permute-escapes",
+                                       cl::desc("ASP: escape attempts"),
+                                       cl::init(100), cl::cat(sparsecCategory));
+static cl::opt<bool> permuteExplicit(
+    "permute-explicit",
+    cl::desc("Insert sparsec.permute where no layer can absorb a permutation "
+             "(else leave such layers unpermuted)"),
+    cl::init(true), cl::cat(sparsecCategory));
+
 static cl::opt<std::string> exportOnnx(
     "export-onnx",
     cl::desc("Write the pruned model back to ONNX (masked weights)"),
@@ -273,6 +303,16 @@ FailureOr<sparsec::SparsecPruneOptions> pruneOptions() {
   o.korder = pruneKOrder;
   o.metaLayout = pruneMeta;
   o.keepMask = exportMasks;
+  o.permute = permuteMethod;
+  o.seed = permuteSeed;
+  o.permuteTries = permuteTries;
+  o.permuteSchedule = permuteSchedule;
+  o.permuteBudget = permuteBudget;
+  o.permuteWindow = permuteWindow;
+  o.permuteEscapes = permuteEscapes;
+  o.explicitPermutes = permuteExplicit;
+  // Progress only on a terminal.
+  o.progress = isatty(STDERR_FILENO);
   return o;
 }
 
@@ -356,6 +396,8 @@ int main(int argc, char **argv) {
       return 1;
   } else if (!exportOnnx.empty() || exportMasks) {
     return fail("--export-onnx/--export-masks need --sparsity");
+  } else if (permuteMethod != "none") {
+    return fail("--permute needs --sparsity");
   }
   if (!exportOnnx.empty()) {
     if (StringRef(inputFilename).ends_with(".mlir") ||

@@ -43,6 +43,24 @@ Selection selectNM(const float *saliency, int64_t rows, int64_t cols,
 Selection selectHiNM(const float *saliency, int64_t rows, int64_t cols,
                      const HiNMConfig &config);
 
+/// The two halves of selectHiNM for a deployment row order (gyro, §2.4).
+/// `rowOrder` is empty (identity) or has R_p = roundup(rows, V) entries: tile
+/// t holds original rows rowOrder[tV .. tV+V-1]; ids >= rows are padding rows
+/// (zero saliency, keep nothing).
+///
+/// Vector level: L_t = stable_topk(colscore, nnzVec) per tile, ascending.
+std::vector<std::vector<int64_t>>
+selectHiNMVectors(const float *saliency, int64_t rows, int64_t cols,
+                  const HiNMConfig &config,
+                  const std::vector<int64_t> &rowOrder = {});
+/// N:M level on given per-tile column lists: group q is positions
+/// qM .. qM+M-1 of L_t in the order given (ties to the lower position).
+/// `Selection::tiles` returns the lists as given.
+Selection selectHiNMWithColumns(const float *saliency, int64_t rows,
+                                int64_t cols, const HiNMConfig &config,
+                                const std::vector<int64_t> &rowOrder,
+                                std::vector<std::vector<int64_t>> tileColumns);
+
 /// Checks parameters; returns an empty string or the reason they are invalid.
 std::string validateNM(const NMConfig &config);
 std::string validateHiNM(const HiNMConfig &config, int64_t cols);

@@ -81,11 +81,38 @@ std::string exportPrunedONNX(ModuleOp module, StringRef inputPath,
     auto shape = cast<RankedTensorType>(weight.getType()).getShape();
     PrunedWeight w;
     ArrayRef<float> values = data->values();
+    std::vector<float> permutedStorage;
     std::vector<float> mask;
     if (auto maskAttr = op->getAttrOfType<ElementsAttr>("sparsec.mask")) {
       if (std::optional<RawBytes> bytes = RawBytes::get(maskAttr))
         for (char c : bytes->view())
           mask.push_back(c ? 1.0f : 0.0f);
+    }
+    // Undo channel permutations: export in the model's own coordinates.
+    auto rowPerm = op->getAttrOfType<DenseI64ArrayAttr>("sparsec.row_perm");
+    auto colPerm = op->getAttrOfType<DenseI64ArrayAttr>("sparsec.col_perm");
+    if (rowPerm || colPerm) {
+      std::vector<float> v(values.begin(), values.end()), mk = mask;
+      std::vector<float> ov(v.size()), om(mk.size());
+      int64_t rows = shape[0], channels = shape[1];
+      int64_t inner = 1;
+      for (size_t d = 2; d < shape.size(); ++d)
+        inner *= shape[d];
+      for (int64_t r = 0; r < rows; ++r)
+        for (int64_t c = 0; c < channels; ++c)
+          for (int64_t i = 0; i < inner; ++i) {
+            int64_t from = (r * channels + c) * inner + i;
+            int64_t origRow = rowPerm ? rowPerm[r] : r;
+            int64_t origCol = colPerm ? colPerm[c] : c;
+            int64_t to = (origRow * channels + origCol) * inner + i;
+            ov[to] = v[from];
+            if (!mk.empty())
+              om[to] = mk[from];
+          }
+      permutedStorage = std::move(ov);
+      values = permutedStorage;
+      if (!mask.empty())
+        mask = std::move(om);
     }
     if (op->hasAttr("sparsec.weight_transposed")) {
       w.values = transposeBack(values, shape[0], shape[1]);

@@ -125,5 +125,26 @@ LogicalResult Conv2DOp::verify() {
                               getNumRows(), getReductionSize());
 }
 
+LogicalResult PermuteOp::verify() {
+  auto type = cast<RankedTensorType>(getInput().getType());
+  int64_t axis = getAxis();
+  if (axis < 0 || axis >= type.getRank())
+    return emitOpError("axis ") << axis << " is out of range for rank "
+                                << type.getRank();
+  ArrayRef<int64_t> perm = getPermutation();
+  if (int64_t(perm.size()) != type.getDimSize(axis))
+    return emitOpError("permutation has ")
+           << perm.size() << " entries for a dimension of size "
+           << type.getDimSize(axis);
+  std::vector<bool> seen(perm.size(), false);
+  for (int64_t p : perm) {
+    if (p < 0 || p >= int64_t(perm.size()) || seen[p])
+      return emitOpError("permutation is not a permutation of 0..")
+             << perm.size() - 1;
+    seen[p] = true;
+  }
+  return success();
+}
+
 #define GET_OP_CLASSES
 #include "sparsec/Dialect/Sparsec/IR/SparsecOps.cpp.inc"

@@ -194,17 +194,51 @@ struct LowerConv2D : OpRewritePattern<Conv2DOp> {
   }
 };
 
+/// A permutation becomes a gather along its axis from a constant index table.
+struct LowerPermute : OpRewritePattern<PermuteOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(PermuteOp op,
+                                PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    auto type = cast<RankedTensorType>(op.getType());
+    int64_t rank = type.getRank(), axis = op.getAxis();
+    ArrayRef<int64_t> perm = op.getPermutation();
+    auto tableType = RankedTensorType::get({int64_t(perm.size())},
+                                           rewriter.getI64Type());
+    Value table = arith::ConstantOp::create(
+        rewriter, loc, DenseIntElementsAttr::get(tableType, perm));
+    Value init = tensor::EmptyOp::create(rewriter, loc, type.getShape(),
+                                         type.getElementType());
+    SmallVector<AffineMap> maps = {rewriter.getMultiDimIdentityMap(rank)};
+    SmallVector<utils::IteratorType> iters(rank, utils::IteratorType::parallel);
+    Value input = op.getInput();
+    auto generic = linalg::GenericOp::create(
+        rewriter, loc, TypeRange{type}, ValueRange{}, ValueRange{init}, maps,
+        iters, [&](OpBuilder &b, Location l, ValueRange) {
+          SmallVector<Value> idx;
+          for (int64_t d = 0; d < rank; ++d)
+            idx.push_back(linalg::IndexOp::create(b, l, d));
+          Value source = tensor::ExtractOp::create(b, l, table, idx[axis]);
+          idx[axis] = arith::IndexCastOp::create(b, l, b.getIndexType(), source);
+          Value v = tensor::ExtractOp::create(b, l, input, idx);
+          linalg::YieldOp::create(b, l, v);
+        });
+    rewriter.replaceOp(op, generic.getResult(0));
+    return success();
+  }
+};
+
 struct SparsecLowerToLinalgPass
     : sparsec::impl::SparsecLowerToLinalgBase<SparsecLowerToLinalgPass> {
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
-    patterns.add<LowerLinear, LowerConv2D>(&getContext());
+    patterns.add<LowerLinear, LowerConv2D, LowerPermute>(&getContext());
     // A walk, not the greedy driver: folding reshapes of large weight
     // constants would copy them.
     walkAndApplyPatterns(getOperation(), std::move(patterns));
     bool leftover = false;
     getOperation().walk([&](Operation *op) {
-      if (isa<LinearOp, Conv2DOp>(op)) {
+      if (isa<LinearOp, Conv2DOp, PermuteOp>(op)) {
         op->emitError("could not lower sparsec op to linalg");
         leftover = true;
       }

@@ -2,7 +2,9 @@
 #include "sparsec/Dialect/Sparsec/IR/Sparsec.h"
 #include "sparsec/Dialect/Sparsec/IR/WeightData.h"
 #include "sparsec/Dialect/Sparsec/Transforms/Passes.h"
+#include "PrunePermutation.h"
 #include "sparsec/Sparsity/Packing.h"
+#include "sparsec/Sparsity/Permutation.h"
 #include "sparsec/Sparsity/Selection.h"
 #include "sparsec/Support/Npy.h"
 #include "sparsec/Support/Safetensors.h"
@@ -54,6 +56,7 @@ struct LayerJob {
   NMPacked nm;
   HiNMPacked hinm;
   double keptSaliency = 0, totalSaliency = 0;
+  double keptSaliencyUnpermuted = -1; // with permutation on: plain selection
 };
 
 /// The layer's ONNX node name, else "#<index of the layer>".
@@ -188,6 +191,22 @@ struct SparsecPrunePass : sparsec::impl::SparsecPruneBase<SparsecPrunePass> {
                   "' (expected meta32, meta16 or auto)");
     if (minParams < 0)
       return fail("min-params must not be negative");
+    if (permute != "none" && permute != "gyro" && permute != "asp" &&
+        permute != "swap")
+      return fail("unknown permute '" + permute +
+                  "' (expected none, gyro, asp or swap)");
+    if (permute == "gyro" && pattern != "hinm")
+      return fail("permute=gyro needs pattern=hinm");
+    if ((permute == "asp" || permute == "swap") && pattern != "nm")
+      return fail("permute=" + permute + " needs pattern=nm");
+    if (permuteWindow != 2 && permuteWindow != 3)
+      return fail("permute-window must be 2 or 3");
+    if (permuteTries < 1 || permuteEscapes < 0 || permuteBudget < 0)
+      return fail("permute-tries must be positive, permute-escapes and "
+                  "permute-budget non-negative");
+    if (failed(parseSchedule()))
+      return fail("permute-schedule must be a comma-separated list of "
+                  "positive integers, got '" + permuteSchedule + "'");
     for (auto [optName, regex] :
          {std::pair<StringRef, StringRef>{"include", include},
           {"exclude", exclude}}) {
@@ -196,6 +215,61 @@ struct SparsecPrunePass : sparsec::impl::SparsecPruneBase<SparsecPrunePass> {
         return fail(Twine(optName) + " is not a valid regex: " + error);
     }
     return success();
+  }
+
+  std::vector<int64_t> schedule;
+  LogicalResult parseSchedule() {
+    schedule.clear();
+    SmallVector<StringRef> parts;
+    StringRef(permuteSchedule).split(parts, ',', -1, false);
+    for (StringRef part : parts) {
+      int64_t e;
+      if (part.trim().getAsInteger(10, e) || e < 1)
+        return failure();
+      schedule.push_back(e);
+    }
+    return success(!schedule.empty());
+  }
+
+  /// Plain-selection kept saliency of every job, then the channel
+  /// permutations (searched on all cores, applied to the graph and to the
+  /// jobs' GEMM views).
+  LogicalResult runPermutation(ModuleOp module, std::vector<LayerJob> &jobs) {
+    parallelForEach(&getContext(), jobs, [&](LayerJob &job) {
+      const LayerSettings &s = job.settings;
+      Selection plain =
+          s.pattern == "nm"
+              ? selectNM(job.saliency.data(), job.rows, job.cols, {s.n, s.m})
+              : selectHiNM(job.saliency.data(), job.rows, job.cols,
+                           {s.v, job.nnzVec, s.n, s.m});
+      double kept = 0;
+      for (size_t i = 0; i < plain.mask.size(); ++i)
+        kept += plain.mask[i] ? job.saliency[i] : 0.0;
+      job.keptSaliencyUnpermuted = kept;
+    });
+    std::vector<PermutableLayer> layers;
+    for (LayerJob &job : jobs) {
+      if (job.weightCopy.empty())
+        job.weightCopy.assign(job.weight.begin(), job.weight.end());
+      const LayerSettings &s = job.settings;
+      layers.push_back({job.op, job.name, s.pattern, job.rows, job.cols, s.n,
+                        s.m, s.v, job.nnzVec, job.korder == KOrder::chw,
+                        &job.weightCopy, &job.saliency});
+    }
+    PermutationOptions options;
+    options.method = permute;
+    options.seed = uint64_t(seed);
+    options.tries = permuteTries;
+    options.window = permuteWindow;
+    options.escapes = permuteEscapes;
+    options.schedule = schedule;
+    options.budgetSeconds = permuteBudget;
+    options.explicitPermutes = explicitPermutes;
+    options.progress = progress;
+    LogicalResult result = permuteChannels(module, layers, options);
+    for (LayerJob &job : jobs)
+      job.weight = job.weightCopy;
+    return result;
   }
 
   /// Checks one layer's settings; returns the reason they are invalid.
@@ -233,6 +307,52 @@ struct SparsecPrunePass : sparsec::impl::SparsecPruneBase<SparsecPrunePass> {
     if (s.sparsity != -1)
       return 1.0 - (1.0 - s.sparsity) * double(s.m) / double(s.n);
     return s.vectorSparsity != -1 ? s.vectorSparsity : 0.5;
+  }
+
+  /// HiNM selection with gyro stage B: the vector level, then each tile's
+  /// column grouping searched on its compacted saliency (folded into L_t).
+  Selection selectWithColumnGrouping(const LayerJob &job) {
+    const LayerSettings &s = job.settings;
+    HiNMConfig config{s.v, job.nnzVec, s.n, s.m};
+    std::vector<std::vector<int64_t>> tiles =
+        selectHiNMVectors(job.saliency.data(), job.rows, job.cols, config);
+    Rng rng = Rng::forLayer(uint64_t(seed), job.name + "/columns");
+    std::vector<float> tile(s.v * job.nnzVec);
+    // Start each tile's search from the grouping of the original channel
+    // order, so a permutation folded in from upstream never starts worse
+    // than plain pruning.
+    auto colPerm = job.op->getAttrOfType<DenseI64ArrayAttr>("sparsec.col_perm");
+    auto originalColumn = [&](int64_t k) -> int64_t {
+      if (!colPerm)
+        return k;
+      int64_t channels = int64_t(colPerm.size());
+      if (job.korder == KOrder::chw) {
+        int64_t spatial = job.cols / channels;
+        return colPerm[k / spatial] * spatial + k % spatial;
+      }
+      return (k / channels) * channels + colPerm[k % channels];
+    };
+    for (size_t t = 0; t < tiles.size(); ++t) {
+      llvm::sort(tiles[t], [&](int64_t a, int64_t b) {
+        return originalColumn(a) < originalColumn(b);
+      });
+      std::fill(tile.begin(), tile.end(), 0.0f);
+      for (int64_t i = 0; i < s.v; ++i) {
+        int64_t r = int64_t(t) * s.v + i;
+        if (r >= job.rows)
+          break;
+        for (int64_t j = 0; j < job.nnzVec; ++j)
+          tile[i * job.nnzVec + j] = job.saliency[r * job.cols + tiles[t][j]];
+      }
+      GyroStageBResult grouping =
+          gyroStageB(tile.data(), s.v, job.nnzVec, s.n, s.m, rng);
+      std::vector<int64_t> grouped;
+      for (int64_t j : grouping.order)
+        grouped.push_back(tiles[t][j]);
+      tiles[t] = std::move(grouped);
+    }
+    return selectHiNMWithColumns(job.saliency.data(), job.rows, job.cols,
+                                 config, {}, std::move(tiles));
   }
 
   void runOnOperation() override {
@@ -469,16 +589,22 @@ struct SparsecPrunePass : sparsec::impl::SparsecPruneBase<SparsecPrunePass> {
     if (failedAny)
       return signalPassFailure();
 
+    if (permute != "none" && failed(runPermutation(module, jobs)))
+      return signalPassFailure();
+
     // Selection and packing: pure computation, in parallel.
     std::string vt = valueType;
+    bool stageB = permute == "gyro";
     parallelForEach(ctx, jobs, [&](LayerJob &job) {
       const LayerSettings &s = job.settings;
       if (s.pattern == "nm")
         job.selection = selectNM(job.saliency.data(), job.rows, job.cols,
                                  {s.n, s.m});
-      else
+      else if (!stageB)
         job.selection = selectHiNM(job.saliency.data(), job.rows, job.cols,
                                    {s.v, job.nnzVec, s.n, s.m});
+      else
+        job.selection = selectWithColumnGrouping(job);
       job.masked.assign(job.weight.size(), 0.0f);
       for (size_t i = 0; i < job.weight.size(); ++i) {
         job.totalSaliency += job.saliency[i];
@@ -599,10 +725,23 @@ struct SparsecPrunePass : sparsec::impl::SparsecPruneBase<SparsecPrunePass> {
                                       b.getF64FloatAttr(job.keptSaliency)),
                        b.getNamedAttr("total_saliency",
                                       b.getF64FloatAttr(job.totalSaliency)),
-                       b.getNamedAttr("value_type", b.getStringAttr(vt))}));
+                       b.getNamedAttr("value_type", b.getStringAttr(vt)),
+                       b.getNamedAttr("kept_saliency_unpermuted",
+                                      b.getF64FloatAttr(
+                                          job.keptSaliencyUnpermuted >= 0
+                                              ? job.keptSaliencyUnpermuted
+                                              : job.keptSaliency))}));
       // The pass manager's verifier checks the new encoding on the new weight.
       ++numPruned;
     }
+    // Weights replaced by permutation are dead now.
+    SmallVector<Operation *> dead;
+    module.walk([&](arith::ConstantOp cst) {
+      if (cst->use_empty())
+        dead.push_back(cst);
+    });
+    for (Operation *op : dead)
+      op->erase();
   }
 };
 

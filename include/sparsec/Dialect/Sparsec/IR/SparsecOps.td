@@ -84,4 +84,21 @@ def Sparsec_Conv2DOp : Sparsec_Op<"conv2d", [Pure]> {
   }];
 }
 
+def Sparsec_PermuteOp : Sparsec_Op<"permute", [Pure,
+    AllTypesMatch<["input", "result"]>]> {
+  let summary = "Reorder the channels of a tensor along one axis";
+  let description = [{
+    `result[..., j, ...] = input[..., permutation[j], ...]` along `axis`
+    (the `new[j] = old[perm[j]]` convention). Channel permutation passes fold
+    permutations into neighbouring layers; they insert this op only where no
+    neighbour can absorb one (a graph output, a head split, a concat), and the
+    report lists every such op.
+  }];
+  let arguments = (ins AnyRankedTensor:$input, I64Attr:$axis,
+      DenseI64ArrayAttr:$permutation);
+  let results = (outs AnyRankedTensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input)";
+  let hasVerifier = 1;
+}
+
 #endif // SPARSEC_OPS_TD

@@ -109,7 +109,29 @@ def SparsecPrune : Pass<"sparsec-prune", "::mlir::ModuleOp"> {
     Option<"metaLayout", "meta-layout", "std::string", /*default=*/"\"auto\"",
            "HiNM 2:4 metadata layout: meta32, meta16, or auto (meta32 when V is a multiple of 32)">,
     Option<"keepMask", "keep-mask", "bool", /*default=*/"false",
-           "Attach the selected mask (sparsec.mask) for export">
+           "Attach the selected mask (sparsec.mask) for export">,
+    Option<"permute", "permute", "std::string", /*default=*/"\"none\"",
+           "Channel permutation before selection: none, gyro (HiNM: output "
+           "rows, then per-tile column grouping), asp (N:M: stripe-group "
+           "search on input channels) or swap (N:M: greedy channel swap)">,
+    Option<"seed", "seed", "int64_t", /*default=*/"0",
+           "Seed of the permutation searches (one sub-stream per layer)">,
+    Option<"permuteTries", "permute-tries", "int64_t", /*default=*/"100",
+           "Gyro: most trials per schedule phase">,
+    Option<"permuteSchedule", "permute-schedule", "std::string",
+           /*default=*/"\"8,1,4,1,2,1,1\"",
+           "Gyro: rows moved per block in each stage-A phase">,
+    Option<"permuteBudget", "permute-budget", "double", /*default=*/"0",
+           "Wall-clock budget in seconds for all searches (0 = none)">,
+    Option<"permuteWindow", "permute-window", "int64_t", /*default=*/"2",
+           "ASP: stripes per exhaustive window (2 or 3)">,
+    Option<"permuteEscapes", "permute-escapes", "int64_t", /*default=*/"100",
+           "ASP: escape attempts">,
+    Option<"explicitPermutes", "explicit-permutes", "bool", /*default=*/"true",
+           "Where no neighbour can absorb a permutation, insert sparsec.permute "
+           "(else leave that layer unpermuted)">,
+    Option<"progress", "progress", "bool", /*default=*/"false",
+           "Print search progress to stderr">
   ];
   let statistics = [
     Statistic<"numPruned", "layers-pruned", "Number of layers pruned">,
