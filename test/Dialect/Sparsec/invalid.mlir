@@ -182,3 +182,19 @@ func.func @hinm_row_count(%x: tensor<1x8xf32>) -> tensor<1x1xf32> {
       : (tensor<1x8xf32>, tensor<1x8xf32>) -> tensor<1x1xf32>
   return %y : tensor<1x1xf32>
 }
+
+// -----
+
+func.func @permute_not_permutation(%x: tensor<2x3xf32>) -> tensor<2x3xf32> {
+  // expected-error @+1 {{permutation is not a permutation of 0..2}}
+  %y = sparsec.permute %x {axis = 1 : i64, permutation = array<i64: 0, 0, 2>} : tensor<2x3xf32>
+  return %y : tensor<2x3xf32>
+}
+
+// -----
+
+func.func @permute_wrong_size(%x: tensor<2x3xf32>) -> tensor<2x3xf32> {
+  // expected-error @+1 {{permutation has 2 entries for a dimension of size 3}}
+  %y = sparsec.permute %x {axis = 1 : i64, permutation = array<i64: 1, 0>} : tensor<2x3xf32>
+  return %y : tensor<2x3xf32>
+}

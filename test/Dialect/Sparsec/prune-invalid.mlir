@@ -11,6 +11,16 @@
 // RUN: not sparsec-opt %s --sparsec-prune="pattern=nm value-type=f8" 2>&1 | FileCheck %s --check-prefix=VALUETYPE
 
 // M6: error: sparsec-prune: layer '#0': M must be one of 4, 8, 16, 32 (got 6)
+// RUN: not sparsec-opt %s --sparsec-prune="pattern=nm permute=shuffle" 2>&1 | FileCheck %s --check-prefix=PERMUTE
+// RUN: not sparsec-opt %s --sparsec-prune="pattern=nm permute=gyro" 2>&1 | FileCheck %s --check-prefix=GYRONM
+// RUN: not sparsec-opt %s --sparsec-prune="pattern=hinm permute=asp" 2>&1 | FileCheck %s --check-prefix=ASPHINM
+// RUN: not sparsec-opt %s --sparsec-prune="pattern=nm permute=asp permute-window=4" 2>&1 | FileCheck %s --check-prefix=WINDOW
+// RUN: not sparsec-opt %s --sparsec-prune="pattern=hinm permute=gyro permute-schedule=8,x" 2>&1 | FileCheck %s --check-prefix=SCHEDULE
+// PERMUTE: error: sparsec-prune: unknown permute 'shuffle' (expected none, gyro, asp or swap)
+// GYRONM: error: sparsec-prune: permute=gyro needs pattern=hinm
+// ASPHINM: error: sparsec-prune: permute=asp needs pattern=nm
+// WINDOW: error: sparsec-prune: permute-window must be 2 or 3
+// SCHEDULE: error: sparsec-prune: permute-schedule must be a comma-separated list of positive integers, got '8,x'
 // PAD: error: sparsec-prune: layer '#0' has 40 output rows, not a multiple of V = 32 (pad=false)
 // RANGE: error: sparsec-prune: layer '#0': sparsity must lie in (0, 1), got 1.500000
 // REACH: error: sparsec-prune: layer '#0': HiNM with 2:4 cannot reach sparsity 0.250000 (at least 0.500000)

@@ -13,7 +13,7 @@
 // Codes: row 0 = 0x9, 0xE; row 1 and padding = 0x4. META32 word 0 = E_top(0, 0)
 // holds row 0 in its low half and (padding) row 8 in its high half.
 // NM-SAME: meta = dense<[1145324777, 1145324612, 1145324612, 1145324612, 1145324612, 1145324612,
-// NM-SAME: sparsec.prune_stats = {kept_saliency = 2.400000e+01 : f64, total_saliency = 3.275000e+01 : f64, value_type = "f32"}
+// NM-SAME: sparsec.prune_stats = {kept_saliency = 2.400000e+01 : f64, kept_saliency_unpermuted = 2.400000e+01 : f64, total_saliency = 3.275000e+01 : f64, value_type = "f32"}
 // NM-SAME: weight_encoding = #sparsec.nm<n = 2, m = 4>
 
 // EXCLUDE-LABEL: func @linear
