@@ -17,7 +17,8 @@ BalancedKMeansResult balancedKMeans(const float *x, int64_t n, int64_t dim,
   if (n == 0 || clusters <= 1)
     return result;
 
-  std::vector<double> mu(clusters * dim), next(clusters * dim);
+  std::vector<double> mu(clusters * dim), next(clusters * dim),
+      muT(dim * clusters);
   std::vector<int64_t> init = rng.sampleWithoutReplacement(n, clusters);
   for (int64_t c = 0; c < clusters; ++c)
     for (int64_t d = 0; d < dim; ++d)
@@ -29,21 +30,26 @@ BalancedKMeansResult balancedKMeans(const float *x, int64_t n, int64_t dim,
   for (int64_t iter = 0; iter < options.maxIter; ++iter) {
     // D is the Euclidean distance, not its square: the spec leaves this open
     // [unverified] and the reference's scipy cdist default is Euclidean.
+    // Centroids are transposed (dim x clusters) so the inner loop runs over
+    // independent clusters and vectorises without reassociating sums.
+    for (int64_t c = 0; c < clusters; ++c)
+      for (int64_t d = 0; d < dim; ++d)
+        muT[d * clusters + c] = mu[c * dim + d];
     for (int64_t i = 0; i < n; ++i) {
       const float *xi = x + i * dim;
-      for (int64_t c = 0; c < clusters; ++c) {
-        const double *mc = mu.data() + c * dim;
-        double acc = 0.0;
-        for (int64_t d = 0; d < dim; ++d) {
-          double diff = double(xi[d]) - mc[d];
-          acc += diff * diff;
+      std::fill(dist.begin(), dist.end(), 0.0);
+      for (int64_t d = 0; d < dim; ++d) {
+        double xd = xi[d];
+        const double *m = muT.data() + d * clusters;
+        for (int64_t c = 0; c < clusters; ++c) {
+          double diff = xd - m[c];
+          dist[c] += diff * diff;
         }
-        dist[c] = std::sqrt(acc);
       }
       // Column c is repeated `size` times: slots c*size .. c*size+size-1.
       double *row = cost.data() + i * n;
       for (int64_t c = 0; c < clusters; ++c)
-        std::fill(row + c * size, row + (c + 1) * size, dist[c]);
+        std::fill(row + c * size, row + (c + 1) * size, std::sqrt(dist[c]));
     }
     lap.solve(cost.data(), n, slot.data());
     for (int64_t i = 0; i < n; ++i)

@@ -138,7 +138,7 @@ int64_t roundUp(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
 struct StageALayer {
   const float *s;
   int64_t cols, prune;
-  std::vector<double> res, unit; // P x cols row sums
+  std::vector<double> block, res, unit; // P x cols row sums
 };
 
 GyroStageAResult runStageA(const std::vector<GyroLayerView> &views,
@@ -154,6 +154,7 @@ GyroStageAResult runStageA(const std::vector<GyroLayerView> &views,
   int64_t maxCols = 0, featureDim = 0;
   for (const GyroLayerView &view : views) {
     layers.push_back({view.saliency, view.cols, view.cols - view.nnzVec,
+                      std::vector<double>(blocksCount * view.cols),
                       std::vector<double>(blocksCount * view.cols),
                       std::vector<double>(blocksCount * view.cols)});
     maxCols = std::max(maxCols, view.cols);
@@ -188,6 +189,9 @@ GyroStageAResult runStageA(const std::vector<GyroLayerView> &views,
   };
 
   result.identityCost = result.cost = canonicalCost();
+  for (StageALayer &l : layers)
+    for (int64_t b = 0; b < blocksCount; ++b)
+      addRows(l, blocks.data() + b * v, v, l.block.data() + b * l.cols);
   std::vector<int64_t> schedule = o.schedule;
   if (schedule.empty())
     for (int64_t e = v / 2; e >= 1; e /= 2)
@@ -214,10 +218,20 @@ GyroStageAResult runStageA(const std::vector<GyroLayerView> &views,
         // Samp_b = the first e members after a partial shuffle, Res_b the rest.
         for (int64_t b = 0; b < blocksCount; ++b)
           rng.partialShuffle(blocks.data() + b * v, v, e);
+        // rowsum(Res_b) = rowsum(block_b) - rowsum(Samp_b): e rows instead
+        // of V - e. The block sums are carried across accepted trials.
         for (StageALayer &l : layers)
-          for (int64_t b = 0; b < blocksCount; ++b)
-            addRows(l, blocks.data() + b * v + e, v - e,
-                    l.res.data() + b * l.cols);
+          for (int64_t b = 0; b < blocksCount; ++b) {
+            double *res = l.res.data() + b * l.cols;
+            if (e == v) {
+              std::fill(res, res + l.cols, 0.0);
+              continue;
+            }
+            addRows(l, blocks.data() + b * v, e, sum.data());
+            const double *block = l.block.data() + b * l.cols;
+            for (int64_t k = 0; k < l.cols; ++k)
+              res[k] = block[k] - sum[k];
+          }
 
         if (e == 1) {
           for (int64_t b = 0; b < blocksCount; ++b)
@@ -272,6 +286,14 @@ GyroStageAResult runStageA(const std::vector<GyroLayerView> &views,
             std::copy(unitRows.begin() + assign[b] * e,
                       unitRows.begin() + (assign[b] + 1) * e,
                       blocks.begin() + b * v);
+          for (StageALayer &l : layers)
+            for (int64_t b = 0; b < blocksCount; ++b) {
+              double *block = l.block.data() + b * l.cols;
+              const double *res = l.res.data() + b * l.cols;
+              const double *unit = l.unit.data() + assign[b] * l.cols;
+              for (int64_t k = 0; k < l.cols; ++k)
+                block[k] = res[k] + unit[k];
+            }
           result.cost = candidate;
           ++result.accepted;
           result.trace.push_back({e, trials, candidate});
@@ -329,10 +351,10 @@ GyroStageBResult runStageB(const float *tile, int64_t v, int64_t nnz,
 
   if (groupsCount > 1) {
     // bottom_k(Res ∪ {x}) = bottom_{k-1}(Res) + min(kth(Res), x): with the
-    // residents fixed, each cost entry is a sum of V mins. The matrix is
+    // residents fixed, each cost entry is a row constant plus a sum of V
+    // mins. The matrix is
     // built in float (vectorises over q) and only proposes the assignment;
     // acceptance uses the double canonical cost.
-    std::vector<double> base(groupsCount);
     std::vector<float> kth(groupsCount * v), picked(v * groupsCount),
         acc(groupsCount);
     std::vector<double> cost(groupsCount * groupsCount);
@@ -350,17 +372,14 @@ GyroStageBResult runStageB(const float *tile, int64_t v, int64_t nnz,
         // Move the sample to the group's last slot; residents stay first.
         std::swap(groups[q * m + at], groups[q * m + m - 1]);
         pick[q] = groups[q * m + m - 1];
-        double resident = 0.0;
+        // bottom_{k-1}(Res) is constant along row q of C: the LAP ignores it.
         for (int64_t r = 0; r < v; ++r) {
           for (int64_t j = 0; j < m - 1; ++j)
             small[j] = col[groups[q * m + j] * v + r];
-          std::sort(small, small + m - 1);
-          for (int64_t j = 0; j < prune - 1; ++j)
-            resident += small[j];
+          std::nth_element(small, small + prune - 1, small + m - 1);
           kth[q * v + r] = float(small[prune - 1]);
           picked[r * groupsCount + q] = float(col[pick[q] * v + r]);
         }
-        base[q] = resident;
       }
       for (int64_t p = 0; p < groupsCount; ++p) {
         std::fill(acc.begin(), acc.end(), 0.0f);
@@ -370,8 +389,12 @@ GyroStageBResult runStageB(const float *tile, int64_t v, int64_t nnz,
           for (int64_t q = 0; q < groupsCount; ++q)
             acc[q] += std::min(k, x[q]);
         }
+        // Rows may shift by a constant: relative to keeping its own sample
+        // (the identity), most rows' cheapest column is their own, which
+        // makes the solver's column reduction assign them at once.
+        double own = double(acc[p]);
         for (int64_t q = 0; q < groupsCount; ++q)
-          cost[p * groupsCount + q] = base[p] + double(acc[q]);
+          cost[p * groupsCount + q] = double(acc[q]) - own;
       }
       lap.solve(cost.data(), groupsCount, assign.data());
       bool moved = false;

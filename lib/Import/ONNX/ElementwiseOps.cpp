@@ -37,6 +37,13 @@ void unaryFloat(LoweringTable &table, StringRef name,
   };
 }
 
+/// A float unary op that is exactly one math dialect op.
+template <typename MathOp> void mathUnary(LoweringTable &table, StringRef name) {
+  unaryFloat(table, name, [](Importer &, OpBuilder &b, Location l, Value x) {
+    return MathOp::create(b, l, x).getResult();
+  });
+}
+
 /// Registers a variadic/binary op with separate float and integer bodies
 /// (`intFn` may be null for float-only ops).
 void nary(LoweringTable &table, StringRef name, bool boolResult,
@@ -268,33 +275,15 @@ void registerElementwiseLowerings(LoweringTable &t) {
     return arith::SelectOp::create(b, l, neg,
                                    arith::MulFOp::create(b, l, alpha, em1), x);
   });
-  unaryFloat(t, "Tanh", [](Importer &, OpBuilder &b, Location l, Value x) {
-    return math::TanhOp::create(b, l, x);
-  });
-  unaryFloat(t, "Erf", [](Importer &, OpBuilder &b, Location l, Value x) {
-    return math::ErfOp::create(b, l, x);
-  });
-  unaryFloat(t, "Sqrt", [](Importer &, OpBuilder &b, Location l, Value x) {
-    return math::SqrtOp::create(b, l, x);
-  });
-  unaryFloat(t, "Exp", [](Importer &, OpBuilder &b, Location l, Value x) {
-    return math::ExpOp::create(b, l, x);
-  });
-  unaryFloat(t, "Log", [](Importer &, OpBuilder &b, Location l, Value x) {
-    return math::LogOp::create(b, l, x);
-  });
-  unaryFloat(t, "Sin", [](Importer &, OpBuilder &b, Location l, Value x) {
-    return math::SinOp::create(b, l, x);
-  });
-  unaryFloat(t, "Cos", [](Importer &, OpBuilder &b, Location l, Value x) {
-    return math::CosOp::create(b, l, x);
-  });
-  unaryFloat(t, "Floor", [](Importer &, OpBuilder &b, Location l, Value x) {
-    return math::FloorOp::create(b, l, x);
-  });
-  unaryFloat(t, "Ceil", [](Importer &, OpBuilder &b, Location l, Value x) {
-    return math::CeilOp::create(b, l, x);
-  });
+  mathUnary<math::TanhOp>(t, "Tanh");
+  mathUnary<math::ErfOp>(t, "Erf");
+  mathUnary<math::SqrtOp>(t, "Sqrt");
+  mathUnary<math::ExpOp>(t, "Exp");
+  mathUnary<math::LogOp>(t, "Log");
+  mathUnary<math::SinOp>(t, "Sin");
+  mathUnary<math::CosOp>(t, "Cos");
+  mathUnary<math::FloorOp>(t, "Floor");
+  mathUnary<math::CeilOp>(t, "Ceil");
   unaryFloat(t, "Reciprocal", [](Importer &, OpBuilder &b, Location l, Value x) {
     return arith::DivFOp::create(b, l, fconst(b, l, x.getType(), 1), x);
   });
