@@ -18,6 +18,8 @@
 #include "llvm/Support/Path.h"
 #include "llvm/Support/Regex.h"
 
+#include <numeric>
+
 namespace sparsec {
 #define GEN_PASS_DEF_SPARSECPRUNE
 #include "sparsec/Dialect/Sparsec/Transforms/Passes.h.inc"
@@ -316,8 +318,6 @@ struct SparsecPrunePass : sparsec::impl::SparsecPruneBase<SparsecPrunePass> {
     HiNMConfig config{s.v, job.nnzVec, s.n, s.m};
     std::vector<std::vector<int64_t>> tiles =
         selectHiNMVectors(job.saliency.data(), job.rows, job.cols, config);
-    Rng rng = Rng::forLayer(uint64_t(seed), job.name + "/columns");
-    std::vector<float> tile(s.v * job.nnzVec);
     // Start each tile's search from the grouping of the original channel
     // order, so a permutation folded in from upstream never starts worse
     // than plain pruning.
@@ -332,25 +332,32 @@ struct SparsecPrunePass : sparsec::impl::SparsecPruneBase<SparsecPrunePass> {
       }
       return (k / channels) * channels + colPerm[k % channels];
     };
-    for (size_t t = 0; t < tiles.size(); ++t) {
-      llvm::sort(tiles[t], [&](int64_t a, int64_t b) {
+    // Tiles are independent: each has its own random sub-stream, so they run
+    // in parallel and the result does not depend on scheduling.
+    std::vector<int64_t> tileIds(tiles.size());
+    std::iota(tileIds.begin(), tileIds.end(), 0);
+    parallelForEach(&getContext(), tileIds, [&](int64_t t) {
+      std::vector<int64_t> &columns = tiles[t];
+      llvm::sort(columns, [&](int64_t a, int64_t b) {
         return originalColumn(a) < originalColumn(b);
       });
-      std::fill(tile.begin(), tile.end(), 0.0f);
+      std::vector<float> tile(s.v * job.nnzVec, 0.0f);
       for (int64_t i = 0; i < s.v; ++i) {
-        int64_t r = int64_t(t) * s.v + i;
+        int64_t r = t * s.v + i;
         if (r >= job.rows)
           break;
         for (int64_t j = 0; j < job.nnzVec; ++j)
-          tile[i * job.nnzVec + j] = job.saliency[r * job.cols + tiles[t][j]];
+          tile[i * job.nnzVec + j] = job.saliency[r * job.cols + columns[j]];
       }
+      Rng rng = Rng::forLayer(uint64_t(seed),
+                              job.name + "/columns/" + std::to_string(t));
       GyroStageBResult grouping =
           gyroStageB(tile.data(), s.v, job.nnzVec, s.n, s.m, rng);
       std::vector<int64_t> grouped;
       for (int64_t j : grouping.order)
-        grouped.push_back(tiles[t][j]);
-      tiles[t] = std::move(grouped);
-    }
+        grouped.push_back(columns[j]);
+      columns = std::move(grouped);
+    });
     return selectHiNMWithColumns(job.saliency.data(), job.rows, job.cols,
                                  config, {}, std::move(tiles));
   }
