@@ -113,6 +113,9 @@ LogicalResult permuteLayerRows(Operation *op, ArrayRef<int64_t> perm) {
 struct ClassTask {
   int classId;
   std::vector<PermutableLayer *> layers; // producers (gyro) or siblings (asp)
+  /// HiNM layers whose rows follow the class order without a say in it
+  /// (depthwise convolutions).
+  std::vector<PermutableLayer *> followers;
   std::vector<int64_t> perm;
   std::string note;
 };
@@ -150,6 +153,12 @@ LogicalResult permuteChannels(ModuleOp module,
           tasks[id].layers.push_back(&layer);
       }
     }
+    if (gyro)
+      for (auto &[id, task] : tasks)
+        for (PermutableLayer &layer : layers)
+          if (layer.pattern == "hinm" &&
+              llvm::is_contained(classes.get(id).depthwise, layer.op))
+            task.followers.push_back(&layer);
     std::vector<ClassTask *> work;
     for (auto &[id, task] : tasks) {
       task.classId = id;
@@ -187,10 +196,14 @@ LogicalResult permuteChannels(ModuleOp module,
         for (int64_t r : result.rowOrder)
           if (r < first->rows)
             task->perm.push_back(r);
-        // Co-parents search jointly; keep the order only if no co-parent's
-        // vector level loses saliency.
-        if (task->layers.size() > 1)
-          for (PermutableLayer *l : task->layers) {
+        // Co-parents search jointly, and depthwise layers of the class follow
+        // the order without being searched: keep it only if none of them
+        // loses saliency at the vector level.
+        std::vector<PermutableLayer *> affected = task->layers;
+        for (PermutableLayer *l : task->followers)
+          affected.push_back(l);
+        if (affected.size() > 1)
+          for (PermutableLayer *l : affected) {
             std::vector<float> permuted(*l->saliency);
             permuteRows(permuted, l->rows, l->cols, task->perm);
             auto keptVectors = [&](const std::vector<float> &sal) {
@@ -226,6 +239,11 @@ LogicalResult permuteChannels(ModuleOp module,
         c.timeBudgetSeconds = remaining();
         c.strategy = options.method == "swap" ? ChannelPermStrategy::ChannelSwap
                                               : ChannelPermStrategy::Auto;
+        // The exhaustive window search is quadratic in stripes and linear in
+        // rows; on 2 cores it is affordable up to a few hundred channels.
+        // Wider layers use the iteration-budgeted progressive swap (apex does
+        // the same above 2048 channels with a wall-clock limit).
+        c.progressiveColumns = 256;
         ChannelPermResult result =
             options.method == "swap"
                 ? channelSwapSearch(stacked.data(), rows, channels, rng, c)
@@ -309,16 +327,28 @@ LogicalResult permuteChannels(ModuleOp module,
           out.replaceAllUsesExcept(restore.getResult(), restore);
         }
       } else {
-        Value input = task->layers.front()->op->getOperand(0);
-        OpBuilder b(task->layers.front()->op);
-        int64_t axis = isa<LinearOp>(task->layers.front()->op)
-                           ? cast<RankedTensorType>(input.getType()).getRank() - 1
-                           : 1;
-        auto permuted = PermuteOp::create(b, input.getLoc(), input.getType(),
-                                          input, b.getI64IntegerAttr(axis),
-                                          b.getDenseI64ArrayAttr(perm));
-        permuted->setAttr("sparsec.reason", reason);
+        // Siblings may read different tensors of the class (e.g. both
+        // LayerNorm outputs of a residual stream): one permute per tensor.
+        llvm::DenseMap<Value, Value> permutedInputs;
         for (PermutableLayer *l : task->layers) {
+          Value input = l->op->getOperand(0);
+          Value &permuted = permutedInputs[input];
+          if (!permuted) {
+            OpBuilder b(ctx);
+            if (Operation *def = input.getDefiningOp())
+              b.setInsertionPointAfter(def);
+            else
+              b.setInsertionPointToStart(cast<BlockArgument>(input).getOwner());
+            int64_t axis =
+                isa<LinearOp>(l->op)
+                    ? cast<RankedTensorType>(input.getType()).getRank() - 1
+                    : 1;
+            auto op = PermuteOp::create(b, input.getLoc(), input.getType(),
+                                        input, b.getI64IntegerAttr(axis),
+                                        b.getDenseI64ArrayAttr(perm));
+            op->setAttr("sparsec.reason", reason);
+            permuted = op.getResult();
+          }
           l->op->setOperand(0, permuted);
           // The weight's input channels follow the permuted input; pruning
           // rebuilds the stored weight from this view.
