@@ -29,7 +29,7 @@ fi
 if [ ! -x .venv/bin/python ]; then
   /usr/bin/python3 -m venv .venv
 fi
-if ! .venv/bin/python -c "import onnx, onnxruntime, numpy, pytest" 2>/dev/null; then
+if ! .venv/bin/python -c "import onnx, onnxruntime, numpy, pytest, sklearn" 2>/dev/null; then
   echo "setup: installing Python packages into .venv"
   .venv/bin/python -m pip install -q --disable-pip-version-check \
     -r "$root/python/requirements.txt"
