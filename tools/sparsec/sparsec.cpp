@@ -132,6 +132,9 @@ static cl::opt<int64_t> permuteSeed("permute-seed",
 static cl::opt<int64_t> permuteTries(
     "permute-tries", cl::desc("Gyro: most trials per schedule phase"),
     cl::init(100), cl::cat(sparsecCategory));
+static cl::opt<int64_t> permuteColumnTries(
+    "permute-column-tries", cl::desc("Gyro stage B: most trials per tile"),
+    cl::init(32), cl::cat(sparsecCategory));
 static cl::opt<std::string> permuteSchedule(
     "permute-schedule", cl::desc("Gyro: rows moved per block in each phase"),
     cl::init("8,1,4,1,2,1,1"), cl::cat(sparsecCategory));
@@ -307,6 +310,7 @@ FailureOr<sparsec::SparsecPruneOptions> pruneOptions() {
   o.seed = permuteSeed;
   o.permuteTries = permuteTries;
   o.permuteSchedule = permuteSchedule;
+  o.permuteColumnTries = permuteColumnTries;
   o.permuteBudget = permuteBudget;
   o.permuteWindow = permuteWindow;
   o.permuteEscapes = permuteEscapes;

@@ -203,7 +203,8 @@ struct SparsecPrunePass : sparsec::impl::SparsecPruneBase<SparsecPrunePass> {
       return fail("permute=" + permute + " needs pattern=nm");
     if (permuteWindow != 2 && permuteWindow != 3)
       return fail("permute-window must be 2 or 3");
-    if (permuteTries < 1 || permuteEscapes < 0 || permuteBudget < 0)
+    if (permuteTries < 1 || permuteColumnTries < 1 || permuteEscapes < 0 ||
+        permuteBudget < 0)
       return fail("permute-tries must be positive, permute-escapes and "
                   "permute-budget non-negative");
     if (failed(parseSchedule()))
@@ -351,8 +352,10 @@ struct SparsecPrunePass : sparsec::impl::SparsecPruneBase<SparsecPrunePass> {
       }
       Rng rng = Rng::forLayer(uint64_t(seed),
                               job.name + "/columns/" + std::to_string(t));
+      GyroStageBOptions stageB;
+      stageB.maxTrials = permuteColumnTries;
       GyroStageBResult grouping =
-          gyroStageB(tile.data(), s.v, job.nnzVec, s.n, s.m, rng);
+          gyroStageB(tile.data(), s.v, job.nnzVec, s.n, s.m, rng, stageB);
       std::vector<int64_t> grouped;
       for (int64_t j : grouping.order)
         grouped.push_back(columns[j]);

@@ -118,6 +118,10 @@ def SparsecPrune : Pass<"sparsec-prune", "::mlir::ModuleOp"> {
            "Seed of the permutation searches (one sub-stream per layer)">,
     Option<"permuteTries", "permute-tries", "int64_t", /*default=*/"100",
            "Gyro: most trials per schedule phase">,
+    Option<"permuteColumnTries", "permute-column-tries", "int64_t",
+           /*default=*/"32",
+           "Gyro stage B: most trials per tile (a deterministic work cap; the "
+           "search also stops at its third failure)">,
     Option<"permuteSchedule", "permute-schedule", "std::string",
            /*default=*/"\"8,1,4,1,2,1,1\"",
            "Gyro: rows moved per block in each stage-A phase">,
