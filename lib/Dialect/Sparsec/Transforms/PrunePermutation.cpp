@@ -244,6 +244,10 @@ LogicalResult permuteChannels(ModuleOp module,
         // Wider layers use the iteration-budgeted progressive swap (apex does
         // the same above 2048 channels with a wall-clock limit).
         c.progressiveColumns = 256;
+        // The swap baseline's escapes re-converge over every stripe pair;
+        // on wide layers it runs as the plain greedy search.
+        if (options.method == "swap" && channels > c.progressiveColumns)
+          c.escapeAttempts = 0;
         ChannelPermResult result =
             options.method == "swap"
                 ? channelSwapSearch(stacked.data(), rows, channels, rng, c)
