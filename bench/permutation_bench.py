@@ -137,12 +137,19 @@ def parse_permute_time(text: str) -> Optional[float]:
     return total if found else None
 
 
+SWAP_BUDGET_S = 60
+
+
 def run(model: Path, spec: str, method: Optional[str], rep: Path, seed: int, timeout: float,
         timing: bool):
     cmd = [str(sparsec_bin()), str(model), f"--sparsity={spec}", "--prune-min-params=0",
            "--emit=report", "--report-json", "-o", str(rep)]
     if method:
         cmd += [f"--permute={method}", f"--permute-seed={seed}"]
+        if method == "swap":
+            # The greedy baseline has no iteration cap on wide layers: give it
+            # the same wall-clock budget as the 60 s target.
+            cmd += [f"--permute-budget={SWAP_BUDGET_S}"]
     if timing:
         cmd.append("--mlir-timing")
     if shutil.which("taskset"):
@@ -282,7 +289,8 @@ def main() -> int:
           f"- Date: {datetime.datetime.now().isoformat(timespec='seconds')}",
           f"- Command: `{cmdline}`",
           f"- sparsec: `{display_path(sparsec_bin())}`; per row `sparsec MODEL --sparsity=SPEC "
-          f"--prune-min-params=0 [--permute=M --permute-seed={args.seed}] --emit=report "
+          f"--prune-min-params=0 [--permute=M --permute-seed={args.seed}] (swap: "
+          f"--permute-budget={SWAP_BUDGET_S}) --emit=report "
           f"--report-json --mlir-timing`" + (" under `taskset -c 0,1`"
                                               if shutil.which("taskset") else "") + ".",
           f"- Host: {os.cpu_count()} CPUs. BERT topology: {args.bert_topology}. "
