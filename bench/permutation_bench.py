@@ -50,7 +50,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT / "test" / "e2e"))
-from sparsec_cli import display_path, missing_binary_message, sparsec_bin  # noqa: E402
+from sparsec_cli import display_path, missing_binary_message, sparsec_bin, write_report  # noqa: E402
 
 DEFAULT_OUT = REPO_ROOT / "bench" / "results" / "permutation.md"
 TARGET_S = 60.0
@@ -300,14 +300,7 @@ def main() -> int:
           "`retained_saliency`; 'without permutation' uses `retained_saliency_unpermuted` "
           "(or the plain run when the key is missing). Ratio = r_l / r_l,unpermuted.",
           "", *lines, ""]
-    if notes:
-        md += ["Notes:", *notes, ""]
-    text = "\n".join(md)
-    print(text)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text)
-    print(f"wrote {display_path(args.out)}")
-    return 0
+    return write_report(args.out, md, notes)
 
 
 if __name__ == "__main__":

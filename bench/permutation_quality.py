@@ -40,7 +40,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT / "test" / "e2e"))
-from sparsec_cli import display_path, missing_binary_message, sparsec_bin  # noqa: E402
+from sparsec_cli import display_path, missing_binary_message, sparsec_bin, write_report  # noqa: E402
 
 DEFAULT_OUT = REPO_ROOT / "bench" / "results" / "permutation_quality.md"
 DIMS = (64, 256, 256, 10)
@@ -353,14 +353,7 @@ def main() -> int:
           *lines, "", "Retained saliency (Σ|w| kept / Σ|w|) per layer, from "
           "`--emit=report --report-json` (`retained_saliency`, `retained_saliency_unpermuted`) "
           "or numpy (unstructured):", "", *sal, ""]
-    if notes:
-        md += ["Notes:", *notes, ""]
-    text = "\n".join(md)
-    print(text)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text)
-    print(f"wrote {display_path(args.out)}")
-    return 0
+    return write_report(args.out, md, notes)
 
 
 VARIANTS_LABEL = {k: v[0] for k, v in VARIANTS}

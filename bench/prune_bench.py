@@ -41,7 +41,7 @@ from onnx import TensorProto, helper, numpy_helper
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT / "test" / "e2e"))
 import pruning_ref as ref  # noqa: E402
-from sparsec_cli import display_path, missing_binary_message, sparsec_bin  # noqa: E402
+from sparsec_cli import display_path, missing_binary_message, sparsec_bin, write_report  # noqa: E402
 
 DEFAULT_OUT = REPO_ROOT / "bench" / "results" / "prune.md"
 TARGET_S = 2.0  # sparsec prune+pack on BERT-base
@@ -321,14 +321,7 @@ def main() -> int:
                                   if k in args.patterns.split(",")),
           f"- Host: {os.cpu_count()} CPUs. Total benchmark time {total:.0f} s.", "",
           *lines, ""]
-    if notes:
-        md += ["Notes:", *notes, ""]
-    text = "\n".join(md)
-    print(text)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text)
-    print(f"wrote {display_path(args.out)}")
-    return 0
+    return write_report(args.out, md, notes)
 
 
 if __name__ == "__main__":

@@ -19,6 +19,18 @@ def sparsec_bin() -> Path:
     return Path(env).expanduser().resolve() if env else DEFAULT_BIN
 
 
+def write_report(out: Path, md: List[str], notes: Sequence[str] = ()) -> int:
+    """Prints a benchmark's markdown report (plus notes) and writes it to out."""
+    if notes:
+        md = [*md, "Notes:", *notes, ""]
+    text = "\n".join(md)
+    print(text)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text)
+    print(f"wrote {display_path(out)}")
+    return 0
+
+
 def display_path(p: Path) -> str:
     """p relative to the repo root when inside it, else absolute."""
     try:
