@@ -139,3 +139,22 @@ def compare(actual: np.ndarray, expected: np.ndarray, rtol: float, atol: float,
         bad = int(np.sum(actual != expected))
         return False, f"{bad}/{expected.size} elements differ (exact compare)"
     return True, "exact"
+
+
+def sparsec_ok(args: Sequence[object], what: str, timeout: float, feature: str = ""
+               ) -> subprocess.CompletedProcess:
+    """Run sparsec; pytest.fail with a readable message unless it exits 0.
+    `feature` names what an unknown option would mean is missing."""
+    import pytest
+    cmd = " ".join(map(str, [sparsec_bin(), *args]))
+    try:
+        proc = run_sparsec(args, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"{what}: sparsec timed out after {timeout}s\ncmd: {cmd}", pytrace=False)
+    if proc.returncode != 0:
+        hint = ""
+        if feature and "Unknown command line argument" in proc.stderr:
+            hint = f" -- sparsec does not know one of these options yet ({feature} missing)"
+        pytest.fail(f"{what}: sparsec exit {proc.returncode}: {first_error_line(proc.stderr)}"
+                    f"{hint}\ncmd: {cmd}\nstderr:\n{proc.stderr[-3000:]}", pytrace=False)
+    return proc

@@ -44,6 +44,7 @@ from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
+import sparsec_cli
 import onnx
 import pytest
 from onnx import numpy_helper
@@ -89,22 +90,13 @@ def permute(sparsec) -> None:
 
 def _hint(stderr: str) -> str:
     if "Unknown command line argument" in stderr:
-        return " -- sparsec does not know one of these options yet (permutation feature missing)"
+        return " -- sparsec does not know one of these options yet (the permutation feature missing)"
     return ""
 
 
 def sparsec_ok(args: Sequence[object], what: str, timeout: float = TIMEOUT_S
                ) -> subprocess.CompletedProcess:
-    cmd = " ".join(map(str, [sparsec_bin(), *args]))
-    try:
-        proc = run_sparsec(args, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        pytest.fail(f"{what}: sparsec timed out after {timeout}s\ncmd: {cmd}", pytrace=False)
-    if proc.returncode != 0:
-        pytest.fail(f"{what}: sparsec exit {proc.returncode}: {first_error_line(proc.stderr)}"
-                    f"{_hint(proc.stderr)}\ncmd: {cmd}\nstderr:\n{proc.stderr[-3000:]}",
-                    pytrace=False)
-    return proc
+    return sparsec_cli.sparsec_ok(args, what, timeout, "the permutation feature")
 
 
 def flags(spec: str, method: Optional[str], extra: Sequence[str] = ()) -> List[str]:

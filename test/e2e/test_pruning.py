@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
+import sparsec_cli
 import onnx
 import pytest
 from onnx import helper, numpy_helper
@@ -67,24 +68,13 @@ MANIFEST = "manifest.json"
 # =============================================================================================
 def _feature_hint(stderr: str) -> str:
     if "Unknown command line argument" in stderr:
-        return (" -- sparsec does not know this option yet: the pruning feature of "
-                "docs/Pruning.md is missing or incomplete")
+        return " -- sparsec does not know one of these options yet (the pruning feature of docs/Pruning.md missing)"
     return ""
 
 
 def sparsec_ok(args: Sequence[object], what: str, timeout: float = TIMEOUT_S
                ) -> subprocess.CompletedProcess:
-    """Run sparsec, pytest.fail with a readable message unless it exits 0."""
-    cmd = " ".join(map(str, [sparsec_bin(), *args]))
-    try:
-        proc = run_sparsec(args, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        pytest.fail(f"{what}: sparsec timed out after {timeout}s\ncmd: {cmd}", pytrace=False)
-    if proc.returncode != 0:
-        pytest.fail(f"{what}: sparsec exit {proc.returncode}: {first_error_line(proc.stderr)}"
-                    f"{_feature_hint(proc.stderr)}\ncmd: {cmd}\nstderr:\n{proc.stderr[-3000:]}",
-                    pytrace=False)
-    return proc
+    return sparsec_cli.sparsec_ok(args, what, timeout, "the pruning feature of docs/Pruning.md")
 
 
 def load_inits(path: Path) -> Dict[str, np.ndarray]:
