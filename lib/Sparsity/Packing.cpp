@@ -55,9 +55,9 @@ std::vector<uint32_t> buildMetaWords(const std::vector<uint8_t> &codes,
       } else {
         for (int64_t g = 0; g < 8; ++g)
           for (int64_t t = 0; t < 4; ++t)
-            words.push_back(t < 2 ? metaWord(codes, groups, row0, group0, g, t)
-                                  : metaWord(codes, groups, row0 + 16, group0,
-                                             g, t - 2));
+            words.push_back(
+                t < 2 ? metaWord(codes, groups, row0, group0, g, t)
+                      : metaWord(codes, groups, row0 + 16, group0, g, t - 2));
       }
     }
   return words;
@@ -92,7 +92,11 @@ std::string packNM(const float *w, const uint8_t *mask, int64_t rows,
       for (int64_t s = 0; s < n; ++s) {
         int64_t idx = r * slotsPerRow + q * n + s;
         out.pos[idx] = slots[s];
-        out.values[idx] = slots[s] < width ? wg[slots[s]] : 0.0f;
+        // Filler slots hold 0 even where the dense weight is not masked.
+        bool kept =
+            slots[s] < width && (mask ? mask[r * cols + start + slots[s]] != 0
+                                      : wg[slots[s]] != 0.0f);
+        out.values[idx] = kept ? wg[slots[s]] : 0.0f;
       }
       if (hw24)
         codes[r * groups8 + q] = nmCode24(slots[0], slots[1]);
@@ -178,7 +182,7 @@ std::string packHiNM(const float *w, const uint8_t *mask, int64_t rows,
         for (int64_t s = 0; s < n; ++s) {
           int64_t idx = r * slotsPerRow + q * n + s;
           out.pos[idx] = slots[s];
-          out.values[idx] = wc[slots[s]];
+          out.values[idx] = mc[slots[s]] ? wc[slots[s]] : 0.0f;
         }
         if (hw24)
           codes[i * groups + q] = nmCode24(slots[0], slots[1]);

@@ -36,7 +36,8 @@ bool bitEqual(const std::vector<float> &a, const std::vector<float> &b) {
 
 TEST(Packing, NMRoundTripOnRandomShapes) {
   std::mt19937 rng(11);
-  for (auto [n, m] : {std::pair<int64_t, int64_t>{2, 4}, {1, 4}, {2, 8}, {3, 16}, {5, 32}}) {
+  for (auto [n, m] :
+       {std::pair<int64_t, int64_t>{2, 4}, {1, 4}, {2, 8}, {3, 16}, {5, 32}}) {
     for (int trial = 0; trial < 20; ++trial) {
       int64_t rows = 1 + rng() % 70, cols = 1 + rng() % 90;
       std::vector<float> w = randomMatrix(rng, rows, cols, trial % 2);
@@ -46,7 +47,8 @@ TEST(Packing, NMRoundTripOnRandomShapes) {
       Selection sel = selectNM(s.data(), rows, cols, {n, m});
       std::vector<float> masked = applyMask(w, sel.mask);
       NMPacked packed;
-      ASSERT_EQ(packNM(masked.data(), sel.mask.data(), rows, cols, n, m, packed), "");
+      ASSERT_EQ(
+          packNM(masked.data(), sel.mask.data(), rows, cols, n, m, packed), "");
       EXPECT_TRUE(bitEqual(unpackNM(packed), masked)) << rows << "x" << cols;
       // Exact-N storage: every group stores N slots.
       EXPECT_EQ(int64_t(packed.values.size()), rows * ((cols + m - 1) / m) * n);
@@ -71,7 +73,8 @@ TEST(Packing, HiNMRoundTripAndExactCounts) {
     for (size_t i = 0; i < w.size(); ++i)
       s[i] = std::abs(w[i]);
     Selection sel = selectHiNM(s.data(), rows, cols, {v, nnzVec, 2, 4});
-    // Every real row keeps exactly nnz_vec / 2; every tile uses nnz_vec columns.
+    // Every real row keeps exactly nnz_vec / 2; every tile uses nnz_vec
+    // columns.
     for (int64_t r = 0; r < rows; ++r) {
       int64_t kept = 0;
       for (int64_t k = 0; k < cols; ++k)
@@ -94,6 +97,27 @@ TEST(Packing, HiNMRoundTripAndExactCounts) {
     EXPECT_EQ(int64_t(packed.meta.size()) * 4, tiles * v * keptWidth / 8);
     EXPECT_EQ(int64_t(packed.colIdx.size()), tiles * keptWidth);
   }
+}
+
+// The mask decides what is kept: a group keeping fewer than N entries gets
+// zero fillers even where the dense weight (not pre-masked) is non-zero.
+TEST(Packing, FillersAreZeroWhereTheMaskDropsNonZeros) {
+  std::vector<float> w = {1, 2, 3, 4, 5, 6, 7, 8};
+  std::vector<uint8_t> mask = {0, 0, 1, 0, 0, 0, 0, 0};
+  std::vector<float> expected = {0, 0, 3, 0, 0, 0, 0, 0};
+  NMPacked nm;
+  ASSERT_EQ(packNM(w.data(), mask.data(), 1, 8, 2, 4, nm), "");
+  EXPECT_EQ(unpackNM(nm), expected);
+  EXPECT_EQ(nm.values, (std::vector<float>{0, 3, 0, 0}));
+  HiNMPacked hinm;
+  std::vector<std::vector<int64_t>> columns = {{0, 1, 2, 3, 4, 5, 6, 7}};
+  ASSERT_EQ(packHiNM(w.data(), mask.data(), 1, 8, 32, 2, 4, columns,
+                     MetaWordLayout::Meta32, hinm),
+            "");
+  EXPECT_EQ(unpackHiNM(hinm), expected);
+  EXPECT_EQ(hinm.values[0], 0.0f);
+  EXPECT_EQ(hinm.values[1], 3.0f);
+  EXPECT_EQ(hinm.values[2], 0.0f);
 }
 
 TEST(Packing, RejectsOverfullGroups) {
