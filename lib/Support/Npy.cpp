@@ -17,7 +17,8 @@ int64_t NpyArray::numElements() const {
 int64_t NpyArray::elementSize(const std::string &dtype) {
   static const std::pair<const char *, int64_t> known[] = {
       {"<f4", 4}, {"<f8", 8}, {"<f2", 2}, {"<i8", 8}, {"<i4", 4},
-      {"<i2", 2}, {"|i1", 1}, {"|u1", 1}, {"|b1", 1}};
+      {"<i2", 2}, {"|i1", 1}, {"|u1", 1}, {"|b1", 1}, {"<u2", 2},
+      {"<u4", 4}, {"<u8", 8}};
   for (auto &[name, size] : known)
     if (dtype == name)
       return size;
