@@ -1,0 +1,105 @@
+//===- KernelGen.h - PTX for sparse linear layers ---------------*- C++ -*-===//
+//
+// Generates one PTX module per sparse linear layer, specialised on its shape,
+// format (2:4 or HiNM), value type, epilogue and target architecture:
+//   sm_80  -> mma.sp::ordered_metadata m16n8k32 (sm_80/86/89 and later)
+//   sm_90a -> wgmma.mma_async.sp m64nNk32 (Hopper)
+// MLIR-free, so the runtime and the GPU benchmark can generate kernels too.
+//
+// Kernel ABI (docs/CUDABackend.md): Y[R, T] = act(W[R, K] X[K, T] + bias)
+// with activations feature-major (T contiguous, row pitch ld in elements):
+//   .param .u64 values   packed values, rowsPadded x keptWidth/2, f16|bf16
+//   .param .u64 meta     META32 words (kernel layout, see below)
+//   .param .u64 colIdx   HiNM: u32 tiles x keptWidth (0 for 2:4)
+//   .param .u64 bias     f32 [R] (0 when the layer has none)
+//   .param .u64 x        K x ldx activations, f16|bf16
+//   .param .u64 y        R x ldy outputs, f16|bf16
+//   .param .u32 tokens   T
+//   .param .u32 ldx      >= T, multiple of 8
+//   .param .u32 ldy      >= T, multiple of 8
+// grid = (ceil(T / tileN), rowsPadded / tileM), block = (threads).
+//
+//===----------------------------------------------------------------------===//
+#ifndef SPARSEC_TARGET_CUDA_KERNELGEN_H
+#define SPARSEC_TARGET_CUDA_KERNELGEN_H
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace sparsec::cuda {
+
+enum class Arch { SM80, SM90a };
+enum class ValueType { F16, BF16 };
+enum class Activation { None, Relu, Gelu };
+
+const char *archName(Arch arch);            // "sm_80" / "sm_90a"
+const char *valueTypeName(ValueType type);  // "f16" / "bf16"
+const char *activationName(Activation act); // "none" / "relu" / "gelu"
+bool parseArch(const std::string &s, Arch &out);
+bool parseValueType(const std::string &s, ValueType &out);
+bool parseActivation(const std::string &s, Activation &out);
+
+struct LinearKernelConfig {
+  std::string name = "sparsec_linear";
+  Arch arch = Arch::SM80;
+  ValueType valueType = ValueType::F16; // weights, activations and outputs
+  Activation activation = Activation::None;
+  bool hasBias = false;
+  bool hinm = false;     // false: plain 2:4 over K
+  int64_t rows = 0;      // R (output channels)
+  int64_t cols = 0;      // K (input channels)
+  int64_t v = 0;         // HiNM tile rows (multiple of 64)
+  int64_t keptWidth = 0; // HiNM K_c; 2:4: roundup(K, 32)
+  int64_t tileN = 0;     // tokens per CTA (0: generator's choice)
+  int64_t stages = 0;    // cp.async pipeline depth (0: default)
+};
+
+/// Launch facts the runtime needs; all derived from the config.
+struct KernelLaunchInfo {
+  int64_t tileM = 0, tileN = 0, threads = 0, sharedBytes = 0;
+  int64_t rowsPadded = 0; // multiple of tileM (and of V for HiNM)
+  int64_t keptWidth = 0;  // multiple of 32
+};
+
+/// Checks the config; returns "" or the reason it cannot be generated.
+std::string verifyConfig(const LinearKernelConfig &config);
+KernelLaunchInfo launchInfo(const LinearKernelConfig &config);
+/// The PTX module text (one .entry named config.name). Deterministic.
+std::string generateLinearKernel(const LinearKernelConfig &config);
+
+/// Kernel-side metadata layout: META32 records ordered
+/// [64-row block][k-block of 32][32-row half][32 words]. For HiNM this is the
+/// packer's [tile][k-block][row-block][word] order regrouped by 64 rows; for
+/// 2:4 it regroups the packer's [32-row block][k-block][word].
+/// `codes` is rowsPadded x (keptWidth/4) 2:4 codes (row-major).
+std::vector<uint32_t> kernelMetaWords(const std::vector<uint8_t> &codes,
+                                      int64_t rowsPadded, int64_t keptWidth);
+
+/// The arrays a kernel reads, in kernel layout.
+struct KernelWeights {
+  std::vector<uint16_t> values; // rowsPadded x keptWidth/2 (f16/bf16 bits)
+  std::vector<uint32_t> meta;   // kernelMetaWords layout
+  std::vector<uint32_t> colIdx; // HiNM: tiles x keptWidth (else empty)
+  std::vector<float> bias;      // R (empty without bias)
+};
+
+/// Packs a dense R x K weight whose kept entries are `mask` (null: its
+/// non-zeros) for `config`. HiNM needs the per-tile column lists L_t in group
+/// order (`tileColumns`, each of the same length nnz_vec, a multiple of 4);
+/// pass null to take each tile's non-empty columns in ascending order.
+/// Values are rounded to the config's value type. Returns "" or an error.
+std::string packForKernel(const LinearKernelConfig &config, const float *weight,
+                          const uint8_t *mask,
+                          const std::vector<std::vector<int64_t>> *tileColumns,
+                          const float *bias, KernelWeights &out);
+
+/// IEEE round-to-nearest-even conversions used for packing and references.
+uint16_t floatToHalfBits(float value);
+uint16_t floatToBF16Bits(float value);
+float halfBitsToFloat(uint16_t bits);
+float bf16BitsToFloat(uint16_t bits);
+
+} // namespace sparsec::cuda
+
+#endif

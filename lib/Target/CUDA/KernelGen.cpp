@@ -1,0 +1,770 @@
+//===- KernelGen.cpp - PTX for sparse linear layers -----------------------===//
+//
+// One CTA computes a 64-row x tileN-token block of Y = W X. Its K loop walks
+// the compacted width 32 logical columns at a time through a `stages`-deep
+// cp.async ring in shared memory:
+//   A  64 x 16 packed values per step (row pitch padded to 48 B: ldmatrix
+//      reads 8 rows without bank conflicts);
+//   B  32 activation rows x tileN tokens, gathered through col_idx for HiNM.
+// Metadata goes straight from global memory into registers (one coalesced
+// 128-byte META32 record per warp and step).
+//   sm_80:  4 warps as 2 (rows) x 2 (tokens); per step each warp issues
+//           2 x tileN/16 mma.sp m16n8k32 with A and B from ldmatrix.
+//   sm_90a: one warpgroup; each warp owns 16 rows; one wgmma.mma_async.sp
+//           m64n{tileN}k32 per step, A from registers, B from shared memory
+//           through a descriptor (MN-major, no swizzle).
+// Epilogue: + bias, activation, rounding to f16/bf16, bounds-checked stores.
+//
+//===----------------------------------------------------------------------===//
+#include "sparsec/Target/CUDA/KernelGen.h"
+
+#include <cstring>
+#include <sstream>
+
+namespace sparsec::cuda {
+
+const char *archName(Arch arch) {
+  return arch == Arch::SM80 ? "sm_80" : "sm_90a";
+}
+const char *valueTypeName(ValueType type) {
+  return type == ValueType::F16 ? "f16" : "bf16";
+}
+const char *activationName(Activation act) {
+  switch (act) {
+  case Activation::None:
+    return "none";
+  case Activation::Relu:
+    return "relu";
+  case Activation::Gelu:
+    return "gelu";
+  }
+  return "none";
+}
+bool parseArch(const std::string &s, Arch &out) {
+  if (s == "sm_80")
+    out = Arch::SM80;
+  else if (s == "sm_90a")
+    out = Arch::SM90a;
+  else
+    return false;
+  return true;
+}
+bool parseValueType(const std::string &s, ValueType &out) {
+  if (s == "f16")
+    out = ValueType::F16;
+  else if (s == "bf16")
+    out = ValueType::BF16;
+  else
+    return false;
+  return true;
+}
+bool parseActivation(const std::string &s, Activation &out) {
+  if (s == "none")
+    out = Activation::None;
+  else if (s == "relu")
+    out = Activation::Relu;
+  else if (s == "gelu")
+    out = Activation::Gelu;
+  else
+    return false;
+  return true;
+}
+
+namespace {
+
+constexpr int64_t kTileM = 64, kThreads = 128, kStepK = 32;
+constexpr int64_t kAPitch = 48;                     // bytes per A row in smem
+constexpr int64_t kABytes = kTileM * kAPitch;       // one stage of A
+constexpr int64_t kWgmmaLBO = 512, kWgmmaSBO = 128; // B descriptor strides
+constexpr int64_t kMaxStaticShared = 48 * 1024;
+
+int64_t roundUp(int64_t a, int64_t b) { return (a + b - 1) / b * b; }
+
+int64_t defaultTileN(const LinearKernelConfig &c) {
+  if (c.tileN)
+    return c.tileN;
+  return c.arch == Arch::SM80 ? 64 : 128;
+}
+
+int64_t bPitch(const LinearKernelConfig &c) { return defaultTileN(c) * 2 + 16; }
+
+int64_t stageBytes(const LinearKernelConfig &c) {
+  int64_t tileN = defaultTileN(c);
+  int64_t b = c.arch == Arch::SM80 ? kStepK * bPitch(c) : tileN / 8 * kWgmmaLBO;
+  return roundUp(kABytes + b, 128);
+}
+
+int64_t stagesFor(const LinearKernelConfig &c) {
+  if (c.stages)
+    return c.stages;
+  return 3 * stageBytes(c) <= kMaxStaticShared ? 3 : 2;
+}
+
+int64_t keptWidthFor(const LinearKernelConfig &c) {
+  return c.hinm ? c.keptWidth : roundUp(c.cols, kStepK);
+}
+
+std::string floatImm(float value) {
+  uint32_t bits;
+  std::memcpy(&bits, &value, 4);
+  char buffer[16];
+  std::snprintf(buffer, sizeof(buffer), "0f%08X", bits);
+  return buffer;
+}
+
+/// A small PTX text builder: typed virtual registers and instruction lines.
+class Builder {
+public:
+  std::string r() { return "%r" + std::to_string(numB32++); }
+  std::string rd() { return "%rd" + std::to_string(numB64++); }
+  std::string p() { return "%p" + std::to_string(numPred++); }
+  std::string f() { return "%f" + std::to_string(numF32++); }
+  std::string h() { return "%h" + std::to_string(numB16++); }
+
+  template <typename... Args> void ins(Args &&...parts) {
+    body << "\t";
+    (body << ... << parts);
+    body << ";\n";
+  }
+  void label(const std::string &name) { body << name << ":\n"; }
+  void comment(const std::string &text) { body << "\t// " << text << "\n"; }
+
+  std::string declarations() const {
+    std::ostringstream os;
+    auto decl = [&](const char *type, const char *prefix, int count) {
+      if (count)
+        os << "\t.reg ." << type << " %" << prefix << "<" << count << ">;\n";
+    };
+    decl("b32", "r", numB32);
+    decl("b64", "rd", numB64);
+    decl("pred", "p", numPred);
+    decl("f32", "f", numF32);
+    decl("b16", "h", numB16);
+    return os.str();
+  }
+  std::string text() const { return body.str(); }
+
+private:
+  std::ostringstream body;
+  int numB32 = 0, numB64 = 0, numPred = 0, numF32 = 0, numB16 = 0;
+};
+
+/// Emits the kernel body for `c`.
+class KernelEmitter {
+public:
+  explicit KernelEmitter(const LinearKernelConfig &c)
+      : c(c), sm80(c.arch == Arch::SM80), tileN(defaultTileN(c)),
+        stages(stagesFor(c)), keptWidth(keptWidthFor(c)),
+        kSteps(keptWidth / kStepK), stage(stageBytes(c)),
+        mmaType(c.valueType == ValueType::F16 ? "f16" : "bf16") {}
+
+  std::string emit();
+
+private:
+  void loadParams();
+  void setupProducer();
+  std::vector<std::string> loadGatherRows(const std::string &kStep);
+  void issueStageLoad(const std::string &kStep, const std::string &slot,
+                      const std::vector<std::string> &gatherRows);
+  std::string loadMeta(const std::string &kStep);
+  void computeStep(const std::string &slot, const std::string &e);
+  void epilogue();
+  std::string activation(const std::string &value);
+  std::string gelu(const std::string &x);
+
+  const LinearKernelConfig &c;
+  bool sm80;
+  int64_t tileN, stages, keptWidth, kSteps, stage;
+  std::string mmaType;
+  Builder b;
+
+  // Parameters and thread coordinates.
+  std::string values, meta, colIdx, bias, x, y, tokens, ldx, ldy;
+  std::string tid, lane, warp, rowBase, tokenBase, blockRow, smem;
+  // Producer state.
+  std::string aSrc, aDst;
+  struct BChunk {
+    std::string kRow, validBytes, tokenOffset, dst;
+  };
+  std::vector<BChunk> bChunks;
+  std::string tileColBase; // HiNM: &colIdx[tile * keptWidth] (bytes)
+  // Consumer state.
+  std::string aFragOffset, bFragOffset, metaLane, metaHalf;
+  std::vector<std::string> acc;
+};
+
+void KernelEmitter::loadParams() {
+  auto param64 = [&](const char *name) {
+    std::string raw = b.rd(), global = b.rd();
+    b.ins("ld.param.u64 ", raw, ", [", name, "]");
+    b.ins("cvta.to.global.u64 ", global, ", ", raw);
+    return global;
+  };
+  values = param64("p_values");
+  meta = param64("p_meta");
+  colIdx = param64("p_col_idx");
+  bias = param64("p_bias");
+  x = param64("p_x");
+  y = param64("p_y");
+  auto param32 = [&](const char *name) {
+    std::string reg = b.r();
+    b.ins("ld.param.u32 ", reg, ", [", name, "]");
+    return reg;
+  };
+  tokens = param32("p_tokens");
+  ldx = param32("p_ldx");
+  ldy = param32("p_ldy");
+
+  tid = b.r();
+  lane = b.r();
+  warp = b.r();
+  b.ins("mov.u32 ", tid, ", %tid.x");
+  b.ins("and.b32 ", lane, ", ", tid, ", 31");
+  b.ins("shr.u32 ", warp, ", ", tid, ", 5");
+  std::string ctaX = b.r();
+  blockRow = b.r();
+  b.ins("mov.u32 ", ctaX, ", %ctaid.x");
+  b.ins("mov.u32 ", blockRow, ", %ctaid.y");
+  tokenBase = b.r();
+  rowBase = b.r();
+  b.ins("mul.lo.u32 ", tokenBase, ", ", ctaX, ", ", tileN);
+  b.ins("mul.lo.u32 ", rowBase, ", ", blockRow, ", ", kTileM);
+  smem = b.r();
+  b.ins("mov.u32 ", smem, ", smem");
+}
+
+void KernelEmitter::setupProducer() {
+  b.comment("producer: A chunk (row tid/2, half tid%2) and B chunks");
+  std::string rowA = b.r(), chunkA = b.r();
+  b.ins("shr.u32 ", rowA, ", ", tid, ", 1");
+  b.ins("and.b32 ", chunkA, ", ", tid, ", 1");
+  // aSrc = values + ((rowBase + rowA) * keptWidth/2 + chunkA * 8) * 2
+  std::string row = b.r(), elem = b.r();
+  b.ins("add.u32 ", row, ", ", rowBase, ", ", rowA);
+  b.ins("mul.lo.u32 ", elem, ", ", chunkA, ", 8");
+  std::string wide = b.rd();
+  b.ins("mul.wide.u32 ", wide, ", ", row, ", ", keptWidth / 2);
+  std::string elem64 = b.rd();
+  b.ins("cvt.u64.u32 ", elem64, ", ", elem);
+  b.ins("add.u64 ", wide, ", ", wide, ", ", elem64);
+  b.ins("shl.b64 ", wide, ", ", wide, ", 1");
+  aSrc = b.rd();
+  b.ins("add.u64 ", aSrc, ", ", values, ", ", wide);
+  aDst = b.r();
+  b.ins("mul.lo.u32 ", aDst, ", ", rowA, ", ", kAPitch);
+  b.ins("mad.lo.u32 ", aDst, ", ", chunkA, ", 16, ", aDst);
+
+  int64_t chunksPerRow = tileN / 8;
+  int shift = 0;
+  while ((int64_t(1) << shift) < chunksPerRow)
+    ++shift;
+  for (int64_t i = 0; i < tileN / 32; ++i) {
+    BChunk chunk;
+    std::string id = b.r(), nChunk = b.r();
+    b.ins("add.u32 ", id, ", ", tid, ", ", i * kThreads);
+    chunk.kRow = b.r();
+    b.ins("shr.u32 ", chunk.kRow, ", ", id, ", ", shift);
+    b.ins("and.b32 ", nChunk, ", ", id, ", ", chunksPerRow - 1);
+    // Token n = tokenBase + 8 * nChunk; valid bytes = clamp(2 (T - n), 0, 16).
+    chunk.tokenOffset = b.r();
+    b.ins("mad.lo.u32 ", chunk.tokenOffset, ", ", nChunk, ", 8, ", tokenBase);
+    chunk.validBytes = b.r();
+    b.ins("sub.s32 ", chunk.validBytes, ", ", tokens, ", ", chunk.tokenOffset);
+    b.ins("shl.b32 ", chunk.validBytes, ", ", chunk.validBytes, ", 1");
+    b.ins("min.s32 ", chunk.validBytes, ", ", chunk.validBytes, ", 16");
+    b.ins("max.s32 ", chunk.validBytes, ", ", chunk.validBytes, ", 0");
+    chunk.dst = b.r();
+    if (sm80) {
+      b.ins("mul.lo.u32 ", chunk.dst, ", ", chunk.kRow, ", ", bPitch(c));
+      b.ins("mad.lo.u32 ", chunk.dst, ", ", nChunk, ", 16, ", chunk.dst);
+    } else {
+      // MN-major canonical layout: core matrix (8 tokens x 8 k) = 128 B,
+      // k-blocks SBO apart, token blocks LBO apart.
+      b.ins("mul.lo.u32 ", chunk.dst, ", ", nChunk, ", ", kWgmmaLBO);
+      b.ins("mad.lo.u32 ", chunk.dst, ", ", chunk.kRow, ", 16, ", chunk.dst);
+    }
+    b.ins("add.u32 ", chunk.dst, ", ", chunk.dst, ", ", kABytes);
+    bChunks.push_back(chunk);
+  }
+  if (c.hinm) {
+    std::string tile = b.r();
+    b.ins("mul.lo.u32 ", tile, ", ", rowBase, ", 1");
+    b.ins("div.u32 ", tile, ", ", tile, ", ", c.v);
+    std::string offset = b.rd();
+    b.ins("mul.wide.u32 ", offset, ", ", tile, ", ", keptWidth * 4);
+    tileColBase = b.rd();
+    b.ins("add.u64 ", tileColBase, ", ", colIdx, ", ", offset);
+  }
+}
+
+/// HiNM: the activation row each B chunk gathers at step min(kStep,
+/// kSteps - 1) (clamped so that prefetching past the end stays in bounds).
+std::vector<std::string>
+KernelEmitter::loadGatherRows(const std::string &kStep) {
+  std::vector<std::string> rows;
+  if (!c.hinm)
+    return rows;
+  std::string step = b.r();
+  b.ins("min.u32 ", step, ", ", kStep, ", ", kSteps - 1);
+  for (const BChunk &chunk : bChunks) {
+    std::string k = b.r(), idxAddr = b.rd(), idxOffset = b.rd();
+    b.ins("mad.lo.u32 ", k, ", ", step, ", ", kStepK, ", ", chunk.kRow);
+    b.ins("mul.wide.u32 ", idxOffset, ", ", k, ", 4");
+    b.ins("add.u64 ", idxAddr, ", ", tileColBase, ", ", idxOffset);
+    b.ins("ld.global.nc.u32 ", k, ", [", idxAddr, "]");
+    rows.push_back(k);
+  }
+  return rows;
+}
+
+void KernelEmitter::issueStageLoad(const std::string &kStep,
+                                   const std::string &slot,
+                                   const std::vector<std::string> &gatherRows) {
+  std::string slotBase = b.r();
+  b.ins("mad.lo.u32 ", slotBase, ", ", slot, ", ", stage, ", ", smem);
+  // A: 16 bytes of packed values per thread.
+  std::string aOffset = b.rd(), src = b.rd(), dst = b.r();
+  b.ins("mul.wide.u32 ", aOffset, ", ", kStep, ", ", kStepK);
+  b.ins("add.u64 ", src, ", ", aSrc, ", ", aOffset);
+  b.ins("add.u32 ", dst, ", ", slotBase, ", ", aDst);
+  b.ins("cp.async.cg.shared.global [", dst, "], [", src, "], 16");
+  // B: activation rows, gathered for HiNM.
+  for (size_t i = 0; i < bChunks.size(); ++i) {
+    const BChunk &chunk = bChunks[i];
+    std::string k = b.r(), valid = b.r();
+    if (c.hinm) {
+      b.ins("mov.u32 ", k, ", ", gatherRows[i]);
+      b.ins("mov.u32 ", valid, ", ", chunk.validBytes);
+    } else {
+      b.ins("mad.lo.u32 ", k, ", ", kStep, ", ", kStepK, ", ", chunk.kRow);
+      // Rows past K are zero-filled (their packed values are zero too).
+      std::string inRange = b.p();
+      b.ins("setp.lt.u32 ", inRange, ", ", k, ", ", c.cols);
+      b.ins("selp.b32 ", valid, ", ", chunk.validBytes, ", 0, ", inRange);
+    }
+    // src = x + (k * ldx + n) * 2, or x itself when nothing is read.
+    std::string offset = b.rd(), n64 = b.rd(), addr = b.rd(), any = b.p();
+    b.ins("mul.wide.u32 ", offset, ", ", k, ", ", ldx);
+    b.ins("cvt.u64.u32 ", n64, ", ", chunk.tokenOffset);
+    b.ins("add.u64 ", offset, ", ", offset, ", ", n64);
+    b.ins("shl.b64 ", offset, ", ", offset, ", 1");
+    b.ins("add.u64 ", addr, ", ", x, ", ", offset);
+    b.ins("setp.ne.s32 ", any, ", ", valid, ", 0");
+    b.ins("selp.b64 ", addr, ", ", addr, ", ", x, ", ", any);
+    std::string bDst = b.r();
+    b.ins("add.u32 ", bDst, ", ", slotBase, ", ", chunk.dst);
+    b.ins("cp.async.cg.shared.global [", bDst, "], [", addr, "], 16, ", valid);
+  }
+}
+
+/// The metadata word of this lane at step min(kStep, kSteps - 1): record
+/// ((blockRow * kSteps + step) * 2 + metaHalf), word metaLane.
+std::string KernelEmitter::loadMeta(const std::string &kStep) {
+  std::string step = b.r(), record = b.r(), addr = b.rd(), e = b.r();
+  b.ins("min.u32 ", step, ", ", kStep, ", ", kSteps - 1);
+  b.ins("mad.lo.u32 ", record, ", ", blockRow, ", ", kSteps, ", ", step);
+  b.ins("mad.lo.u32 ", record, ", ", record, ", 2, ", metaHalf);
+  b.ins("mad.lo.u32 ", record, ", ", record, ", 32, ", metaLane);
+  b.ins("mul.wide.u32 ", addr, ", ", record, ", 4");
+  b.ins("add.u64 ", addr, ", ", meta, ", ", addr);
+  b.ins("ld.global.nc.u32 ", e, ", [", addr, "]");
+  return e;
+}
+
+void KernelEmitter::computeStep(const std::string &slot, const std::string &e) {
+  std::string slotBase = b.r();
+  b.ins("mad.lo.u32 ", slotBase, ", ", slot, ", ", stage, ", ", smem);
+
+  int64_t mTiles = sm80 ? 2 : 1;
+  std::vector<std::vector<std::string>> aFrag(mTiles);
+  for (int64_t i = 0; i < mTiles; ++i) {
+    std::string aAddr = b.r();
+    b.ins("add.u32 ", aAddr, ", ", slotBase, ", ", aFragOffset);
+    if (i)
+      b.ins("add.u32 ", aAddr, ", ", aAddr, ", ", i * 16 * kAPitch);
+    for (int q = 0; q < 4; ++q)
+      aFrag[i].push_back(b.r());
+    b.ins("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {", aFrag[i][0], ", ",
+          aFrag[i][1], ", ", aFrag[i][2], ", ", aFrag[i][3], "}, [", aAddr,
+          "]");
+  }
+  auto join = [](const std::vector<std::string> &regs, size_t from,
+                 size_t count) {
+    std::string out = "{";
+    for (size_t i = 0; i < count; ++i)
+      out += (i ? ", " : "") + regs[from + i];
+    return out + "}";
+  };
+  if (sm80) {
+    int64_t nTiles = tileN / 16; // per warp: tileN/2 tokens
+    for (int64_t j = 0; j < nTiles; ++j) {
+      std::string bAddr = b.r();
+      std::vector<std::string> bFrag;
+      for (int q = 0; q < 4; ++q)
+        bFrag.push_back(b.r());
+      b.ins("add.u32 ", bAddr, ", ", slotBase, ", ", bFragOffset);
+      if (j)
+        b.ins("add.u32 ", bAddr, ", ", bAddr, ", ", j * 16);
+      b.ins("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 ",
+            join(bFrag, 0, 4), ", [", bAddr, "]");
+      for (int64_t i = 0; i < 2; ++i) {
+        std::string d = join(acc, (i * nTiles + j) * 4, 4);
+        b.ins("mma.sp::ordered_metadata.sync.aligned.m16n8k32.row.col.f32.",
+              mmaType, ".", mmaType, ".f32 ", d, ", ", join(aFrag[i], 0, 4),
+              ", ", join(bFrag, 0, 4), ", ", d, ", ", e, ", ", i);
+      }
+    }
+    return;
+  }
+  // wgmma: B descriptor = start >> 4 | LBO >> 4 << 16 | SBO >> 4 << 32.
+  std::string bStart = b.r(), desc = b.rd();
+  b.ins("add.u32 ", bStart, ", ", slotBase, ", ", kABytes);
+  b.ins("shr.u32 ", bStart, ", ", bStart, ", 4");
+  b.ins("cvt.u64.u32 ", desc, ", ", bStart);
+  uint64_t fields =
+      (uint64_t(kWgmmaLBO >> 4) << 16) | (uint64_t(kWgmmaSBO >> 4) << 32);
+  b.ins("or.b64 ", desc, ", ", desc, ", ", fields);
+  b.ins("wgmma.fence.sync.aligned");
+  b.ins("wgmma.mma_async.sp.sync.aligned.m64n", tileN, "k32.f32.", mmaType, ".",
+        mmaType, " ", join(acc, 0, acc.size()), ", ", join(aFrag[0], 0, 4),
+        ", ", desc, ", ", e, ", 0, 1, 1, 1, 1");
+  b.ins("wgmma.commit_group.sync.aligned");
+  b.ins("wgmma.wait_group.sync.aligned 0");
+}
+
+std::string KernelEmitter::gelu(const std::string &x) {
+  // 0.5 x (1 + erf(x / sqrt 2)); erf by Abramowitz-Stegun 7.1.26
+  // (|error| < 1.5e-7), which is far below f16/bf16 output rounding.
+  std::string z = b.f(), az = b.f(), t = b.f(), poly = b.f(), ex = b.f();
+  b.ins("mul.f32 ", z, ", ", x, ", ", floatImm(0.70710678f));
+  b.ins("abs.f32 ", az, ", ", z);
+  b.ins("fma.rn.f32 ", t, ", ", az, ", ", floatImm(0.3275911f), ", ",
+        floatImm(1.0f));
+  b.ins("rcp.rn.f32 ", t, ", ", t);
+  b.ins("fma.rn.f32 ", poly, ", ", t, ", ", floatImm(1.061405429f), ", ",
+        floatImm(-1.453152027f));
+  b.ins("fma.rn.f32 ", poly, ", ", poly, ", ", t, ", ", floatImm(1.421413741f));
+  b.ins("fma.rn.f32 ", poly, ", ", poly, ", ", t, ", ",
+        floatImm(-0.284496736f));
+  b.ins("fma.rn.f32 ", poly, ", ", poly, ", ", t, ", ", floatImm(0.254829592f));
+  b.ins("mul.f32 ", poly, ", ", poly, ", ", t);
+  // exp(-z^2) = 2^(-z^2 log2 e)
+  b.ins("mul.f32 ", ex, ", ", az, ", ", az);
+  b.ins("mul.f32 ", ex, ", ", ex, ", ", floatImm(-1.4426950409f));
+  b.ins("ex2.approx.f32 ", ex, ", ", ex);
+  std::string erfAbs = b.f(), erfNeg = b.f(), erf = b.f(), negative = b.p();
+  b.ins("neg.f32 ", poly, ", ", poly);
+  b.ins("fma.rn.f32 ", erfAbs, ", ", poly, ", ", ex, ", ", floatImm(1.0f));
+  b.ins("neg.f32 ", erfNeg, ", ", erfAbs);
+  b.ins("setp.lt.f32 ", negative, ", ", z, ", ", floatImm(0.0f));
+  b.ins("selp.f32 ", erf, ", ", erfNeg, ", ", erfAbs, ", ", negative);
+  std::string out = b.f(), half = b.f();
+  b.ins("add.f32 ", erf, ", ", erf, ", ", floatImm(1.0f));
+  b.ins("mul.f32 ", half, ", ", x, ", ", floatImm(0.5f));
+  b.ins("mul.f32 ", out, ", ", half, ", ", erf);
+  return out;
+}
+
+std::string KernelEmitter::activation(const std::string &value) {
+  switch (c.activation) {
+  case Activation::None:
+    return value;
+  case Activation::Relu: {
+    std::string out = b.f();
+    b.ins("max.f32 ", out, ", ", value, ", ", floatImm(0.0f));
+    return out;
+  }
+  case Activation::Gelu:
+    return gelu(value);
+  }
+  return value;
+}
+
+void KernelEmitter::epilogue() {
+  b.comment("epilogue: bias, activation, rounding, bounds-checked stores");
+  std::string g = b.r(), t2 = b.r();
+  b.ins("shr.u32 ", g, ", ", lane, ", 2");
+  b.ins("and.b32 ", t2, ", ", lane, ", 3");
+  b.ins("shl.b32 ", t2, ", ", t2, ", 1");
+  // Rows: sm_80 warp (wm, wn) owns rows 32 wm + 16 i + {g, g+8};
+  // sm_90a warp w owns rows 16 w + {g, g+8}.
+  std::string warpRow = b.r(), warpToken = b.r();
+  if (sm80) {
+    std::string wm = b.r(), wn = b.r();
+    b.ins("shr.u32 ", wm, ", ", warp, ", 1");
+    b.ins("and.b32 ", wn, ", ", warp, ", 1");
+    b.ins("mad.lo.u32 ", warpRow, ", ", wm, ", 32, ", rowBase);
+    b.ins("mad.lo.u32 ", warpToken, ", ", wn, ", ", tileN / 2, ", ", tokenBase);
+  } else {
+    b.ins("mad.lo.u32 ", warpRow, ", ", warp, ", 16, ", rowBase);
+    b.ins("mov.u32 ", warpToken, ", ", tokenBase);
+  }
+  b.ins("add.u32 ", warpRow, ", ", warpRow, ", ", g);
+  b.ins("add.u32 ", warpToken, ", ", warpToken, ", ", t2);
+
+  int64_t mTiles = sm80 ? 2 : 1;
+  int64_t nTiles = sm80 ? tileN / 16 : tileN / 8;
+  // Per row: in-range predicate, output row address and bias.
+  struct RowInfo {
+    std::string inRange, address, bias;
+  };
+  std::vector<RowInfo> rowInfo;
+  for (int64_t i = 0; i < mTiles; ++i)
+    for (int64_t half = 0; half < 2; ++half) {
+      RowInfo info;
+      std::string row = b.r();
+      b.ins("add.u32 ", row, ", ", warpRow, ", ", i * 16 + half * 8);
+      info.inRange = b.p();
+      b.ins("setp.lt.u32 ", info.inRange, ", ", row, ", ", c.rows);
+      info.address = b.rd();
+      b.ins("mul.wide.u32 ", info.address, ", ", row, ", ", ldy);
+      b.ins("shl.b64 ", info.address, ", ", info.address, ", 1");
+      b.ins("add.u64 ", info.address, ", ", y, ", ", info.address);
+      if (c.hasBias) {
+        info.bias = b.f();
+        std::string addr = b.rd();
+        b.ins("mov.f32 ", info.bias, ", ", floatImm(0.0f));
+        b.ins("mul.wide.u32 ", addr, ", ", row, ", 4");
+        b.ins("add.u64 ", addr, ", ", bias, ", ", addr);
+        b.ins("@", info.inRange, " ld.global.nc.f32 ", info.bias, ", [", addr,
+              "]");
+      }
+      rowInfo.push_back(info);
+    }
+  const char *pack = c.valueType == ValueType::F16 ? "cvt.rn.f16x2.f32 "
+                                                   : "cvt.rn.bf16x2.f32 ";
+  const char *single =
+      c.valueType == ValueType::F16 ? "cvt.rn.f16.f32 " : "cvt.rn.bf16.f32 ";
+  for (int64_t j = 0; j < nTiles; ++j) {
+    std::string col = b.r(), colNext = b.r(), both = b.p(), first = b.p();
+    b.ins("add.u32 ", col, ", ", warpToken, ", ", j * 8);
+    b.ins("add.u32 ", colNext, ", ", col, ", 1");
+    b.ins("setp.lt.u32 ", both, ", ", colNext, ", ", tokens);
+    b.ins("setp.eq.u32 ", first, ", ", colNext, ", ", tokens);
+    std::string colBytes = b.rd();
+    b.ins("mul.wide.u32 ", colBytes, ", ", col, ", 2");
+    for (int64_t i = 0; i < mTiles; ++i)
+      for (int64_t half = 0; half < 2; ++half) {
+        const RowInfo &info = rowInfo[i * 2 + half];
+        int64_t base = sm80 ? (i * nTiles + j) * 4 : j * 4;
+        std::string v0 = acc[base + half * 2], v1 = acc[base + half * 2 + 1];
+        if (c.hasBias) {
+          std::string s0 = b.f(), s1 = b.f();
+          b.ins("add.f32 ", s0, ", ", v0, ", ", info.bias);
+          b.ins("add.f32 ", s1, ", ", v1, ", ", info.bias);
+          v0 = s0;
+          v1 = s1;
+        }
+        v0 = activation(v0);
+        v1 = activation(v1);
+        std::string packed = b.r(), low = b.h(), addr = b.rd();
+        b.ins(pack, packed, ", ", v1, ", ", v0);
+        b.ins(single, low, ", ", v0);
+        b.ins("add.u64 ", addr, ", ", info.address, ", ", colBytes);
+        std::string storeBoth = b.p(), storeFirst = b.p();
+        b.ins("and.pred ", storeBoth, ", ", both, ", ", info.inRange);
+        b.ins("and.pred ", storeFirst, ", ", first, ", ", info.inRange);
+        b.ins("@", storeBoth, " st.global.b32 [", addr, "], ", packed);
+        b.ins("@", storeFirst, " st.global.b16 [", addr, "], ", low);
+      }
+  }
+}
+
+std::string KernelEmitter::emit() {
+  loadParams();
+  setupProducer();
+
+  // Consumer constants.
+  aFragOffset = b.r();
+  bFragOffset = b.r();
+  metaLane = b.r();
+  metaHalf = b.r();
+  std::string rowInTile = b.r(), colBlock = b.r();
+  // ldmatrix row address of lane l: row (l & 15), column block (l >> 4).
+  b.ins("and.b32 ", rowInTile, ", ", lane, ", 15");
+  b.ins("shr.u32 ", colBlock, ", ", lane, ", 4");
+  if (sm80) {
+    std::string wm = b.r(), wn = b.r();
+    b.ins("shr.u32 ", wm, ", ", warp, ", 1");
+    b.ins("and.b32 ", wn, ", ", warp, ", 1");
+    b.ins("mad.lo.u32 ", rowInTile, ", ", wm, ", 32, ", rowInTile);
+    // B: lane l addresses k row l; the warp's tokens start at wn * tileN/2.
+    b.ins("mul.lo.u32 ", bFragOffset, ", ", lane, ", ", bPitch(c));
+    std::string tokenBytes = b.r();
+    b.ins("mul.lo.u32 ", tokenBytes, ", ", wn, ", ", tileN);
+    b.ins("add.u32 ", bFragOffset, ", ", bFragOffset, ", ", tokenBytes);
+    b.ins("add.u32 ", bFragOffset, ", ", bFragOffset, ", ", kABytes);
+    // Warp wm reads the META32 record of its 32 rows, word = lane.
+    b.ins("mov.u32 ", metaHalf, ", ", wm);
+    b.ins("mov.u32 ", metaLane, ", ", lane);
+  } else {
+    b.ins("mad.lo.u32 ", rowInTile, ", ", warp, ", 16, ", rowInTile);
+    // Warp w covers rows 16w..16w+15 with selector 0: odd warps are the
+    // bottom half of a META32 record, whose words sit at lane ^ 2.
+    std::string odd = b.r();
+    b.ins("shr.u32 ", metaHalf, ", ", warp, ", 1");
+    b.ins("and.b32 ", odd, ", ", warp, ", 1");
+    b.ins("shl.b32 ", odd, ", ", odd, ", 1");
+    b.ins("xor.b32 ", metaLane, ", ", lane, ", ", odd);
+  }
+  b.ins("mul.lo.u32 ", aFragOffset, ", ", rowInTile, ", ", kAPitch);
+  b.ins("mad.lo.u32 ", aFragOffset, ", ", colBlock, ", 16, ", aFragOffset);
+
+  int64_t accCount = sm80 ? 2 * (tileN / 16) * 4 : tileN / 2;
+  for (int64_t i = 0; i < accCount; ++i) {
+    acc.push_back(b.f());
+    b.ins("mov.f32 ", acc.back(), ", ", floatImm(0.0f));
+  }
+
+  b.comment("prologue: fill stages 0 .. stages-2");
+  for (int64_t s = 0; s + 1 < stages; ++s) {
+    if (s < kSteps) {
+      std::string k = b.r();
+      b.ins("mov.u32 ", k, ", ", s);
+      issueStageLoad(k, k, loadGatherRows(k));
+    }
+    b.ins("cp.async.commit_group");
+  }
+
+  // Software-pipelined registers: the gather rows of the next stage to fill
+  // and the metadata of the next step are loaded one iteration ahead, so
+  // their global-memory latency overlaps the tensor-core work.
+  std::string kStep = b.r(), slot = b.r(), fillSlot = b.r();
+  b.ins("mov.u32 ", kStep, ", 0");
+  b.ins("mov.u32 ", slot, ", 0");
+  b.ins("mov.u32 ", fillSlot, ", ", stages - 1);
+  std::vector<std::string> gatherRows;
+  {
+    std::string first = b.r();
+    b.ins("mov.u32 ", first, ", ", stages - 1);
+    for (const std::string &reg : loadGatherRows(first)) {
+      gatherRows.push_back(b.r());
+      b.ins("mov.u32 ", gatherRows.back(), ", ", reg);
+    }
+  }
+  std::string metaWord = b.r();
+  b.ins("mov.u32 ", metaWord, ", ", loadMeta(kStep));
+
+  b.label("$L_kloop");
+  b.ins("cp.async.wait_group ", stages - 2);
+  if (!sm80)
+    b.ins("fence.proxy.async.shared::cta");
+  b.ins("bar.sync 0");
+  {
+    std::string next = b.r(), more = b.p();
+    b.ins("add.u32 ", next, ", ", kStep, ", ", stages - 1);
+    b.ins("setp.ge.u32 ", more, ", ", next, ", ", kSteps);
+    b.ins("@", more, " bra.uni $L_skip_fill");
+    issueStageLoad(next, fillSlot, gatherRows);
+    b.label("$L_skip_fill");
+    b.ins("cp.async.commit_group");
+    std::string after = b.r();
+    b.ins("add.u32 ", after, ", ", next, ", 1");
+    std::vector<std::string> nextRows = loadGatherRows(after);
+    for (size_t i = 0; i < nextRows.size(); ++i)
+      b.ins("mov.u32 ", gatherRows[i], ", ", nextRows[i]);
+  }
+  std::string metaNow = b.r(), nextStep = b.r();
+  b.ins("mov.u32 ", metaNow, ", ", metaWord);
+  b.ins("add.u32 ", nextStep, ", ", kStep, ", 1");
+  b.ins("mov.u32 ", metaWord, ", ", loadMeta(nextStep));
+  computeStep(slot, metaNow);
+  auto advance = [&](const std::string &reg) {
+    std::string wrap = b.p();
+    b.ins("add.u32 ", reg, ", ", reg, ", 1");
+    b.ins("setp.eq.u32 ", wrap, ", ", reg, ", ", stages);
+    b.ins("selp.b32 ", reg, ", 0, ", reg, ", ", wrap);
+  };
+  advance(slot);
+  advance(fillSlot);
+  {
+    std::string again = b.p();
+    b.ins("add.u32 ", kStep, ", ", kStep, ", 1");
+    b.ins("setp.lt.u32 ", again, ", ", kStep, ", ", kSteps);
+    b.ins("@", again, " bra.uni $L_kloop");
+  }
+  b.ins("cp.async.wait_all");
+  epilogue();
+  b.ins("ret");
+
+  std::ostringstream os;
+  os << "// Generated by sparsec: " << (c.hinm ? "HiNM" : "2:4")
+     << " sparse linear, R=" << c.rows << " K=" << c.cols;
+  if (c.hinm)
+    os << " V=" << c.v << " K_c=" << keptWidth;
+  os << ", " << valueTypeName(c.valueType)
+     << ", act=" << activationName(c.activation) << (c.hasBias ? ", bias" : "")
+     << ", tile 64x" << tileN << ", " << stages << " stages\n";
+  os << ".version 8.5\n.target " << archName(c.arch)
+     << "\n.address_size 64\n\n";
+  os << ".visible .entry " << c.name << "(\n"
+     << "\t.param .u64 p_values,\n\t.param .u64 p_meta,\n"
+     << "\t.param .u64 p_col_idx,\n\t.param .u64 p_bias,\n"
+     << "\t.param .u64 p_x,\n\t.param .u64 p_y,\n"
+     << "\t.param .u32 p_tokens,\n\t.param .u32 p_ldx,\n\t.param .u32 p_ldy)\n"
+     << "\t.reqntid " << kThreads << ", 1, 1\n{\n";
+  os << b.declarations();
+  os << "\t.shared .align 128 .b8 smem[" << stages * stage << "];\n\n";
+  os << b.text() << "}\n";
+  return os.str();
+}
+
+} // namespace
+
+std::string verifyConfig(const LinearKernelConfig &c) {
+  if (c.rows <= 0 || c.cols <= 0)
+    return "rows and cols must be positive";
+  if (c.name.empty() ||
+      c.name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOP"
+                               "QRSTUVWXYZ0123456789_") != std::string::npos)
+    return "kernel name '" + c.name + "' is not a PTX identifier";
+  if (c.hinm) {
+    if (c.v <= 0 || c.v % kTileM)
+      return "HiNM kernels need V to be a multiple of 64 (got " +
+             std::to_string(c.v) + ")";
+    if (c.keptWidth <= 0 || c.keptWidth % kStepK)
+      return "HiNM kept width must be a positive multiple of 32 (got " +
+             std::to_string(c.keptWidth) + ")";
+    if (c.keptWidth > roundUp(c.cols, kStepK))
+      return "HiNM kept width " + std::to_string(c.keptWidth) +
+             " exceeds the input width " + std::to_string(c.cols);
+  }
+  int64_t tileN = defaultTileN(c);
+  bool tileOk = c.arch == Arch::SM80
+                    ? (tileN == 32 || tileN == 64 || tileN == 128)
+                    : (tileN == 64 || tileN == 128 || tileN == 256);
+  if (!tileOk)
+    return std::string("tile_n ") + std::to_string(tileN) +
+           " is not supported on " + archName(c.arch) +
+           (c.arch == Arch::SM80 ? " (32, 64 or 128)" : " (64, 128 or 256)");
+  int64_t stages = stagesFor(c);
+  if (stages < 2 || stages > 8)
+    return "stages must be between 2 and 8 (got " + std::to_string(stages) +
+           ")";
+  if (stages * stageBytes(c) > kMaxStaticShared)
+    return "tile_n " + std::to_string(tileN) + " with " +
+           std::to_string(stages) + " stages needs " +
+           std::to_string(stages * stageBytes(c)) +
+           " bytes of shared memory (limit 49152): use fewer stages";
+  int64_t rowsPadded = roundUp(c.rows, c.hinm ? c.v : kTileM);
+  if (rowsPadded * keptWidthFor(c) >= (int64_t(1) << 31))
+    return "layer too large for 32-bit kernel indexing";
+  return "";
+}
+
+KernelLaunchInfo launchInfo(const LinearKernelConfig &c) {
+  KernelLaunchInfo info;
+  info.tileM = kTileM;
+  info.tileN = defaultTileN(c);
+  info.threads = kThreads;
+  info.sharedBytes = stagesFor(c) * stageBytes(c);
+  info.rowsPadded = roundUp(c.rows, c.hinm ? c.v : kTileM);
+  info.keptWidth = keptWidthFor(c);
+  return info;
+}
+
+std::string generateLinearKernel(const LinearKernelConfig &config) {
+  return KernelEmitter(config).emit();
+}
+
+} // namespace sparsec::cuda
