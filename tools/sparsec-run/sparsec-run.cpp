@@ -1,0 +1,209 @@
+//===- sparsec-run.cpp - run a sparsec CUDA artifact ----------------------===//
+//
+//   sparsec-run ARTIFACT_DIR --input x.npy [--input ...] -o OUTDIR
+//               [--device=auto|cuda|emulator]
+//   sparsec-run ARTIFACT_DIR --list
+//
+// MLIR- and LLVM-free (it runs on GPU machines without them), hence the
+// hand-written argument parsing.
+//
+//===----------------------------------------------------------------------===//
+#include "sparsec/Runtime/Executor.h"
+
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+using namespace sparsec;
+using namespace sparsec::rt;
+
+namespace {
+
+const char *kUsage =
+    "usage: sparsec-run ARTIFACT_DIR --input X.npy [--input ...] -o OUTDIR\n"
+    "                   [--device=auto|cuda|emulator]\n"
+    "       sparsec-run ARTIFACT_DIR --list\n"
+    "\n"
+    "Runs a sparsec CUDA artifact (sparsec --target=cuda --emit=artifact) on\n"
+    "fp32 .npy inputs, in manifest order, and writes OUTDIR/output_<i>.npy.\n"
+    "--device=auto (the default) uses the GPU when a CUDA driver is present\n"
+    "and the CPU PTX emulator otherwise.\n";
+
+int error(const std::string &message) {
+  std::fprintf(stderr, "sparsec-run: error: %s\n", message.c_str());
+  return 1;
+}
+
+int usageError(const std::string &message) {
+  std::fprintf(stderr, "sparsec-run: error: %s\n%s", message.c_str(), kUsage);
+  return 2;
+}
+
+struct Options {
+  std::string artifact, outputDir, device = "auto";
+  std::vector<std::string> inputs;
+  bool list = false;
+};
+
+/// Accepts "--flag=value" and "--flag value". Returns false on a missing
+/// value.
+bool takeValue(int argc, char **argv, int &i, const char *flag,
+               std::string &value, bool &matched) {
+  std::string arg = argv[i];
+  std::string prefix = std::string(flag) + "=";
+  matched = false;
+  if (arg.compare(0, prefix.size(), prefix) == 0) {
+    matched = true;
+    value = arg.substr(prefix.size());
+    return !value.empty();
+  }
+  if (arg != flag)
+    return true;
+  matched = true;
+  if (i + 1 >= argc)
+    return false;
+  value = argv[++i];
+  return true;
+}
+
+/// Returns "" or a usage error.
+std::string parseArgs(int argc, char **argv, Options &options) {
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i], value;
+    bool matched = false;
+    if (arg == "--list") {
+      options.list = true;
+      continue;
+    }
+    for (const char *flag : {"--input", "-i"}) {
+      if (!takeValue(argc, argv, i, flag, value, matched))
+        return std::string(flag) + " needs a file";
+      if (matched)
+        break;
+    }
+    if (matched) {
+      options.inputs.push_back(value);
+      continue;
+    }
+    for (const char *flag : {"-o", "--output"}) {
+      if (!takeValue(argc, argv, i, flag, value, matched))
+        return std::string(flag) + " needs a directory";
+      if (matched)
+        break;
+    }
+    if (matched) {
+      options.outputDir = value;
+      continue;
+    }
+    if (!takeValue(argc, argv, i, "--device", value, matched))
+      return "--device needs a value";
+    if (matched) {
+      if (value != "auto" && value != "cuda" && value != "emulator")
+        return "unknown device '" + value + "' (auto, cuda or emulator)";
+      options.device = value;
+      continue;
+    }
+    if (!arg.empty() && arg[0] == '-')
+      return "unknown option '" + arg + "'";
+    if (!options.artifact.empty())
+      return "more than one artifact directory ('" + options.artifact + "', '" +
+             arg + "')";
+    options.artifact = arg;
+  }
+  if (options.artifact.empty())
+    return "no artifact directory";
+  if (!options.list && options.outputDir.empty())
+    return "no output directory (-o OUTDIR)";
+  return "";
+}
+
+std::string shapeString(const std::vector<int64_t> &shape) {
+  std::string s;
+  for (int64_t d : shape)
+    s += (s.empty() ? "" : "x") + std::to_string(d);
+  return s;
+}
+
+int list(const std::string &directory) {
+  Artifact art;
+  if (std::string err = loadArtifact(directory, art); !err.empty())
+    return error(err);
+  std::printf("artifact %s (%s)\n", directory.c_str(), art.arch.c_str());
+  for (const TensorSpec &t : art.inputs)
+    std::printf("  input  %s: f32 %s\n", t.name.c_str(),
+                shapeString(t.shape).c_str());
+  for (const TensorSpec &t : art.outputs)
+    std::printf("  output %s: f32 %s\n", t.name.c_str(),
+                shapeString(t.shape).c_str());
+  for (size_t i = 0; i < art.steps.size(); ++i) {
+    const Step &s = art.steps[i];
+    std::string operands;
+    for (const std::string &in : s.inputs)
+      operands += (operands.empty() ? "" : ", ") + in;
+    std::printf("  %zu: %s = %s(%s)", i, s.output.c_str(), stepOpName(s.op),
+                operands.c_str());
+    if (!s.name.empty())
+      std::printf("  '%s'", s.name.c_str());
+    if (s.op == StepOp::SparseLinear) {
+      std::string format =
+          s.hinm ? "hinm v=" + std::to_string(s.v) : std::string("2:4");
+      std::printf("  %s %s %lldx%lld kept %lld, act %s, kernel %s in %s",
+                  format.c_str(), cuda::valueTypeName(s.valueType),
+                  (long long)s.rows, (long long)s.cols, (long long)s.keptWidth,
+                  cuda::activationName(s.activation), s.entry.c_str(),
+                  s.ptxFile.c_str());
+    } else if (s.op == StepOp::DenseLinear) {
+      std::printf("  %lldx%lld on the host", (long long)s.rows,
+                  (long long)s.cols);
+    }
+    std::printf("\n");
+  }
+  return 0;
+}
+
+std::string openDevice(const std::string &kind, std::unique_ptr<Device> &out) {
+  if (kind != "auto")
+    return createDevice(kind, out);
+  std::string err = createCudaDevice(0, out);
+  if (err.empty())
+    return "";
+  std::fprintf(stderr, "sparsec-run: %s; using the PTX emulator\n",
+               err.c_str());
+  out = createEmulatorDevice();
+  return "";
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  for (int i = 1; i < argc; ++i)
+    if (!std::strcmp(argv[i], "--help") || !std::strcmp(argv[i], "-h")) {
+      std::printf("%s", kUsage);
+      return 0;
+    }
+  Options options;
+  if (std::string err = parseArgs(argc, argv, options); !err.empty())
+    return usageError(err);
+  if (options.list)
+    return list(options.artifact);
+
+  std::unique_ptr<Device> device;
+  if (std::string err = openDevice(options.device, device); !err.empty())
+    return error(err);
+  std::unique_ptr<Model> model;
+  if (std::string err = Model::load(std::shared_ptr<Device>(std::move(device)),
+                                    options.artifact, model);
+      !err.empty())
+    return error(err);
+  std::error_code ec;
+  std::filesystem::create_directories(options.outputDir, ec);
+  if (ec)
+    return error("cannot create '" + options.outputDir + "': " + ec.message());
+  if (std::string err =
+          runModelOnNpy(*model, options.inputs, options.outputDir);
+      !err.empty())
+    return error(err);
+  return 0;
+}
