@@ -25,3 +25,12 @@ config.substitutions.append(
      os.path.join(config.sparsec_src_root, "test", "Import", "ONNX", "Inputs",
                   "onnxgen.py")))
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
+
+# ptxas (CUDA toolkit) assembles the PTX of the cuda target when present.
+import shutil
+ptxas = shutil.which("ptxas") or (
+    "/usr/local/cuda/bin/ptxas" if os.access("/usr/local/cuda/bin/ptxas", os.X_OK)
+    else None)
+if ptxas:
+    config.available_features.add("ptxas")
+    config.substitutions.append(("%ptxas", ptxas))

@@ -47,7 +47,7 @@ static cl::opt<std::string> outputFilename(
     "o", cl::desc("Output file (a directory with --run)"),
     cl::value_desc("path"), cl::init("-"), cl::cat(sparsecCategory));
 
-enum class Emit { MLIR, MLIRBC, Linalg, Lowered, LLVMIR, Object, Report, Packed, None };
+enum class Emit { MLIR, MLIRBC, Linalg, Lowered, LLVMIR, Object, Artifact, Report, Packed, None };
 static cl::opt<Emit> emitKind(
     "emit", cl::desc("What to produce"), cl::init(Emit::MLIR),
     cl::values(
@@ -57,6 +57,9 @@ static cl::opt<Emit> emitKind(
         clEnumValN(Emit::Lowered, "lowered", "target-level MLIR (LLVM dialect for host)"),
         clEnumValN(Emit::LLVMIR, "llvm", "LLVM IR"),
         clEnumValN(Emit::Object, "obj", "object file"),
+        clEnumValN(Emit::Artifact, "artifact",
+                   "target artifact directory (cuda: manifest, PTX, weights); "
+                   "the default for --target=cuda"),
         clEnumValN(Emit::Report, "report", "per-layer summary table"),
         clEnumValN(Emit::Packed, "packed", "packed weights: <dir>/manifest.json + .npy"),
         clEnumValN(Emit::None, "none", "import and verify only")),
@@ -65,8 +68,28 @@ static cl::opt<bool> reportJson("report-json",
                                 cl::desc("Write --emit=report as JSON"),
                                 cl::cat(sparsecCategory));
 static cl::opt<std::string> targetName(
-    "target", cl::desc("Compilation target (host)"), cl::init("host"),
+    "target", cl::desc("Compilation target (host, cuda)"), cl::init("host"),
     cl::cat(sparsecCategory));
+static cl::opt<std::string> cudaArch(
+    "cuda-arch",
+    cl::desc("cuda target: sm_80 (mma.sp, Ampere and later) or sm_90a "
+             "(wgmma.mma_async.sp, Hopper)"),
+    cl::init("sm_80"), cl::cat(sparsecCategory));
+static cl::opt<std::string> cudaValueType(
+    "cuda-dtype",
+    cl::desc("cuda target: f16 or bf16 weights and activations (default: the "
+             "packed value type, f16 unless it is bf16)"),
+    cl::init(""), cl::cat(sparsecCategory));
+static cl::opt<int64_t> cudaTileN(
+    "cuda-tile-n",
+    cl::desc("cuda target: tokens per CTA (sm_80: 32/64/128, sm_90a: "
+             "64/128/256; 0 = default)"),
+    cl::init(0), cl::cat(sparsecCategory));
+static cl::opt<std::string> cudaDevice(
+    "cuda-device",
+    cl::desc("cuda target, --run: cuda, emulator (the CPU PTX emulator) or "
+             "auto (cuda when a driver is present)"),
+    cl::init("auto"), cl::cat(sparsecCategory));
 static cl::opt<bool> runModel(
     "run",
     cl::desc("Compile for the target, run on --input arrays, write "
@@ -367,6 +390,17 @@ int main(int argc, char **argv) {
       known += (known.empty() ? "" : ", ") + t->getName().str();
     return fail("unknown target '" + targetName + "' (known: " + known + ")");
   }
+  if (cudaArch != "sm_80" && cudaArch != "sm_90a")
+    return fail("--cuda-arch must be sm_80 or sm_90a, not '" + cudaArch + "'");
+  if (!cudaValueType.empty() && cudaValueType != "f16" && cudaValueType != "bf16")
+    return fail("--cuda-dtype must be f16 or bf16, not '" + cudaValueType + "'");
+  if (cudaDevice != "auto" && cudaDevice != "cuda" && cudaDevice != "emulator")
+    return fail("--cuda-device must be cuda, emulator or auto, not '" +
+                cudaDevice + "'");
+  sparsec::setCudaTargetOptions(
+      {cudaArch, cudaValueType, cudaTileN, cudaDevice});
+  if (target->prefersArtifact() && !emitKind.getNumOccurrences() && !runModel)
+    emitKind = Emit::Artifact;
   if (!runModel && !inputArrays.empty())
     return fail("--input is only meaningful with --run");
   if (runModel && outputFilename == "-")
@@ -490,6 +524,12 @@ int main(int argc, char **argv) {
   target->buildPipeline(pm);
   if (failed(pm.run(*module)))
     return 1;
+
+  if (emitKind == Emit::Artifact && !runModel) {
+    if (outputFilename == "-")
+      return fail("--emit=artifact needs an output directory: -o <dir>");
+    return failed(target->emitArtifact(*module, outputFilename)) ? 1 : 0;
+  }
 
   if (runModel) {
     std::vector<sparsec::NpyArray> outputs;

@@ -45,6 +45,12 @@ public:
                                   mlir::FunctionType signature,
                                   const std::vector<NpyArray> &inputs,
                                   std::vector<NpyArray> &outputs) const = 0;
+  /// Writes a self-contained artifact directory (targets whose output is
+  /// more than one file); the default reports that there is none.
+  virtual mlir::LogicalResult emitArtifact(mlir::ModuleOp lowered,
+                                           llvm::StringRef dir) const;
+  /// Whether --emit=artifact is this target's natural output.
+  virtual bool prefersArtifact() const { return false; }
 };
 
 /// The registered targets, and lookup by name (null if unknown).
@@ -56,6 +62,18 @@ const Target &getHostTarget();
 /// Adds the host lowering passes (also registered as
 /// `sparsec-host-pipeline`).
 void buildHostPipeline(mlir::OpPassManager &pm);
+
+/// The CUDA target: per-layer PTX for sparse tensor cores plus packed
+/// weights in an artifact directory run by the MLIR-free runtime
+/// (docs/CUDABackend.md).
+struct CudaTargetOptions {
+  std::string arch = "sm_80";  // sm_80 (mma.sp) or sm_90a (wgmma.mma_async.sp)
+  std::string valueType = "";  // f16 | bf16 ("": from the packed weights)
+  int64_t tileN = 0;           // tokens per CTA (0: the generator's choice)
+  std::string device = "auto"; // --run: cuda | emulator | auto
+};
+const Target &getCudaTarget();
+void setCudaTargetOptions(const CudaTargetOptions &options);
 
 } // namespace sparsec
 

@@ -226,16 +226,4 @@ const Target &getHostTarget() {
   return target;
 }
 
-const std::vector<const Target *> &getTargets() {
-  static std::vector<const Target *> targets = {&getHostTarget()};
-  return targets;
-}
-
-const Target *lookupTarget(StringRef name) {
-  for (const Target *t : getTargets())
-    if (t->getName() == name)
-      return t;
-  return nullptr;
-}
-
 } // namespace sparsec

@@ -73,5 +73,19 @@ def opset18():
                  opset=18)
 
 
+def cuda_mlp():
+    """Gemm+Relu, MatMul with a residual Add, and a small dense head: the ops
+    the cuda target maps (sparse layers, fused ReLU, host Add)."""
+    return model([
+        helper.make_node("Gemm", ["x", "w1", "b1"], ["h"], name="fc1", transB=1),
+        helper.make_node("Relu", ["h"], ["r"], name="act1"),
+        helper.make_node("MatMul", ["r", "w2"], ["m"], name="fc2"),
+        helper.make_node("Add", ["m", "x"], ["s"], name="residual"),
+        helper.make_node("Gemm", ["s", "w3"], ["y"], name="head", transB=1),
+    ], [vi("x", [5, 96])], [vi("y", [5, 10])],
+        [init("w1", [128, 96]), init("b1", [128]), init("w2", [128, 96]),
+         init("w3", [10, 96])])
+
+
 if __name__ == "__main__":
     onnx.save(globals()[sys.argv[1]](), sys.argv[2])

@@ -1,0 +1,548 @@
+//===- CUDATarget.cpp - artifact directories for NVIDIA sparse tensor cores
+//===//
+//
+// Maps func @main, at sparsec-dialect level, onto the runtime's step list
+// (docs/CUDABackend.md): packed 2:4 / HiNM linear layers become per-layer PTX
+// kernels (ReLU directly after a layer is fused into its epilogue); dense
+// linear layers, ReLU and Add run on the host in the runtime. Anything else
+// is refused with the op's location.
+//
+//===----------------------------------------------------------------------===//
+#include "sparsec-c/Runtime.h"
+#include "sparsec/Dialect/Sparsec/IR/PackedIO.h"
+#include "sparsec/Dialect/Sparsec/IR/Sparsec.h"
+#include "sparsec/Support/Npy.h"
+#include "sparsec/Target/CUDA/KernelGen.h"
+#include "sparsec/Target/Target.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/ScopeExit.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/JSON.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <cstring>
+
+using namespace mlir;
+
+namespace sparsec {
+namespace {
+
+CudaTargetOptions &cudaOptions() {
+  static CudaTargetOptions options;
+  return options;
+}
+
+std::string sanitize(StringRef name) {
+  std::string out;
+  for (char c : name)
+    out.push_back(std::isalnum(static_cast<unsigned char>(c)) ? c : '_');
+  return out;
+}
+
+std::string layerName(Operation *op) {
+  if (auto loc = dyn_cast<NameLoc>(op->getLoc()))
+    return loc.getName().str();
+  if (auto fused = dyn_cast<FusedLoc>(op->getLoc()))
+    for (Location inner : fused.getLocations())
+      if (auto loc = dyn_cast<NameLoc>(inner))
+        return loc.getName().str();
+  return "";
+}
+
+/// An error naming the op (and its layer name, when it has one); unlike
+/// op->emitError it does not dump the op, which can be megabytes of weights.
+InFlightDiagnostic opError(Operation *op) {
+  InFlightDiagnostic diag = emitError(op->getLoc());
+  std::string name = layerName(op);
+  if (!name.empty())
+    diag << "layer '" << name << "' ";
+  diag << "(" << op->getName() << "): ";
+  return diag;
+}
+
+/// Reads an f32 constant operand (weight or bias).
+FailureOr<std::vector<float>> constantF32(Operation *user, Value value,
+                                          StringRef what) {
+  auto cst = value.getDefiningOp<arith::ConstantOp>();
+  auto attr = cst ? dyn_cast<ElementsAttr>(cst.getValue()) : ElementsAttr();
+  if (!attr || !attr.getElementType().isF32())
+    return opError(user) << "the cuda target needs the " << what
+                         << " to be an f32 constant";
+  std::optional<RawBytes> raw = RawBytes::get(attr);
+  if (!raw)
+    return opError(user) << "cannot read the " << what;
+  std::vector<float> out(raw->view().size() / 4);
+  std::memcpy(out.data(), raw->view().data(), out.size() * 4);
+  return out;
+}
+
+/// Elementwise linalg.generic kinds the runtime knows.
+enum class Elementwise { Relu, Add, Unknown };
+
+Elementwise classify(linalg::GenericOp op) {
+  if (op.getNumDpsInits() != 1 ||
+      !llvm::all_of(op.getIndexingMapsArray(),
+                    [](AffineMap m) { return m.isIdentity(); }) ||
+      op.getNumParallelLoops() != op.getNumLoops())
+    return Elementwise::Unknown;
+  Block &body = op.getRegion().front();
+  auto yield = cast<linalg::YieldOp>(body.getTerminator());
+  Operation *def = yield.getOperand(0).getDefiningOp();
+  if (!def)
+    return Elementwise::Unknown;
+  auto isArg = [&](Value v, unsigned i) { return v == body.getArgument(i); };
+  auto isZero = [](Value v) {
+    auto cst = v.getDefiningOp<arith::ConstantOp>();
+    auto f = cst ? dyn_cast<FloatAttr>(cst.getValue()) : FloatAttr();
+    return f && f.getValue().isZero();
+  };
+  if (op.getNumDpsInputs() == 1 &&
+      isa<arith::MaximumFOp, arith::MaxNumFOp>(def))
+    if ((isArg(def->getOperand(0), 0) && isZero(def->getOperand(1))) ||
+        (isArg(def->getOperand(1), 0) && isZero(def->getOperand(0))))
+      return Elementwise::Relu;
+  if (op.getNumDpsInputs() == 2 && isa<arith::AddFOp>(def) &&
+      ((isArg(def->getOperand(0), 0) && isArg(def->getOperand(1), 1)) ||
+       (isArg(def->getOperand(0), 1) && isArg(def->getOperand(1), 0))) &&
+      op.getDpsInputs()[0].getType() == op.getDpsInputs()[1].getType())
+    return Elementwise::Add;
+  return Elementwise::Unknown;
+}
+
+llvm::json::Array shapeJson(Type type) {
+  llvm::json::Array shape;
+  for (int64_t d : cast<ShapedType>(type).getShape())
+    shape.push_back(d);
+  return shape;
+}
+
+class ArtifactWriter {
+public:
+  ArtifactWriter(func::FuncOp main, StringRef dir) : main(main), dir(dir) {}
+  LogicalResult write();
+
+private:
+  std::string nameOf(Value v) {
+    auto it = names.find(v);
+    return it == names.end() ? "" : it->second;
+  }
+  std::string freshName() { return "t" + std::to_string(nextTensor++); }
+  LogicalResult writeArray(Operation *op, const std::string &file,
+                           NpyArray array);
+  LogicalResult sparseLinear(LinearOp op, llvm::json::Object &step);
+  LogicalResult denseLinear(LinearOp op, llvm::json::Object &step);
+
+  func::FuncOp main;
+  std::string dir;
+  llvm::DenseMap<Value, std::string> names;
+  llvm::json::Array steps;
+  int nextTensor = 0, nextLayer = 0;
+};
+
+LogicalResult ArtifactWriter::writeArray(Operation *op, const std::string &file,
+                                         NpyArray array) {
+  std::string error = writeNpy(dir + "/" + file, array);
+  if (!error.empty())
+    return opError(op) << error;
+  return success();
+}
+
+template <typename T>
+NpyArray makeArray(const char *dtype, std::vector<int64_t> shape,
+                   const std::vector<T> &data) {
+  NpyArray array;
+  array.dtype = dtype;
+  array.shape = std::move(shape);
+  array.data.resize(data.size() * sizeof(T));
+  std::memcpy(array.data.data(), data.data(), array.data.size());
+  return array;
+}
+
+LogicalResult ArtifactWriter::sparseLinear(LinearOp op,
+                                           llvm::json::Object &step) {
+  const CudaTargetOptions &options = cudaOptions();
+  PackedWeightAttr packed = op.getPackedWeightAttr();
+  Attribute encoding = op.getWeightEncodingAttr();
+  auto weightType = cast<ShapedType>(op.getWeight().getType());
+  cuda::LinearKernelConfig config;
+  config.rows = weightType.getDimSize(0);
+  config.cols = weightType.getDimSize(1);
+  int layer = nextLayer++;
+  config.name = "sparsec_linear_" + std::to_string(layer);
+  if (!cuda::parseArch(options.arch, config.arch))
+    return opError(op) << "unknown CUDA arch '" << options.arch
+                       << "' (sm_80 or sm_90a)";
+  Type valueElt =
+      cast<ShapedType>(packed.getValues().getType()).getElementType();
+  std::string valueType = !options.valueType.empty() ? options.valueType
+                          : valueElt.isBF16()        ? "bf16"
+                                                     : "f16";
+  if (!cuda::parseValueType(valueType, config.valueType))
+    return opError(op) << "unknown CUDA value type '" << valueType
+                       << "' (f16 or bf16)";
+  config.tileN = options.tileN;
+  config.hasBias = static_cast<bool>(op.getBias());
+
+  std::vector<std::vector<int64_t>> tileColumns;
+  if (auto nm = dyn_cast<NMEncodingAttr>(encoding)) {
+    if (nm.getN() != 2 || nm.getM() != 4)
+      return opError(op) << "the cuda target runs 2:4 and HiNM layers; "
+                         << nm.getN() << ":" << nm.getM()
+                         << " has no sparse tensor-core instruction";
+  } else if (auto h = dyn_cast<HiNMEncodingAttr>(encoding)) {
+    if (h.getN() != 2 || h.getM() != 4)
+      return opError(op) << "the cuda target runs HiNM with 2:4 inside, not "
+                         << h.getN() << ":" << h.getM();
+    config.hinm = true;
+    config.v = h.getV();
+    config.keptWidth = (int64_t(h.getKept()) + 31) / 32 * 32;
+    auto colIdx = packed.getColIdx();
+    std::optional<RawBytes> raw = colIdx ? RawBytes::get(colIdx) : std::nullopt;
+    if (!raw)
+      return opError(op) << "HiNM layer without readable col_idx";
+    auto type = cast<ShapedType>(colIdx.getType());
+    int64_t tiles = type.getDimSize(0), width = type.getDimSize(1);
+    bool narrow = type.getElementType().getIntOrFloatBitWidth() == 16;
+    for (int64_t t = 0; t < tiles; ++t) {
+      std::vector<int64_t> columns;
+      for (int64_t j = 0; j < int64_t(h.getKept()); ++j) {
+        int64_t i = t * width + j;
+        if (narrow) {
+          uint16_t v;
+          std::memcpy(&v, raw->view().data() + 2 * i, 2);
+          columns.push_back(v);
+        } else {
+          uint32_t v;
+          std::memcpy(&v, raw->view().data() + 4 * i, 4);
+          columns.push_back(v);
+        }
+      }
+      tileColumns.push_back(std::move(columns));
+    }
+  } else {
+    return opError(op) << "packed weight without an N:M or HiNM encoding";
+  }
+  if (std::string error = cuda::verifyConfig(config); !error.empty())
+    return opError(op) << "cannot generate a CUDA kernel: " << error;
+
+  std::vector<float> dense;
+  if (std::string error = unpackLayerWeight(op, dense); !error.empty())
+    return opError(op) << error;
+  std::vector<float> bias;
+  if (op.getBias()) {
+    FailureOr<std::vector<float>> values =
+        constantF32(op, op.getBias(), "bias");
+    if (failed(values))
+      return failure();
+    bias = std::move(*values);
+  }
+  cuda::KernelWeights weights;
+  if (std::string error = cuda::packForKernel(
+          config, dense.data(), nullptr, config.hinm ? &tileColumns : nullptr,
+          bias.empty() ? nullptr : bias.data(), weights);
+      !error.empty())
+    return opError(op) << error;
+  // The activation is decided by the caller (fusion) before generation.
+  config.activation = cuda::Activation::None;
+  if (auto act = step.getString("activation"))
+    cuda::parseActivation(act->str(), config.activation);
+  cuda::KernelLaunchInfo info = cuda::launchInfo(config);
+
+  std::string stem = std::to_string(layer) + "_" + sanitize(layerName(op));
+  std::string ptxFile = stem + "." + cuda::archName(config.arch) + ".ptx";
+  {
+    std::error_code ec;
+    llvm::raw_fd_ostream os(dir + "/" + ptxFile, ec);
+    if (ec)
+      return opError(op) << "cannot write " << ptxFile << ": " << ec.message();
+    os << cuda::generateLinearKernel(config);
+  }
+  llvm::json::Object files;
+  files["values"] = stem + ".values.npy";
+  files["meta"] = stem + ".meta.npy";
+  if (failed(writeArray(op, stem + ".values.npy",
+                        makeArray("<u2", {info.rowsPadded, info.keptWidth / 2},
+                                  weights.values))) ||
+      failed(writeArray(
+          op, stem + ".meta.npy",
+          makeArray("<u4", {int64_t(weights.meta.size())}, weights.meta))))
+    return failure();
+  if (config.hinm) {
+    files["col_idx"] = stem + ".col_idx.npy";
+    if (failed(writeArray(
+            op, stem + ".col_idx.npy",
+            makeArray("<u4", {info.rowsPadded / config.v, info.keptWidth},
+                      weights.colIdx))))
+      return failure();
+  }
+  if (!bias.empty()) {
+    files["bias"] = stem + ".bias.npy";
+    if (failed(writeArray(op, stem + ".bias.npy",
+                          makeArray("<f4", {config.rows}, bias))))
+      return failure();
+  }
+  step["op"] = "sparse_linear";
+  step["name"] = layerName(op);
+  step["ptx"] = ptxFile;
+  step["entry"] = config.name;
+  step["format"] = config.hinm ? "hinm" : "nm24";
+  step["rows"] = config.rows;
+  step["cols"] = config.cols;
+  step["value_type"] = cuda::valueTypeName(config.valueType);
+  step["activation"] = cuda::activationName(config.activation);
+  if (config.hinm)
+    step["v"] = config.v;
+  step["kept_width"] = info.keptWidth;
+  step["rows_padded"] = info.rowsPadded;
+  step["tile_m"] = info.tileM;
+  step["tile_n"] = info.tileN;
+  step["threads"] = info.threads;
+  step["shared_bytes"] = info.sharedBytes;
+  step["files"] = std::move(files);
+  return success();
+}
+
+LogicalResult ArtifactWriter::denseLinear(LinearOp op,
+                                          llvm::json::Object &step) {
+  auto weightType = cast<ShapedType>(op.getWeight().getType());
+  int64_t rows = weightType.getDimSize(0), cols = weightType.getDimSize(1);
+  FailureOr<std::vector<float>> weight =
+      constantF32(op, op.getWeight(), "weight");
+  if (failed(weight))
+    return failure();
+  std::string stem =
+      std::to_string(nextLayer++) + "_" + sanitize(layerName(op));
+  llvm::json::Object files;
+  files["weight"] = stem + ".weight.npy";
+  if (failed(writeArray(op, stem + ".weight.npy",
+                        makeArray("<f4", {rows, cols}, *weight))))
+    return failure();
+  if (op.getBias()) {
+    FailureOr<std::vector<float>> bias = constantF32(op, op.getBias(), "bias");
+    if (failed(bias))
+      return failure();
+    files["bias"] = stem + ".bias.npy";
+    if (failed(writeArray(op, stem + ".bias.npy",
+                          makeArray("<f4", {rows}, *bias))))
+      return failure();
+  }
+  step["op"] = "dense_linear";
+  step["name"] = layerName(op);
+  step["rows"] = rows;
+  step["cols"] = cols;
+  step["files"] = std::move(files);
+  return success();
+}
+
+LogicalResult ArtifactWriter::write() {
+  llvm::json::Array inputs, outputs;
+  auto inputNames = main->getAttrOfType<ArrayAttr>("sparsec.input_names");
+  auto outputNames = main->getAttrOfType<ArrayAttr>("sparsec.output_names");
+  for (BlockArgument arg : main.getArguments()) {
+    std::string name = "input" + std::to_string(arg.getArgNumber());
+    if (inputNames && arg.getArgNumber() < inputNames.size())
+      if (auto s = dyn_cast<StringAttr>(inputNames[arg.getArgNumber()]))
+        name = s.str();
+    names[arg] = name;
+    inputs.push_back(llvm::json::Object{
+        {"name", name}, {"shape", shapeJson(arg.getType())}, {"dtype", "f32"}});
+  }
+
+  for (Operation &op : main.getBody().front()) {
+    if (isa<arith::ConstantOp, tensor::EmptyOp>(op))
+      continue;
+    if (auto ret = dyn_cast<func::ReturnOp>(op)) {
+      for (auto [i, v] : llvm::enumerate(ret.getOperands())) {
+        std::string name = nameOf(v);
+        if (name.empty())
+          return opError(ret) << "the cuda target cannot return a constant";
+        std::string outName = name;
+        if (outputNames && i < outputNames.size())
+          if (auto s = dyn_cast<StringAttr>(outputNames[i]))
+            outName = s.str();
+        outputs.push_back(llvm::json::Object{{"name", outName},
+                                             {"tensor", name},
+                                             {"shape", shapeJson(v.getType())},
+                                             {"dtype", "f32"}});
+      }
+      continue;
+    }
+    for (Value operand : op.getOperands())
+      if (isa<RankedTensorType>(operand.getType()) && nameOf(operand).empty() &&
+          !operand.getDefiningOp<arith::ConstantOp>() &&
+          !operand.getDefiningOp<tensor::EmptyOp>())
+        return opError(&op) << "operand has no runtime tensor";
+    if (auto linear = dyn_cast<LinearOp>(op)) {
+      llvm::json::Object step;
+      step["input"] = nameOf(linear.getInput());
+      Value result = linear.getResult();
+      // Fuse a ReLU that is this layer's only user.
+      linalg::GenericOp relu;
+      if (linear.getPackedWeightAttr() && result.hasOneUse())
+        if (auto generic = dyn_cast<linalg::GenericOp>(*result.user_begin()))
+          if (classify(generic) == Elementwise::Relu &&
+              generic.getDpsInputs()[0] == result)
+            relu = generic;
+      if (relu)
+        step["activation"] = "relu";
+      if (failed(linear.getPackedWeightAttr() ? sparseLinear(linear, step)
+                                              : denseLinear(linear, step)))
+        return failure();
+      std::string out = freshName();
+      step["output"] = out;
+      names[result] = out;
+      if (relu)
+        names[relu.getResult(0)] = out;
+      steps.push_back(std::move(step));
+      continue;
+    }
+    if (auto generic = dyn_cast<linalg::GenericOp>(op)) {
+      if (!nameOf(generic.getResult(0)).empty())
+        continue; // fused into the layer before it
+      Elementwise kind = classify(generic);
+      if (kind == Elementwise::Unknown)
+        return opError(&op)
+               << "the cuda target cannot run this linalg.generic yet "
+                  "(supported between layers: ReLU and Add)";
+      llvm::json::Object step;
+      std::string out = freshName();
+      if (kind == Elementwise::Relu) {
+        step["op"] = "relu";
+        step["input"] = nameOf(generic.getDpsInputs()[0]);
+      } else {
+        step["op"] = "add";
+        step["inputs"] = llvm::json::Array{nameOf(generic.getDpsInputs()[0]),
+                                           nameOf(generic.getDpsInputs()[1])};
+      }
+      step["output"] = out;
+      names[generic.getResult(0)] = out;
+      steps.push_back(std::move(step));
+      continue;
+    }
+    return opError(&op) << "the cuda target cannot run this op yet "
+                           "(supported: sparsec.linear, ReLU, Add)";
+  }
+
+  llvm::json::Object manifest{
+      {"format", "sparsec-cuda-artifact"}, {"format_version", 1},
+      {"arch", cudaOptions().arch},        {"inputs", std::move(inputs)},
+      {"outputs", std::move(outputs)},     {"steps", std::move(steps)}};
+  std::error_code ec;
+  llvm::raw_fd_ostream os(dir + "/manifest.json", ec);
+  if (ec)
+    return emitError(main.getLoc())
+           << "cannot write manifest: " << ec.message();
+  os << llvm::formatv("{0:2}", llvm::json::Value(std::move(manifest))) << "\n";
+  return success();
+}
+
+class CudaTarget : public Target {
+public:
+  StringRef getName() const override { return "cuda"; }
+  StringRef getDescription() const override {
+    return "NVIDIA sparse tensor cores: per-layer PTX (mma.sp sm_80, "
+           "wgmma.mma_async.sp sm_90a) and packed weights, run by sparsec-run";
+  }
+  void buildPipeline(OpPassManager &) const override {}
+  bool prefersArtifact() const override { return true; }
+  LogicalResult emit(ModuleOp module, ArtifactKind kind,
+                     llvm::raw_ostream &os) const override {
+    if (kind == ArtifactKind::LoweredMLIR) {
+      module.print(os);
+      return success();
+    }
+    return emitError(module.getLoc())
+           << "the cuda target writes an artifact directory: use "
+              "--emit=artifact -o <dir>";
+  }
+  LogicalResult emitArtifact(ModuleOp module, StringRef dir) const override {
+    auto main = module.lookupSymbol<func::FuncOp>("main");
+    if (!main)
+      return emitError(module.getLoc()) << "the module has no func.func @main";
+    if (std::error_code ec = llvm::sys::fs::create_directories(dir))
+      return emitError(module.getLoc())
+             << "cannot create '" << dir << "': " << ec.message();
+    return ArtifactWriter(main, dir).write();
+  }
+  LogicalResult run(ModuleOp module, FunctionType,
+                    const std::vector<NpyArray> &inputs,
+                    std::vector<NpyArray> &outputs) const override;
+};
+
+LogicalResult CudaTarget::run(ModuleOp module, FunctionType,
+                              const std::vector<NpyArray> &inputs,
+                              std::vector<NpyArray> &outputs) const {
+  SmallString<128> dir;
+  if (std::error_code ec =
+          llvm::sys::fs::createUniqueDirectory("sparsec-cuda", dir))
+    return emitError(module.getLoc())
+           << "cannot create a temporary directory: " << ec.message();
+  auto cleanup =
+      llvm::make_scope_exit([&] { llvm::sys::fs::remove_directories(dir); });
+  if (failed(emitArtifact(module, dir)))
+    return failure();
+  std::vector<std::string> inputPaths;
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    std::string path = (dir + "/run_input_" + std::to_string(i) + ".npy").str();
+    if (std::string error = writeNpy(path, inputs[i]); !error.empty())
+      return emitError(module.getLoc()) << error;
+    inputPaths.push_back(path);
+  }
+  std::string deviceKind = cudaOptions().device;
+  sparsec_rt_device device = nullptr;
+  if (deviceKind == "auto") {
+    if (sparsec_rt_device_create("cuda", &device) != 0) {
+      llvm::errs() << "sparsec: no usable CUDA device ("
+                   << sparsec_rt_last_error()
+                   << "); running the PTX on the CPU emulator\n";
+      deviceKind = "emulator";
+    }
+  }
+  if (!device && sparsec_rt_device_create(deviceKind.c_str(), &device) != 0)
+    return emitError(module.getLoc()) << sparsec_rt_last_error();
+  auto destroyDevice =
+      llvm::make_scope_exit([&] { sparsec_rt_device_destroy(device); });
+  sparsec_rt_model model = nullptr;
+  if (sparsec_rt_model_load(device, dir.c_str(), &model) != 0)
+    return emitError(module.getLoc()) << sparsec_rt_last_error();
+  auto destroyModel =
+      llvm::make_scope_exit([&] { sparsec_rt_model_destroy(model); });
+  std::vector<const char *> paths;
+  for (const std::string &p : inputPaths)
+    paths.push_back(p.c_str());
+  std::string outDir = (dir + "/outputs").str();
+  if (std::error_code ec = llvm::sys::fs::create_directories(outDir))
+    return emitError(module.getLoc())
+           << "cannot create '" << outDir << "': " << ec.message();
+  if (sparsec_rt_model_run_npy(model, paths.data(), int(paths.size()),
+                               outDir.c_str()) != 0)
+    return emitError(module.getLoc()) << sparsec_rt_last_error();
+  for (size_t i = 0;; ++i) {
+    std::string path = outDir + "/output_" + std::to_string(i) + ".npy";
+    if (!llvm::sys::fs::exists(path))
+      break;
+    NpyArray array;
+    if (std::string error = readNpy(path, array); !error.empty())
+      return emitError(module.getLoc()) << error;
+    outputs.push_back(std::move(array));
+  }
+  return success();
+}
+
+} // namespace
+
+const Target &getCudaTarget() {
+  static CudaTarget target;
+  return target;
+}
+
+void setCudaTargetOptions(const CudaTargetOptions &options) {
+  cudaOptions() = options;
+}
+
+} // namespace sparsec
