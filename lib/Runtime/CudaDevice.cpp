@@ -31,6 +31,7 @@ constexpr int kJitInfoLogBufferSize = 4;
 constexpr int kJitErrorLogBuffer = 5;
 constexpr int kJitErrorLogBufferSize = 6;
 constexpr int kAttrComputeMajor = 75;
+constexpr int kAttrMultiprocessorCount = 16;
 constexpr int kAttrComputeMinor = 76;
 constexpr int kFuncAttrMaxDynamicShared = 8;
 // Kernels may use this much dynamic shared memory without opting in.
@@ -155,12 +156,13 @@ public:
 class CudaDevice : public Device {
 public:
   CudaDevice(const DriverApi &api, CUdevice device, CUcontext context,
-             std::string name, int major, int minor)
+             std::string name, int major, int minor, int sms)
       : api(api), device(device), context(context), name(std::move(name)),
-        major(major), minor(minor) {}
+        major(major), minor(minor), sms(sms) {}
   ~CudaDevice() override { api.cuDevicePrimaryCtxRelease(device); }
 
   const char *kind() const override { return "cuda"; }
+  int multiprocessorCount() const override { return sms; }
 
   std::string description() const override {
     return name + " (sm_" + std::to_string(major) + std::to_string(minor) + ")";
@@ -325,7 +327,7 @@ private:
   CUdevice device;
   CUcontext context;
   std::string name;
-  int major, minor;
+  int major, minor, sms;
 
   // Callers may come from any thread (Python, PyTorch workers); the primary
   // context is the one PyTorch uses, so its pointers are valid here.
@@ -359,11 +361,14 @@ std::string createCudaDevice(int ordinal, std::unique_ptr<Device> &out) {
   int major = 0, minor = 0;
   api->cuDeviceGetAttribute(&major, kAttrComputeMajor, device);
   api->cuDeviceGetAttribute(&minor, kAttrComputeMinor, device);
+  int sms = 0;
+  api->cuDeviceGetAttribute(&sms, kAttrMultiprocessorCount, device);
   CUcontext context = nullptr;
   if (CUresult r = api->cuDevicePrimaryCtxRetain(&context, device);
       r != kSuccess)
     return "cannot retain the primary context: " + describe(*api, r);
-  out = std::make_unique<CudaDevice>(*api, device, context, name, major, minor);
+  out = std::make_unique<CudaDevice>(*api, device, context, name, major, minor,
+                                     sms);
   return "";
 }
 

@@ -23,6 +23,7 @@ class EmulatorDevice : public Device {
 public:
   const char *kind() const override { return "emulator"; }
   std::string description() const override { return "PTX emulator (CPU)"; }
+  int multiprocessorCount() const override { return 16; }
 
   std::string supportsArch(const std::string &arch) const override {
     if (arch == "sm_80" || arch == "sm_90a")

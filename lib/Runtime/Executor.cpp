@@ -4,6 +4,7 @@
 #include "sparsec/Support/Npy.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 
@@ -56,6 +57,20 @@ uint64_t SparseKernel::weightBytes() const {
   return values.size() + meta.size() + colIdx.size();
 }
 
+uint32_t chooseSplitK(int multiprocessors, uint64_t ctas, int64_t kSteps) {
+  int64_t most = std::max<int64_t>(1, std::min<int64_t>(16, kSteps / 2));
+  if (const char *env = std::getenv("SPARSEC_CUDA_SPLIT_K")) {
+    char *end = nullptr;
+    long forced = std::strtol(env, &end, 10);
+    if (end != env && *end == 0 && forced >= 1)
+      return uint32_t(std::min<int64_t>(forced, std::max<int64_t>(kSteps, 1)));
+  }
+  if (multiprocessors <= 0 || ctas == 0 || ctas >= uint64_t(multiprocessors))
+    return 1;
+  int64_t want = ceilDiv(2 * int64_t(multiprocessors), int64_t(ctas));
+  return uint32_t(std::clamp<int64_t>(want, 1, most));
+}
+
 std::string SparseKernel::launch(uint64_t x, uint64_t y, int64_t tokens,
                                  int64_t ldx, int64_t ldy,
                                  uint64_t stream) const {
@@ -75,17 +90,42 @@ std::string SparseKernel::launch(uint64_t x, uint64_t y, int64_t tokens,
   grid.y = uint32_t(facts.rowsPadded / facts.tileM);
   block.x = uint32_t(facts.threads);
   uint32_t dynamicShared = facts.dynamicShared ? facts.sharedBytes : 0;
-  std::vector<ParamValue> params = {ParamValue::u64(values.address()),
-                                    ParamValue::u64(meta.address()),
-                                    ParamValue::u64(colIdx.address()),
-                                    ParamValue::u64(bias.address()),
-                                    ParamValue::u64(x),
-                                    ParamValue::u64(y),
-                                    ParamValue::u32(uint32_t(tokens)),
-                                    ParamValue::u32(uint32_t(ldx)),
-                                    ParamValue::u32(uint32_t(ldy))};
-  return dev->launch(*module, entry, grid, block, dynamicShared, params,
-                     stream);
+  grid.z = chooseSplitK(dev->multiprocessorCount(), uint64_t(grid.x) * grid.y,
+                        facts.keptWidth / 32);
+  if (grid.z > 1) {
+    uint64_t bytes = uint64_t(grid.z) * facts.rows * ldy * 4;
+    if (partialSums.size() < bytes)
+      if (std::string err = partialSums.allocate(*dev, bytes); !err.empty())
+        return "split-K workspace: " + err;
+  }
+  std::vector<ParamValue> params = {
+      ParamValue::u64(values.address()),
+      ParamValue::u64(meta.address()),
+      ParamValue::u64(colIdx.address()),
+      ParamValue::u64(bias.address()),
+      ParamValue::u64(x),
+      ParamValue::u64(y),
+      ParamValue::u32(uint32_t(tokens)),
+      ParamValue::u32(uint32_t(ldx)),
+      ParamValue::u32(uint32_t(ldy)),
+      ParamValue::u64(grid.z > 1 ? partialSums.address() : 0)};
+  if (std::string err = dev->launch(*module, entry, grid, block, dynamicShared,
+                                    params, stream);
+      err.empty() == false || grid.z == 1)
+    return err;
+  // Sum the partials in split order, then bias, activation and rounding.
+  Dim3 reduceGrid, reduceBlock;
+  reduceBlock.x = 256;
+  reduceGrid.x = uint32_t(ceilDiv(tokens * facts.rows, 256));
+  std::vector<ParamValue> reduceParams = {
+      ParamValue::u64(partialSums.address()),
+      ParamValue::u64(bias.address()),
+      ParamValue::u64(y),
+      ParamValue::u32(uint32_t(tokens)),
+      ParamValue::u32(uint32_t(ldy)),
+      ParamValue::u32(grid.z)};
+  return dev->launch(*module, entry + "_reduce", reduceGrid, reduceBlock, 0,
+                     reduceParams, stream);
 }
 
 std::string SparseKernel::runHost(const uint16_t *x, uint16_t *y,

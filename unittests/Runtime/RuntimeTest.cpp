@@ -138,6 +138,22 @@ TEST(Json, ReportsFileLineColumnAndCause) {
 // Host ops
 //===----------------------------------------------------------------------===//
 
+TEST(SplitK, GivesEveryMultiprocessorTwoCTAsWithinLimits) {
+  unsetenv("SPARSEC_CUDA_SPLIT_K");
+  // 64 CTAs on 132 SMs (4096 rows, T = 16): ceil(264 / 64) = 5 splits.
+  EXPECT_EQ(rt::chooseSplitK(132, 64, 64), 5u);
+  EXPECT_EQ(rt::chooseSplitK(132, 132, 64), 1u); // enough CTAs already
+  EXPECT_EQ(rt::chooseSplitK(132, 1, 64), 16u);  // at most 16 splits
+  EXPECT_EQ(rt::chooseSplitK(132, 1, 6), 3u);    // >= 2 k-steps per split
+  EXPECT_EQ(rt::chooseSplitK(0, 1, 64), 1u);     // unknown device
+  setenv("SPARSEC_CUDA_SPLIT_K", "7", 1);
+  EXPECT_EQ(rt::chooseSplitK(132, 1000, 64), 7u);
+  EXPECT_EQ(rt::chooseSplitK(132, 1000, 3), 3u); // never more than k-steps
+  setenv("SPARSEC_CUDA_SPLIT_K", "junk", 1);
+  EXPECT_EQ(rt::chooseSplitK(132, 1000, 64), 1u);
+  unsetenv("SPARSEC_CUDA_SPLIT_K");
+}
+
 TEST(HostOps, DenseLinearMatchesHandComputedValues) {
   // x: 2 tokens x 3 channels; W: 2 x 3.
   std::vector<float> x = {1, 2, 3, -1, 0, 4};

@@ -41,6 +41,9 @@ public:
   virtual std::string description() const = 0;
   /// "" when PTX for `arch` ("sm_80", "sm_90a") can run here, else why not.
   virtual std::string supportsArch(const std::string &arch) const = 0;
+  /// Streaming multiprocessors, for the split-K heuristic. The emulator
+  /// reports 16 so that small CI layers exercise split-K launches.
+  virtual int multiprocessorCount() const = 0;
 
   virtual std::string allocate(uint64_t bytes, uint64_t &address) = 0;
   virtual void free(uint64_t address) = 0;

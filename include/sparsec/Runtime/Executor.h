@@ -56,7 +56,15 @@ private:
   std::string entry;
   SparseKernelShape facts;
   DeviceBuffer values, meta, colIdx, bias;
+  // Split-K partial sums (splits x rows x ldy f32), grown on demand; a
+  // layer's launches must therefore not overlap on different streams.
+  mutable DeviceBuffer partialSums;
 };
+
+/// k-splits for a launch of `ctas` CTAs over `kSteps` 32-wide k-steps:
+/// $SPARSEC_CUDA_SPLIT_K when set, else enough to give every multiprocessor
+/// two CTAs, keeping at least 2 k-steps per split (at most 16 splits).
+uint32_t chooseSplitK(int multiprocessors, uint64_t ctas, int64_t kSteps);
 
 /// A layer generated at run time (the C API's sparsec_rt_layer_create).
 struct GeneratedLayer {

@@ -77,6 +77,7 @@ constexpr int64_t kAPitch = 48;                     // bytes per A row in smem
 constexpr int64_t kABytes = kTileM * kAPitch;       // one stage of A
 constexpr int64_t kWgmmaLBO = 512, kWgmmaSBO = 128; // B descriptor strides
 constexpr int64_t kMaxStaticShared = 48 * 1024;
+constexpr int64_t kReduceThreads = 256;
 
 int64_t roundUp(int64_t a, int64_t b) { return (a + b - 1) / b * b; }
 
@@ -149,6 +150,138 @@ private:
   int numB32 = 0, numB64 = 0, numPred = 0, numF32 = 0, numB16 = 0;
 };
 
+std::string emitGelu(Builder &b, const std::string &x) {
+  // 0.5 x (1 + erf(x / sqrt 2)); erf by Abramowitz-Stegun 7.1.26
+  // (|error| < 1.5e-7), which is far below f16/bf16 output rounding.
+  std::string z = b.f(), az = b.f(), t = b.f(), poly = b.f(), ex = b.f();
+  b.ins("mul.f32 ", z, ", ", x, ", ", floatImm(0.70710678f));
+  b.ins("abs.f32 ", az, ", ", z);
+  b.ins("fma.rn.f32 ", t, ", ", az, ", ", floatImm(0.3275911f), ", ",
+        floatImm(1.0f));
+  b.ins("rcp.rn.f32 ", t, ", ", t);
+  b.ins("fma.rn.f32 ", poly, ", ", t, ", ", floatImm(1.061405429f), ", ",
+        floatImm(-1.453152027f));
+  b.ins("fma.rn.f32 ", poly, ", ", poly, ", ", t, ", ", floatImm(1.421413741f));
+  b.ins("fma.rn.f32 ", poly, ", ", poly, ", ", t, ", ",
+        floatImm(-0.284496736f));
+  b.ins("fma.rn.f32 ", poly, ", ", poly, ", ", t, ", ", floatImm(0.254829592f));
+  b.ins("mul.f32 ", poly, ", ", poly, ", ", t);
+  // exp(-z^2) = 2^(-z^2 log2 e)
+  b.ins("mul.f32 ", ex, ", ", az, ", ", az);
+  b.ins("mul.f32 ", ex, ", ", ex, ", ", floatImm(-1.4426950409f));
+  b.ins("ex2.approx.f32 ", ex, ", ", ex);
+  std::string erfAbs = b.f(), erfNeg = b.f(), erf = b.f(), negative = b.p();
+  b.ins("neg.f32 ", poly, ", ", poly);
+  b.ins("fma.rn.f32 ", erfAbs, ", ", poly, ", ", ex, ", ", floatImm(1.0f));
+  b.ins("neg.f32 ", erfNeg, ", ", erfAbs);
+  b.ins("setp.lt.f32 ", negative, ", ", z, ", ", floatImm(0.0f));
+  b.ins("selp.f32 ", erf, ", ", erfNeg, ", ", erfAbs, ", ", negative);
+  std::string out = b.f(), half = b.f();
+  b.ins("add.f32 ", erf, ", ", erf, ", ", floatImm(1.0f));
+  b.ins("mul.f32 ", half, ", ", x, ", ", floatImm(0.5f));
+  b.ins("mul.f32 ", out, ", ", half, ", ", erf);
+  return out;
+}
+
+std::string emitActivation(Builder &b, Activation act,
+                           const std::string &value) {
+  switch (act) {
+  case Activation::None:
+    return value;
+  case Activation::Relu: {
+    std::string out = b.f();
+    b.ins("max.f32 ", out, ", ", value, ", ", floatImm(0.0f));
+    return out;
+  }
+  case Activation::Gelu:
+    return emitGelu(b, value);
+  }
+  return value;
+}
+
+/// `<name>_reduce`: sums the split-K partials of one output element (in
+/// split order, so results do not depend on scheduling), then bias,
+/// activation and rounding. One thread per element, 256 per CTA.
+std::string emitReduceKernel(const LinearKernelConfig &c) {
+  Builder b;
+  auto param64 = [&](const char *name) {
+    std::string raw = b.rd(), global = b.rd();
+    b.ins("ld.param.u64 ", raw, ", [", name, "]");
+    b.ins("cvta.to.global.u64 ", global, ", ", raw);
+    return global;
+  };
+  auto param32 = [&](const char *name) {
+    std::string reg = b.r();
+    b.ins("ld.param.u32 ", reg, ", [", name, "]");
+    return reg;
+  };
+  std::string partial = param64("p_partial"), bias = param64("p_bias"),
+              y = param64("p_y");
+  std::string tokens = param32("p_tokens"), ldy = param32("p_ldy"),
+              splits = param32("p_splits");
+  std::string tid = b.r(), cta = b.r(), index = b.r(), total = b.r();
+  b.ins("mov.u32 ", tid, ", %tid.x");
+  b.ins("mov.u32 ", cta, ", %ctaid.x");
+  b.ins("mad.lo.u32 ", index, ", ", cta, ", ", kReduceThreads, ", ", tid);
+  b.ins("mul.lo.u32 ", total, ", ", tokens, ", ", c.rows);
+  std::string inRange = b.p(), row = b.r(), col = b.r();
+  b.ins("setp.lt.u32 ", inRange, ", ", index, ", ", total);
+  b.ins("div.u32 ", row, ", ", index, ", ", tokens);
+  b.ins("mul.lo.u32 ", col, ", ", row, ", ", tokens);
+  b.ins("sub.u32 ", col, ", ", index, ", ", col);
+  std::string sum = b.f(), split = b.r();
+  b.ins("mov.f32 ", sum, ", ", floatImm(0.0f));
+  b.ins("mov.u32 ", split, ", 0");
+  b.label("$L_splits");
+  {
+    std::string zRow = b.r(), addr = b.rd(), col64 = b.rd(), value = b.f(),
+                again = b.p();
+    b.ins("mad.lo.u32 ", zRow, ", ", split, ", ", c.rows, ", ", row);
+    b.ins("mul.wide.u32 ", addr, ", ", zRow, ", ", ldy);
+    b.ins("cvt.u64.u32 ", col64, ", ", col);
+    b.ins("add.u64 ", addr, ", ", addr, ", ", col64);
+    b.ins("shl.b64 ", addr, ", ", addr, ", 2");
+    b.ins("add.u64 ", addr, ", ", partial, ", ", addr);
+    b.ins("mov.f32 ", value, ", ", floatImm(0.0f));
+    b.ins("@", inRange, " ld.global.f32 ", value, ", [", addr, "]");
+    b.ins("add.f32 ", sum, ", ", sum, ", ", value);
+    b.ins("add.u32 ", split, ", ", split, ", 1");
+    b.ins("setp.lt.u32 ", again, ", ", split, ", ", splits);
+    b.ins("@", again, " bra.uni $L_splits");
+  }
+  std::string result = sum;
+  if (c.hasBias) {
+    std::string addr = b.rd(), value = b.f(), biased = b.f();
+    b.ins("mov.f32 ", value, ", ", floatImm(0.0f));
+    b.ins("mul.wide.u32 ", addr, ", ", row, ", 4");
+    b.ins("add.u64 ", addr, ", ", bias, ", ", addr);
+    b.ins("@", inRange, " ld.global.nc.f32 ", value, ", [", addr, "]");
+    b.ins("add.f32 ", biased, ", ", sum, ", ", value);
+    result = biased;
+  }
+  result = emitActivation(b, c.activation, result);
+  std::string half = b.h(), addr = b.rd(), col64 = b.rd();
+  b.ins(c.valueType == ValueType::F16 ? "cvt.rn.f16.f32 " : "cvt.rn.bf16.f32 ",
+        half, ", ", result);
+  b.ins("mul.wide.u32 ", addr, ", ", row, ", ", ldy);
+  b.ins("cvt.u64.u32 ", col64, ", ", col);
+  b.ins("add.u64 ", addr, ", ", addr, ", ", col64);
+  b.ins("shl.b64 ", addr, ", ", addr, ", 1");
+  b.ins("add.u64 ", addr, ", ", y, ", ", addr);
+  b.ins("@", inRange, " st.global.b16 [", addr, "], ", half);
+  b.ins("ret");
+
+  std::ostringstream os;
+  os << ".visible .entry " << c.name << "_reduce(\n"
+     << "\t.param .u64 p_partial,\n\t.param .u64 p_bias,\n"
+     << "\t.param .u64 p_y,\n\t.param .u32 p_tokens,\n"
+     << "\t.param .u32 p_ldy,\n\t.param .u32 p_splits)\n"
+     << "\t.reqntid " << kReduceThreads << ", 1, 1\n{\n"
+     << b.declarations() << "\n"
+     << b.text() << "}\n";
+  return os.str();
+}
+
 /// Emits the kernel body for `c`.
 class KernelEmitter {
 public:
@@ -168,9 +301,7 @@ private:
                       const std::vector<std::string> &gatherRows);
   std::string loadMeta(const std::string &kStep);
   void computeStep(const std::string &slot, const std::string &e);
-  void epilogue();
-  std::string activation(const std::string &value);
-  std::string gelu(const std::string &x);
+  void epilogue(bool partial);
 
   const LinearKernelConfig &c;
   bool sm80;
@@ -180,6 +311,7 @@ private:
 
   // Parameters and thread coordinates.
   std::string values, meta, colIdx, bias, x, y, tokens, ldx, ldy;
+  std::string partialSums, splitIndex; // split-K workspace and %ctaid.z
   std::string tid, lane, warp, rowBase, tokenBase, blockRow, smem;
   // Producer state.
   std::string aSrc, aDst;
@@ -206,6 +338,7 @@ void KernelEmitter::loadParams() {
   bias = param64("p_bias");
   x = param64("p_x");
   y = param64("p_y");
+  partialSums = param64("p_partial");
   auto param32 = [&](const char *name) {
     std::string reg = b.r();
     b.ins("ld.param.u32 ", reg, ", [", name, "]");
@@ -214,6 +347,8 @@ void KernelEmitter::loadParams() {
   tokens = param32("p_tokens");
   ldx = param32("p_ldx");
   ldy = param32("p_ldy");
+  splitIndex = b.r();
+  b.ins("mov.u32 ", splitIndex, ", %ctaid.z");
 
   tid = b.r();
   lane = b.r();
@@ -432,56 +567,12 @@ void KernelEmitter::computeStep(const std::string &slot, const std::string &e) {
   b.ins("wgmma.wait_group.sync.aligned 0");
 }
 
-std::string KernelEmitter::gelu(const std::string &x) {
-  // 0.5 x (1 + erf(x / sqrt 2)); erf by Abramowitz-Stegun 7.1.26
-  // (|error| < 1.5e-7), which is far below f16/bf16 output rounding.
-  std::string z = b.f(), az = b.f(), t = b.f(), poly = b.f(), ex = b.f();
-  b.ins("mul.f32 ", z, ", ", x, ", ", floatImm(0.70710678f));
-  b.ins("abs.f32 ", az, ", ", z);
-  b.ins("fma.rn.f32 ", t, ", ", az, ", ", floatImm(0.3275911f), ", ",
-        floatImm(1.0f));
-  b.ins("rcp.rn.f32 ", t, ", ", t);
-  b.ins("fma.rn.f32 ", poly, ", ", t, ", ", floatImm(1.061405429f), ", ",
-        floatImm(-1.453152027f));
-  b.ins("fma.rn.f32 ", poly, ", ", poly, ", ", t, ", ", floatImm(1.421413741f));
-  b.ins("fma.rn.f32 ", poly, ", ", poly, ", ", t, ", ",
-        floatImm(-0.284496736f));
-  b.ins("fma.rn.f32 ", poly, ", ", poly, ", ", t, ", ", floatImm(0.254829592f));
-  b.ins("mul.f32 ", poly, ", ", poly, ", ", t);
-  // exp(-z^2) = 2^(-z^2 log2 e)
-  b.ins("mul.f32 ", ex, ", ", az, ", ", az);
-  b.ins("mul.f32 ", ex, ", ", ex, ", ", floatImm(-1.4426950409f));
-  b.ins("ex2.approx.f32 ", ex, ", ", ex);
-  std::string erfAbs = b.f(), erfNeg = b.f(), erf = b.f(), negative = b.p();
-  b.ins("neg.f32 ", poly, ", ", poly);
-  b.ins("fma.rn.f32 ", erfAbs, ", ", poly, ", ", ex, ", ", floatImm(1.0f));
-  b.ins("neg.f32 ", erfNeg, ", ", erfAbs);
-  b.ins("setp.lt.f32 ", negative, ", ", z, ", ", floatImm(0.0f));
-  b.ins("selp.f32 ", erf, ", ", erfNeg, ", ", erfAbs, ", ", negative);
-  std::string out = b.f(), half = b.f();
-  b.ins("add.f32 ", erf, ", ", erf, ", ", floatImm(1.0f));
-  b.ins("mul.f32 ", half, ", ", x, ", ", floatImm(0.5f));
-  b.ins("mul.f32 ", out, ", ", half, ", ", erf);
-  return out;
-}
-
-std::string KernelEmitter::activation(const std::string &value) {
-  switch (c.activation) {
-  case Activation::None:
-    return value;
-  case Activation::Relu: {
-    std::string out = b.f();
-    b.ins("max.f32 ", out, ", ", value, ", ", floatImm(0.0f));
-    return out;
-  }
-  case Activation::Gelu:
-    return gelu(value);
-  }
-  return value;
-}
-
-void KernelEmitter::epilogue() {
-  b.comment("epilogue: bias, activation, rounding, bounds-checked stores");
+/// The final epilogue (bias, activation, rounding to the value type), or
+/// with `partial` the split-K one: raw f32 sums into partial[z][row][col].
+void KernelEmitter::epilogue(bool partial) {
+  b.comment(partial ? "split-K epilogue: f32 partial sums"
+                    : "epilogue: bias, activation, rounding, bounds-checked "
+                      "stores");
   std::string g = b.r(), t2 = b.r();
   b.ins("shr.u32 ", g, ", ", lane, ", 2");
   b.ins("and.b32 ", t2, ", ", lane, ", 3");
@@ -517,6 +608,16 @@ void KernelEmitter::epilogue() {
       info.inRange = b.p();
       b.ins("setp.lt.u32 ", info.inRange, ", ", row, ", ", c.rows);
       info.address = b.rd();
+      if (partial) {
+        // partial + ((z * R + row) * ldy) * 4
+        std::string zRow = b.r();
+        b.ins("mad.lo.u32 ", zRow, ", ", splitIndex, ", ", c.rows, ", ", row);
+        b.ins("mul.wide.u32 ", info.address, ", ", zRow, ", ", ldy);
+        b.ins("shl.b64 ", info.address, ", ", info.address, ", 2");
+        b.ins("add.u64 ", info.address, ", ", partialSums, ", ", info.address);
+        rowInfo.push_back(info);
+        continue;
+      }
       b.ins("mul.wide.u32 ", info.address, ", ", row, ", ", ldy);
       b.ins("shl.b64 ", info.address, ", ", info.address, ", 1");
       b.ins("add.u64 ", info.address, ", ", y, ", ", info.address);
@@ -542,12 +643,22 @@ void KernelEmitter::epilogue() {
     b.ins("setp.lt.u32 ", both, ", ", colNext, ", ", tokens);
     b.ins("setp.eq.u32 ", first, ", ", colNext, ", ", tokens);
     std::string colBytes = b.rd();
-    b.ins("mul.wide.u32 ", colBytes, ", ", col, ", 2");
+    b.ins("mul.wide.u32 ", colBytes, ", ", col, partial ? ", 4" : ", 2");
     for (int64_t i = 0; i < mTiles; ++i)
       for (int64_t half = 0; half < 2; ++half) {
         const RowInfo &info = rowInfo[i * 2 + half];
         int64_t base = sm80 ? (i * nTiles + j) * 4 : j * 4;
         std::string v0 = acc[base + half * 2], v1 = acc[base + half * 2 + 1];
+        if (partial) {
+          std::string addr = b.rd(), storeBoth = b.p(), storeFirst = b.p();
+          b.ins("add.u64 ", addr, ", ", info.address, ", ", colBytes);
+          b.ins("and.pred ", storeBoth, ", ", both, ", ", info.inRange);
+          b.ins("and.pred ", storeFirst, ", ", first, ", ", info.inRange);
+          b.ins("@", storeBoth, " st.global.v2.f32 [", addr, "], {", v0, ", ",
+                v1, "}");
+          b.ins("@", storeFirst, " st.global.f32 [", addr, "], ", v0);
+          continue;
+        }
         if (c.hasBias) {
           std::string s0 = b.f(), s1 = b.f();
           b.ins("add.f32 ", s0, ", ", v0, ", ", info.bias);
@@ -555,8 +666,8 @@ void KernelEmitter::epilogue() {
           v0 = s0;
           v1 = s1;
         }
-        v0 = activation(v0);
-        v1 = activation(v1);
+        v0 = emitActivation(b, c.activation, v0);
+        v1 = emitActivation(b, c.activation, v1);
         std::string packed = b.r(), low = b.h(), addr = b.rd();
         b.ins(pack, packed, ", ", v1, ", ", v0);
         b.ins(single, low, ", ", v0);
@@ -616,27 +727,42 @@ std::string KernelEmitter::emit() {
     b.ins("mov.f32 ", acc.back(), ", ", floatImm(0.0f));
   }
 
+  // Split-K: CTA z of %nctaid.z covers the k-steps [kBegin, kBegin + n);
+  // the runtime picks %nctaid.z per launch (1 = no split).
+  std::string splits = b.r(), perSplit = b.r(), kBegin = b.r(), nSteps = b.r();
+  b.ins("mov.u32 ", splits, ", %nctaid.z");
+  b.ins("add.u32 ", perSplit, ", ", splits, ", ", kSteps - 1);
+  b.ins("div.u32 ", perSplit, ", ", perSplit, ", ", splits);
+  b.ins("mul.lo.u32 ", kBegin, ", ", splitIndex, ", ", perSplit);
+  b.ins("min.u32 ", kBegin, ", ", kBegin, ", ", kSteps);
+  b.ins("sub.u32 ", nSteps, ", ", kSteps, ", ", kBegin);
+  b.ins("min.u32 ", nSteps, ", ", nSteps, ", ", perSplit);
+
   b.comment("prologue: fill stages 0 .. stages-2");
   for (int64_t s = 0; s + 1 < stages; ++s) {
-    if (s < kSteps) {
-      std::string k = b.r();
-      b.ins("mov.u32 ", k, ", ", s);
-      issueStageLoad(k, k, loadGatherRows(k));
-    }
+    std::string skip = "$L_prologue_" + std::to_string(s), none = b.p();
+    b.ins("setp.le.u32 ", none, ", ", nSteps, ", ", s);
+    b.ins("@", none, " bra.uni ", skip);
+    std::string k = b.r(), slotIndex = b.r();
+    b.ins("add.u32 ", k, ", ", kBegin, ", ", s);
+    b.ins("mov.u32 ", slotIndex, ", ", s);
+    issueStageLoad(k, slotIndex, loadGatherRows(k));
+    b.label(skip);
     b.ins("cp.async.commit_group");
   }
 
   // Software-pipelined registers: the gather rows of the next stage to fill
   // and the metadata of the next step are loaded one iteration ahead, so
   // their global-memory latency overlaps the tensor-core work.
-  std::string kStep = b.r(), slot = b.r(), fillSlot = b.r();
-  b.ins("mov.u32 ", kStep, ", 0");
+  std::string local = b.r(), kStep = b.r(), slot = b.r(), fillSlot = b.r();
+  b.ins("mov.u32 ", local, ", 0");
+  b.ins("mov.u32 ", kStep, ", ", kBegin);
   b.ins("mov.u32 ", slot, ", 0");
   b.ins("mov.u32 ", fillSlot, ", ", stages - 1);
   std::vector<std::string> gatherRows;
   {
     std::string first = b.r();
-    b.ins("mov.u32 ", first, ", ", stages - 1);
+    b.ins("add.u32 ", first, ", ", kBegin, ", ", stages - 1);
     for (const std::string &reg : loadGatherRows(first)) {
       gatherRows.push_back(b.r());
       b.ins("mov.u32 ", gatherRows.back(), ", ", reg);
@@ -644,6 +770,11 @@ std::string KernelEmitter::emit() {
   }
   std::string metaWord = b.r();
   b.ins("mov.u32 ", metaWord, ", ", loadMeta(kStep));
+  {
+    std::string empty = b.p();
+    b.ins("setp.eq.u32 ", empty, ", ", nSteps, ", 0");
+    b.ins("@", empty, " bra.uni $L_kdone");
+  }
 
   b.label("$L_kloop");
   b.ins("cp.async.wait_group ", stages - 2);
@@ -651,9 +782,10 @@ std::string KernelEmitter::emit() {
     b.ins("fence.proxy.async.shared::cta");
   b.ins("bar.sync 0");
   {
-    std::string next = b.r(), more = b.p();
+    std::string nextLocal = b.r(), next = b.r(), more = b.p();
+    b.ins("add.u32 ", nextLocal, ", ", local, ", ", stages - 1);
     b.ins("add.u32 ", next, ", ", kStep, ", ", stages - 1);
-    b.ins("setp.ge.u32 ", more, ", ", next, ", ", kSteps);
+    b.ins("setp.ge.u32 ", more, ", ", nextLocal, ", ", nSteps);
     b.ins("@", more, " bra.uni $L_skip_fill");
     issueStageLoad(next, fillSlot, gatherRows);
     b.label("$L_skip_fill");
@@ -680,11 +812,21 @@ std::string KernelEmitter::emit() {
   {
     std::string again = b.p();
     b.ins("add.u32 ", kStep, ", ", kStep, ", 1");
-    b.ins("setp.lt.u32 ", again, ", ", kStep, ", ", kSteps);
+    b.ins("add.u32 ", local, ", ", local, ", 1");
+    b.ins("setp.lt.u32 ", again, ", ", local, ", ", nSteps);
     b.ins("@", again, " bra.uni $L_kloop");
   }
+  b.label("$L_kdone");
   b.ins("cp.async.wait_all");
-  epilogue();
+  {
+    std::string split = b.p();
+    b.ins("setp.ne.u32 ", split, ", ", splits, ", 1");
+    b.ins("@", split, " bra.uni $L_partial");
+  }
+  epilogue(false);
+  b.ins("ret");
+  b.label("$L_partial");
+  epilogue(true);
   b.ins("ret");
 
   std::ostringstream os;
@@ -701,11 +843,13 @@ std::string KernelEmitter::emit() {
      << "\t.param .u64 p_values,\n\t.param .u64 p_meta,\n"
      << "\t.param .u64 p_col_idx,\n\t.param .u64 p_bias,\n"
      << "\t.param .u64 p_x,\n\t.param .u64 p_y,\n"
-     << "\t.param .u32 p_tokens,\n\t.param .u32 p_ldx,\n\t.param .u32 p_ldy)\n"
+     << "\t.param .u32 p_tokens,\n\t.param .u32 p_ldx,\n\t.param .u32 p_ldy,\n"
+     << "\t.param .u64 p_partial)\n"
      << "\t.reqntid " << kThreads << ", 1, 1\n{\n";
   os << b.declarations();
   os << "\t.shared .align 128 .b8 smem[" << stages * stage << "];\n\n";
-  os << b.text() << "}\n";
+  os << b.text() << "}\n\n";
+  os << emitReduceKernel(c);
   return os.str();
 }
 

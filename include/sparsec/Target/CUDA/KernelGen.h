@@ -17,7 +17,12 @@
 //   .param .u32 tokens   T
 //   .param .u32 ldx      >= T, multiple of 8
 //   .param .u32 ldy      >= T, multiple of 8
-// grid = (ceil(T / tileN), rowsPadded / tileM), block = (threads).
+//   .param .u64 partial  split-K workspace, f32 [splits][R][ldy] (0 if none)
+// grid = (ceil(T / tileN), rowsPadded / tileM, splits), block = (threads).
+// With splits > 1 each z-slice covers a contiguous range of k-steps and
+// writes raw partial sums; `<name>_reduce` (params partial, bias, y, tokens,
+// ldy, splits; 256 threads, one per output element) then adds them in split
+// order and applies bias, activation and rounding.
 //
 //===----------------------------------------------------------------------===//
 #ifndef SPARSEC_TARGET_CUDA_KERNELGEN_H
