@@ -25,7 +25,7 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "test" / "e2e"))
 import numpy as np  # noqa: E402
 import onnx  # noqa: E402
-from models import GraphBuilder, make_inputs, mlp_gemm  # noqa: E402
+from models import GraphBuilder, _gelu_erf, make_inputs, mlp_gemm  # noqa: E402
 
 FORMATS = {
     "nm24": "nm:n=2,m=4",
@@ -36,17 +36,15 @@ ARCHES = ["sm_80", "sm_90a"]
 
 
 def ffn_block(tokens: int = 128, d: int = 384, hidden: int = 1536):
-    """BERT-FFN-like residual block, y = x + W2 relu(W1 x + b1) + b2 (the
-    cuda target runs linear layers, ReLU and Add)."""
+    """BERT-FFN residual block as torch exports it, y = x + W2 gelu(W1 x +
+    b1) + b2 with 3-D MatMul + Add bias and the erf GELU chain (the cuda
+    target fuses bias and GELU into the sparse layers)."""
     g = GraphBuilder("ffn_block", seed=11)
-    x = g.input("hidden", [tokens, d])
-    w1 = g.weight("ffn1_w", [hidden, d], fan_in=d)
-    h = g.op("Gemm", [x, w1, g.bias("ffn1_b", hidden)], name="ffn1", transB=1)
-    h = g.op("Relu", [h], name="ffn1_relu")
-    w2 = g.weight("ffn2_w", [d, hidden], fan_in=hidden)
-    h = g.op("Gemm", [h, w2, g.bias("ffn2_b", d)], name="ffn2", transB=1)
+    x = g.input("hidden", [2, tokens // 2, d])
+    h = _gelu_erf(g, g.linear(x, d, hidden, name="ffn1"), "gelu")
+    h = g.linear(h, hidden, d, name="ffn2")
     g.op("Add", [x, h], name="residual", out="out")
-    g.output("out", shape=[tokens, d])
+    g.output("out", shape=[2, tokens // 2, d])
     return g.model(17)
 
 

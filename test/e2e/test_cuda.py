@@ -171,6 +171,37 @@ def test_model_matches_onnxruntime(tmp_path, spec, arch, dtype):
     assert normwise_rel(got, want) <= (5e-3 if dtype == "f16" else 2e-2)
 
 
+def ffn_model(batch: int, seq: int, d: int, ffn: int) -> onnx.ModelProto:
+    """A transformer FFN block as torch exports it: 3-D MatMul + Add bias,
+    erf GELU, residual Add."""
+    g = models.GraphBuilder("ffn", seed=5)
+    x = g.input("x", [batch, seq, d])
+    h = models._gelu_erf(g, g.linear(x, d, ffn, name="fc1"), "gelu")
+    y = g.op("Add", [g.linear(h, ffn, d, name="fc2"), x], name="residual", out="y")
+    g.output(y, shape=[batch, seq, d])
+    return g.model(17)
+
+
+@pytest.mark.parametrize("spec,arch", [("hinm:v=64,vs=0.5", "sm_90a"),
+                                       ("nm:n=2,m=4", "sm_80")])
+def test_ffn_with_gelu_matches_onnxruntime(tmp_path, spec, arch):
+    """Bias and GELU fused into the sparse layers' epilogues, 3-D input."""
+    path = tmp_path / "ffn.onnx"
+    onnx.save(ffn_model(2, 9, 96, 384), path)
+    masked = tmp_path / "masked.onnx"
+    sparsec_ok([path, f"--sparsity={spec}", f"--export-onnx={masked}", "--emit=none"],
+               "export", timeout=120)
+    x = np.random.default_rng(4).standard_normal((2, 9, 96)).astype(np.float32)
+    want = models.run_onnxruntime(onnx.load(masked), [x])[0]
+    np.save(tmp_path / "x.npy", x)
+    sparsec_ok([path, f"--sparsity={spec}", "--target=cuda", f"--cuda-arch={arch}",
+                "--cuda-device=emulator", "--run", f"--input={tmp_path / 'x.npy'}",
+                "-o", tmp_path / "out"], "cuda run", timeout=300)
+    got = np.load(tmp_path / "out" / "output_0.npy")
+    assert got.shape == want.shape
+    assert normwise_rel(got, want) <= 5e-3
+
+
 def test_sparsec_run_cli(tmp_path):
     """The artifact runs through the MLIR-free CLI, and bad inputs are refused."""
     path, x, want = pruned_model(tmp_path, "nm:n=2,m=4", (64, 128, 64, 10), batch=4)

@@ -17,8 +17,10 @@
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/ScopeExit.h"
+#include "llvm/ADT/SmallPtrSet.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/JSON.h"
@@ -114,6 +116,155 @@ Elementwise classify(linalg::GenericOp op) {
   return Elementwise::Unknown;
 }
 
+/// The single op of an elementwise generic's body (before its yield), or
+/// null when the generic is not a one-op elementwise map.
+Operation *bodyOp(linalg::GenericOp op) {
+  if (op.getNumDpsInits() != 1 || op.getNumParallelLoops() != op.getNumLoops())
+    return nullptr;
+  auto yield = cast<linalg::YieldOp>(op.getRegion().front().getTerminator());
+  return yield.getOperand(0).getDefiningOp();
+}
+
+/// The generic that is `v`'s only user, or null.
+linalg::GenericOp soleGenericUser(Value v) {
+  if (!v.hasOneUse())
+    return {};
+  return dyn_cast<linalg::GenericOp>(*v.user_begin());
+}
+
+/// Whether `op` computes `kind`(v, c) (either order for commutative kinds)
+/// elementwise, with c a scalar f32 constant close to `constant`.
+template <typename BinaryOp>
+bool isScalarOp(linalg::GenericOp op, Value v, double constant) {
+  Operation *def = op ? bodyOp(op) : nullptr;
+  if (!def || !isa<BinaryOp>(def) || op.getNumDpsInputs() != 2)
+    return false;
+  Block &body = op.getRegion().front();
+  unsigned vIndex = op.getDpsInputs()[0] == v ? 0 : 1;
+  if (op.getDpsInputs()[vIndex] != v)
+    return false;
+  Value other = op.getDpsInputs()[1 - vIndex];
+  auto cst = other.getDefiningOp<arith::ConstantOp>();
+  auto dense =
+      cst ? dyn_cast<DenseElementsAttr>(cst.getValue()) : DenseElementsAttr();
+  if (!dense || !dense.isSplat() || !dense.getElementType().isF32())
+    return false;
+  double value = dense.getSplatValue<APFloat>().convertToDouble();
+  bool operandsOk = def->getOperand(0) == body.getArgument(vIndex) &&
+                        def->getOperand(1) == body.getArgument(1 - vIndex) ||
+                    (isa<arith::AddFOp, arith::MulFOp>(def) &&
+                     def->getOperand(1) == body.getArgument(vIndex) &&
+                     def->getOperand(0) == body.getArgument(1 - vIndex));
+  return operandsOk && std::abs(value - constant) <= 1e-5 * std::abs(constant);
+}
+
+/// GELU exactly as torch exports it: x * (erf(x / sqrt 2) + 1) * 0.5.
+/// Returns the generic producing the GELU of `x`, or null.
+linalg::GenericOp matchGelu(Value x) {
+  linalg::GenericOp div, mul;
+  for (Operation *user : x.getUsers()) {
+    auto generic = dyn_cast<linalg::GenericOp>(user);
+    if (!generic)
+      return {};
+    if (isScalarOp<arith::DivFOp>(generic, x, std::sqrt(2.0)))
+      div = generic;
+    else
+      mul = generic;
+  }
+  if (!div || !mul ||
+      std::distance(x.getUsers().begin(), x.getUsers().end()) != 2)
+    return {};
+  linalg::GenericOp erf = soleGenericUser(div.getResult(0));
+  if (!erf || erf.getNumDpsInputs() != 1 || !bodyOp(erf) ||
+      !isa<math::ErfOp>(bodyOp(erf)))
+    return {};
+  linalg::GenericOp plusOne = soleGenericUser(erf.getResult(0));
+  if (!isScalarOp<arith::AddFOp>(plusOne, erf.getResult(0), 1.0) ||
+      soleGenericUser(plusOne.getResult(0)) != mul)
+    return {};
+  Operation *product = bodyOp(mul);
+  if (!product || !isa<arith::MulFOp>(product) || mul.getNumDpsInputs() != 2 ||
+      !llvm::is_contained(mul.getDpsInputs(), plusOne.getResult(0)) ||
+      !llvm::all_of(mul.getIndexingMapsArray(),
+                    [](AffineMap m) { return m.isIdentity(); }))
+    return {};
+  linalg::GenericOp half = soleGenericUser(mul.getResult(0));
+  if (!isScalarOp<arith::MulFOp>(half, mul.getResult(0), 0.5))
+    return {};
+  return half;
+}
+
+/// A bias add after a layer: addf(v, b) with b an f32 constant of `rows`
+/// values broadcast along the last dimension. Returns its values.
+std::optional<std::vector<float>> matchBiasAdd(linalg::GenericOp op, Value v,
+                                               int64_t rows) {
+  Operation *def = op ? bodyOp(op) : nullptr;
+  if (!def || !isa<arith::AddFOp>(def) || op.getNumDpsInputs() != 2)
+    return std::nullopt;
+  unsigned vIndex = op.getDpsInputs()[0] == v ? 0 : 1;
+  Value other = op.getDpsInputs()[1 - vIndex];
+  auto cst = other.getDefiningOp<arith::ConstantOp>();
+  auto type = dyn_cast<RankedTensorType>(other.getType());
+  if (op.getDpsInputs()[vIndex] != v || !cst || !type || type.getRank() != 1 ||
+      type.getDimSize(0) != rows || !type.getElementType().isF32())
+    return std::nullopt;
+  AffineMap map = op.getIndexingMapsArray()[1 - vIndex];
+  if (map.getNumResults() != 1 ||
+      map.getResult(0) !=
+          getAffineDimExpr(map.getNumDims() - 1, op.getContext()) ||
+      !op.getIndexingMapsArray()[vIndex].isIdentity())
+    return std::nullopt;
+  auto attr = dyn_cast<ElementsAttr>(cst.getValue());
+  std::optional<RawBytes> raw = attr ? RawBytes::get(attr) : std::nullopt;
+  if (!raw)
+    return std::nullopt;
+  std::vector<float> values(rows);
+  std::memcpy(values.data(), raw->view().data(), rows * 4);
+  return values;
+}
+
+/// What follows a layer and runs in its epilogue: a bias add, then ReLU or
+/// GELU, each the only user of the value before it.
+struct Epilogue {
+  std::vector<float> bias;         // empty: none
+  std::string activation = "none"; // none | relu | gelu
+  Value result;                    // the value the chain produces
+  SmallVector<Operation *> fused;  // the generics it replaces
+};
+
+Epilogue matchEpilogue(Value v, int64_t rows) {
+  Epilogue epilogue;
+  epilogue.result = v;
+  if (linalg::GenericOp add = soleGenericUser(v))
+    if (auto bias = matchBiasAdd(add, v, rows)) {
+      epilogue.bias = std::move(*bias);
+      epilogue.result = add.getResult(0);
+      epilogue.fused.push_back(add);
+    }
+  Value cur = epilogue.result;
+  if (linalg::GenericOp relu = soleGenericUser(cur);
+      relu && classify(relu) == Elementwise::Relu) {
+    epilogue.activation = "relu";
+    epilogue.result = relu.getResult(0);
+    epilogue.fused.push_back(relu);
+  } else if (linalg::GenericOp gelu = matchGelu(cur)) {
+    epilogue.activation = "gelu";
+    epilogue.result = gelu.getResult(0);
+    // The chain: every generic between `cur` and the GELU's result.
+    SmallVector<Operation *> work(cur.getUsers().begin(), cur.getUsers().end());
+    while (!work.empty()) {
+      Operation *op = work.pop_back_val();
+      if (llvm::is_contained(epilogue.fused, op))
+        continue;
+      epilogue.fused.push_back(op);
+      if (op != gelu.getOperation())
+        for (Operation *user : op->getResult(0).getUsers())
+          work.push_back(user);
+    }
+  }
+  return epilogue;
+}
+
 llvm::json::Array shapeJson(Type type) {
   llvm::json::Array shape;
   for (int64_t d : cast<ShapedType>(type).getShape())
@@ -134,15 +285,37 @@ private:
   std::string freshName() { return "t" + std::to_string(nextTensor++); }
   LogicalResult writeArray(Operation *op, const std::string &file,
                            NpyArray array);
-  LogicalResult sparseLinear(LinearOp op, llvm::json::Object &step);
-  LogicalResult denseLinear(LinearOp op, llvm::json::Object &step);
+  LogicalResult sparseLinear(LinearOp op, const Epilogue &epilogue,
+                             llvm::json::Object &step);
+  LogicalResult denseLinear(LinearOp op, const Epilogue &epilogue,
+                            llvm::json::Object &step);
+  FailureOr<std::vector<float>> layerBias(LinearOp op,
+                                          const Epilogue &epilogue);
 
   func::FuncOp main;
   std::string dir;
   llvm::DenseMap<Value, std::string> names;
   llvm::json::Array steps;
   int nextTensor = 0, nextLayer = 0;
+  llvm::SmallPtrSet<Operation *, 16> fusedOps;
 };
+
+/// The layer's own bias plus a fused bias add (empty when neither exists).
+FailureOr<std::vector<float>>
+ArtifactWriter::layerBias(LinearOp op, const Epilogue &epilogue) {
+  std::vector<float> bias = epilogue.bias;
+  if (op.getBias()) {
+    FailureOr<std::vector<float>> own = constantF32(op, op.getBias(), "bias");
+    if (failed(own))
+      return failure();
+    if (bias.empty())
+      bias = std::move(*own);
+    else
+      for (size_t i = 0; i < bias.size(); ++i)
+        bias[i] += (*own)[i];
+  }
+  return bias;
+}
 
 LogicalResult ArtifactWriter::writeArray(Operation *op, const std::string &file,
                                          NpyArray array) {
@@ -164,6 +337,7 @@ NpyArray makeArray(const char *dtype, std::vector<int64_t> shape,
 }
 
 LogicalResult ArtifactWriter::sparseLinear(LinearOp op,
+                                           const Epilogue &epilogue,
                                            llvm::json::Object &step) {
   const CudaTargetOptions &options = cudaOptions();
   PackedWeightAttr packed = op.getPackedWeightAttr();
@@ -186,7 +360,13 @@ LogicalResult ArtifactWriter::sparseLinear(LinearOp op,
     return opError(op) << "unknown CUDA value type '" << valueType
                        << "' (f16 or bf16)";
   config.tileN = options.tileN;
-  config.hasBias = static_cast<bool>(op.getBias());
+  FailureOr<std::vector<float>> biasValues = layerBias(op, epilogue);
+  if (failed(biasValues))
+    return failure();
+  std::vector<float> bias = std::move(*biasValues);
+  config.hasBias = !bias.empty();
+  if (!cuda::parseActivation(epilogue.activation, config.activation))
+    return opError(op) << "unknown activation " << epilogue.activation;
 
   std::vector<std::vector<int64_t>> tileColumns;
   if (auto nm = dyn_cast<NMEncodingAttr>(encoding)) {
@@ -233,24 +413,12 @@ LogicalResult ArtifactWriter::sparseLinear(LinearOp op,
   std::vector<float> dense;
   if (std::string error = unpackLayerWeight(op, dense); !error.empty())
     return opError(op) << error;
-  std::vector<float> bias;
-  if (op.getBias()) {
-    FailureOr<std::vector<float>> values =
-        constantF32(op, op.getBias(), "bias");
-    if (failed(values))
-      return failure();
-    bias = std::move(*values);
-  }
   cuda::KernelWeights weights;
   if (std::string error = cuda::packForKernel(
           config, dense.data(), nullptr, config.hinm ? &tileColumns : nullptr,
           bias.empty() ? nullptr : bias.data(), weights);
       !error.empty())
     return opError(op) << error;
-  // The activation is decided by the caller (fusion) before generation.
-  config.activation = cuda::Activation::None;
-  if (auto act = step.getString("activation"))
-    cuda::parseActivation(act->str(), config.activation);
   cuda::KernelLaunchInfo info = cuda::launchInfo(config);
 
   std::string stem = std::to_string(layer) + "_" + sanitize(layerName(op));
@@ -307,7 +475,7 @@ LogicalResult ArtifactWriter::sparseLinear(LinearOp op,
   return success();
 }
 
-LogicalResult ArtifactWriter::denseLinear(LinearOp op,
+LogicalResult ArtifactWriter::denseLinear(LinearOp op, const Epilogue &epilogue,
                                           llvm::json::Object &step) {
   auto weightType = cast<ShapedType>(op.getWeight().getType());
   int64_t rows = weightType.getDimSize(0), cols = weightType.getDimSize(1);
@@ -322,10 +490,10 @@ LogicalResult ArtifactWriter::denseLinear(LinearOp op,
   if (failed(writeArray(op, stem + ".weight.npy",
                         makeArray("<f4", {rows, cols}, *weight))))
     return failure();
-  if (op.getBias()) {
-    FailureOr<std::vector<float>> bias = constantF32(op, op.getBias(), "bias");
-    if (failed(bias))
-      return failure();
+  FailureOr<std::vector<float>> bias = layerBias(op, epilogue);
+  if (failed(bias))
+    return failure();
+  if (!bias->empty()) {
     files["bias"] = stem + ".bias.npy";
     if (failed(writeArray(op, stem + ".bias.npy",
                           makeArray("<f4", {rows}, *bias))))
@@ -373,42 +541,46 @@ LogicalResult ArtifactWriter::write() {
       continue;
     }
     for (Value operand : op.getOperands())
-      if (isa<RankedTensorType>(operand.getType()) && nameOf(operand).empty() &&
+      if (!fusedOps.contains(&op) && isa<RankedTensorType>(operand.getType()) &&
+          nameOf(operand).empty() &&
           !operand.getDefiningOp<arith::ConstantOp>() &&
           !operand.getDefiningOp<tensor::EmptyOp>())
         return opError(&op) << "operand has no runtime tensor";
     if (auto linear = dyn_cast<LinearOp>(op)) {
+      // Bias add and ReLU/GELU after the layer run in its epilogue (sparse
+      // layers) or right after it on the host (dense layers).
+      int64_t rows =
+          cast<ShapedType>(linear.getWeight().getType()).getDimSize(0);
+      Epilogue epilogue = matchEpilogue(linear.getResult(), rows);
+      fusedOps.insert(epilogue.fused.begin(), epilogue.fused.end());
       llvm::json::Object step;
       step["input"] = nameOf(linear.getInput());
-      Value result = linear.getResult();
-      // Fuse a ReLU that is this layer's only user.
-      linalg::GenericOp relu;
-      if (linear.getPackedWeightAttr() && result.hasOneUse())
-        if (auto generic = dyn_cast<linalg::GenericOp>(*result.user_begin()))
-          if (classify(generic) == Elementwise::Relu &&
-              generic.getDpsInputs()[0] == result)
-            relu = generic;
-      if (relu)
-        step["activation"] = "relu";
-      if (failed(linear.getPackedWeightAttr() ? sparseLinear(linear, step)
-                                              : denseLinear(linear, step)))
+      bool sparse = static_cast<bool>(linear.getPackedWeightAttr());
+      if (failed(sparse ? sparseLinear(linear, epilogue, step)
+                        : denseLinear(linear, epilogue, step)))
         return failure();
       std::string out = freshName();
       step["output"] = out;
-      names[result] = out;
-      if (relu)
-        names[relu.getResult(0)] = out;
       steps.push_back(std::move(step));
+      if (!sparse && epilogue.activation != "none") {
+        std::string activated = freshName();
+        steps.push_back(llvm::json::Object{{"op", epilogue.activation},
+                                           {"input", out},
+                                           {"output", activated}});
+        out = activated;
+      }
+      names[linear.getResult()] = out;
+      names[epilogue.result] = out;
       continue;
     }
+    if (fusedOps.contains(&op))
+      continue; // runs in the epilogue of the layer before it
     if (auto generic = dyn_cast<linalg::GenericOp>(op)) {
-      if (!nameOf(generic.getResult(0)).empty())
-        continue; // fused into the layer before it
       Elementwise kind = classify(generic);
       if (kind == Elementwise::Unknown)
         return opError(&op)
                << "the cuda target cannot run this linalg.generic yet "
-                  "(supported between layers: ReLU and Add)";
+                  "(supported between layers: ReLU, GELU and Add)";
       llvm::json::Object step;
       std::string out = freshName();
       if (kind == Elementwise::Relu) {
@@ -425,7 +597,8 @@ LogicalResult ArtifactWriter::write() {
       continue;
     }
     return opError(&op) << "the cuda target cannot run this op yet "
-                           "(supported: sparsec.linear, ReLU, Add)";
+                           "(supported: sparsec.linear, bias Add, ReLU, "
+                           "GELU, Add)";
   }
 
   llvm::json::Object manifest{

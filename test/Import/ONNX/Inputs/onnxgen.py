@@ -87,5 +87,25 @@ def cuda_mlp():
          init("w3", [10, 96])])
 
 
+def cuda_ffn():
+    """A transformer FFN as torch exports it (3-D MatMul + Add bias, GELU as
+    Div/Erf/Add/Mul/Mul, residual Add): the cuda target fuses bias and GELU."""
+    c = lambda name, v: numpy_helper.from_array(np.array(v, dtype=np.float32), name)
+    return model([
+        helper.make_node("MatMul", ["x", "w1"], ["m1"], name="fc1"),
+        helper.make_node("Add", ["m1", "b1"], ["h"], name="fc1_bias"),
+        helper.make_node("Div", ["h", "sqrt2"], ["d"], name="gelu_div"),
+        helper.make_node("Erf", ["d"], ["e"], name="gelu_erf"),
+        helper.make_node("Add", ["e", "one"], ["e1"], name="gelu_add"),
+        helper.make_node("Mul", ["h", "e1"], ["he"], name="gelu_mul"),
+        helper.make_node("Mul", ["he", "half"], ["g"], name="gelu_half"),
+        helper.make_node("MatMul", ["g", "w2"], ["m2"], name="fc2"),
+        helper.make_node("Add", ["m2", "b2"], ["o"], name="fc2_bias"),
+        helper.make_node("Add", ["o", "x"], ["y"], name="residual"),
+    ], [vi("x", [2, 7, 64])], [vi("y", [2, 7, 64])],
+        [init("w1", [64, 128]), init("b1", [128]), init("w2", [128, 64]), init("b2", [64]),
+         c("sqrt2", 2 ** 0.5), c("one", 1.0), c("half", 0.5)])
+
+
 if __name__ == "__main__":
     onnx.save(globals()[sys.argv[1]](), sys.argv[2])
