@@ -462,6 +462,9 @@ bool Exec::runCta(uint32_t x, uint32_t y, uint32_t z) {
   std::fill_n(row(RegDynSmem), n, dynamicSharedBytes);
   // Uninitialised shared memory reads as a visible poison pattern.
   std::fill(shared.begin(), shared.end(), 0xCD);
+  wgmmaUse.assign(kernel.numRegs, WgmmaUse());
+  wgmmaOpenGroup = 0;
+  wgmmaCommitted.clear();
   ++epoch;
   for (AsyncQueue &q : async) {
     q.copies.clear();
@@ -481,7 +484,73 @@ bool Exec::runCta(uint32_t x, uint32_t y, uint32_t z) {
       return fail(0, I,
                   "more than " + std::to_string(kMaxSteps) +
                       " instructions in one CTA (endless loop?)");
+    if (kernel.usesWarpgroupOps && !checkWgmmaHazards(I))
+      return false;
     if (!step(I, pc, done))
+      return false;
+  }
+  return true;
+}
+
+bool Exec::checkWgmmaHazards(const Inst &I) {
+  auto forRegs = [&](const Operand &o, auto f) {
+    if (o.kind == Operand::Reg || (o.kind == Operand::Addr && o.reg >= 0))
+      return f(o.reg);
+    if (o.kind == Operand::Vec) {
+      const int32_t *list = regList(o);
+      for (int i = 0; i < o.count; ++i)
+        if (!f(list[i]))
+          return false;
+    }
+    return true;
+  };
+  switch (I.op) {
+  case Op::WgmmaCommit:
+    wgmmaCommitted.push_back(wgmmaOpenGroup++);
+    return true;
+  case Op::WgmmaWait: {
+    size_t keep = static_cast<size_t>(I.aux[0]);
+    while (wgmmaCommitted.size() > keep) {
+      int64_t retired = wgmmaCommitted.front();
+      wgmmaCommitted.erase(wgmmaCommitted.begin());
+      for (WgmmaUse &use : wgmmaUse)
+        if (use.group == retired)
+          use = WgmmaUse();
+    }
+    return true;
+  }
+  case Op::WgmmaSp: {
+    // Chaining into pending accumulators is how pipelines overlap MMAs.
+    for (unsigned k = 0; k < I.nops; ++k)
+      forRegs(I.ops[k], [&](int32_t r) {
+        WgmmaUse &use = wgmmaUse[r];
+        if (k == 0)
+          use = {wgmmaOpenGroup, true};
+        else if (!use.accumulator && r >= NumSpecialRegs)
+          use = {wgmmaOpenGroup, false};
+        return true;
+      });
+    return true;
+  }
+  default:
+    break;
+  }
+  bool writesFirst = I.nops > 0 && I.op != Op::St && I.op != Op::CpAsync &&
+                     I.op != Op::Bra && I.op != Op::Bar && I.op != Op::Exit &&
+                     I.op != Op::WgmmaFence;
+  for (unsigned k = 0; k < I.nops; ++k) {
+    bool ok = forRegs(I.ops[k], [&](int32_t r) {
+      const WgmmaUse &use = wgmmaUse[r];
+      if (use.group < 0 || !(use.accumulator || (k == 0 && writesFirst)))
+        return true;
+      return fail(0, I,
+                  std::string(use.accumulator
+                                  ? "uses an accumulator register of a "
+                                  : "overwrites an A/metadata register of a ") +
+                      "wgmma.mma_async that no wgmma.wait_group has retired "
+                      "yet (undefined on the device)");
+    });
+    if (!ok)
       return false;
   }
   return true;

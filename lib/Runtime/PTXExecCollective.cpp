@@ -59,13 +59,18 @@ namespace {
 
 // Decodes the 16 x 32 logical A of the warp starting at thread `base`.
 // `rowBase` only names rows in errors (16w for wgmma).
+// `fromShared`, when given, is the compressed 16 x 16 A already read from
+// shared memory (wgmma with an A descriptor); aRegs is then unused.
 bool decodeSparseA(Exec &E, const Inst &I, uint32_t base, unsigned rowBase,
                    const int32_t *aRegs, int32_t eReg, int sel, bool ordered,
-                   bool bf16, float scale, SparseRow rows[16]) {
+                   bool bf16, float scale, SparseRow rows[16],
+                   const float (*fromShared)[16] = nullptr) {
   // Compressed 16 x 16 A: register j of lane 4g+t holds row g (+8 if j is
   // odd), compressed columns 2t, 2t+1 (+8 if j >= 2).
   float ac[16][16];
-  for (unsigned lane = 0; lane < 32; ++lane)
+  if (fromShared)
+    std::memcpy(ac, fromShared, sizeof(ac));
+  for (unsigned lane = 0; !fromShared && lane < 32; ++lane)
     for (unsigned j = 0; j < 4; ++j) {
       uint64_t v = E.row(aRegs[j])[base + lane];
       unsigned r = lane / 4 + (j & 1) * 8, col = 2 * (lane % 4) + (j >> 1) * 8;
@@ -255,7 +260,9 @@ bool Exec::execMmaSp(const Inst &I) {
 }
 
 bool Exec::execWgmmaSp(const Inst &I) {
-  const int32_t *dRegs = regList(I.ops[0]), *aRegs = regList(I.ops[1]);
+  bool aDesc = I.flags & FlagADesc;
+  const int32_t *dRegs = regList(I.ops[0]);
+  const int32_t *aRegs = aDesc ? nullptr : regList(I.ops[1]);
   const uint64_t *descRow = row(I.ops[2].reg), *scaleRow = row(I.ops[4].reg);
   bool bf16 = I.type2 == Ty::BF16;
   int sel = static_cast<int>(I.aux[0]);
@@ -306,11 +313,42 @@ bool Exec::execWgmmaSp(const Inst &I) {
         std::memcpy(&h, p, 2);
         B[k * N + nn] = (bf16 ? bf16ToFloat(h) : halfToFloat(h)) * scaleB;
       }
+    // A from shared memory: the compressed 64 x 16 tile in the K-major
+    // canonical layout, addressed like a K-major B with rows for columns.
+    float aShared[64][16];
+    if (aDesc) {
+      uint64_t adesc = row(I.ops[1].reg)[base];
+      for (uint32_t t = base + 1; t < base + 128; ++t)
+        if (row(I.ops[1].reg)[t] != adesc)
+          return fail(t, I, "wgmma A descriptor differs within the warpgroup");
+      if (adesc >> 62)
+        return fail(base, I,
+                    "wgmma A descriptor " + hexString(adesc) +
+                        " uses a swizzle mode; only mode 0 is supported");
+      uint64_t aStart = (adesc & 0x3fff) << 4;
+      uint64_t aLbo = ((adesc >> 16) & 0x3fff) << 4;
+      uint64_t aSbo = ((adesc >> 32) & 0x3fff) << 4;
+      for (unsigned m = 0; m < 64; ++m)
+        for (unsigned kc = 0; kc < 16; ++kc) {
+          uint64_t addr =
+              wgmmaBElementAddress(aStart, aLbo, aSbo, false, kc, m);
+          const uint8_t *p = sharedAccess(base, I, addr, 2, 2, ReadUnrecorded);
+          if (!p) {
+            error += " (wgmma A element m=" + std::to_string(m) +
+                     ", compressed k=" + std::to_string(kc) + ")";
+            return false;
+          }
+          uint16_t h;
+          std::memcpy(&h, p, 2);
+          aShared[m][kc] = (bf16 ? bf16ToFloat(h) : halfToFloat(h)) * scaleA;
+        }
+    }
     for (unsigned w = 0; w < 4; ++w) {
       uint32_t wb = base + 32 * w;
       SparseRow rows[16];
       if (!decodeSparseA(*this, I, wb, 16 * w, aRegs, I.ops[3].reg, sel,
-                         I.flags & FlagOrdered, bf16, scaleA, rows))
+                         I.flags & FlagOrdered, bf16, scaleA, rows,
+                         aDesc ? &aShared[16 * w] : nullptr))
         return false;
       for (unsigned r = 0; r < 16; ++r) {
         float *d = &D[(16 * w + r) * N];

@@ -61,8 +61,9 @@ enum : uint8_t {
   FlagFtz = 1,
   FlagSat = 2,
   FlagRelu = 4,
-  FlagTrans = 8,   // ldmatrix .trans
-  FlagOrdered = 16 // mma.sp::ordered_metadata
+  FlagTrans = 8,    // ldmatrix .trans
+  FlagOrdered = 16, // mma.sp::ordered_metadata
+  FlagADesc = 32    // wgmma: A from a shared-memory descriptor
 };
 
 // Inst::mod for float arithmetic and cvt: rounding.
@@ -306,6 +307,19 @@ public:
   };
   std::vector<AsyncQueue> async;
   bool completeCopies(uint32_t t, const Inst &I, uint32_t beforeGroup);
+
+  // wgmma.mma_async register hazards (tracked per CTA: execution is
+  // lockstep). Until a wgmma.wait_group retires its group, an instruction
+  // may neither touch the accumulators nor overwrite the A or metadata
+  // registers of a wgmma, which the device reads asynchronously.
+  struct WgmmaUse {
+    int64_t group = -1; // -1: not in use
+    bool accumulator = false;
+  };
+  std::vector<WgmmaUse> wgmmaUse; // per register row
+  int64_t wgmmaOpenGroup = 0;
+  std::vector<int64_t> wgmmaCommitted; // oldest first
+  bool checkWgmmaHazards(const Inst &I);
 
 private:
   bool step(const Inst &I, size_t &pc, bool &done);

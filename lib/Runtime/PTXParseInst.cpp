@@ -680,18 +680,27 @@ bool Parser::hWgmma(Inst &I, const std::vector<std::string> &parts,
   I.vec = static_cast<uint8_t>(nDim / 8);
   I.nops = 5;
   K->usesWarpgroupOps = true;
-  if (!arity(ops, 9))
+  // A in registers: d, {a}, b-desc, meta, sel, scale-d, scale-a, scale-b,
+  // trans-b. A from shared memory: d, a-desc, b-desc, meta, sel, scale-d,
+  // scale-a, scale-b, trans-a, trans-b.
+  bool aDesc = !ops.empty() && ops.size() > 1 && ops[1].kind != POperand::Vec;
+  if (!arity(ops, aDesc ? 10 : 9))
     return false;
-  if (ops[1].kind != POperand::Vec)
-    return fail(line, "unsupported instruction '" + opcode +
-                          "' (A from a shared-memory descriptor; only A in "
-                          "registers is supported)");
+  if (aDesc) {
+    I.flags |= FlagADesc;
+    int64_t transA = 0;
+    if (!src(ops[1], Ty::B64, I.ops[1]) || !immOnly(ops[8], transA))
+      return false;
+    if (transA != 0)
+      return fail(line, "wgmma imm-trans-a must be 0 (only K-major A in "
+                        "shared memory is supported)");
+  }
   if (!vecOp(ops[0], Ty::F32, true, I.ops[0], nDim / 2) ||
-      !vecOp(ops[1], Ty::B32, false, I.ops[1], 4) ||
+      (!aDesc && !vecOp(ops[1], Ty::B32, false, I.ops[1], 4)) ||
       !src(ops[2], Ty::B64, I.ops[2]) || !src(ops[3], Ty::B32, I.ops[3]) ||
       !immOnly(ops[4], I.aux[0]) || !predOrImm(ops[5], I.ops[4]) ||
       !immOnly(ops[6], I.aux[1]) || !immOnly(ops[7], I.aux[2]) ||
-      !immOnly(ops[8], I.aux[3]))
+      !immOnly(ops[aDesc ? 9 : 8], I.aux[3]))
     return false;
   if (I.aux[0] != 0 && I.aux[0] != 1)
     return fail(line, "wgmma sparsity selector must be 0 or 1, got " +

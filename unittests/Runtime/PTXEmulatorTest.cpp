@@ -1768,3 +1768,54 @@ TEST(PTXEmulator, ParseErrorsNameTheLine) {
 }
 
 } // namespace
+
+// wgmma.mma_async reads its metadata register and accumulates into its d
+// registers asynchronously: touching them before wgmma.wait_group retires
+// the group is undefined on the device and an error here. The A operand
+// comes from a shared-memory descriptor (SS form).
+TEST(PTXEmulator, ReportsRegistersReusedBeforeWgmmaWait) {
+  auto kernel = [](const char *name, const char *afterCommit) {
+    std::string text =
+        std::string(".visible .entry ") + name +
+        "()\n.reqntid 128\n{\n"
+        ".reg .b32 %r<4>;\n.reg .b64 %rd<2>;\n.reg .f32 %f<4>;\n"
+        ".shared .align 128 .b8 tile[4096];\n"
+        "mov.u32 %r0, tile;\n"
+        "mov.u32 %r1, 0;\n"
+        // Valid metadata in every lane: code 0x4 everywhere.
+        "mov.u32 %r2, 0x44444444;\n"
+        "cvt.u64.u32 %rd0, %r0;\n"
+        "shr.u64 %rd0, %rd0, 4;\n"
+        "or.b64 %rd0, %rd0, 0x1000000080000;\n" // LBO 128, SBO 256
+        "add.u64 %rd1, %rd0, 128;\n"
+        "mov.f32 %f0, 0f00000000;\nmov.f32 %f1, 0f00000000;\n"
+        "mov.f32 %f2, 0f00000000;\nmov.f32 %f3, 0f00000000;\n"
+        "bar.sync 0;\n"
+        "wgmma.fence.sync.aligned;\n"
+        "wgmma.mma_async.sp.sync.aligned.m64n8k32.f32.f16.f16 "
+        "{%f0, %f1, %f2, %f3}, %rd0, %rd1, %r2, 0, 1, 1, 1, 0, 1;\n"
+        "wgmma.commit_group.sync.aligned;\n" +
+        std::string(afterCommit) + "ret;\n}\n";
+    return text;
+  };
+  std::string text =
+      std::string(kHeader90) +
+      kernel("waits", "wgmma.wait_group.sync.aligned 0;\n"
+                      "mov.u32 %r2, 1;\nadd.f32 %f0, %f0, %f1;\n") +
+      kernel("meta", "mov.u32 %r2, 1;\n") +
+      kernel("acc", "add.f32 %f0, %f0, %f1;\n") +
+      kernel("keepsone", "wgmma.wait_group.sync.aligned 1;\n"
+                         "mov.u32 %r2, 1;\n");
+  auto m = mustParse(text);
+  ASSERT_TRUE(m);
+  Memory mem;
+  auto run = [&](const char *name) {
+    return launch(*m, name, {1, 1, 1}, {128, 1, 1}, 0, {}, mem);
+  };
+  EXPECT_EQ(run("waits"), "");
+  EXPECT_NE(run("meta").find("overwrites an A/metadata register"),
+            std::string::npos);
+  EXPECT_NE(run("acc").find("uses an accumulator register"), std::string::npos);
+  EXPECT_NE(run("keepsone").find("overwrites an A/metadata register"),
+            std::string::npos);
+}
