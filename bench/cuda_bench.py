@@ -70,6 +70,12 @@ class Result:
     calls_per_replay: int = 0
 
 
+def arch_and_wgmma(arch: str):
+    """'sm_90a-sync' (the fallback sm_90a pipeline) -> ('sm_90a', 'sync')."""
+    base, _, variant = arch.partition("-")
+    return base, variant or "async"
+
+
 def methods_for(arches, cslt_ok: Optional[str], torch_ok: bool):
     out = []
     if torch_ok:
@@ -247,10 +253,11 @@ class GpuBench:
         w_masked = w32_np * mask_np  # zeros off the mask, whatever the packer
 
         def make_layer(_):
+            arch, wgmma = arch_and_wgmma(method.arch)
             return self.rt.Layer(self.device, w_masked, mask=mask_np,
                                  tile_columns=cols_np, format=fmt.format,
-                                 arch=method.arch, dtype="f16", act="none",
-                                 v=fmt.v, tile_n=self.args.tile_n)
+                                 arch=arch, dtype="f16", act="none",
+                                 v=fmt.v, tile_n=self.args.tile_n, wgmma=wgmma)
         first = make_layer(0)
         nbytes = first.weight_bytes
         copies = self.copies_for(nbytes)
@@ -367,10 +374,12 @@ class EmulatorBench:
             .astype(np.float32)
         for method in methods:
             mask, cols = gc.random_mask(rng, n, k, method.fmt)
+            arch, wgmma = arch_and_wgmma(method.arch)
             layer = self.rt.Layer(self.device, w * mask, mask=mask,
                                   tile_columns=cols,
-                                  format=method.fmt.format, arch=method.arch,
-                                  dtype="f16", act="none", v=method.fmt.v)
+                                  format=method.fmt.format, arch=arch,
+                                  dtype="f16", act="none", v=method.fmt.v,
+                                  wgmma=wgmma)
             for t in tokens:
                 r = Result((n, k, t), method.key, status="ok",
                            note="not timed (emulator)",
@@ -603,6 +612,9 @@ def main():
                     help="threads creating sparsec weight copies")
     ap.add_argument("--tile-n", type=int, default=0,
                     help="sparsec tokens per CTA (0: the generator's choice)")
+    ap.add_argument("--sync-wgmma", action="store_true",
+                    help="also time the synchronous sm_90a pipeline "
+                         "(columns 'sm_90a-sync')")
     ap.add_argument("--methods", default=None,
                     help="comma list of substrings of the column labels")
     ap.add_argument("--out", default=None,
@@ -632,6 +644,8 @@ def main():
     else:
         bench = EmulatorBench(args, rt)
     meta["device"] = bench.device_name
+    if args.sync_wgmma and "sm_90a" in bench.arches:
+        bench.arches = bench.arches + ["sm_90a-sync"]
     methods = methods_for(bench.arches, bench.cslt_reason,
                           args.device == "cuda")
     if args.methods:

@@ -105,12 +105,16 @@ std::string parseOptions(const char *options,
       ok = parseCount(value, config.tileN);
     } else if (key == "stages") {
       ok = parseCount(value, config.stages);
+    } else if (key == "wgmma") {
+      ok = value == "async" || value == "sync";
+      config.wgmmaAsync = value == "async";
     } else if (key == "name") {
       ok = !value.empty();
       config.name = value;
     } else {
       return "unknown option '" + key +
-             "' (expected format, arch, dtype, act, v, tile_n, stages, name)";
+             "' (expected format, arch, dtype, act, v, tile_n, stages, "
+             "wgmma, name)";
     }
     if (!ok)
       return "option " + key + ": invalid value '" + value + "'";

@@ -109,6 +109,21 @@ def test_tile_sizes(rt, emulator, tmp_path, arch, tile_n):
     assemble(layer.ptx, arch, tmp_path)
 
 
+@pytest.mark.parametrize("fmt", [("nm24", 0, 0.0), ("hinm", 64, 0.5), ("hinm", 128, 0.75)])
+@pytest.mark.parametrize("tile_n", [64, 128, 256])
+def test_wgmma_sync_fallback(rt, emulator, fmt, tile_n):
+    """The synchronous sm_90a pipeline (A from registers) stays correct: it is
+    the fallback for tile_n 256 and --cuda-wgmma=sync."""
+    rng = np.random.default_rng(tile_n)
+    name, v, vs = fmt
+    layer, weight, mask = make_layer(rt, emulator, rng, 192, 300, name, v, vs,
+                                     arch="sm_90a", tile_n=tile_n, wgmma="sync")
+    assert "async wgmma" not in layer.ptx.splitlines()[0]
+    x = rng.standard_normal((tile_n + 3, 300)).astype(np.float32)
+    want = linear_reference(weight, mask, None, x, "f16", "none")
+    assert normwise_rel(layer.run(x), want) <= 2e-3
+
+
 @pytest.mark.parametrize("arch", ["sm_80", "sm_90a"])
 def test_hinm_column_order_defines_groups(rt, emulator, arch):
     """Shuffled L_t: the 2:4 groups are consecutive entries of the list, not

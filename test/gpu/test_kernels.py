@@ -67,7 +67,7 @@ def make_cases(arches, small):
         cases.append((arch, fmt, (192, 1000, 300), "bf16", "none", False, 0,
                       True))
         if fmt.name in ("2:4", "HiNM75 V64"):
-            for tile_n in TILE_N[arch]:
+            for tile_n in TILE_N[arch.partition("-")[0]]:
                 cases.append((arch, fmt, AWKWARD, "f16", "gelu", True, tile_n,
                               False))
     return cases
@@ -129,9 +129,12 @@ def run_case(rt, device, runner, case, seed, index):
         mask &= (rng.random(mask.shape) > 0.3).astype(np.uint8)
     bias = (0.5 * rng.standard_normal(rows)).astype(np.float32) \
         if has_bias else None
+    # "sm_90a-sync": the synchronous sm_90a pipeline (the fallback).
+    base_arch, _, variant = arch.partition("-")
     layer = rt.Layer(device, w, mask=mask, bias=bias,
-                     tile_columns=tile_columns, format=fmt.format, arch=arch,
-                     dtype=dtype, act=act, v=fmt.v, tile_n=tile_n)
+                     tile_columns=tile_columns, format=fmt.format,
+                     arch=base_arch, dtype=dtype, act=act, v=fmt.v,
+                     tile_n=tile_n, wgmma=variant or "async")
     ldx = gc.round_up(tokens, 8)
     x = rng.standard_normal((cols, tokens)).astype(np.float32)
     x_bits = np.empty((cols, ldx), np.uint16)
@@ -218,11 +221,12 @@ def main():
         torch = runner.torch
         major, minor = torch.cuda.get_device_capability()
         device_name = f"{torch.cuda.get_device_name()} (sm_{major}{minor})"
-        available = ["sm_80"] + (["sm_90a"] if (major, minor) == (9, 0) else [])
+        available = ["sm_80"] + (["sm_90a", "sm_90a-sync"]
+                                 if (major, minor) == (9, 0) else [])
     else:
         runner = EmulatorRunner()
         device_name = "CPU PTX emulator"
-        available = ["sm_80", "sm_90a"]
+        available = ["sm_80", "sm_90a", "sm_90a-sync"]
     arches = available if args.arch == "auto" else args.arch.split(",")
     cases = make_cases(arches, args.small)
     print(f"device: {device_name}; arches {arches}; {len(cases)} cases",

@@ -7,11 +7,11 @@
 //===----------------------------------------------------------------------===//
 #include "Report.h"
 
+#include "sparsec/Dialect/Sparsec/IR/PackedIO.h"
 #include "sparsec/Dialect/Sparsec/IR/Sparsec.h"
 #include "sparsec/Dialect/Sparsec/Transforms/Passes.h"
 #include "sparsec/Import/ONNXExport.h"
 #include "sparsec/Import/ONNXImporter.h"
-#include "sparsec/Dialect/Sparsec/IR/PackedIO.h"
 #include "sparsec/InitAll.h"
 #include "sparsec/Support/Npy.h"
 #include "sparsec/Target/Target.h"
@@ -24,16 +24,16 @@
 #include "mlir/Parser/Parser.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Pass/PassRegistry.h"
-#include "mlir/Support/Timing.h"
 #include "mlir/Support/FileUtilities.h"
+#include "mlir/Support/Timing.h"
 
 #include "llvm/Support/CommandLine.h"
-#include <unistd.h>
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/SourceMgr.h"
 #include "llvm/Support/ToolOutputFile.h"
+#include <unistd.h>
 
 using namespace mlir;
 namespace cl = llvm::cl;
@@ -42,62 +42,83 @@ static cl::OptionCategory sparsecCategory("sparsec options");
 
 static cl::opt<std::string> inputFilename(cl::Positional,
                                           cl::desc("<model.onnx | input.mlir>"),
-                                          cl::Required, cl::cat(sparsecCategory));
-static cl::opt<std::string> outputFilename(
-    "o", cl::desc("Output file (a directory with --run)"),
-    cl::value_desc("path"), cl::init("-"), cl::cat(sparsecCategory));
+                                          cl::Required,
+                                          cl::cat(sparsecCategory));
+static cl::opt<std::string>
+    outputFilename("o", cl::desc("Output file (a directory with --run)"),
+                   cl::value_desc("path"), cl::init("-"),
+                   cl::cat(sparsecCategory));
 
-enum class Emit { MLIR, MLIRBC, Linalg, Lowered, LLVMIR, Object, Artifact, Report, Packed, None };
+enum class Emit {
+  MLIR,
+  MLIRBC,
+  Linalg,
+  Lowered,
+  LLVMIR,
+  Object,
+  Artifact,
+  Report,
+  Packed,
+  None
+};
 static cl::opt<Emit> emitKind(
     "emit", cl::desc("What to produce"), cl::init(Emit::MLIR),
     cl::values(
         clEnumValN(Emit::MLIR, "mlir", "sparsec-level MLIR (after import)"),
         clEnumValN(Emit::MLIRBC, "mlirbc", "sparsec-level MLIR bytecode"),
         clEnumValN(Emit::Linalg, "linalg", "linalg-on-tensors MLIR"),
-        clEnumValN(Emit::Lowered, "lowered", "target-level MLIR (LLVM dialect for host)"),
+        clEnumValN(Emit::Lowered, "lowered",
+                   "target-level MLIR (LLVM dialect for host)"),
         clEnumValN(Emit::LLVMIR, "llvm", "LLVM IR"),
         clEnumValN(Emit::Object, "obj", "object file"),
         clEnumValN(Emit::Artifact, "artifact",
                    "target artifact directory (cuda: manifest, PTX, weights); "
                    "the default for --target=cuda"),
         clEnumValN(Emit::Report, "report", "per-layer summary table"),
-        clEnumValN(Emit::Packed, "packed", "packed weights: <dir>/manifest.json + .npy"),
+        clEnumValN(Emit::Packed, "packed",
+                   "packed weights: <dir>/manifest.json + .npy"),
         clEnumValN(Emit::None, "none", "import and verify only")),
     cl::cat(sparsecCategory));
 static cl::opt<bool> reportJson("report-json",
                                 cl::desc("Write --emit=report as JSON"),
                                 cl::cat(sparsecCategory));
-static cl::opt<std::string> targetName(
-    "target", cl::desc("Compilation target (host, cuda)"), cl::init("host"),
-    cl::cat(sparsecCategory));
-static cl::opt<std::string> cudaArch(
-    "cuda-arch",
-    cl::desc("cuda target: sm_80 (mma.sp, Ampere and later) or sm_90a "
-             "(wgmma.mma_async.sp, Hopper)"),
-    cl::init("sm_80"), cl::cat(sparsecCategory));
+static cl::opt<std::string>
+    targetName("target", cl::desc("Compilation target (host, cuda)"),
+               cl::init("host"), cl::cat(sparsecCategory));
+static cl::opt<std::string>
+    cudaArch("cuda-arch",
+             cl::desc("cuda target: sm_80 (mma.sp, Ampere and later) or sm_90a "
+                      "(wgmma.mma_async.sp, Hopper)"),
+             cl::init("sm_80"), cl::cat(sparsecCategory));
 static cl::opt<std::string> cudaValueType(
     "cuda-dtype",
     cl::desc("cuda target: f16 or bf16 weights and activations (default: the "
              "packed value type, f16 unless it is bf16)"),
     cl::init(""), cl::cat(sparsecCategory));
-static cl::opt<int64_t> cudaTileN(
-    "cuda-tile-n",
-    cl::desc("cuda target: tokens per CTA (sm_80: 32/64/128, sm_90a: "
-             "64/128/256; 0 = default)"),
-    cl::init(0), cl::cat(sparsecCategory));
+static cl::opt<int64_t>
+    cudaTileN("cuda-tile-n",
+              cl::desc("cuda target: tokens per CTA (sm_80: 32/64/128, sm_90a: "
+                       "64/128/256; 0 = default)"),
+              cl::init(0), cl::cat(sparsecCategory));
+static cl::opt<std::string> cudaWgmma(
+    "cuda-wgmma",
+    cl::desc("cuda target, sm_90a: async (A and B from shared memory, one "
+             "wgmma group in flight) or sync (A from registers, each wgmma "
+             "waited for)"),
+    cl::init("async"), cl::cat(sparsecCategory));
 static cl::opt<std::string> cudaDevice(
     "cuda-device",
     cl::desc("cuda target, --run: cuda, emulator (the CPU PTX emulator) or "
              "auto (cuda when a driver is present)"),
     cl::init("auto"), cl::cat(sparsecCategory));
-static cl::opt<bool> runModel(
-    "run",
-    cl::desc("Compile for the target, run on --input arrays, write "
-             "<outdir>/output_<i>.npy"),
-    cl::cat(sparsecCategory));
-static cl::list<std::string> inputArrays(
-    "input", cl::desc("Input .npy for --run, in graph-input order"),
-    cl::value_desc("file.npy"), cl::cat(sparsecCategory));
+static cl::opt<bool>
+    runModel("run",
+             cl::desc("Compile for the target, run on --input arrays, write "
+                      "<outdir>/output_<i>.npy"),
+             cl::cat(sparsecCategory));
+static cl::list<std::string>
+    inputArrays("input", cl::desc("Input .npy for --run, in graph-input order"),
+                cl::value_desc("file.npy"), cl::cat(sparsecCategory));
 static cl::list<std::string> inputShapes(
     "input-shape",
     cl::desc("Static shape for a graph input with symbolic dims, e.g. "
@@ -110,35 +131,45 @@ static cl::opt<std::string> sparsitySpec(
              "hinm:v=64,sparsity=0.75"),
     cl::value_desc("spec"), cl::cat(sparsecCategory));
 static cl::opt<std::string> saliencyPath(
-    "saliency", cl::desc("User scores: a directory of <initializer>.npy or a .safetensors file"),
+    "saliency",
+    cl::desc(
+        "User scores: a directory of <initializer>.npy or a .safetensors file"),
     cl::value_desc("path"), cl::cat(sparsecCategory));
-static cl::opt<std::string> pruneInclude(
-    "prune-include", cl::desc("Prune only layers matching this regex"),
-    cl::value_desc("regex"), cl::cat(sparsecCategory));
-static cl::opt<std::string> pruneExclude(
-    "prune-exclude", cl::desc("Never prune layers matching this regex"),
-    cl::value_desc("regex"), cl::cat(sparsecCategory));
-static cl::opt<bool> pruneSkipFirst("prune-skip-first",
-                                    cl::desc("Leave the first weight layer dense"),
-                                    cl::cat(sparsecCategory));
-static cl::opt<bool> pruneSkipLast("prune-skip-last",
-                                   cl::desc("Leave the last weight layer dense"),
-                                   cl::cat(sparsecCategory));
-static cl::opt<int64_t> pruneMinParams(
-    "prune-min-params", cl::desc("Leave layers with fewer weights dense"),
-    cl::init(0), cl::cat(sparsecCategory));
-static cl::opt<std::string> pruneConfig(
-    "prune-config", cl::desc("JSON file of per-layer pruning overrides"),
-    cl::value_desc("file.json"), cl::cat(sparsecCategory));
-static cl::opt<bool> prunePad(
-    "prune-pad", cl::desc("Pad rows to a multiple of V (else refuse such layers)"),
-    cl::init(true), cl::cat(sparsecCategory));
-static cl::opt<std::string> pruneValueType(
-    "prune-value-type", cl::desc("Packed value type: f32, f16 or bf16"),
-    cl::init("f32"), cl::cat(sparsecCategory));
-static cl::opt<std::string> pruneKOrder(
-    "prune-korder", cl::desc("Convolution K order: hwc or chw"), cl::init("hwc"),
-    cl::cat(sparsecCategory));
+static cl::opt<std::string>
+    pruneInclude("prune-include",
+                 cl::desc("Prune only layers matching this regex"),
+                 cl::value_desc("regex"), cl::cat(sparsecCategory));
+static cl::opt<std::string>
+    pruneExclude("prune-exclude",
+                 cl::desc("Never prune layers matching this regex"),
+                 cl::value_desc("regex"), cl::cat(sparsecCategory));
+static cl::opt<bool>
+    pruneSkipFirst("prune-skip-first",
+                   cl::desc("Leave the first weight layer dense"),
+                   cl::cat(sparsecCategory));
+static cl::opt<bool>
+    pruneSkipLast("prune-skip-last",
+                  cl::desc("Leave the last weight layer dense"),
+                  cl::cat(sparsecCategory));
+static cl::opt<int64_t>
+    pruneMinParams("prune-min-params",
+                   cl::desc("Leave layers with fewer weights dense"),
+                   cl::init(0), cl::cat(sparsecCategory));
+static cl::opt<std::string>
+    pruneConfig("prune-config",
+                cl::desc("JSON file of per-layer pruning overrides"),
+                cl::value_desc("file.json"), cl::cat(sparsecCategory));
+static cl::opt<bool>
+    prunePad("prune-pad",
+             cl::desc("Pad rows to a multiple of V (else refuse such layers)"),
+             cl::init(true), cl::cat(sparsecCategory));
+static cl::opt<std::string>
+    pruneValueType("prune-value-type",
+                   cl::desc("Packed value type: f32, f16 or bf16"),
+                   cl::init("f32"), cl::cat(sparsecCategory));
+static cl::opt<std::string>
+    pruneKOrder("prune-korder", cl::desc("Convolution K order: hwc or chw"),
+                cl::init("hwc"), cl::cat(sparsecCategory));
 static cl::opt<std::string> pruneMeta(
     "prune-meta",
     cl::desc("HiNM metadata layout: meta32, meta16 or auto (meta32 when V is "
@@ -152,21 +183,26 @@ static cl::opt<std::string> permuteMethod(
 static cl::opt<int64_t> permuteSeed("permute-seed",
                                     cl::desc("Seed of the permutation search"),
                                     cl::init(0), cl::cat(sparsecCategory));
-static cl::opt<int64_t> permuteTries(
-    "permute-tries", cl::desc("Gyro: most trials per schedule phase"),
-    cl::init(100), cl::cat(sparsecCategory));
-static cl::opt<int64_t> permuteColumnTries(
-    "permute-column-tries", cl::desc("Gyro stage B: most trials per tile"),
-    cl::init(32), cl::cat(sparsecCategory));
-static cl::opt<std::string> permuteSchedule(
-    "permute-schedule", cl::desc("Gyro: rows moved per block in each phase"),
-    cl::init("8,1,4,1,2,1,1"), cl::cat(sparsecCategory));
+static cl::opt<int64_t>
+    permuteTries("permute-tries",
+                 cl::desc("Gyro: most trials per schedule phase"),
+                 cl::init(100), cl::cat(sparsecCategory));
+static cl::opt<int64_t>
+    permuteColumnTries("permute-column-tries",
+                       cl::desc("Gyro stage B: most trials per tile"),
+                       cl::init(32), cl::cat(sparsecCategory));
+static cl::opt<std::string>
+    permuteSchedule("permute-schedule",
+                    cl::desc("Gyro: rows moved per block in each phase"),
+                    cl::init("8,1,4,1,2,1,1"), cl::cat(sparsecCategory));
 static cl::opt<double> permuteBudget(
-    "permute-budget", cl::desc("Time budget in seconds for the searches (0 = none)"),
-    cl::init(0), cl::cat(sparsecCategory));
-static cl::opt<int64_t> permuteWindow(
-    "permute-window", cl::desc("ASP: stripes per exhaustive window (2 or 3)"),
-    cl::init(2), cl::cat(sparsecCategory));
+    "permute-budget",
+    cl::desc("Time budget in seconds for the searches (0 = none)"), cl::init(0),
+    cl::cat(sparsecCategory));
+static cl::opt<int64_t>
+    permuteWindow("permute-window",
+                  cl::desc("ASP: stripes per exhaustive window (2 or 3)"),
+                  cl::init(2), cl::cat(sparsecCategory));
 static cl::opt<int64_t> permuteEscapes("permute-escapes",
                                        cl::desc("ASP: escape attempts"),
                                        cl::init(100), cl::cat(sparsecCategory));
@@ -176,18 +212,19 @@ static cl::opt<bool> permuteExplicit(
              "(else leave such layers unpermuted)"),
     cl::init(true), cl::cat(sparsecCategory));
 
-static cl::opt<std::string> exportOnnx(
-    "export-onnx",
-    cl::desc("Write the pruned model back to ONNX (masked weights)"),
-    cl::value_desc("out.onnx"), cl::cat(sparsecCategory));
+static cl::opt<std::string>
+    exportOnnx("export-onnx",
+               cl::desc("Write the pruned model back to ONNX (masked weights)"),
+               cl::value_desc("out.onnx"), cl::cat(sparsecCategory));
 static cl::opt<bool> exportMasks(
     "export-masks",
     cl::desc("With --export-onnx: add each mask as initializer <name>.mask"),
     cl::cat(sparsecCategory));
 
-static cl::opt<bool> noValidate(
-    "no-onnx-checker", cl::desc("Skip the ONNX checker and shape inference"),
-    cl::cat(sparsecCategory));
+static cl::opt<bool>
+    noValidate("no-onnx-checker",
+               cl::desc("Skip the ONNX checker and shape inference"),
+               cl::cat(sparsecCategory));
 
 namespace {
 
@@ -392,13 +429,17 @@ int main(int argc, char **argv) {
   }
   if (cudaArch != "sm_80" && cudaArch != "sm_90a")
     return fail("--cuda-arch must be sm_80 or sm_90a, not '" + cudaArch + "'");
-  if (!cudaValueType.empty() && cudaValueType != "f16" && cudaValueType != "bf16")
-    return fail("--cuda-dtype must be f16 or bf16, not '" + cudaValueType + "'");
+  if (!cudaValueType.empty() && cudaValueType != "f16" &&
+      cudaValueType != "bf16")
+    return fail("--cuda-dtype must be f16 or bf16, not '" + cudaValueType +
+                "'");
   if (cudaDevice != "auto" && cudaDevice != "cuda" && cudaDevice != "emulator")
     return fail("--cuda-device must be cuda, emulator or auto, not '" +
                 cudaDevice + "'");
+  if (cudaWgmma != "async" && cudaWgmma != "sync")
+    return fail("--cuda-wgmma must be async or sync, not '" + cudaWgmma + "'");
   sparsec::setCudaTargetOptions(
-      {cudaArch, cudaValueType, cudaTileN, cudaDevice});
+      {cudaArch, cudaValueType, cudaTileN, cudaDevice, cudaWgmma == "async"});
   if (target->prefersArtifact() && !emitKind.getNumOccurrences() && !runModel)
     emitKind = Emit::Artifact;
   if (!runModel && !inputArrays.empty())
@@ -417,7 +458,8 @@ int main(int argc, char **argv) {
     return 1;
 
   if (sparsitySpec.getNumOccurrences() && sparsitySpec.empty())
-    return fail("--sparsity needs a pattern, e.g. nm:n=2,m=4 or hinm:v=64,vs=0.5");
+    return fail(
+        "--sparsity needs a pattern, e.g. nm:n=2,m=4 or hinm:v=64,vs=0.5");
   if (!sparsitySpec.empty()) {
     FailureOr<sparsec::SparsecPruneOptions> options = pruneOptions();
     if (failed(options))
@@ -474,14 +516,16 @@ int main(int argc, char **argv) {
     case Emit::None:
       return 0;
     case Emit::MLIR:
-      return emitToFile([&](raw_ostream &os) {
-        module->print(os);
-        return success();
-      }, false);
+      return emitToFile(
+          [&](raw_ostream &os) {
+            module->print(os);
+            return success();
+          },
+          false);
     case Emit::MLIRBC:
-      return emitToFile([&](raw_ostream &os) {
-        return writeBytecodeToFile(*module, os);
-      }, true);
+      return emitToFile(
+          [&](raw_ostream &os) { return writeBytecodeToFile(*module, os); },
+          true);
     case Emit::Packed: {
       if (outputFilename == "-")
         return fail("--emit=packed needs an output directory: -o <dir>");
@@ -491,10 +535,12 @@ int main(int argc, char **argv) {
       return 0;
     }
     case Emit::Report:
-      return emitToFile([&](raw_ostream &os) {
-        sparsec::writeModelReport(*module, reportJson, os);
-        return success();
-      }, false);
+      return emitToFile(
+          [&](raw_ostream &os) {
+            sparsec::writeModelReport(*module, reportJson, os);
+            return success();
+          },
+          false);
     case Emit::Linalg: {
       PassManager pm(&ctx);
       if (failed(applyPassManagerCLOptions(pm)))
@@ -502,10 +548,12 @@ int main(int argc, char **argv) {
       pm.addPass(sparsec::createSparsecLowerToLinalg());
       if (failed(pm.run(*module)))
         return 1;
-      return emitToFile([&](raw_ostream &os) {
-        module->print(os);
-        return success();
-      }, false);
+      return emitToFile(
+          [&](raw_ostream &os) {
+            module->print(os);
+            return success();
+          },
+          false);
     }
     default:
       break;
@@ -538,7 +586,8 @@ int main(int argc, char **argv) {
     if (std::error_code ec = llvm::sys::fs::create_directories(outputFilename))
       return fail("cannot create '" + outputFilename + "': " + ec.message());
     for (size_t i = 0; i < outputs.size(); ++i) {
-      std::string path = outputFilename + "/output_" + std::to_string(i) + ".npy";
+      std::string path =
+          outputFilename + "/output_" + std::to_string(i) + ".npy";
       std::string error = sparsec::writeNpy(path, outputs[i]);
       if (!error.empty())
         return fail(error);
@@ -546,12 +595,11 @@ int main(int argc, char **argv) {
     return 0;
   }
 
-  sparsec::ArtifactKind kind = emitKind == Emit::Lowered
-                                   ? sparsec::ArtifactKind::LoweredMLIR
-                               : emitKind == Emit::LLVMIR
-                                   ? sparsec::ArtifactKind::LLVMIR
-                                   : sparsec::ArtifactKind::Object;
-  return emitToFile([&](raw_ostream &os) {
-    return target->emit(*module, kind, os);
-  }, kind == sparsec::ArtifactKind::Object);
+  sparsec::ArtifactKind kind =
+      emitKind == Emit::Lowered  ? sparsec::ArtifactKind::LoweredMLIR
+      : emitKind == Emit::LLVMIR ? sparsec::ArtifactKind::LLVMIR
+                                 : sparsec::ArtifactKind::Object;
+  return emitToFile(
+      [&](raw_ostream &os) { return target->emit(*module, kind, os); },
+      kind == sparsec::ArtifactKind::Object);
 }

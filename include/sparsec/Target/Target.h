@@ -71,6 +71,7 @@ struct CudaTargetOptions {
   std::string valueType = "";  // f16 | bf16 ("": from the packed weights)
   int64_t tileN = 0;           // tokens per CTA (0: the generator's choice)
   std::string device = "auto"; // --run: cuda | emulator | auto
+  bool wgmmaAsync = true;      // sm_90a pipeline (KernelGen.h)
 };
 const Target &getCudaTarget();
 void setCudaTargetOptions(const CudaTargetOptions &options);

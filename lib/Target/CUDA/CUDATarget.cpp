@@ -360,6 +360,7 @@ LogicalResult ArtifactWriter::sparseLinear(LinearOp op,
     return opError(op) << "unknown CUDA value type '" << valueType
                        << "' (f16 or bf16)";
   config.tileN = options.tileN;
+  config.wgmmaAsync = options.wgmmaAsync;
   FailureOr<std::vector<float>> biasValues = layerBias(op, epilogue);
   if (failed(biasValues))
     return failure();

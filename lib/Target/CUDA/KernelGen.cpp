@@ -73,8 +73,13 @@ bool parseActivation(const std::string &s, Activation &out) {
 namespace {
 
 constexpr int64_t kTileM = 64, kThreads = 128, kStepK = 32;
-constexpr int64_t kAPitch = 48;                     // bytes per A row in smem
-constexpr int64_t kABytes = kTileM * kAPitch;       // one stage of A
+constexpr int64_t kAPitch = 48;               // bytes per A row in smem
+constexpr int64_t kABytes = kTileM * kAPitch; // one stage of A
+// Asynchronous sm_90a variant: A in the K-major canonical layout (core
+// matrix 8 rows x 16 B; the two 8-value k halves LBO apart, 8-row groups SBO
+// apart), read by wgmma through a descriptor.
+constexpr int64_t kACanonLBO = 128, kACanonSBO = 256;
+constexpr int64_t kACanonBytes = kTileM * 32;
 constexpr int64_t kWgmmaLBO = 512, kWgmmaSBO = 128; // B descriptor strides
 constexpr int64_t kMaxStaticShared = 48 * 1024;
 constexpr int64_t kReduceThreads = 256;
@@ -89,16 +94,39 @@ int64_t defaultTileN(const LinearKernelConfig &c) {
 
 int64_t bPitch(const LinearKernelConfig &c) { return defaultTileN(c) * 2 + 16; }
 
+/// The asynchronous variant needs at least 3 stages of static shared
+/// memory; larger tiles (tile_n 256) fall back to the synchronous one.
+bool asyncWgmma(const LinearKernelConfig &c) {
+  if (c.arch != Arch::SM90a || !c.wgmmaAsync || (c.stages && c.stages < 3))
+    return false;
+  int64_t tileN = c.tileN ? c.tileN : 128;
+  int64_t stage = roundUp(kACanonBytes + tileN / 8 * kWgmmaLBO, 128);
+  return (c.stages ? c.stages : 3) * stage <= kMaxStaticShared;
+}
+
+int64_t aStageBytes(const LinearKernelConfig &c) {
+  return asyncWgmma(c) ? kACanonBytes : kABytes;
+}
+
 int64_t stageBytes(const LinearKernelConfig &c) {
   int64_t tileN = defaultTileN(c);
   int64_t b = c.arch == Arch::SM80 ? kStepK * bPitch(c) : tileN / 8 * kWgmmaLBO;
-  return roundUp(kABytes + b, 128);
+  return roundUp(aStageBytes(c) + b, 128);
 }
 
 int64_t stagesFor(const LinearKernelConfig &c) {
   if (c.stages)
     return c.stages;
+  // The asynchronous variant keeps one wgmma in flight, so it prefetches
+  // stages - 2 steps ahead: 4 stages where they fit.
+  if (asyncWgmma(c))
+    return 4 * stageBytes(c) <= kMaxStaticShared ? 4 : 3;
   return 3 * stageBytes(c) <= kMaxStaticShared ? 3 : 2;
+}
+
+/// How many steps ahead the cp.async ring is filled.
+int64_t prefetchDistance(const LinearKernelConfig &c) {
+  return stagesFor(c) - (asyncWgmma(c) ? 2 : 1);
 }
 
 int64_t keptWidthFor(const LinearKernelConfig &c) {
@@ -386,8 +414,18 @@ void KernelEmitter::setupProducer() {
   aSrc = b.rd();
   b.ins("add.u64 ", aSrc, ", ", values, ", ", wide);
   aDst = b.r();
-  b.ins("mul.lo.u32 ", aDst, ", ", rowA, ", ", kAPitch);
-  b.ins("mad.lo.u32 ", aDst, ", ", chunkA, ", 16, ", aDst);
+  if (asyncWgmma(c)) {
+    // Canonical K-major: (row / 8) * SBO + half * LBO + (row % 8) * 16.
+    std::string group = b.r(), inGroup = b.r();
+    b.ins("shr.u32 ", group, ", ", rowA, ", 3");
+    b.ins("and.b32 ", inGroup, ", ", rowA, ", 7");
+    b.ins("mul.lo.u32 ", aDst, ", ", group, ", ", kACanonSBO);
+    b.ins("mad.lo.u32 ", aDst, ", ", chunkA, ", ", kACanonLBO, ", ", aDst);
+    b.ins("mad.lo.u32 ", aDst, ", ", inGroup, ", 16, ", aDst);
+  } else {
+    b.ins("mul.lo.u32 ", aDst, ", ", rowA, ", ", kAPitch);
+    b.ins("mad.lo.u32 ", aDst, ", ", chunkA, ", 16, ", aDst);
+  }
 
   int64_t chunksPerRow = tileN / 8;
   int shift = 0;
@@ -418,7 +456,7 @@ void KernelEmitter::setupProducer() {
       b.ins("mul.lo.u32 ", chunk.dst, ", ", nChunk, ", ", kWgmmaLBO);
       b.ins("mad.lo.u32 ", chunk.dst, ", ", chunk.kRow, ", 16, ", chunk.dst);
     }
-    b.ins("add.u32 ", chunk.dst, ", ", chunk.dst, ", ", kABytes);
+    b.ins("add.u32 ", chunk.dst, ", ", chunk.dst, ", ", aStageBytes(c));
     bChunks.push_back(chunk);
   }
   if (c.hinm) {
@@ -506,9 +544,43 @@ std::string KernelEmitter::loadMeta(const std::string &kStep) {
   return e;
 }
 
+/// A shared-memory matrix descriptor: start >> 4 | LBO >> 4 << 16 |
+/// SBO >> 4 << 32, no swizzle.
+static std::string descriptor(Builder &b, const std::string &start, int64_t lbo,
+                              int64_t sbo) {
+  std::string shifted = b.r(), desc = b.rd();
+  b.ins("shr.u32 ", shifted, ", ", start, ", 4");
+  b.ins("cvt.u64.u32 ", desc, ", ", shifted);
+  uint64_t fields = (uint64_t(lbo >> 4) << 16) | (uint64_t(sbo >> 4) << 32);
+  b.ins("or.b64 ", desc, ", ", desc, ", ", fields);
+  return desc;
+}
+
 void KernelEmitter::computeStep(const std::string &slot, const std::string &e) {
   std::string slotBase = b.r();
   b.ins("mad.lo.u32 ", slotBase, ", ", slot, ", ", stage, ", ", smem);
+  auto join = [](const std::vector<std::string> &regs, size_t from,
+                 size_t count) {
+    std::string out = "{";
+    for (size_t i = 0; i < count; ++i)
+      out += (i ? ", " : "") + regs[from + i];
+    return out + "}";
+  };
+  if (asyncWgmma(c)) {
+    // A and B both from shared memory; the group stays in flight while the
+    // next step is staged (wait_group 1 retires the previous step's).
+    std::string bStart = b.r();
+    b.ins("add.u32 ", bStart, ", ", slotBase, ", ", kACanonBytes);
+    std::string aDesc = descriptor(b, slotBase, kACanonLBO, kACanonSBO);
+    std::string bDesc = descriptor(b, bStart, kWgmmaLBO, kWgmmaSBO);
+    b.ins("wgmma.fence.sync.aligned");
+    b.ins("wgmma.mma_async.sp.sync.aligned.m64n", tileN, "k32.f32.", mmaType,
+          ".", mmaType, " ", join(acc, 0, acc.size()), ", ", aDesc, ", ", bDesc,
+          ", ", e, ", 0, 1, 1, 1, 0, 1");
+    b.ins("wgmma.commit_group.sync.aligned");
+    b.ins("wgmma.wait_group.sync.aligned 1");
+    return;
+  }
 
   int64_t mTiles = sm80 ? 2 : 1;
   std::vector<std::vector<std::string>> aFrag(mTiles);
@@ -523,13 +595,6 @@ void KernelEmitter::computeStep(const std::string &slot, const std::string &e) {
           aFrag[i][1], ", ", aFrag[i][2], ", ", aFrag[i][3], "}, [", aAddr,
           "]");
   }
-  auto join = [](const std::vector<std::string> &regs, size_t from,
-                 size_t count) {
-    std::string out = "{";
-    for (size_t i = 0; i < count; ++i)
-      out += (i ? ", " : "") + regs[from + i];
-    return out + "}";
-  };
   if (sm80) {
     int64_t nTiles = tileN / 16; // per warp: tileN/2 tokens
     for (int64_t j = 0; j < nTiles; ++j) {
@@ -551,14 +616,9 @@ void KernelEmitter::computeStep(const std::string &slot, const std::string &e) {
     }
     return;
   }
-  // wgmma: B descriptor = start >> 4 | LBO >> 4 << 16 | SBO >> 4 << 32.
-  std::string bStart = b.r(), desc = b.rd();
+  std::string bStart = b.r();
   b.ins("add.u32 ", bStart, ", ", slotBase, ", ", kABytes);
-  b.ins("shr.u32 ", bStart, ", ", bStart, ", 4");
-  b.ins("cvt.u64.u32 ", desc, ", ", bStart);
-  uint64_t fields =
-      (uint64_t(kWgmmaLBO >> 4) << 16) | (uint64_t(kWgmmaSBO >> 4) << 32);
-  b.ins("or.b64 ", desc, ", ", desc, ", ", fields);
+  std::string desc = descriptor(b, bStart, kWgmmaLBO, kWgmmaSBO);
   b.ins("wgmma.fence.sync.aligned");
   b.ins("wgmma.mma_async.sp.sync.aligned.m64n", tileN, "k32.f32.", mmaType, ".",
         mmaType, " ", join(acc, 0, acc.size()), ", ", join(aFrag[0], 0, 4),
@@ -738,8 +798,12 @@ std::string KernelEmitter::emit() {
   b.ins("sub.u32 ", nSteps, ", ", kSteps, ", ", kBegin);
   b.ins("min.u32 ", nSteps, ", ", nSteps, ", ", perSplit);
 
-  b.comment("prologue: fill stages 0 .. stages-2");
-  for (int64_t s = 0; s + 1 < stages; ++s) {
+  // The ring is filled `distance` steps ahead: stages - 1, or stages - 2
+  // when a wgmma group stays in flight and still reads the stage before.
+  int64_t distance = prefetchDistance(c);
+  bool async = asyncWgmma(c);
+  b.comment("prologue: fill the first " + std::to_string(distance) + " stages");
+  for (int64_t s = 0; s < distance; ++s) {
     std::string skip = "$L_prologue_" + std::to_string(s), none = b.p();
     b.ins("setp.le.u32 ", none, ", ", nSteps, ", ", s);
     b.ins("@", none, " bra.uni ", skip);
@@ -758,63 +822,87 @@ std::string KernelEmitter::emit() {
   b.ins("mov.u32 ", local, ", 0");
   b.ins("mov.u32 ", kStep, ", ", kBegin);
   b.ins("mov.u32 ", slot, ", 0");
-  b.ins("mov.u32 ", fillSlot, ", ", stages - 1);
+  b.ins("mov.u32 ", fillSlot, ", ", distance);
   std::vector<std::string> gatherRows;
   {
     std::string first = b.r();
-    b.ins("add.u32 ", first, ", ", kBegin, ", ", stages - 1);
+    b.ins("add.u32 ", first, ", ", kBegin, ", ", distance);
     for (const std::string &reg : loadGatherRows(first)) {
       gatherRows.push_back(b.r());
       b.ins("mov.u32 ", gatherRows.back(), ", ", reg);
     }
   }
-  std::string metaWord = b.r();
+  // The asynchronous variant alternates two metadata registers: a pending
+  // wgmma still reads its own until wait_group retires it.
+  std::string metaWord = b.r(), metaOther = b.r();
   b.ins("mov.u32 ", metaWord, ", ", loadMeta(kStep));
+  b.ins("mov.u32 ", metaOther, ", ", metaWord);
   {
     std::string empty = b.p();
     b.ins("setp.eq.u32 ", empty, ", ", nSteps, ", 0");
     b.ins("@", empty, " bra.uni $L_kdone");
   }
 
-  b.label("$L_kloop");
-  b.ins("cp.async.wait_group ", stages - 2);
-  if (!sm80)
-    b.ins("fence.proxy.async.shared::cta");
-  b.ins("bar.sync 0");
-  {
-    std::string nextLocal = b.r(), next = b.r(), more = b.p();
-    b.ins("add.u32 ", nextLocal, ", ", local, ", ", stages - 1);
-    b.ins("add.u32 ", next, ", ", kStep, ", ", stages - 1);
-    b.ins("setp.ge.u32 ", more, ", ", nextLocal, ", ", nSteps);
-    b.ins("@", more, " bra.uni $L_skip_fill");
-    issueStageLoad(next, fillSlot, gatherRows);
-    b.label("$L_skip_fill");
-    b.ins("cp.async.commit_group");
-    std::string after = b.r();
-    b.ins("add.u32 ", after, ", ", next, ", 1");
-    std::vector<std::string> nextRows = loadGatherRows(after);
-    for (size_t i = 0; i < nextRows.size(); ++i)
-      b.ins("mov.u32 ", gatherRows[i], ", ", nextRows[i]);
-  }
-  std::string metaNow = b.r(), nextStep = b.r();
-  b.ins("mov.u32 ", metaNow, ", ", metaWord);
-  b.ins("add.u32 ", nextStep, ", ", kStep, ", 1");
-  b.ins("mov.u32 ", metaWord, ", ", loadMeta(nextStep));
-  computeStep(slot, metaNow);
   auto advance = [&](const std::string &reg) {
     std::string wrap = b.p();
     b.ins("add.u32 ", reg, ", ", reg, ", 1");
     b.ins("setp.eq.u32 ", wrap, ", ", reg, ", ", stages);
     b.ins("selp.b32 ", reg, ", 0, ", reg, ", ", wrap);
   };
-  advance(slot);
-  advance(fillSlot);
-  {
-    std::string again = b.p();
+  auto iteration = [&](const std::string &suffix, const std::string &metaCur,
+                       const std::string &metaNext) {
+    b.ins("cp.async.wait_group ", distance - 1);
+    if (!sm80)
+      b.ins("fence.proxy.async.shared::cta");
+    b.ins("bar.sync 0");
+    std::string nextLocal = b.r(), next = b.r(), more = b.p();
+    b.ins("add.u32 ", nextLocal, ", ", local, ", ", distance);
+    b.ins("add.u32 ", next, ", ", kStep, ", ", distance);
+    b.ins("setp.ge.u32 ", more, ", ", nextLocal, ", ", nSteps);
+    b.ins("@", more, " bra.uni $L_skip_fill", suffix);
+    issueStageLoad(next, fillSlot, gatherRows);
+    b.label("$L_skip_fill" + suffix);
+    b.ins("cp.async.commit_group");
+    std::string after = b.r();
+    b.ins("add.u32 ", after, ", ", next, ", 1");
+    std::vector<std::string> nextRows = loadGatherRows(after);
+    for (size_t i = 0; i < nextRows.size(); ++i)
+      b.ins("mov.u32 ", gatherRows[i], ", ", nextRows[i]);
+    std::string nextStep = b.r();
+    b.ins("add.u32 ", nextStep, ", ", kStep, ", 1");
+    if (async) {
+      computeStep(slot, metaCur);
+      // wait_group 1 inside computeStep retired the previous step's wgmma,
+      // the last reader of metaNext.
+      b.ins("mov.u32 ", metaNext, ", ", loadMeta(nextStep));
+    } else {
+      std::string metaNow = b.r();
+      b.ins("mov.u32 ", metaNow, ", ", metaCur);
+      b.ins("mov.u32 ", metaCur, ", ", loadMeta(nextStep));
+      computeStep(slot, metaNow);
+    }
+    advance(slot);
+    advance(fillSlot);
     b.ins("add.u32 ", kStep, ", ", kStep, ", 1");
     b.ins("add.u32 ", local, ", ", local, ", 1");
+  };
+  b.label("$L_kloop");
+  if (!async) {
+    iteration("", metaWord, metaWord);
+    std::string again = b.p();
     b.ins("setp.lt.u32 ", again, ", ", local, ", ", nSteps);
     b.ins("@", again, " bra.uni $L_kloop");
+  } else {
+    // Unrolled twice so that the two metadata registers alternate.
+    iteration("_even", metaWord, metaOther);
+    std::string finished = b.p(), again = b.p();
+    b.ins("setp.ge.u32 ", finished, ", ", local, ", ", nSteps);
+    b.ins("@", finished, " bra.uni $L_kend");
+    iteration("_odd", metaOther, metaWord);
+    b.ins("setp.lt.u32 ", again, ", ", local, ", ", nSteps);
+    b.ins("@", again, " bra.uni $L_kloop");
+    b.label("$L_kend");
+    b.ins("wgmma.wait_group.sync.aligned 0");
   }
   b.label("$L_kdone");
   b.ins("cp.async.wait_all");
@@ -836,7 +924,8 @@ std::string KernelEmitter::emit() {
     os << " V=" << c.v << " K_c=" << keptWidth;
   os << ", " << valueTypeName(c.valueType)
      << ", act=" << activationName(c.activation) << (c.hasBias ? ", bias" : "")
-     << ", tile 64x" << tileN << ", " << stages << " stages\n";
+     << ", tile 64x" << tileN << ", " << stages << " stages"
+     << (asyncWgmma(c) ? ", async wgmma" : "") << "\n";
   os << ".version 8.5\n.target " << archName(c.arch)
      << "\n.address_size 64\n\n";
   os << ".visible .entry " << c.name << "(\n"

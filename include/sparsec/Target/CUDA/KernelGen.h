@@ -58,6 +58,10 @@ struct LinearKernelConfig {
   int64_t keptWidth = 0; // HiNM K_c; 2:4: roundup(K, 32)
   int64_t tileN = 0;     // tokens per CTA (0: generator's choice)
   int64_t stages = 0;    // cp.async pipeline depth (0: default)
+  /// sm_90a: A from shared memory through a descriptor and one wgmma group
+  /// kept in flight across k-steps (false: A from registers, each wgmma
+  /// waited for before the next step; the simpler fallback).
+  bool wgmmaAsync = true;
 };
 
 /// Launch facts the runtime needs; all derived from the config.
