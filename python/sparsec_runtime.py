@@ -193,7 +193,7 @@ class Layer:
     def __init__(self, device, weight, mask=None, bias=None,
                  tile_columns=None, format="hinm", arch="sm_80", dtype="f16",
                  act="none", v=64, tile_n=0, stages=0, nnz_vec=None,
-                 name=None, wgmma="async"):
+                 name=None, wgmma="async", tile_m=0):
         lib = _load()
         weight = np.ascontiguousarray(weight, dtype=np.float32)
         if weight.ndim != 2:
@@ -214,7 +214,8 @@ class Layer:
                 raise ValueError("tile_columns must be tiles x nnz_vec")
             nnz_vec = tile_columns.shape[1]
         options = (f"format={format},arch={arch},dtype={dtype},act={act},"
-                   f"v={v},tile_n={tile_n},stages={stages},wgmma={wgmma}")
+                   f"v={v},tile_n={tile_n},tile_m={tile_m},stages={stages},"
+                   f"wgmma={wgmma}")
         if name:
             options += f",name={name}"
         handle = ctypes.c_void_p()

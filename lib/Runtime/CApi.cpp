@@ -103,6 +103,8 @@ std::string parseOptions(const char *options,
       ok = parseCount(value, config.v);
     } else if (key == "tile_n") {
       ok = parseCount(value, config.tileN);
+    } else if (key == "tile_m") {
+      ok = parseCount(value, config.tileM);
     } else if (key == "stages") {
       ok = parseCount(value, config.stages);
     } else if (key == "wgmma") {
@@ -113,8 +115,8 @@ std::string parseOptions(const char *options,
       config.name = value;
     } else {
       return "unknown option '" + key +
-             "' (expected format, arch, dtype, act, v, tile_n, stages, "
-             "wgmma, name)";
+             "' (expected format, arch, dtype, act, v, tile_n, tile_m, "
+             "stages, wgmma, name)";
     }
     if (!ok)
       return "option " + key + ": invalid value '" + value + "'";

@@ -124,6 +124,31 @@ def test_wgmma_sync_fallback(rt, emulator, fmt, tile_n):
     assert normwise_rel(layer.run(x), want) <= 2e-3
 
 
+@pytest.mark.parametrize("fmt", [("nm24", 0, 0.0), ("hinm", 128, 0.75)])
+@pytest.mark.parametrize("wgmma", ["async", "sync"])
+@pytest.mark.parametrize("tile_m,tile_n", [(128, 64), (128, 128), (64, 128)])
+def test_sm90a_tile_m(rt, emulator, fmt, wgmma, tile_m, tile_n):
+    """Two warpgroups per CTA (128 rows) share the activation tile."""
+    rng = np.random.default_rng(tile_m + tile_n)
+    name, v, vs = fmt
+    bias = rng.standard_normal(300).astype(np.float32)
+    layer, weight, mask = make_layer(rt, emulator, rng, 300, 256, name, v, vs,
+                                     arch="sm_90a", tile_m=tile_m, tile_n=tile_n,
+                                     wgmma=wgmma, bias=bias, act="relu")
+    assert layer.info["tile_m"] == tile_m and layer.info["threads"] == 2 * tile_m
+    x = rng.standard_normal((tile_n + 9, 256)).astype(np.float32)
+    want = linear_reference(weight, mask, bias, x, "f16", "relu")
+    assert normwise_rel(layer.run(x), want) <= 2e-3
+
+
+def test_tile_m_limits(rt, emulator):
+    rng = np.random.default_rng(0)
+    with pytest.raises(rt.SparsecRuntimeError, match="tile_m 128 needs sm_90a"):
+        make_layer(rt, emulator, rng, 128, 64, "nm24", 0, 0.0, arch="sm_80", tile_m=128)
+    with pytest.raises(rt.SparsecRuntimeError, match="multiple of it"):
+        make_layer(rt, emulator, rng, 128, 64, "hinm", 64, 0.5, arch="sm_90a", tile_m=128)
+
+
 @pytest.mark.parametrize("arch", ["sm_80", "sm_90a"])
 def test_hinm_column_order_defines_groups(rt, emulator, arch):
     """Shuffled L_t: the 2:4 groups are consecutive entries of the list, not

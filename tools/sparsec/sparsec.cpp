@@ -100,6 +100,12 @@ static cl::opt<int64_t>
               cl::desc("cuda target: tokens per CTA (sm_80: 32/64/128, sm_90a: "
                        "64/128/256; 0 = default)"),
               cl::init(0), cl::cat(sparsecCategory));
+static cl::opt<int64_t> cudaTileM(
+    "cuda-tile-m",
+    cl::desc("cuda target: rows per CTA, 64 or 128 (sm_90a: two warpgroups "
+             "sharing the activation tile; HiNM needs V % 128 == 0); 0 = "
+             "auto"),
+    cl::init(0), cl::cat(sparsecCategory));
 static cl::opt<std::string> cudaWgmma(
     "cuda-wgmma",
     cl::desc("cuda target, sm_90a: async (A and B from shared memory, one "
@@ -438,8 +444,8 @@ int main(int argc, char **argv) {
                 cudaDevice + "'");
   if (cudaWgmma != "async" && cudaWgmma != "sync")
     return fail("--cuda-wgmma must be async or sync, not '" + cudaWgmma + "'");
-  sparsec::setCudaTargetOptions(
-      {cudaArch, cudaValueType, cudaTileN, cudaDevice, cudaWgmma == "async"});
+  sparsec::setCudaTargetOptions({cudaArch, cudaValueType, cudaTileN, cudaDevice,
+                                 cudaWgmma == "async", cudaTileM});
   if (target->prefersArtifact() && !emitKind.getNumOccurrences() && !runModel)
     emitKind = Emit::Artifact;
   if (!runModel && !inputArrays.empty())

@@ -72,6 +72,7 @@ struct CudaTargetOptions {
   int64_t tileN = 0;           // tokens per CTA (0: the generator's choice)
   std::string device = "auto"; // --run: cuda | emulator | auto
   bool wgmmaAsync = true;      // sm_90a pipeline (KernelGen.h)
+  int64_t tileM = 0;           // rows per CTA: 64 or 128 (0: auto)
 };
 const Target &getCudaTarget();
 void setCudaTargetOptions(const CudaTargetOptions &options);

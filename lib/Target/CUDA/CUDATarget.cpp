@@ -361,6 +361,7 @@ LogicalResult ArtifactWriter::sparseLinear(LinearOp op,
                        << "' (f16 or bf16)";
   config.tileN = options.tileN;
   config.wgmmaAsync = options.wgmmaAsync;
+  config.tileM = options.tileM;
   FailureOr<std::vector<float>> biasValues = layerBias(op, epilogue);
   if (failed(biasValues))
     return failure();

@@ -72,14 +72,14 @@ bool parseActivation(const std::string &s, Activation &out) {
 
 namespace {
 
-constexpr int64_t kTileM = 64, kThreads = 128, kStepK = 32;
-constexpr int64_t kAPitch = 48;               // bytes per A row in smem
-constexpr int64_t kABytes = kTileM * kAPitch; // one stage of A
+constexpr int64_t kTileM = 64, kStepK = 32; // kTileM: rows per warpgroup
+constexpr int64_t kAPitch = 48;             // bytes per A row in smem
+
 // Asynchronous sm_90a variant: A in the K-major canonical layout (core
 // matrix 8 rows x 16 B; the two 8-value k halves LBO apart, 8-row groups SBO
 // apart), read by wgmma through a descriptor.
 constexpr int64_t kACanonLBO = 128, kACanonSBO = 256;
-constexpr int64_t kACanonBytes = kTileM * 32;
+constexpr int64_t kACanonBytesPer64 = kTileM * 32;  // per warpgroup
 constexpr int64_t kWgmmaLBO = 512, kWgmmaSBO = 128; // B descriptor strides
 constexpr int64_t kMaxStaticShared = 48 * 1024;
 constexpr int64_t kReduceThreads = 256;
@@ -94,18 +94,32 @@ int64_t defaultTileN(const LinearKernelConfig &c) {
 
 int64_t bPitch(const LinearKernelConfig &c) { return defaultTileN(c) * 2 + 16; }
 
+/// Rows per CTA (see LinearKernelConfig::tileM).
+int64_t tileMFor(const LinearKernelConfig &c) {
+  if (c.tileM)
+    return c.tileM;
+  bool wide =
+      c.arch == Arch::SM90a && (!c.hinm || c.v % 128 == 0) && c.rows >= 128;
+  return wide ? 128 : kTileM;
+}
+
+/// 128 threads per 64 rows: 4 warps (sm_80: 2 x 2 over rows and tokens)
+/// or one warpgroup.
+int64_t threadsFor(const LinearKernelConfig &c) { return 2 * tileMFor(c); }
+
 /// The asynchronous variant needs at least 3 stages of static shared
 /// memory; larger tiles (tile_n 256) fall back to the synchronous one.
 bool asyncWgmma(const LinearKernelConfig &c) {
   if (c.arch != Arch::SM90a || !c.wgmmaAsync || (c.stages && c.stages < 3))
     return false;
   int64_t tileN = c.tileN ? c.tileN : 128;
-  int64_t stage = roundUp(kACanonBytes + tileN / 8 * kWgmmaLBO, 128);
+  int64_t stage = roundUp(
+      tileMFor(c) / kTileM * kACanonBytesPer64 + tileN / 8 * kWgmmaLBO, 128);
   return (c.stages ? c.stages : 3) * stage <= kMaxStaticShared;
 }
 
 int64_t aStageBytes(const LinearKernelConfig &c) {
-  return asyncWgmma(c) ? kACanonBytes : kABytes;
+  return tileMFor(c) * (asyncWgmma(c) ? 32 : kAPitch);
 }
 
 int64_t stageBytes(const LinearKernelConfig &c) {
@@ -315,6 +329,7 @@ class KernelEmitter {
 public:
   explicit KernelEmitter(const LinearKernelConfig &c)
       : c(c), sm80(c.arch == Arch::SM80), tileN(defaultTileN(c)),
+        tileM(tileMFor(c)), threads(threadsFor(c)), aBytes(aStageBytes(c)),
         stages(stagesFor(c)), keptWidth(keptWidthFor(c)),
         kSteps(keptWidth / kStepK), stage(stageBytes(c)),
         mmaType(c.valueType == ValueType::F16 ? "f16" : "bf16") {}
@@ -333,7 +348,7 @@ private:
 
   const LinearKernelConfig &c;
   bool sm80;
-  int64_t tileN, stages, keptWidth, kSteps, stage;
+  int64_t tileN, tileM, threads, aBytes, stages, keptWidth, kSteps, stage;
   std::string mmaType;
   Builder b;
 
@@ -350,6 +365,8 @@ private:
   std::string tileColBase; // HiNM: &colIdx[tile * keptWidth] (bytes)
   // Consumer state.
   std::string aFragOffset, bFragOffset, metaLane, metaHalf;
+  std::string metaBlock;    // the 64-row block whose META32 records we read
+  std::string aGroupOffset; // async sm_90a: this warpgroup's A sub-tile
   std::vector<std::string> acc;
 };
 
@@ -391,7 +408,7 @@ void KernelEmitter::loadParams() {
   tokenBase = b.r();
   rowBase = b.r();
   b.ins("mul.lo.u32 ", tokenBase, ", ", ctaX, ", ", tileN);
-  b.ins("mul.lo.u32 ", rowBase, ", ", blockRow, ", ", kTileM);
+  b.ins("mul.lo.u32 ", rowBase, ", ", blockRow, ", ", tileM);
   smem = b.r();
   b.ins("mov.u32 ", smem, ", smem");
 }
@@ -431,10 +448,10 @@ void KernelEmitter::setupProducer() {
   int shift = 0;
   while ((int64_t(1) << shift) < chunksPerRow)
     ++shift;
-  for (int64_t i = 0; i < tileN / 32; ++i) {
+  for (int64_t i = 0; i < kStepK * chunksPerRow / threads; ++i) {
     BChunk chunk;
     std::string id = b.r(), nChunk = b.r();
-    b.ins("add.u32 ", id, ", ", tid, ", ", i * kThreads);
+    b.ins("add.u32 ", id, ", ", tid, ", ", i * threads);
     chunk.kRow = b.r();
     b.ins("shr.u32 ", chunk.kRow, ", ", id, ", ", shift);
     b.ins("and.b32 ", nChunk, ", ", id, ", ", chunksPerRow - 1);
@@ -456,7 +473,7 @@ void KernelEmitter::setupProducer() {
       b.ins("mul.lo.u32 ", chunk.dst, ", ", nChunk, ", ", kWgmmaLBO);
       b.ins("mad.lo.u32 ", chunk.dst, ", ", chunk.kRow, ", 16, ", chunk.dst);
     }
-    b.ins("add.u32 ", chunk.dst, ", ", chunk.dst, ", ", aStageBytes(c));
+    b.ins("add.u32 ", chunk.dst, ", ", chunk.dst, ", ", aBytes);
     bChunks.push_back(chunk);
   }
   if (c.hinm) {
@@ -535,7 +552,7 @@ void KernelEmitter::issueStageLoad(const std::string &kStep,
 std::string KernelEmitter::loadMeta(const std::string &kStep) {
   std::string step = b.r(), record = b.r(), addr = b.rd(), e = b.r();
   b.ins("min.u32 ", step, ", ", kStep, ", ", kSteps - 1);
-  b.ins("mad.lo.u32 ", record, ", ", blockRow, ", ", kSteps, ", ", step);
+  b.ins("mad.lo.u32 ", record, ", ", metaBlock, ", ", kSteps, ", ", step);
   b.ins("mad.lo.u32 ", record, ", ", record, ", 2, ", metaHalf);
   b.ins("mad.lo.u32 ", record, ", ", record, ", 32, ", metaLane);
   b.ins("mul.wide.u32 ", addr, ", ", record, ", 4");
@@ -569,9 +586,10 @@ void KernelEmitter::computeStep(const std::string &slot, const std::string &e) {
   if (asyncWgmma(c)) {
     // A and B both from shared memory; the group stays in flight while the
     // next step is staged (wait_group 1 retires the previous step's).
-    std::string bStart = b.r();
-    b.ins("add.u32 ", bStart, ", ", slotBase, ", ", kACanonBytes);
-    std::string aDesc = descriptor(b, slotBase, kACanonLBO, kACanonSBO);
+    std::string bStart = b.r(), aStart = b.r();
+    b.ins("add.u32 ", bStart, ", ", slotBase, ", ", aBytes);
+    b.ins("add.u32 ", aStart, ", ", slotBase, ", ", aGroupOffset);
+    std::string aDesc = descriptor(b, aStart, kACanonLBO, kACanonSBO);
     std::string bDesc = descriptor(b, bStart, kWgmmaLBO, kWgmmaSBO);
     b.ins("wgmma.fence.sync.aligned");
     b.ins("wgmma.mma_async.sp.sync.aligned.m64n", tileN, "k32.f32.", mmaType,
@@ -617,7 +635,7 @@ void KernelEmitter::computeStep(const std::string &slot, const std::string &e) {
     return;
   }
   std::string bStart = b.r();
-  b.ins("add.u32 ", bStart, ", ", slotBase, ", ", kABytes);
+  b.ins("add.u32 ", bStart, ", ", slotBase, ", ", aBytes);
   std::string desc = descriptor(b, bStart, kWgmmaLBO, kWgmmaSBO);
   b.ins("wgmma.fence.sync.aligned");
   b.ins("wgmma.mma_async.sp.sync.aligned.m64n", tileN, "k32.f32.", mmaType, ".",
@@ -746,6 +764,8 @@ std::string KernelEmitter::emit() {
   setupProducer();
 
   // Consumer constants.
+  metaBlock = b.r();
+  aGroupOffset = b.r();
   aFragOffset = b.r();
   bFragOffset = b.r();
   metaLane = b.r();
@@ -764,19 +784,27 @@ std::string KernelEmitter::emit() {
     std::string tokenBytes = b.r();
     b.ins("mul.lo.u32 ", tokenBytes, ", ", wn, ", ", tileN);
     b.ins("add.u32 ", bFragOffset, ", ", bFragOffset, ", ", tokenBytes);
-    b.ins("add.u32 ", bFragOffset, ", ", bFragOffset, ", ", kABytes);
+    b.ins("add.u32 ", bFragOffset, ", ", bFragOffset, ", ", aBytes);
     // Warp wm reads the META32 record of its 32 rows, word = lane.
     b.ins("mov.u32 ", metaHalf, ", ", wm);
     b.ins("mov.u32 ", metaLane, ", ", lane);
+    b.ins("mov.u32 ", metaBlock, ", ", blockRow);
   } else {
+    // Warp w = 4 wg + wq covers rows 64 wg + 16 wq .. +15 with selector 0:
+    // warpgroup wg reads the META32 records of the CTA's 64-row block wg,
+    // and odd wq are the bottom half of a record, whose words sit at
+    // lane ^ 2.
     b.ins("mad.lo.u32 ", rowInTile, ", ", warp, ", 16, ", rowInTile);
-    // Warp w covers rows 16w..16w+15 with selector 0: odd warps are the
-    // bottom half of a META32 record, whose words sit at lane ^ 2.
-    std::string odd = b.r();
-    b.ins("shr.u32 ", metaHalf, ", ", warp, ", 1");
-    b.ins("and.b32 ", odd, ", ", warp, ", 1");
+    std::string wq = b.r(), odd = b.r(), wg = b.r();
+    b.ins("and.b32 ", wq, ", ", warp, ", 3");
+    b.ins("shr.u32 ", wg, ", ", warp, ", 2");
+    b.ins("shr.u32 ", metaHalf, ", ", wq, ", 1");
+    b.ins("and.b32 ", odd, ", ", wq, ", 1");
     b.ins("shl.b32 ", odd, ", ", odd, ", 1");
     b.ins("xor.b32 ", metaLane, ", ", lane, ", ", odd);
+    b.ins("mad.lo.u32 ", metaBlock, ", ", blockRow, ", ", tileM / kTileM, ", ",
+          wg);
+    b.ins("mul.lo.u32 ", aGroupOffset, ", ", wg, ", ", kACanonBytesPer64);
   }
   b.ins("mul.lo.u32 ", aFragOffset, ", ", rowInTile, ", ", kAPitch);
   b.ins("mad.lo.u32 ", aFragOffset, ", ", colBlock, ", 16, ", aFragOffset);
@@ -924,7 +952,7 @@ std::string KernelEmitter::emit() {
     os << " V=" << c.v << " K_c=" << keptWidth;
   os << ", " << valueTypeName(c.valueType)
      << ", act=" << activationName(c.activation) << (c.hasBias ? ", bias" : "")
-     << ", tile 64x" << tileN << ", " << stages << " stages"
+     << ", tile " << tileM << "x" << tileN << ", " << stages << " stages"
      << (asyncWgmma(c) ? ", async wgmma" : "") << "\n";
   os << ".version 8.5\n.target " << archName(c.arch)
      << "\n.address_size 64\n\n";
@@ -934,7 +962,7 @@ std::string KernelEmitter::emit() {
      << "\t.param .u64 p_x,\n\t.param .u64 p_y,\n"
      << "\t.param .u32 p_tokens,\n\t.param .u32 p_ldx,\n\t.param .u32 p_ldy,\n"
      << "\t.param .u64 p_partial)\n"
-     << "\t.reqntid " << kThreads << ", 1, 1\n{\n";
+     << "\t.reqntid " << threads << ", 1, 1\n{\n";
   os << b.declarations();
   os << "\t.shared .align 128 .b8 smem[" << stages * stage << "];\n\n";
   os << b.text() << "}\n\n";
@@ -979,7 +1007,18 @@ std::string verifyConfig(const LinearKernelConfig &c) {
            std::to_string(stages) + " stages needs " +
            std::to_string(stages * stageBytes(c)) +
            " bytes of shared memory (limit 49152): use fewer stages";
-  int64_t rowsPadded = roundUp(c.rows, c.hinm ? c.v : kTileM);
+  int64_t tileM = tileMFor(c);
+  if (tileM != 64 && tileM != 128)
+    return "tile_m must be 64 or 128 (got " + std::to_string(tileM) + ")";
+  if (tileM == 128 && c.arch != Arch::SM90a)
+    return "tile_m 128 needs sm_90a (two warpgroups)";
+  if (c.hinm && c.v % tileM)
+    return "tile_m " + std::to_string(tileM) +
+           " needs V to be a multiple of it (V = " + std::to_string(c.v) + ")";
+  if (kStepK * defaultTileN(c) / 8 < threadsFor(c))
+    return "tile_n " + std::to_string(defaultTileN(c)) +
+           " is too small for tile_m " + std::to_string(tileM);
+  int64_t rowsPadded = roundUp(c.rows, c.hinm ? c.v : tileM);
   if (rowsPadded * keptWidthFor(c) >= (int64_t(1) << 31))
     return "layer too large for 32-bit kernel indexing";
   return "";
@@ -987,11 +1026,11 @@ std::string verifyConfig(const LinearKernelConfig &c) {
 
 KernelLaunchInfo launchInfo(const LinearKernelConfig &c) {
   KernelLaunchInfo info;
-  info.tileM = kTileM;
+  info.tileM = tileMFor(c);
   info.tileN = defaultTileN(c);
-  info.threads = kThreads;
+  info.threads = threadsFor(c);
   info.sharedBytes = stagesFor(c) * stageBytes(c);
-  info.rowsPadded = roundUp(c.rows, c.hinm ? c.v : kTileM);
+  info.rowsPadded = roundUp(c.rows, c.hinm ? c.v : tileMFor(c));
   info.keptWidth = keptWidthFor(c);
   return info;
 }

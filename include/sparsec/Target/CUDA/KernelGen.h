@@ -18,7 +18,8 @@
 //   .param .u32 ldx      >= T, multiple of 8
 //   .param .u32 ldy      >= T, multiple of 8
 //   .param .u64 partial  split-K workspace, f32 [splits][R][ldy] (0 if none)
-// grid = (ceil(T / tileN), rowsPadded / tileM, splits), block = (threads).
+// grid = (ceil(T / tileN), rowsPadded / tileM, splits), block = (threads):
+// 128 threads per 64 rows.
 // With splits > 1 each z-slice covers a contiguous range of k-steps and
 // writes raw partial sums; `<name>_reduce` (params partial, bias, y, tokens,
 // ldy, splits; 256 threads, one per output element) then adds them in split
@@ -57,7 +58,10 @@ struct LinearKernelConfig {
   int64_t v = 0;         // HiNM tile rows (multiple of 64)
   int64_t keptWidth = 0; // HiNM K_c; 2:4: roundup(K, 32)
   int64_t tileN = 0;     // tokens per CTA (0: generator's choice)
-  int64_t stages = 0;    // cp.async pipeline depth (0: default)
+  /// Rows per CTA: 64, or 128 on sm_90a (two warpgroups sharing the B
+  /// tile; HiNM needs V % 128 == 0). 0: 128 where allowed and R >= 128.
+  int64_t tileM = 0;
+  int64_t stages = 0; // cp.async pipeline depth (0: default)
   /// sm_90a: A from shared memory through a descriptor and one wgmma group
   /// kept in flight across k-steps (false: A from registers, each wgmma
   /// waited for before the next step; the simpler fallback).
