@@ -153,6 +153,51 @@ __global__ void __launch_bounds__(128)
 #endif
 }
 
+
+// The form sparsec's asynchronous sm_90a kernels use: A (compressed 64 x 16)
+// also from shared memory, K-major canonical layout at offset 0 (LBO 128,
+// SBO 256), B MN-major at offset 2048 (LBO 512, SBO 128).
+template <int N, int Sel>
+__global__ void __launch_bounds__(128)
+    wgmmaSpSharedATrials(const WgRegs *regs, const uint16_t *images,
+                         float *out) {
+#if defined(__CUDA_ARCH__) && defined(__CUDA_ARCH_FEAT_SM90_ALL)
+  __shared__ __align__(1024) uint16_t smem[kSmemBytes / 2];
+  int trial = blockIdx.x, tid = threadIdx.x;
+  const uint16_t *image = images + size_t(trial) * (kSmemBytes / 2);
+  for (int i = tid; i < kSmemBytes / 2; i += 128)
+    smem[i] = image[i];
+  asm volatile("fence.proxy.async.shared::cta;" ::: "memory");
+  __syncthreads();
+  uint32_t start = uint32_t(__cvta_generic_to_shared(smem));
+  auto descriptor = [](uint32_t addr, int lbo, int sbo) {
+    return uint64_t((addr >> 4) & 0x3FFF) |
+           (uint64_t((lbo >> 4) & 0x3FFF) << 16) |
+           (uint64_t((sbo >> 4) & 0x3FFF) << 32);
+  };
+  uint64_t adesc = descriptor(start, 128, 256);
+  uint64_t bdesc = descriptor(start + 2048, 512, 128);
+  WgRegs r = regs[trial * 128 + tid];
+  float d[N / 2];
+#pragma unroll
+  for (int i = 0; i < N / 2; ++i)
+    d[i] = 0.0f;
+  asm volatile("wgmma.fence.sync.aligned;" ::: "memory");
+  static_assert(N == 8, "m64n8k32 only");
+  asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %7, 0;\n"
+               "wgmma.mma_async.sp.sync.aligned.m64n8k32.f32.f16.f16 "
+               "{%0,%1,%2,%3}, %4, %5, %6, %8, p, 1, 1, 0, 1;\n}"
+               : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+               : "l"(adesc), "l"(bdesc), "r"(r.e), "r"(0), "n"(Sel)
+               : "memory");
+  asm volatile("wgmma.commit_group.sync.aligned;" ::: "memory");
+  asm volatile("wgmma.wait_group.sync.aligned 0;" ::: "memory");
+#pragma unroll
+  for (int i = 0; i < N / 2; ++i)
+    out[(size_t(trial) * 128 + tid) * (N / 2) + i] = d[i];
+#endif
+}
+
 // ---------------------------------------------------------------------------
 // Host: value conversions (IEEE round to nearest even).
 // ---------------------------------------------------------------------------
@@ -965,6 +1010,85 @@ static void wgFragmentTests(const WgVariant &v, std::string &json) {
   json += "]";
 }
 
+
+// --- wgmma with A from shared memory (sparsec's async sm_90a pipeline).
+static int aCanonicalAddr(int m, int kc) {
+  return (m / 8) * 256 + (kc / 8) * 128 + (m % 8) * 16 + (kc % 8) * 2;
+}
+
+static void wgSharedATests(int sel, std::string &json) {
+  const int n = 8, per = 128 * (n / 2), trialsCount = 200;
+  WgLayout lay{true, kLBO, kSBO};
+  std::vector<WgTrial> trials(trialsCount);
+  std::vector<float> want(size_t(trialsCount) * per);
+  for (int t = 0; t < trialsCount; ++t) {
+    Logical L(64, n);
+    for (float &x : L.a)
+      x = float(randInt(-3, 3));
+    for (float &x : L.b)
+      x = float(randInt(-3, 3));
+    for (int &c : L.code)
+      c = randCode();
+    WgTrial &trial = trials[t];
+    encodeWg(L, sel, lay, trial); // metadata registers; B at offset 0
+    std::vector<uint16_t> image(kSmemBytes / 2, 0);
+    for (int i = 0; i < 1024; ++i) // B moves to byte offset 2048
+      image[1024 + i] = trial.smem[i];
+    for (int m = 0; m < 64; ++m)
+      for (int kc = 0; kc < 16; ++kc)
+        image[aCanonicalAddr(m, kc) / 2] = floatToHalf(L.A(m, kc));
+    trial.smem = image;
+    for (WgRegs &r : trial.regs) // A comes from shared memory only
+      std::fill(std::begin(r.a), std::end(r.a), 0xFFFFFFFFu);
+    std::vector<float> d = L.product();
+    for (int tid = 0; tid < 128; ++tid)
+      for (int reg = 0; reg < n / 2; ++reg) {
+        RC p = dPos(tid & 31, reg);
+        want[size_t(t) * per + tid * (n / 2) + reg] =
+            d[(16 * (tid >> 5) + p.row) * n + p.col];
+      }
+  }
+  std::vector<float> got = want;
+  if (!gSimulate) {
+    std::vector<WgRegs> regs;
+    std::vector<uint16_t> smem;
+    for (const WgTrial &t : trials) {
+      regs.insert(regs.end(), t.regs.begin(), t.regs.end());
+      smem.insert(smem.end(), t.smem.begin(), t.smem.end());
+    }
+    WgRegs *dRegs;
+    uint16_t *dSmem;
+    float *dOut;
+    CK(cudaMalloc(&dRegs, regs.size() * sizeof(WgRegs)));
+    CK(cudaMalloc(&dSmem, smem.size() * 2));
+    CK(cudaMalloc(&dOut, got.size() * sizeof(float)));
+    CK(cudaMemcpy(dRegs, regs.data(), regs.size() * sizeof(WgRegs),
+                  cudaMemcpyHostToDevice));
+    CK(cudaMemcpy(dSmem, smem.data(), smem.size() * 2,
+                  cudaMemcpyHostToDevice));
+    CK(cudaMemset(dOut, 0xFF, got.size() * sizeof(float)));
+    auto kernel = sel ? wgmmaSpSharedATrials<8, 1> : wgmmaSpSharedATrials<8, 0>;
+    kernel<<<trialsCount, 128>>>(dRegs, dSmem, dOut);
+    CK(cudaGetLastError());
+    CK(cudaDeviceSynchronize());
+    CK(cudaMemcpy(got.data(), dOut, got.size() * sizeof(float),
+                  cudaMemcpyDeviceToHost));
+    CK(cudaFree(dRegs));
+    CK(cudaFree(dSmem));
+    CK(cudaFree(dOut));
+  }
+  std::string err = compare(got, want, 128, n / 2);
+  report("wgmma.sp m64n8k32 f16 sel" + std::to_string(sel) +
+             ": A from shared memory (K-major canonical, LBO 128, SBO 256) "
+             "and B MN-major, 200 random trials",
+         err.empty(), err);
+  json = "{\"passed\": " + std::string(err.empty() ? "true" : "false") +
+         ", \"first_trial_got\": [";
+  for (int i = 0; i < per; ++i)
+    json += (i ? ", " : "") + jnum(got[i]);
+  json += "]}";
+}
+
 // Descriptor map: which (k, n) reads each shared-memory half.
 static void wgDescriptorMap(const WgVariant &v, std::string &json) {
   WgLayout lay = layoutOf(v);
@@ -1139,6 +1263,14 @@ int main(int argc, char **argv) {
         wgDescriptorMap(v, map);
         jsonKey(std::string(v.name) + " descriptor map", map);
       }
+      writeJson("");
+    }
+    for (int sel : {0, 1}) {
+      std::string sub;
+      wgSharedATests(sel, sub);
+      jsonKey("wgmma.sp m64n8k32 f16 sel" + std::to_string(sel) +
+                  " A from shared memory",
+              sub);
       writeJson("");
     }
   } else {
