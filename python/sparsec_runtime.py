@@ -123,22 +123,15 @@ def from_bits(bits, dtype="f16"):
     raise ValueError(f"unknown dtype {dtype!r} (f16 or bf16)")
 
 
-class Device:
-    """kind: "cuda" (GPU 0) or "emulator" (the CPU PTX emulator)."""
+class _Handle:
+    """Owns one C handle; `_destroy` names its sparsec_rt_*_destroy."""
 
     _handle = None  # so that __del__ works when __init__ fails
-
-    def __init__(self, kind="cuda"):
-        lib = _load()
-        handle = ctypes.c_void_p()
-        _check(lib.sparsec_rt_device_create(kind.encode(),
-                                            ctypes.byref(handle)))
-        self.kind = kind
-        self._handle = handle
+    _destroy = None
 
     def close(self):
         if self._handle:
-            _load().sparsec_rt_device_destroy(self._handle)
+            getattr(_load(), self._destroy)(self._handle)
             self._handle = None
 
     def __del__(self):
@@ -152,6 +145,20 @@ class Device:
 
     def __exit__(self, *exc):
         self.close()
+
+
+class Device(_Handle):
+    """kind: "cuda" (GPU 0) or "emulator" (the CPU PTX emulator)."""
+
+    _destroy = "sparsec_rt_device_destroy"
+
+    def __init__(self, kind="cuda"):
+        lib = _load()
+        handle = ctypes.c_void_p()
+        _check(lib.sparsec_rt_device_create(kind.encode(),
+                                            ctypes.byref(handle)))
+        self.kind = kind
+        self._handle = handle
 
     # Device memory for callers without their own allocator (the emulator).
     def alloc(self, nbytes):
@@ -179,14 +186,14 @@ class Device:
         _check(_load().sparsec_rt_device_synchronize(self._handle))
 
 
-class Layer:
+class Layer(_Handle):
     """Y = act(W X + bias) with W = weight (R x K) restricted to mask.
 
     HiNM (format="hinm") takes tile_columns (tiles x nnz_vec column indices,
     tiles = ceil(R / v)) or derives them from the mask.
     """
 
-    _handle = None
+    _destroy = "sparsec_rt_layer_destroy"
     INFO_KEYS = ("tile_m", "tile_n", "threads", "shared_bytes", "rows_padded",
                  "kept_width")
 
@@ -227,16 +234,6 @@ class Layer:
         self.rows, self.cols, self.dtype = rows, cols, dtype
         self._handle = handle
 
-    def close(self):
-        if self._handle:
-            _load().sparsec_rt_layer_destroy(self._handle)
-            self._handle = None
-
-    def __del__(self):
-        try:
-            self.close()
-        except Exception:  # interpreter shutdown
-            pass
 
     @property
     def ptx(self):
@@ -283,10 +280,10 @@ class Layer:
         return from_bits(y[:, :tokens], self.dtype).T.copy()
 
 
-class Model:
+class Model(_Handle):
     """A compiled artifact directory (manifest.json, PTX, packed weights)."""
 
-    _handle = None
+    _destroy = "sparsec_rt_model_destroy"
 
     def __init__(self, device, artifact_dir):
         handle = ctypes.c_void_p()
@@ -296,16 +293,6 @@ class Model:
         self.device = device
         self._handle = handle
 
-    def close(self):
-        if self._handle:
-            _load().sparsec_rt_model_destroy(self._handle)
-            self._handle = None
-
-    def __del__(self):
-        try:
-            self.close()
-        except Exception:  # interpreter shutdown
-            pass
 
     def run(self, *inputs):
         """fp32 arrays in manifest order -> list of fp32 outputs."""

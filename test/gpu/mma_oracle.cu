@@ -101,6 +101,18 @@ __global__ void mmaSpTrials(const MmaRegs *regs, float *out, int trials) {
 #endif
 }
 
+// Copies trial `trial`'s shared-memory image in, made visible to wgmma (the
+// async proxy); returns its shared address.
+__device__ uint32_t loadTrialImage(uint16_t *smem, const uint16_t *images,
+                                   int trial) {
+  const uint16_t *image = images + size_t(trial) * (kSmemBytes / 2);
+  for (int i = threadIdx.x; i < kSmemBytes / 2; i += 128)
+    smem[i] = image[i];
+  asm volatile("fence.proxy.async.shared::cta;" ::: "memory");
+  __syncthreads();
+  return uint32_t(__cvta_generic_to_shared(smem));
+}
+
 // One warpgroup (one CTA of 128 threads) per trial. The descriptor has no
 // swizzle: start >> 4 in [13:0], LBO >> 4 in [29:16], SBO >> 4 in [45:32].
 template <int N, int Sel, int TransB>
@@ -110,12 +122,7 @@ __global__ void __launch_bounds__(128)
 #if defined(__CUDA_ARCH__) && defined(__CUDA_ARCH_FEAT_SM90_ALL)
   __shared__ __align__(1024) uint16_t smem[kSmemBytes / 2];
   int trial = blockIdx.x, tid = threadIdx.x;
-  const uint16_t *image = images + size_t(trial) * (kSmemBytes / 2);
-  for (int i = tid; i < kSmemBytes / 2; i += 128)
-    smem[i] = image[i];
-  asm volatile("fence.proxy.async.shared::cta;" ::: "memory");
-  __syncthreads();
-  uint32_t start = uint32_t(__cvta_generic_to_shared(smem));
+  uint32_t start = loadTrialImage(smem, images, trial);
   uint64_t desc = uint64_t((start >> 4) & 0x3FFF) |
                   (uint64_t((lbo >> 4) & 0x3FFF) << 16) |
                   (uint64_t((sbo >> 4) & 0x3FFF) << 32);
@@ -164,12 +171,7 @@ __global__ void __launch_bounds__(128)
 #if defined(__CUDA_ARCH__) && defined(__CUDA_ARCH_FEAT_SM90_ALL)
   __shared__ __align__(1024) uint16_t smem[kSmemBytes / 2];
   int trial = blockIdx.x, tid = threadIdx.x;
-  const uint16_t *image = images + size_t(trial) * (kSmemBytes / 2);
-  for (int i = tid; i < kSmemBytes / 2; i += 128)
-    smem[i] = image[i];
-  asm volatile("fence.proxy.async.shared::cta;" ::: "memory");
-  __syncthreads();
-  uint32_t start = uint32_t(__cvta_generic_to_shared(smem));
+  uint32_t start = loadTrialImage(smem, images, trial);
   auto descriptor = [](uint32_t addr, int lbo, int sbo) {
     return uint64_t((addr >> 4) & 0x3FFF) |
            (uint64_t((lbo >> 4) & 0x3FFF) << 16) |
