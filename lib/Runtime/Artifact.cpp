@@ -436,12 +436,31 @@ private:
   }
 
   bool readSparse(const Value &v, Step &step) {
-    if (!checkKeys(v,
-                   {"op",         "name",         "input",          "output",
-                    "ptx",        "entry",        "format",         "rows",
-                    "cols",       "value_type",   "activation",     "v",
-                    "kept_width", "rows_padded",  "tile_m",         "tile_n",
-                    "threads",    "shared_bytes", "dynamic_shared", "files"}))
+    if (!checkKeys(v, {"op",
+                       "name",
+                       "input",
+                       "output",
+                       "ptx",
+                       "entry",
+                       "format",
+                       "rows",
+                       "cols",
+                       "value_type",
+                       "activation",
+                       "v",
+                       "kept_width",
+                       "rows_padded",
+                       "tile_m",
+                       "tile_n",
+                       "threads",
+                       "shared_bytes",
+                       "dynamic_shared",
+                       "files",
+                       "small_max_tokens",
+                       "small_tile_m",
+                       "small_tile_n",
+                       "small_threads",
+                       "small_shared_bytes"}))
       return false;
     std::string format, valueType, activation;
     if (!readFileName(v, "ptx", step.ptxFile, true) ||
@@ -471,8 +490,23 @@ private:
         !readInt(v, "tile_n", step.tileN, 1) ||
         !readInt(v, "threads", step.threads, 1) ||
         !readInt(v, "shared_bytes", step.sharedBytes, 0) ||
-        !readBool(v, "dynamic_shared", step.dynamicShared))
+        !readBool(v, "dynamic_shared", step.dynamicShared) ||
+        !readInt(v, "small_max_tokens", step.smallMaxTokens, 0, false) ||
+        !readInt(v, "small_tile_m", step.smallTileM, 0,
+                 step.smallMaxTokens > 0) ||
+        !readInt(v, "small_tile_n", step.smallTileN, 0,
+                 step.smallMaxTokens > 0) ||
+        !readInt(v, "small_threads", step.smallThreads, 0,
+                 step.smallMaxTokens > 0) ||
+        !readInt(v, "small_shared_bytes", step.smallSharedBytes, 0, false))
       return false;
+    if (step.smallMaxTokens > 0 &&
+        (step.smallTileM <= 0 || step.rowsPadded % step.smallTileM ||
+         step.smallTileN <= 0 || step.smallThreads <= 0 ||
+         step.smallThreads > 1024 || step.smallThreads % 32))
+      return fail(v.find("small_max_tokens"),
+                  "'small_*': the small-T variant needs tile_m dividing "
+                  "rows_padded, tile_n > 0 and threads a multiple of 32");
     if (!checkSparseShape(v, step))
       return false;
     return readSparseFiles(v, step);

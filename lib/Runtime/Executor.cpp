@@ -85,11 +85,20 @@ std::string SparseKernel::launch(uint64_t x, uint64_t y, int64_t tokens,
              ", ldy " + std::to_string(ldy);
   if (!x || !y)
     return "null activation pointer";
+  // Decode-size T: the module's `_small` entry, whose narrower token tile
+  // wastes less tensor-core work on padding.
+  bool small = facts.smallMaxTokens > 0 && tokens <= facts.smallMaxTokens;
+  int64_t tileM = small ? facts.smallTileM : facts.tileM;
+  int64_t tileN = small ? facts.smallTileN : facts.tileN;
+  std::string kernelEntry = small ? entry + "_small" : entry;
   Dim3 grid, block;
-  grid.x = uint32_t(ceilDiv(tokens, facts.tileN));
-  grid.y = uint32_t(facts.rowsPadded / facts.tileM);
-  block.x = uint32_t(facts.threads);
-  uint32_t dynamicShared = facts.dynamicShared ? facts.sharedBytes : 0;
+  grid.x = uint32_t(ceilDiv(tokens, tileN));
+  grid.y = uint32_t(facts.rowsPadded / tileM);
+  block.x = uint32_t(small ? facts.smallThreads : facts.threads);
+  uint32_t dynamicShared =
+      facts.dynamicShared
+          ? uint32_t(small ? facts.smallSharedBytes : facts.sharedBytes)
+          : 0;
   grid.z = chooseSplitK(dev->multiprocessorCount(), uint64_t(grid.x) * grid.y,
                         facts.keptWidth / 32);
   if (grid.z > 1) {
@@ -109,8 +118,8 @@ std::string SparseKernel::launch(uint64_t x, uint64_t y, int64_t tokens,
       ParamValue::u32(uint32_t(ldx)),
       ParamValue::u32(uint32_t(ldy)),
       ParamValue::u64(grid.z > 1 ? partialSums.address() : 0)};
-  if (std::string err = dev->launch(*module, entry, grid, block, dynamicShared,
-                                    params, stream);
+  if (std::string err = dev->launch(*module, kernelEntry, grid, block,
+                                    dynamicShared, params, stream);
       err.empty() == false || grid.z == 1)
     return err;
   // Sum the partials in split order, then bias, activation and rounding.
@@ -240,6 +249,11 @@ std::string createLayer(std::shared_ptr<Device> device,
   shape.tileN = info.tileN;
   shape.threads = info.threads;
   shape.sharedBytes = info.sharedBytes;
+  shape.smallMaxTokens = info.smallMaxTokens;
+  shape.smallTileM = info.smallTileM;
+  shape.smallTileN = info.smallTileN;
+  shape.smallThreads = info.smallThreads;
+  shape.smallSharedBytes = info.smallSharedBytes;
   shape.valueType = config.valueType;
   if (std::string err = layer->kernel.init(
           std::move(device), std::move(module), config.name, shape,
@@ -291,6 +305,11 @@ std::string Model::load(std::shared_ptr<Device> device,
     shape.threads = step.threads;
     shape.sharedBytes = step.sharedBytes;
     shape.dynamicShared = step.dynamicShared;
+    shape.smallMaxTokens = step.smallMaxTokens;
+    shape.smallTileM = step.smallTileM;
+    shape.smallTileN = step.smallTileN;
+    shape.smallThreads = step.smallThreads;
+    shape.smallSharedBytes = step.smallSharedBytes;
     shape.valueType = step.valueType;
     if (std::string err = model->kernels[i].init(device, module, step.entry,
                                                  shape, step.values, step.meta,

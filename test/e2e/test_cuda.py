@@ -272,3 +272,16 @@ def test_split_k(rt, emulator, monkeypatch, arch, splits):
     x = rng.standard_normal((19, 200)).astype(np.float32)
     want = linear_reference(weight, mask, bias, x, "f16", "gelu")
     assert normwise_rel(layer.run(x), want) <= 2e-3
+
+
+@pytest.mark.parametrize("tokens", [1, 64, 65, 200])
+def test_sm90a_small_t_variant(rt, emulator, tokens):
+    """T <= 64 runs the module's `_small` entry (64x64 tiles), larger T the
+    128-token one; both agree with the reference at the boundary."""
+    rng = np.random.default_rng(tokens)
+    layer, weight, mask = make_layer(rt, emulator, rng, 256, 192, "hinm", 128, 0.5,
+                                     arch="sm_90a", act="gelu")
+    assert ".entry sparsec_linear_small(" in layer.ptx
+    x = rng.standard_normal((tokens, 192)).astype(np.float32)
+    want = linear_reference(weight, mask, None, x, "f16", "gelu")
+    assert normwise_rel(layer.run(x), want) <= 2e-3

@@ -46,6 +46,9 @@ struct Step {
   int64_t v = 0, keptWidth = 0, rowsPadded = 0;
   int64_t tileM = 0, tileN = 0, threads = 0, sharedBytes = 0;
   bool dynamicShared = false;
+  // Optional decode-size variant `<entry>_small` for T <= smallMaxTokens.
+  int64_t smallMaxTokens = 0, smallTileM = 0, smallTileN = 0;
+  int64_t smallThreads = 0, smallSharedBytes = 0;
   std::vector<uint16_t> values; // rowsPadded x keptWidth/2
   std::vector<uint32_t> meta;   // kernel layout
   std::vector<uint32_t> colIdx; // HiNM: rowsPadded/v x keptWidth

@@ -25,6 +25,9 @@ struct SparseKernelShape {
   int64_t rows = 0, cols = 0, rowsPadded = 0, keptWidth = 0;
   int64_t tileM = 0, tileN = 0, threads = 0, sharedBytes = 0;
   bool dynamicShared = false; // pass sharedBytes as dynamic shared memory
+  // Decode-size variant `<entry>_small`, launched when T <= smallMaxTokens.
+  int64_t smallMaxTokens = 0, smallTileM = 0, smallTileN = 0;
+  int64_t smallThreads = 0, smallSharedBytes = 0;
   cuda::ValueType valueType = cuda::ValueType::F16;
 };
 

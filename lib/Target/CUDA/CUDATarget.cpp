@@ -473,6 +473,13 @@ LogicalResult ArtifactWriter::sparseLinear(LinearOp op,
   step["tile_n"] = info.tileN;
   step["threads"] = info.threads;
   step["shared_bytes"] = info.sharedBytes;
+  if (info.smallMaxTokens) {
+    step["small_max_tokens"] = info.smallMaxTokens;
+    step["small_tile_m"] = info.smallTileM;
+    step["small_tile_n"] = info.smallTileN;
+    step["small_threads"] = info.smallThreads;
+    step["small_shared_bytes"] = info.smallSharedBytes;
+  }
   step["files"] = std::move(files);
   return success();
 }

@@ -66,6 +66,10 @@ struct LinearKernelConfig {
   /// kept in flight across k-steps (false: A from registers, each wgmma
   /// waited for before the next step; the simpler fallback).
   bool wgmmaAsync = true;
+  /// sm_90a, tile_n > 64: tokens per CTA of the decode-size variant
+  /// `<name>_small` (64 rows), which the runtime launches when T <= it.
+  /// 0: 64; -1: none.
+  int64_t smallTileN = 0;
 };
 
 /// Launch facts the runtime needs; all derived from the config.
@@ -73,6 +77,9 @@ struct KernelLaunchInfo {
   int64_t tileM = 0, tileN = 0, threads = 0, sharedBytes = 0;
   int64_t rowsPadded = 0; // multiple of tileM (and of V for HiNM)
   int64_t keptWidth = 0;  // multiple of 32
+  // The `<name>_small` entry, used when T <= smallMaxTokens (0: none).
+  int64_t smallMaxTokens = 0, smallTileM = 0, smallTileN = 0;
+  int64_t smallThreads = 0, smallSharedBytes = 0;
 };
 
 /// Checks the config; returns "" or the reason it cannot be generated.
