@@ -26,11 +26,14 @@ fi
 "$python" scripts/gpu/make_bundle.py --sparsec "$sparsec" \
   --out "$root/gpu-bundle" "$@"
 
-if [[ -x build-rt/bin/sparsec-run ]]; then
-  echo "sanity check on the CPU emulator (build-rt/bin/sparsec-run):"
-  "$python" test/gpu/test_model.py --device emulator --models mlp_tiny
+# The runtime built with this sparsec (build/), else the runtime-only one.
+runner="$(dirname "$sparsec")/sparsec-run"
+[[ -x "$runner" ]] || runner="$root/build-rt/bin/sparsec-run"
+if [[ -x "$runner" ]]; then
+  echo "sanity check on the CPU emulator ($runner):"
+  "$python" test/gpu/test_model.py --device emulator --models mlp_tiny \
+    --runner "$runner"
 else
-  echo "build-rt/bin/sparsec-run not built (scripts/build-runtime.sh):" \
-       "skipping the emulator sanity check"
+  echo "no sparsec-run built: skipping the emulator sanity check"
 fi
 du -sh gpu-bundle
