@@ -213,26 +213,31 @@ uint64_t maskBits(unsigned bits) {
 
 uint32_t alignUp(uint32_t v, uint32_t a) { return (v + a - 1) / a * a; }
 
+/// The hex digits of `s` from `from` to its end (at least one) as `v`.
+bool parseHexDigits(const std::string &s, size_t from, uint64_t &v) {
+  if (from >= s.size())
+    return false;
+  v = 0;
+  for (size_t i = from; i < s.size(); ++i) {
+    char c = s[i];
+    int d = std::isdigit(static_cast<unsigned char>(c)) ? c - '0'
+            : (c >= 'a' && c <= 'f')                    ? c - 'a' + 10
+            : (c >= 'A' && c <= 'F')                    ? c - 'A' + 10
+                                                        : -1;
+    if (d < 0)
+      return false;
+    v = v * 16 + d;
+  }
+  return true;
+}
+
 } // namespace
 
 bool parseNumber(const std::string &text, bool neg, POperand &out) {
   const char *s = text.c_str();
   size_t len = text.size();
   auto hexDigits = [&](size_t from, uint64_t &v) {
-    if (from >= len)
-      return false;
-    v = 0;
-    for (size_t i = from; i < len; ++i) {
-      char c = s[i];
-      int d = std::isdigit(static_cast<unsigned char>(c)) ? c - '0'
-              : (c >= 'a' && c <= 'f')                    ? c - 'a' + 10
-              : (c >= 'A' && c <= 'F')                    ? c - 'A' + 10
-                                                          : -1;
-      if (d < 0)
-        return false;
-      v = v * 16 + d;
-    }
-    return true;
+    return parseHexDigits(text, from, v);
   };
   if (len > 2 && s[0] == '0' && (s[1] == 'f' || s[1] == 'F')) {
     uint64_t v;
@@ -270,18 +275,8 @@ bool parseNumber(const std::string &text, bool neg, POperand &out) {
   }
   uint64_t v = 0;
   if (body.size() > 2 && body[0] == '0' && (body[1] == 'x' || body[1] == 'X')) {
-    const char *b = body.c_str();
-    v = 0;
-    for (size_t i = 2; i < body.size(); ++i) {
-      char c = b[i];
-      int d = std::isdigit(static_cast<unsigned char>(c)) ? c - '0'
-              : (c >= 'a' && c <= 'f')                    ? c - 'a' + 10
-              : (c >= 'A' && c <= 'F')                    ? c - 'A' + 10
-                                                          : -1;
-      if (d < 0)
-        return false;
-      v = v * 16 + d;
-    }
+    if (!parseHexDigits(body, 2, v))
+      return false;
   } else if (body.size() > 2 && body[0] == '0' &&
              (body[1] == 'b' || body[1] == 'B')) {
     for (size_t i = 2; i < body.size(); ++i) {

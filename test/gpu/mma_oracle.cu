@@ -519,25 +519,18 @@ static const WgVariant kWgVariants[] = {
 };
 constexpr int kLBO = 512, kSBO = 128;
 
-static std::vector<float> runWg(const WgVariant &v,
-                                const std::vector<WgTrial> &trials, int lbo,
-                                int sbo) {
+// Uploads the trials' registers and shared-memory images, runs `launch`
+// (one 128-thread CTA per trial) and returns `perThread` floats per thread.
+template <class Launch>
+static std::vector<float> runWgTrials(const std::vector<WgTrial> &trials,
+                                      int perThread, Launch launch) {
   std::vector<WgRegs> regs;
   std::vector<uint16_t> smem;
   for (const WgTrial &t : trials) {
     regs.insert(regs.end(), t.regs.begin(), t.regs.end());
     smem.insert(smem.end(), t.smem.begin(), t.smem.end());
   }
-  size_t outCount = trials.size() * 128 * (v.n / 2);
-  if (gSimulate) {
-    std::vector<float> out(outCount);
-    WgLayout lay{v.mnMajor, lbo, sbo};
-    if (gSimulate == 2 && v.mnMajor)
-      std::swap(lay.lbo, lay.sbo);
-    for (size_t t = 0; t < trials.size(); ++t)
-      expectWg(trials[t], v.n, v.sel, lay, &out[t * 128 * (v.n / 2)]);
-    return out;
-  }
+  size_t outCount = trials.size() * 128 * perThread;
   WgRegs *dRegs;
   uint16_t *dSmem;
   float *dOut;
@@ -548,7 +541,7 @@ static std::vector<float> runWg(const WgVariant &v,
                 cudaMemcpyHostToDevice));
   CK(cudaMemcpy(dSmem, smem.data(), smem.size() * 2, cudaMemcpyHostToDevice));
   CK(cudaMemset(dOut, 0xFF, outCount * sizeof(float)));
-  v.kernel<<<int(trials.size()), 128>>>(dRegs, dSmem, dOut, lbo, sbo);
+  launch(int(trials.size()), dRegs, dSmem, dOut);
   CK(cudaGetLastError());
   CK(cudaDeviceSynchronize());
   std::vector<float> out(outCount);
@@ -558,6 +551,25 @@ static std::vector<float> runWg(const WgVariant &v,
   CK(cudaFree(dSmem));
   CK(cudaFree(dOut));
   return out;
+}
+
+static std::vector<float> runWg(const WgVariant &v,
+                                const std::vector<WgTrial> &trials, int lbo,
+                                int sbo) {
+  if (gSimulate) {
+    std::vector<float> out(trials.size() * 128 * (v.n / 2));
+    WgLayout lay{v.mnMajor, lbo, sbo};
+    if (gSimulate == 2 && v.mnMajor)
+      std::swap(lay.lbo, lay.sbo);
+    for (size_t t = 0; t < trials.size(); ++t)
+      expectWg(trials[t], v.n, v.sel, lay, &out[t * 128 * (v.n / 2)]);
+    return out;
+  }
+  return runWgTrials(trials, v.n / 2,
+                     [&](int count, const WgRegs *r, const uint16_t *m,
+                         float *o) {
+                       v.kernel<<<count, 128>>>(r, m, o, lbo, sbo);
+                     });
 }
 
 // ---------------------------------------------------------------------------
@@ -1050,35 +1062,16 @@ static void wgSharedATests(int sel, std::string &json) {
             d[(16 * (tid >> 5) + p.row) * n + p.col];
       }
   }
-  std::vector<float> got = want;
-  if (!gSimulate) {
-    std::vector<WgRegs> regs;
-    std::vector<uint16_t> smem;
-    for (const WgTrial &t : trials) {
-      regs.insert(regs.end(), t.regs.begin(), t.regs.end());
-      smem.insert(smem.end(), t.smem.begin(), t.smem.end());
-    }
-    WgRegs *dRegs;
-    uint16_t *dSmem;
-    float *dOut;
-    CK(cudaMalloc(&dRegs, regs.size() * sizeof(WgRegs)));
-    CK(cudaMalloc(&dSmem, smem.size() * 2));
-    CK(cudaMalloc(&dOut, got.size() * sizeof(float)));
-    CK(cudaMemcpy(dRegs, regs.data(), regs.size() * sizeof(WgRegs),
-                  cudaMemcpyHostToDevice));
-    CK(cudaMemcpy(dSmem, smem.data(), smem.size() * 2,
-                  cudaMemcpyHostToDevice));
-    CK(cudaMemset(dOut, 0xFF, got.size() * sizeof(float)));
-    auto kernel = sel ? wgmmaSpSharedATrials<8, 1> : wgmmaSpSharedATrials<8, 0>;
-    kernel<<<trialsCount, 128>>>(dRegs, dSmem, dOut);
-    CK(cudaGetLastError());
-    CK(cudaDeviceSynchronize());
-    CK(cudaMemcpy(got.data(), dOut, got.size() * sizeof(float),
-                  cudaMemcpyDeviceToHost));
-    CK(cudaFree(dRegs));
-    CK(cudaFree(dSmem));
-    CK(cudaFree(dOut));
-  }
+  std::vector<float> got = want; // --simulate: the model itself
+  if (!gSimulate)
+    got = runWgTrials(trials, n / 2,
+                      [&](int count, const WgRegs *r, const uint16_t *m,
+                          float *o) {
+                        if (sel)
+                          wgmmaSpSharedATrials<8, 1><<<count, 128>>>(r, m, o);
+                        else
+                          wgmmaSpSharedATrials<8, 0><<<count, 128>>>(r, m, o);
+                      });
   std::string err = compare(got, want, 128, n / 2);
   report("wgmma.sp m64n8k32 f16 sel" + std::to_string(sel) +
              ": A from shared memory (K-major canonical, LBO 128, SBO 256) "

@@ -383,29 +383,16 @@ LogicalResult ArtifactWriter::sparseLinear(LinearOp op,
     config.hinm = true;
     config.v = h.getV();
     config.keptWidth = (int64_t(h.getKept()) + 31) / 32 * 32;
-    auto colIdx = packed.getColIdx();
-    std::optional<RawBytes> raw = colIdx ? RawBytes::get(colIdx) : std::nullopt;
-    if (!raw)
+    std::optional<std::vector<uint32_t>> colIdx =
+        readIndexArray(packed.getColIdx());
+    if (!colIdx)
       return opError(op) << "HiNM layer without readable col_idx";
-    auto type = cast<ShapedType>(colIdx.getType());
-    int64_t tiles = type.getDimSize(0), width = type.getDimSize(1);
-    bool narrow = type.getElementType().getIntOrFloatBitWidth() == 16;
-    for (int64_t t = 0; t < tiles; ++t) {
-      std::vector<int64_t> columns;
-      for (int64_t j = 0; j < int64_t(h.getKept()); ++j) {
-        int64_t i = t * width + j;
-        if (narrow) {
-          uint16_t v;
-          std::memcpy(&v, raw->view().data() + 2 * i, 2);
-          columns.push_back(v);
-        } else {
-          uint32_t v;
-          std::memcpy(&v, raw->view().data() + 4 * i, 4);
-          columns.push_back(v);
-        }
-      }
-      tileColumns.push_back(std::move(columns));
-    }
+    // Rows of K_c entries: L_t (`kept` of them), then fillers.
+    int64_t width =
+        cast<ShapedType>(packed.getColIdx().getType()).getDimSize(1);
+    for (size_t t = 0; t * width < colIdx->size(); ++t)
+      tileColumns.emplace_back(colIdx->begin() + t * width,
+                               colIdx->begin() + t * width + h.getKept());
   } else {
     return opError(op) << "packed weight without an N:M or HiNM encoding";
   }

@@ -68,6 +68,7 @@ template <typename T> std::vector<T> decodeInts(ArrayRef<char> bytes) {
   return out;
 }
 
+
 std::vector<uint32_t> decodeIndices(ElementsAttr attr, ArrayRef<char> bytes) {
   if (cast<ShapedType>(attr.getType()).getElementType().getIntOrFloatBitWidth() == 16) {
     std::vector<uint16_t> narrow = decodeInts<uint16_t>(bytes);
@@ -94,6 +95,13 @@ std::optional<LayerInfo> layerInfo(Operation *op) {
 }
 
 } // namespace
+
+std::optional<std::vector<uint32_t>> readIndexArray(ElementsAttr attr) {
+  std::optional<RawBytes> raw = attr ? RawBytes::get(attr) : std::nullopt;
+  if (!raw)
+    return std::nullopt;
+  return decodeIndices(attr, raw->view());
+}
 
 std::string unpackLayerWeight(Operation *layer, std::vector<float> &dense) {
   std::optional<LayerInfo> info = layerInfo(layer);

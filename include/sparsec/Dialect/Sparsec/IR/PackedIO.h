@@ -25,6 +25,10 @@ private:
   std::vector<char> owned;
 };
 
+/// The values of a u16/u32 index array (`col_idx`), or nullopt when the
+/// attribute is absent or unreadable.
+std::optional<std::vector<uint32_t>> readIndexArray(mlir::ElementsAttr attr);
+
 /// Unpacks a layer's `packed_weight` into the dense GEMM view (R x K).
 /// Returns an error message, or "" with `dense` filled.
 std::string unpackLayerWeight(mlir::Operation *layer, std::vector<float> &dense);
