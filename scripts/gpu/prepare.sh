@@ -19,7 +19,9 @@ python="${PYTHON:-$python}"
 if [[ ! -x "$sparsec" ]]; then
   echo "prepare.sh: $sparsec not found; build sparsec first" >&2; exit 1
 fi
-if ! "$sparsec" --help 2>/dev/null | grep -q -- --cuda-arch; then
+# Not `--help | grep -q`: under pipefail, grep's early exit can SIGPIPE sparsec.
+help_text="$("$sparsec" --help 2>/dev/null)"
+if [[ "$help_text" != *--cuda-arch* ]]; then
   echo "prepare.sh: $sparsec has no CUDA target (--cuda-arch); rebuild it" >&2
   exit 1
 fi

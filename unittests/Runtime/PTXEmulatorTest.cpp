@@ -1292,12 +1292,13 @@ TEST(PTXEmulator, MmaSpRejectsInvalidMetadata) {
   // 0xffffffff in them (all codes invalid) did not matter above.
 }
 
-// The brief's wgmma B layout (mirrors wgmmaBElementAddress, from the PTX
-// matrix-descriptor documentation; [UNVERIFIED-GPU]).
+// The wgmma B layout without swizzling, as the H200 showed it
+// (test/gpu/results/mma_oracle.json): LBO steps between 8-k blocks and SBO
+// between 8-n blocks, whichever dimension is contiguous.
 uint32_t wgmmaB(uint32_t lbo, uint32_t sbo, bool transB, int k, int n) {
   if (!transB)
     return (n / 8) * sbo + (n % 8) * 16 + (k / 8) * lbo + (k % 8) * 2;
-  return (n / 8) * lbo + (n % 8) * 2 + (k / 8) * sbo + (k % 8) * 16;
+  return (n / 8) * sbo + (n % 8) * 2 + (k / 8) * lbo + (k % 8) * 16;
 }
 
 std::string wgmmaModule(bool barrier) {
@@ -1437,7 +1438,7 @@ TEST(PTXEmulator, WgmmaSpM64n16k32MatchesDenseReference) {
   const int N = 16;
   for (const WgmmaCase &wc :
        {WgmmaCase{"wg_f16_t0", &kHalf, false, true, 1.0f, 256, 128},
-        WgmmaCase{"wg_f16_t1", &kHalf, true, false, -1.0f, 128, 256},
+        WgmmaCase{"wg_f16_t1", &kHalf, true, false, -1.0f, 128, 512},
         WgmmaCase{"wg_bf16_t1", &kBf16, true, true, 1.0f, 512, 128}}) {
     SCOPED_TRACE(wc.kernel);
     SparseProblem p = makeProblem(64, N, false, rng);

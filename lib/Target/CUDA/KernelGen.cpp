@@ -81,7 +81,11 @@ constexpr int64_t kAPitch = 48;             // bytes per A row in smem
 // apart), read by wgmma through a descriptor.
 constexpr int64_t kACanonLBO = 128, kACanonSBO = 256;
 constexpr int64_t kACanonBytesPer64 = kTileM * 32;  // per warpgroup
-constexpr int64_t kWgmmaLBO = 512, kWgmmaSBO = 128; // B descriptor strides
+// B in the MN-major canonical layout: a core matrix is 8 tokens x 8 k (128 B);
+// k-blocks are 128 B apart and token blocks 512 B apart. Without swizzling the
+// descriptor's LBO is the k-direction stride and SBO the token-direction one
+// (both for K-major and MN-major: verified on an H200 by test/gpu/mma_oracle).
+constexpr int64_t kBKBlockStride = 128, kBTokenBlockStride = 512;
 constexpr int64_t kMaxStaticShared = 48 * 1024;
 constexpr int64_t kReduceThreads = 256;
 
@@ -115,7 +119,7 @@ bool asyncWgmma(const LinearKernelConfig &c) {
     return false;
   int64_t tileN = c.tileN ? c.tileN : 128;
   int64_t stage = roundUp(
-      tileMFor(c) / kTileM * kACanonBytesPer64 + tileN / 8 * kWgmmaLBO, 128);
+      tileMFor(c) / kTileM * kACanonBytesPer64 + tileN / 8 * kBTokenBlockStride, 128);
   return (c.stages ? c.stages : 3) * stage <= kMaxStaticShared;
 }
 
@@ -125,7 +129,7 @@ int64_t aStageBytes(const LinearKernelConfig &c) {
 
 int64_t stageBytes(const LinearKernelConfig &c) {
   int64_t tileN = defaultTileN(c);
-  int64_t b = c.arch == Arch::SM80 ? kStepK * bPitch(c) : tileN / 8 * kWgmmaLBO;
+  int64_t b = c.arch == Arch::SM80 ? kStepK * bPitch(c) : tileN / 8 * kBTokenBlockStride;
   return roundUp(aStageBytes(c) + b, 128);
 }
 
@@ -470,8 +474,8 @@ void KernelEmitter::setupProducer() {
       b.ins("mad.lo.u32 ", chunk.dst, ", ", nChunk, ", 16, ", chunk.dst);
     } else {
       // MN-major canonical layout: core matrix (8 tokens x 8 k) = 128 B,
-      // k-blocks SBO apart, token blocks LBO apart.
-      b.ins("mul.lo.u32 ", chunk.dst, ", ", nChunk, ", ", kWgmmaLBO);
+      // k-blocks 128 B apart, token blocks 512 B apart.
+      b.ins("mul.lo.u32 ", chunk.dst, ", ", nChunk, ", ", kBTokenBlockStride);
       b.ins("mad.lo.u32 ", chunk.dst, ", ", chunk.kRow, ", 16, ", chunk.dst);
     }
     b.ins("add.u32 ", chunk.dst, ", ", chunk.dst, ", ", aBytes);
@@ -591,7 +595,7 @@ void KernelEmitter::computeStep(const std::string &slot, const std::string &e) {
     b.ins("add.u32 ", bStart, ", ", slotBase, ", ", aBytes);
     b.ins("add.u32 ", aStart, ", ", slotBase, ", ", aGroupOffset);
     std::string aDesc = descriptor(b, aStart, kACanonLBO, kACanonSBO);
-    std::string bDesc = descriptor(b, bStart, kWgmmaLBO, kWgmmaSBO);
+    std::string bDesc = descriptor(b, bStart, kBKBlockStride, kBTokenBlockStride);
     b.ins("wgmma.fence.sync.aligned");
     b.ins("wgmma.mma_async.sp.sync.aligned.m64n", tileN, "k32.f32.", mmaType,
           ".", mmaType, " ", join(acc, 0, acc.size()), ", ", aDesc, ", ", bDesc,
@@ -637,7 +641,7 @@ void KernelEmitter::computeStep(const std::string &slot, const std::string &e) {
   }
   std::string bStart = b.r();
   b.ins("add.u32 ", bStart, ", ", slotBase, ", ", aBytes);
-  std::string desc = descriptor(b, bStart, kWgmmaLBO, kWgmmaSBO);
+  std::string desc = descriptor(b, bStart, kBKBlockStride, kBTokenBlockStride);
   b.ins("wgmma.fence.sync.aligned");
   b.ins("wgmma.mma_async.sp.sync.aligned.m64n", tileN, "k32.f32.", mmaType, ".",
         mmaType, " ", join(acc, 0, acc.size()), ", ", join(aFrag[0], 0, 4),
