@@ -249,6 +249,7 @@ std::string createLayer(std::shared_ptr<Device> device,
   shape.tileN = info.tileN;
   shape.threads = info.threads;
   shape.sharedBytes = info.sharedBytes;
+  shape.dynamicShared = info.dynamicShared;
   shape.smallMaxTokens = info.smallMaxTokens;
   shape.smallTileM = info.smallTileM;
   shape.smallTileN = info.smallTileN;

@@ -126,11 +126,15 @@ def test_wgmma_sync_fallback(rt, emulator, fmt, tile_n):
 
 @pytest.mark.parametrize("fmt", [("nm24", 0, 0.0), ("hinm", 128, 0.75)])
 @pytest.mark.parametrize("wgmma", ["async", "sync"])
-@pytest.mark.parametrize("tile_m,tile_n", [(128, 64), (128, 128), (64, 128)])
+@pytest.mark.parametrize("tile_m,tile_n",
+                         [(128, 64), (128, 128), (64, 128), (256, 128), (128, 256)])
 def test_sm90a_tile_m(rt, emulator, fmt, wgmma, tile_m, tile_n):
-    """Two warpgroups per CTA (128 rows) share the activation tile."""
+    """One warpgroup per 64 rows; the CTA's warpgroups share the activation
+    tile."""
     rng = np.random.default_rng(tile_m + tile_n)
     name, v, vs = fmt
+    if name == "hinm" and v % tile_m:
+        pytest.skip("HiNM rows per CTA must divide V (test_tile_m_limits)")
     bias = rng.standard_normal(300).astype(np.float32)
     layer, weight, mask = make_layer(rt, emulator, rng, 300, 256, name, v, vs,
                                      arch="sm_90a", tile_m=tile_m, tile_n=tile_n,
@@ -147,6 +151,9 @@ def test_tile_m_limits(rt, emulator):
         make_layer(rt, emulator, rng, 128, 64, "nm24", 0, 0.0, arch="sm_80", tile_m=128)
     with pytest.raises(rt.SparsecRuntimeError, match="multiple of it"):
         make_layer(rt, emulator, rng, 128, 64, "hinm", 64, 0.5, arch="sm_90a", tile_m=128)
+    with pytest.raises(rt.SparsecRuntimeError, match="accumulator registers"):
+        make_layer(rt, emulator, rng, 256, 64, "nm24", 0, 0.0, arch="sm_90a",
+                   tile_m=256, tile_n=256)
 
 
 @pytest.mark.parametrize("arch", ["sm_80", "sm_90a"])

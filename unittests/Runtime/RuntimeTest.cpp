@@ -671,6 +671,8 @@ std::string writeSparseStep(const std::string &dir, const std::string &name,
          ", \"tile_m\": " + n(info.tileM) + ", \"tile_n\": " + n(info.tileN) +
          ", \"threads\": " + n(info.threads) +
          ", \"shared_bytes\": " + n(info.sharedBytes) +
+         ", \"dynamic_shared\": " +
+         std::string(info.dynamicShared ? "true" : "false") +
          ", \"files\": {\"values\": \"" + name + ".values.npy\", \"meta\": \"" +
          name + ".meta.npy\", \"col_idx\": \"" + name +
          ".col_idx.npy\", \"bias\": \"" + name + ".bias.npy\"}}";

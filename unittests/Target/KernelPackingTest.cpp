@@ -150,10 +150,23 @@ TEST(KernelPacking, RejectsWhatTheKernelsCannotRun) {
   c.tileN = 32;
   EXPECT_NE(verifyConfig(c).find("not supported on sm_90a"), std::string::npos);
   c.tileN = 256;
-  c.stages = 3;
-  EXPECT_NE(verifyConfig(c).find("shared memory"), std::string::npos);
+  c.stages = 3; // 54 KiB: fine as dynamic shared memory
+  EXPECT_EQ(verifyConfig(c), "");
+  c.stages = 9;
+  EXPECT_NE(verifyConfig(c).find("between 2 and 8"), std::string::npos);
   c.stages = 0;
   EXPECT_EQ(verifyConfig(c), "");
+  c.tileM = 128; // HiNM rows per CTA must divide V
+  EXPECT_NE(verifyConfig(c).find("multiple of it"), std::string::npos);
+  c.hinm = false;
+  c.rows = 256;
+  c.tileM = 256;
+  EXPECT_NE(verifyConfig(c).find("accumulator registers"), std::string::npos);
+  c.tileN = 128;
+  EXPECT_EQ(verifyConfig(c), "");
+  c.arch = Arch::SM80;
+  c.tileN = 64;
+  EXPECT_NE(verifyConfig(c).find("needs sm_90a"), std::string::npos);
   LinearKernelConfig dense;
   dense.rows = 64;
   dense.cols = 8;

@@ -460,6 +460,7 @@ LogicalResult ArtifactWriter::sparseLinear(LinearOp op,
   step["tile_n"] = info.tileN;
   step["threads"] = info.threads;
   step["shared_bytes"] = info.sharedBytes;
+  step["dynamic_shared"] = info.dynamicShared;
   if (info.smallMaxTokens) {
     step["small_max_tokens"] = info.smallMaxTokens;
     step["small_tile_m"] = info.smallTileM;

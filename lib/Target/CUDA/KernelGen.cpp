@@ -18,6 +18,7 @@
 //===----------------------------------------------------------------------===//
 #include "sparsec/Target/CUDA/KernelGen.h"
 
+#include <algorithm>
 #include <cstring>
 #include <optional>
 #include <sstream>
@@ -86,41 +87,56 @@ constexpr int64_t kACanonBytesPer64 = kTileM * 32;  // per warpgroup
 // descriptor's LBO is the k-direction stride and SBO the token-direction one
 // (both for K-major and MN-major: verified on an H200 by test/gpu/mma_oracle).
 constexpr int64_t kBKBlockStride = 128, kBTokenBlockStride = 512;
-constexpr int64_t kMaxStaticShared = 48 * 1024;
+// Kernels declare their ring as dynamic shared memory, so they may use up to
+// the sm_80/sm_90 opt-in limit per block (the runtime opts in above 48 KiB).
+constexpr int64_t kMaxShared = 227 * 1024;
+// The synchronous paths take a third stage within this budget (deeper rings
+// did not help on the H200: bench/results/cuda_sweep.md).
+constexpr int64_t kDefaultSharedBudget = 48 * 1024;
 constexpr int64_t kReduceThreads = 256;
 
 int64_t roundUp(int64_t a, int64_t b) { return (a + b - 1) / b * b; }
 
-int64_t defaultTileN(const LinearKernelConfig &c) {
-  if (c.tileN)
-    return c.tileN;
-  return c.arch == Arch::SM80 ? 64 : 128;
-}
-
-int64_t bPitch(const LinearKernelConfig &c) { return defaultTileN(c) * 2 + 16; }
+// Default tiles, from the H200 sweeps (bench/results/cuda_sweep.md): the
+// kernels are bound by L2 throughput, so the largest CTA tile that the
+// format allows wins. Compressed A costs 32 B per row and k-step, B 64 B per
+// token, so rows are the cheaper dimension to grow.
 
 /// Rows per CTA (see LinearKernelConfig::tileM).
 int64_t tileMFor(const LinearKernelConfig &c) {
   if (c.tileM)
     return c.tileM;
-  bool wide =
-      c.arch == Arch::SM90a && (!c.hinm || c.v % 128 == 0) && c.rows >= 128;
-  return wide ? 128 : kTileM;
+  if (c.arch != Arch::SM90a)
+    return kTileM;
+  if (!c.hinm && c.rows >= 256 && c.tileN <= 128)
+    return 256;
+  if ((!c.hinm || c.v % 128 == 0) && c.rows >= 128)
+    return 128;
+  return kTileM;
 }
+
+int64_t defaultTileN(const LinearKernelConfig &c) {
+  if (c.tileN)
+    return c.tileN;
+  if (c.arch == Arch::SM80)
+    return 128;
+  return tileMFor(c) >= 256 ? 128 : 256;
+}
+
+int64_t bPitch(const LinearKernelConfig &c) { return defaultTileN(c) * 2 + 16; }
 
 /// 128 threads per 64 rows: 4 warps (sm_80: 2 x 2 over rows and tokens)
 /// or one warpgroup.
 int64_t threadsFor(const LinearKernelConfig &c) { return 2 * tileMFor(c); }
 
-/// The asynchronous variant needs at least 3 stages of static shared
-/// memory; larger tiles (tile_n 256) fall back to the synchronous one.
+/// The asynchronous variant needs at least 3 stages.
 bool asyncWgmma(const LinearKernelConfig &c) {
   if (c.arch != Arch::SM90a || !c.wgmmaAsync || (c.stages && c.stages < 3))
     return false;
-  int64_t tileN = c.tileN ? c.tileN : 128;
+  int64_t tileN = defaultTileN(c);
   int64_t stage = roundUp(
       tileMFor(c) / kTileM * kACanonBytesPer64 + tileN / 8 * kBTokenBlockStride, 128);
-  return (c.stages ? c.stages : 3) * stage <= kMaxStaticShared;
+  return (c.stages ? c.stages : 3) * stage <= kMaxShared;
 }
 
 int64_t aStageBytes(const LinearKernelConfig &c) {
@@ -139,8 +155,10 @@ int64_t stagesFor(const LinearKernelConfig &c) {
   // The asynchronous variant keeps one wgmma in flight, so it prefetches
   // stages - 2 steps ahead: 4 stages where they fit.
   if (asyncWgmma(c))
-    return 4 * stageBytes(c) <= kMaxStaticShared ? 4 : 3;
-  return 3 * stageBytes(c) <= kMaxStaticShared ? 3 : 2;
+    return 4 * stageBytes(c) <= kMaxShared ? 4 : 3;
+  return 3 * stageBytes(c) <= std::max(kDefaultSharedBudget, 2 * stageBytes(c))
+             ? 3
+             : 2;
 }
 
 /// How many steps ahead the cp.async ring is filled.
@@ -967,7 +985,7 @@ std::string KernelEmitter::emit() {
      << "\t.param .u64 p_partial)\n"
      << "\t.reqntid " << threads << ", 1, 1\n{\n";
   os << b.declarations();
-  os << "\t.shared .align 128 .b8 smem[" << stages * stage << "];\n\n";
+  os << "\n";
   os << b.text() << "}\n\n";
   return os.str();
 }
@@ -1007,16 +1025,25 @@ std::string verifyConfig(const LinearKernelConfig &c) {
   if (stages < 2 || stages > 8)
     return "stages must be between 2 and 8 (got " + std::to_string(stages) +
            ")";
-  if (stages * stageBytes(c) > kMaxStaticShared)
+  if (stages * stageBytes(c) > kMaxShared)
     return "tile_n " + std::to_string(tileN) + " with " +
            std::to_string(stages) + " stages needs " +
            std::to_string(stages * stageBytes(c)) +
-           " bytes of shared memory (limit 49152): use fewer stages";
+           " bytes of shared memory (limit " + std::to_string(kMaxShared) +
+           "): use fewer stages";
   int64_t tileM = tileMFor(c);
-  if (tileM != 64 && tileM != 128)
-    return "tile_m must be 64 or 128 (got " + std::to_string(tileM) + ")";
-  if (tileM == 128 && c.arch != Arch::SM90a)
-    return "tile_m 128 needs sm_90a (two warpgroups)";
+  if (tileM != 64 && tileM != 128 && tileM != 256)
+    return "tile_m must be 64, 128 or 256 (got " + std::to_string(tileM) + ")";
+  if (tileM > 64 && c.arch != Arch::SM90a)
+    return "tile_m " + std::to_string(tileM) +
+           " needs sm_90a (one warpgroup per 64 rows)";
+  // f32 accumulators: tileN / 2 registers per thread, 2 tileM threads; 512
+  // threads may hold at most 128 registers each.
+  if (tileM * defaultTileN(c) > 256 * 128)
+    return "tile " + std::to_string(tileM) + "x" +
+           std::to_string(defaultTileN(c)) +
+           " needs more accumulator registers than a CTA has (at most 256x128 "
+           "or 128x256)";
   if (c.hinm && c.v % tileM)
     return "tile_m " + std::to_string(tileM) +
            " needs V to be a multiple of it (V = " + std::to_string(c.v) + ")";
@@ -1036,7 +1063,7 @@ std::string verifyConfig(const LinearKernelConfig &c) {
 /// layer has none: on sm_90a, 64 x 64 tiles for T <= 64 instead of padding
 /// the tokens to a 128-wide wgmma.
 std::optional<LinearKernelConfig> smallVariant(const LinearKernelConfig &c) {
-  if (c.smallTileN < 0 || c.arch != Arch::SM90a || defaultTileN(c) <= 64)
+  if (c.smallTileN < 0 || defaultTileN(c) <= 64)
     return std::nullopt;
   LinearKernelConfig small = c;
   small.name = c.name + "_small";
@@ -1070,6 +1097,8 @@ std::string generateLinearKernel(const LinearKernelConfig &config) {
   std::ostringstream os;
   os << "// Generated by sparsec\n.version 8.5\n.target "
      << archName(config.arch) << "\n.address_size 64\n\n";
+  // The stage ring of every entry: dynamic shared memory, sized at launch.
+  os << ".extern .shared .align 128 .b8 smem[];\n\n";
   os << KernelEmitter(config).emit();
   if (std::optional<LinearKernelConfig> small = smallVariant(config))
     os << KernelEmitter(*small).emit();

@@ -58,15 +58,16 @@ struct LinearKernelConfig {
   int64_t v = 0;         // HiNM tile rows (multiple of 64)
   int64_t keptWidth = 0; // HiNM K_c; 2:4: roundup(K, 32)
   int64_t tileN = 0;     // tokens per CTA (0: generator's choice)
-  /// Rows per CTA: 64, or 128 on sm_90a (two warpgroups sharing the B
-  /// tile; HiNM needs V % 128 == 0). 0: 128 where allowed and R >= 128.
+  /// Rows per CTA: 64, or 128 / 256 on sm_90a (one warpgroup per 64 rows,
+  /// sharing the B tile; HiNM needs V % tileM == 0). 0: 128 where allowed
+  /// and R >= 128.
   int64_t tileM = 0;
   int64_t stages = 0; // cp.async pipeline depth (0: default)
   /// sm_90a: A from shared memory through a descriptor and one wgmma group
   /// kept in flight across k-steps (false: A from registers, each wgmma
   /// waited for before the next step; the simpler fallback).
   bool wgmmaAsync = true;
-  /// sm_90a, tile_n > 64: tokens per CTA of the decode-size variant
+  /// tile_n > 64: tokens per CTA of the decode-size variant
   /// `<name>_small` (64 rows), which the runtime launches when T <= it.
   /// 0: 64; -1: none.
   int64_t smallTileN = 0;
@@ -75,6 +76,9 @@ struct LinearKernelConfig {
 /// Launch facts the runtime needs; all derived from the config.
 struct KernelLaunchInfo {
   int64_t tileM = 0, tileN = 0, threads = 0, sharedBytes = 0;
+  /// The kernels declare their shared memory `.extern`: sharedBytes (and
+  /// smallSharedBytes) are passed as dynamic shared memory at launch.
+  bool dynamicShared = true;
   int64_t rowsPadded = 0; // multiple of tileM (and of V for HiNM)
   int64_t keptWidth = 0;  // multiple of 32
   // The `<name>_small` entry, used when T <= smallMaxTokens (0: none).
