@@ -97,10 +97,11 @@ constexpr int64_t kReduceThreads = 256;
 
 int64_t roundUp(int64_t a, int64_t b) { return (a + b - 1) / b * b; }
 
-// Default tiles, from the H200 sweeps (bench/results/cuda_sweep.md): the
-// kernels are bound by L2 throughput, so the largest CTA tile that the
-// format allows wins. Compressed A costs 32 B per row and k-step, B 64 B per
-// token, so rows are the cheaper dimension to grow.
+// Default tiles, from the H200 runs (bench/results/cuda_sweep.md and
+// cuda_bench.md): the kernels are bound by L2 tag lookups, so larger CTA
+// tiles win while the grid still fills the 132 SMs. Compressed A costs 32 B
+// per row and k-step, B 64 B per token, so rows are the cheaper dimension to
+// grow; 128 x 256 tiles left too few CTAs on the mid-size shapes.
 
 /// Rows per CTA (see LinearKernelConfig::tileM).
 int64_t tileMFor(const LinearKernelConfig &c) {
@@ -108,7 +109,7 @@ int64_t tileMFor(const LinearKernelConfig &c) {
     return c.tileM;
   if (c.arch != Arch::SM90a)
     return kTileM;
-  if (!c.hinm && c.rows >= 256 && c.tileN <= 128)
+  if (!c.hinm && c.rows >= 2048 && c.tileN <= 128)
     return 256;
   if ((!c.hinm || c.v % 128 == 0) && c.rows >= 128)
     return 128;
@@ -118,9 +119,7 @@ int64_t tileMFor(const LinearKernelConfig &c) {
 int64_t defaultTileN(const LinearKernelConfig &c) {
   if (c.tileN)
     return c.tileN;
-  if (c.arch == Arch::SM80)
-    return 128;
-  return tileMFor(c) >= 256 ? 128 : 256;
+  return 128;
 }
 
 int64_t bPitch(const LinearKernelConfig &c) { return defaultTileN(c) * 2 + 16; }
