@@ -176,7 +176,8 @@ uint16_t floatToHalf(float f, Rounding rnd);
 uint16_t floatToBf16(float f, Rounding rnd);
 float halfToFloatSlow(uint16_t h); // any input
 
-/// [UNVERIFIED-GPU] wgmma B operand element address (PTXExecCollective.cpp).
+/// wgmma B operand element address, as measured on an H200
+/// (PTXExecCollective.cpp).
 uint64_t wgmmaBElementAddress(uint64_t start, uint64_t lbo, uint64_t sbo,
                               bool transB, unsigned k, unsigned n);
 

@@ -14,3 +14,10 @@ mkdir -p "$work"
   --out "$work/bundle" --models mlp_tiny
 DEVICE=emulator OUT="$work/results" BUNDLE="$work/bundle" PYTHON="$python" \
   bash "$root/scripts/gpu/run_all.sh" all
+# The L2 microbenchmark only runs on a GPU; compiling it keeps it buildable.
+if command -v nvcc >/dev/null || [[ -x /usr/local/cuda/bin/nvcc ]]; then
+  nvcc="$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)"
+  "$nvcc" -O3 -arch=sm_90a -o "$work/l2_load_styles" \
+    "$root/bench/micro/l2_load_styles.cu"
+  echo "ci_dryrun: bench/micro/l2_load_styles.cu compiles"
+fi

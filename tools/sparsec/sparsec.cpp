@@ -102,9 +102,9 @@ static cl::opt<int64_t>
               cl::init(0), cl::cat(sparsecCategory));
 static cl::opt<int64_t> cudaTileM(
     "cuda-tile-m",
-    cl::desc("cuda target: rows per CTA, 64 or 128 (sm_90a: two warpgroups "
-             "sharing the activation tile; HiNM needs V % 128 == 0); 0 = "
-             "auto"),
+    cl::desc("cuda target: rows per CTA, 64, or 128 / 256 on sm_90a (one "
+             "warpgroup per 64 rows, sharing the activation tile; HiNM needs "
+             "V % tile_m == 0); 0 = auto"),
     cl::init(0), cl::cat(sparsecCategory));
 static cl::opt<std::string> cudaWgmma(
     "cuda-wgmma",

@@ -150,8 +150,8 @@ bool isScalarOp(linalg::GenericOp op, Value v, double constant) {
   if (!dense || !dense.isSplat() || !dense.getElementType().isF32())
     return false;
   double value = dense.getSplatValue<APFloat>().convertToDouble();
-  bool operandsOk = def->getOperand(0) == body.getArgument(vIndex) &&
-                        def->getOperand(1) == body.getArgument(1 - vIndex) ||
+  bool operandsOk = (def->getOperand(0) == body.getArgument(vIndex) &&
+                     def->getOperand(1) == body.getArgument(1 - vIndex)) ||
                     (isa<arith::AddFOp, arith::MulFOp>(def) &&
                      def->getOperand(1) == body.getArgument(vIndex) &&
                      def->getOperand(0) == body.getArgument(1 - vIndex));
@@ -653,7 +653,7 @@ LogicalResult CudaTarget::run(ModuleOp module, FunctionType,
     return emitError(module.getLoc())
            << "cannot create a temporary directory: " << ec.message();
   auto cleanup =
-      llvm::make_scope_exit([&] { llvm::sys::fs::remove_directories(dir); });
+      llvm::scope_exit([&] { llvm::sys::fs::remove_directories(dir); });
   if (failed(emitArtifact(module, dir)))
     return failure();
   std::vector<std::string> inputPaths;
@@ -676,12 +676,12 @@ LogicalResult CudaTarget::run(ModuleOp module, FunctionType,
   if (!device && sparsec_rt_device_create(deviceKind.c_str(), &device) != 0)
     return emitError(module.getLoc()) << sparsec_rt_last_error();
   auto destroyDevice =
-      llvm::make_scope_exit([&] { sparsec_rt_device_destroy(device); });
+      llvm::scope_exit([&] { sparsec_rt_device_destroy(device); });
   sparsec_rt_model model = nullptr;
   if (sparsec_rt_model_load(device, dir.c_str(), &model) != 0)
     return emitError(module.getLoc()) << sparsec_rt_last_error();
   auto destroyModel =
-      llvm::make_scope_exit([&] { sparsec_rt_model_destroy(model); });
+      llvm::scope_exit([&] { sparsec_rt_model_destroy(model); });
   std::vector<const char *> paths;
   for (const std::string &p : inputPaths)
     paths.push_back(p.c_str());
