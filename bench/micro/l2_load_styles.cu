@@ -24,7 +24,7 @@
   do {                                                                         \
     cudaError_t e = (x);                                                       \
     if (e != cudaSuccess) {                                                    \
-      std::printf("CUDA error %s at line %d\n", cudaGetErrorString(e),        \
+      std::printf("CUDA error %s at line %d\n", cudaGetErrorString(e),         \
                   __LINE__);                                                   \
       std::exit(2);                                                            \
     }                                                                          \
@@ -45,8 +45,8 @@ __constant__ Pattern gPattern;
 __device__ __forceinline__ size_t runOffset(uint64_t tile, int run) {
   size_t runs = kTileBytes / gPattern.runBytes;
   size_t base = tile * runs * size_t(gPattern.pitchBytes) / 8;
-  return (base + size_t(run) * gPattern.pitchBytes) % (kBufferBytes - kTileBytes) /
-         16 * 16;
+  return (base + size_t(run) * gPattern.pitchBytes) %
+         (kBufferBytes - kTileBytes) / 16 * 16;
 }
 
 __global__ void copyCpAsync(const uint8_t *src, int iters, uint32_t *sink) {
@@ -58,9 +58,9 @@ __global__ void copyCpAsync(const uint8_t *src, int iters, uint32_t *sink) {
     for (int c = threadIdx.x; c < kTileBytes / 16; c += kThreads) {
       const uint8_t *g =
           src + runOffset(tile, c / chunksPerRun) + (c % chunksPerRun) * 16;
-      asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" ::"r"(
-                       slot + c * 16),
-                   "l"(g));
+      asm volatile(
+          "cp.async.cg.shared.global [%0], [%1], 16;" ::"r"(slot + c * 16),
+          "l"(g));
     }
     asm volatile("cp.async.commit_group;");
     asm volatile("cp.async.wait_group 2;");
@@ -94,6 +94,18 @@ __global__ void copyLdgSts(const uint8_t *src, int iters, uint32_t *sink) {
     sink[blockIdx.x] = smem[(iters - 1) % kSlots * kTileBytes];
 }
 
+// Waits for tile `it` of the bulk ring (its barrier's phase it / kSlots).
+__device__ void waitTile(uint64_t *barriers, int it) {
+  uint32_t bar = __cvta_generic_to_shared(&barriers[it % kSlots]);
+  uint32_t parity = (it / kSlots) & 1, done = 0;
+  while (!done)
+    asm volatile("{ .reg .pred p; mbarrier.try_wait.parity.shared::cta.b64 "
+                 "p, [%1], %2; selp.u32 %0, 1, 0, p; }"
+                 : "=r"(done)
+                 : "r"(bar), "r"(parity)
+                 : "memory");
+}
+
 __global__ void copyBulk(const uint8_t *src, int iters, uint32_t *sink) {
   extern __shared__ __align__(128) uint8_t smem[];
   __shared__ __align__(8) uint64_t barriers[kSlots];
@@ -110,44 +122,24 @@ __global__ void copyBulk(const uint8_t *src, int iters, uint32_t *sink) {
     uint32_t bar = __cvta_generic_to_shared(&barriers[s]);
     uint32_t slot = __cvta_generic_to_shared(smem + s * kTileBytes);
     if (threadIdx.x == 0)
-      asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;" ::
-                       "r"(bar),
-                   "r"(kTileBytes));
+      asm volatile(
+          "mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;" ::"r"(bar),
+          "r"(kTileBytes));
     __syncthreads(); // expect_tx before any complete_tx
     for (int r = threadIdx.x; r < runs; r += kThreads)
-      asm volatile("cp.async.bulk.shared::cluster.global.mbarrier::complete_tx:"
-                   ":bytes [%0], [%1], %2, [%3];" ::"r"(
-                       slot + r * gPattern.runBytes),
-                   "l"(src + runOffset(tile, r)), "r"(gPattern.runBytes),
-                   "r"(bar)
-                   : "memory");
+      asm volatile(
+          "cp.async.bulk.shared::cluster.global.mbarrier::complete_tx:"
+          ":bytes [%0], [%1], %2, [%3];" ::"r"(slot + r * gPattern.runBytes),
+          "l"(src + runOffset(tile, r)), "r"(gPattern.runBytes), "r"(bar)
+          : "memory");
     // Wait for the tile issued kSlots - 2 iterations ago (as deep as the
     // cp.async ring above).
-    int waitIt = it - (kSlots - 2);
-    if (waitIt >= 0) {
-      uint32_t waitBar =
-          __cvta_generic_to_shared(&barriers[waitIt % kSlots]);
-      uint32_t parity = (waitIt / kSlots) & 1, done = 0;
-      while (!done)
-        asm volatile("{ .reg .pred p; mbarrier.try_wait.parity.shared::cta.b64 "
-                     "p, [%1], %2; selp.u32 %0, 1, 0, p; }"
-                     : "=r"(done)
-                     : "r"(waitBar), "r"(parity)
-                     : "memory");
-    }
+    if (it >= kSlots - 2)
+      waitTile(barriers, it - (kSlots - 2));
   }
-  for (int waitIt = iters - (kSlots - 2); waitIt < iters; ++waitIt) {
-    if (waitIt < 0)
-      continue;
-    uint32_t waitBar = __cvta_generic_to_shared(&barriers[waitIt % kSlots]);
-    uint32_t parity = (waitIt / kSlots) & 1, done = 0;
-    while (!done)
-      asm volatile("{ .reg .pred p; mbarrier.try_wait.parity.shared::cta.b64 "
-                   "p, [%1], %2; selp.u32 %0, 1, 0, p; }"
-                   : "=r"(done)
-                   : "r"(waitBar), "r"(parity)
-                   : "memory");
-  }
+  for (int waitIt = iters - (kSlots - 2); waitIt < iters; ++waitIt)
+    if (waitIt >= 0)
+      waitTile(barriers, waitIt);
   __syncthreads();
   if (threadIdx.x == 0)
     sink[blockIdx.x] = smem[(iters - 1) % kSlots * kTileBytes];
@@ -174,11 +166,10 @@ int main() {
                         {"B rows: 32 x 512 B, 16 KiB pitch", 512, 16384},
                         {"A rows: 512 x 32 B, 4 KiB pitch", 32, 4096}};
   for (const Style &st : styles)
-    CK(cudaFuncSetAttribute(st.kernel,
-                            cudaFuncAttributeMaxDynamicSharedMemorySize,
-                            shared));
-  std::printf("| pattern | %s | %s | %s |\n|---|---|---|---|\n",
-              styles[0].name, styles[1].name, styles[2].name);
+    CK(cudaFuncSetAttribute(
+        st.kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, shared));
+  std::printf("| pattern | %s | %s | %s |\n|---|---|---|---|\n", styles[0].name,
+              styles[1].name, styles[2].name);
   cudaEvent_t start, stop;
   CK(cudaEventCreate(&start));
   CK(cudaEventCreate(&stop));

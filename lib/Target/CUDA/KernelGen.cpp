@@ -81,7 +81,7 @@ constexpr int64_t kAPitch = 48;             // bytes per A row in smem
 // matrix 8 rows x 16 B; the two 8-value k halves LBO apart, 8-row groups SBO
 // apart), read by wgmma through a descriptor.
 constexpr int64_t kACanonLBO = 128, kACanonSBO = 256;
-constexpr int64_t kACanonBytesPer64 = kTileM * 32;  // per warpgroup
+constexpr int64_t kACanonBytesPer64 = kTileM * 32; // per warpgroup
 // B in the MN-major canonical layout: a core matrix is 8 tokens x 8 k (128 B);
 // k-blocks are 128 B apart and token blocks 512 B apart. Without swizzling the
 // descriptor's LBO is the k-direction stride and SBO the token-direction one
@@ -133,8 +133,9 @@ bool asyncWgmma(const LinearKernelConfig &c) {
   if (c.arch != Arch::SM90a || !c.wgmmaAsync || (c.stages && c.stages < 3))
     return false;
   int64_t tileN = defaultTileN(c);
-  int64_t stage = roundUp(
-      tileMFor(c) / kTileM * kACanonBytesPer64 + tileN / 8 * kBTokenBlockStride, 128);
+  int64_t stage = roundUp(tileMFor(c) / kTileM * kACanonBytesPer64 +
+                              tileN / 8 * kBTokenBlockStride,
+                          128);
   return (c.stages ? c.stages : 3) * stage <= kMaxShared;
 }
 
@@ -144,7 +145,8 @@ int64_t aStageBytes(const LinearKernelConfig &c) {
 
 int64_t stageBytes(const LinearKernelConfig &c) {
   int64_t tileN = defaultTileN(c);
-  int64_t b = c.arch == Arch::SM80 ? kStepK * bPitch(c) : tileN / 8 * kBTokenBlockStride;
+  int64_t b = c.arch == Arch::SM80 ? kStepK * bPitch(c)
+                                   : tileN / 8 * kBTokenBlockStride;
   return roundUp(aStageBytes(c) + b, 128);
 }
 
@@ -612,7 +614,8 @@ void KernelEmitter::computeStep(const std::string &slot, const std::string &e) {
     b.ins("add.u32 ", bStart, ", ", slotBase, ", ", aBytes);
     b.ins("add.u32 ", aStart, ", ", slotBase, ", ", aGroupOffset);
     std::string aDesc = descriptor(b, aStart, kACanonLBO, kACanonSBO);
-    std::string bDesc = descriptor(b, bStart, kBKBlockStride, kBTokenBlockStride);
+    std::string bDesc =
+        descriptor(b, bStart, kBKBlockStride, kBTokenBlockStride);
     b.ins("wgmma.fence.sync.aligned");
     b.ins("wgmma.mma_async.sp.sync.aligned.m64n", tileN, "k32.f32.", mmaType,
           ".", mmaType, " ", join(acc, 0, acc.size()), ", ", aDesc, ", ", bDesc,
