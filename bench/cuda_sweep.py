@@ -17,7 +17,6 @@ wgmma (async|sync); arch sm_80 or sm_90a.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from pathlib import Path

@@ -14,6 +14,30 @@ namespace {
 int64_t roundUp(int64_t a, int64_t b) { return (a + b - 1) / b * b; }
 int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
+/// The launch facts of a generated layer (cuda::KernelLaunchInfo) or of a
+/// manifest step (ArtifactStep): both name them alike.
+template <class Facts>
+SparseKernelShape kernelShape(const Facts &facts, int64_t rows, int64_t cols,
+                              cuda::ValueType valueType) {
+  SparseKernelShape shape;
+  shape.rows = rows;
+  shape.cols = cols;
+  shape.rowsPadded = facts.rowsPadded;
+  shape.keptWidth = facts.keptWidth;
+  shape.tileM = facts.tileM;
+  shape.tileN = facts.tileN;
+  shape.threads = facts.threads;
+  shape.sharedBytes = facts.sharedBytes;
+  shape.dynamicShared = facts.dynamicShared;
+  shape.smallMaxTokens = facts.smallMaxTokens;
+  shape.smallTileM = facts.smallTileM;
+  shape.smallTileN = facts.smallTileN;
+  shape.smallThreads = facts.smallThreads;
+  shape.smallSharedBytes = facts.smallSharedBytes;
+  shape.valueType = valueType;
+  return shape;
+}
+
 } // namespace
 
 //===----------------------------------------------------------------------===//
@@ -240,22 +264,8 @@ std::string createLayer(std::shared_ptr<Device> device,
     return "cannot load the generated kernel: " + err;
 
   const cuda::KernelLaunchInfo &info = layer->info;
-  SparseKernelShape shape;
-  shape.rows = config.rows;
-  shape.cols = config.cols;
-  shape.rowsPadded = info.rowsPadded;
-  shape.keptWidth = info.keptWidth;
-  shape.tileM = info.tileM;
-  shape.tileN = info.tileN;
-  shape.threads = info.threads;
-  shape.sharedBytes = info.sharedBytes;
-  shape.dynamicShared = info.dynamicShared;
-  shape.smallMaxTokens = info.smallMaxTokens;
-  shape.smallTileM = info.smallTileM;
-  shape.smallTileN = info.smallTileN;
-  shape.smallThreads = info.smallThreads;
-  shape.smallSharedBytes = info.smallSharedBytes;
-  shape.valueType = config.valueType;
+  SparseKernelShape shape =
+      kernelShape(info, config.rows, config.cols, config.valueType);
   if (std::string err = layer->kernel.init(
           std::move(device), std::move(module), config.name, shape,
           packed.values, packed.meta, packed.colIdx, packed.bias);
@@ -296,22 +306,8 @@ std::string Model::load(std::shared_ptr<Device> device,
         return where + ": '" + step.ptxFile + "': " + err;
       module = std::move(loaded);
     }
-    SparseKernelShape shape;
-    shape.rows = step.rows;
-    shape.cols = step.cols;
-    shape.rowsPadded = step.rowsPadded;
-    shape.keptWidth = step.keptWidth;
-    shape.tileM = step.tileM;
-    shape.tileN = step.tileN;
-    shape.threads = step.threads;
-    shape.sharedBytes = step.sharedBytes;
-    shape.dynamicShared = step.dynamicShared;
-    shape.smallMaxTokens = step.smallMaxTokens;
-    shape.smallTileM = step.smallTileM;
-    shape.smallTileN = step.smallTileN;
-    shape.smallThreads = step.smallThreads;
-    shape.smallSharedBytes = step.smallSharedBytes;
-    shape.valueType = step.valueType;
+    SparseKernelShape shape =
+        kernelShape(step, step.rows, step.cols, step.valueType);
     if (std::string err = model->kernels[i].init(device, module, step.entry,
                                                  shape, step.values, step.meta,
                                                  step.colIdx, step.bias);

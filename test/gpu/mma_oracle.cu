@@ -113,8 +113,16 @@ __device__ uint32_t loadTrialImage(uint16_t *smem, const uint16_t *images,
   return uint32_t(__cvta_generic_to_shared(smem));
 }
 
-// One warpgroup (one CTA of 128 threads) per trial. The descriptor has no
-// swizzle: start >> 4 in [13:0], LBO >> 4 in [29:16], SBO >> 4 in [45:32].
+// A shared-memory matrix descriptor without swizzle: start >> 4 in [13:0],
+// LBO >> 4 in [29:16], SBO >> 4 in [45:32].
+__device__ __forceinline__ uint64_t smemDescriptor(uint32_t start, int lbo,
+                                                   int sbo) {
+  return uint64_t((start >> 4) & 0x3FFF) |
+         (uint64_t((lbo >> 4) & 0x3FFF) << 16) |
+         (uint64_t((sbo >> 4) & 0x3FFF) << 32);
+}
+
+// One warpgroup (one CTA of 128 threads) per trial.
 template <int N, int Sel, int TransB>
 __global__ void __launch_bounds__(128)
     wgmmaSpTrials(const WgRegs *regs, const uint16_t *images, float *out,
@@ -123,9 +131,7 @@ __global__ void __launch_bounds__(128)
   __shared__ __align__(1024) uint16_t smem[kSmemBytes / 2];
   int trial = blockIdx.x, tid = threadIdx.x;
   uint32_t start = loadTrialImage(smem, images, trial);
-  uint64_t desc = uint64_t((start >> 4) & 0x3FFF) |
-                  (uint64_t((lbo >> 4) & 0x3FFF) << 16) |
-                  (uint64_t((sbo >> 4) & 0x3FFF) << 32);
+  uint64_t desc = smemDescriptor(start, lbo, sbo);
   WgRegs r = regs[trial * 128 + tid];
   float d[N / 2];
 #pragma unroll
@@ -172,13 +178,8 @@ __global__ void __launch_bounds__(128)
   __shared__ __align__(1024) uint16_t smem[kSmemBytes / 2];
   int trial = blockIdx.x, tid = threadIdx.x;
   uint32_t start = loadTrialImage(smem, images, trial);
-  auto descriptor = [](uint32_t addr, int lbo, int sbo) {
-    return uint64_t((addr >> 4) & 0x3FFF) |
-           (uint64_t((lbo >> 4) & 0x3FFF) << 16) |
-           (uint64_t((sbo >> 4) & 0x3FFF) << 32);
-  };
-  uint64_t adesc = descriptor(start, 128, 256);
-  uint64_t bdesc = descriptor(start + 2048, 512, 128);
+  uint64_t adesc = smemDescriptor(start, 128, 256);
+  uint64_t bdesc = smemDescriptor(start + 2048, 512, 128);
   WgRegs r = regs[trial * 128 + tid];
   float d[N / 2];
 #pragma unroll

@@ -18,7 +18,6 @@
 //===----------------------------------------------------------------------===//
 #include "sparsec/Target/CUDA/KernelGen.h"
 
-#include <algorithm>
 #include <cstring>
 #include <optional>
 #include <sstream>
@@ -157,9 +156,7 @@ int64_t stagesFor(const LinearKernelConfig &c) {
   // stages - 2 steps ahead: 4 stages where they fit.
   if (asyncWgmma(c))
     return 4 * stageBytes(c) <= kMaxShared ? 4 : 3;
-  return 3 * stageBytes(c) <= std::max(kDefaultSharedBudget, 2 * stageBytes(c))
-             ? 3
-             : 2;
+  return 3 * stageBytes(c) <= kDefaultSharedBudget ? 3 : 2;
 }
 
 /// How many steps ahead the cp.async ring is filled.
