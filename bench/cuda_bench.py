@@ -71,7 +71,8 @@ class Result:
 
 
 def arch_and_wgmma(arch: str):
-    """'sm_90a-sync' (the fallback sm_90a pipeline) -> ('sm_90a', 'sync')."""
+    """'sm_90a-sync' (the fallback sm_90a pipeline) -> ('sm_90a', 'sync');
+    plain 'sm_90a' is the wgmma path, 'sm_90a-auto' the compiler's default."""
     base, _, variant = arch.partition("-")
     return base, variant or "async"
 
@@ -615,6 +616,9 @@ def main():
     ap.add_argument("--sync-wgmma", action="store_true",
                     help="also time the synchronous sm_90a pipeline "
                          "(columns 'sm_90a-sync')")
+    ap.add_argument("--auto-wgmma", action="store_true",
+                    help="also time sm_90a under --cuda-wgmma=auto, the "
+                         "compiler's default (columns 'sm_90a-auto')")
     ap.add_argument("--methods", default=None,
                     help="comma list of substrings of the column labels")
     ap.add_argument("--out", default=None,
@@ -646,6 +650,8 @@ def main():
     meta["device"] = bench.device_name
     if args.sync_wgmma and "sm_90a" in bench.arches:
         bench.arches = bench.arches + ["sm_90a-sync"]
+    if args.auto_wgmma and "sm_90a" in bench.arches:
+        bench.arches = bench.arches + ["sm_90a-auto"]
     methods = methods_for(bench.arches, bench.cslt_reason,
                           args.device == "cuda")
     if args.methods:

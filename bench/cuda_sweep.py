@@ -12,7 +12,8 @@ take the committed figures from cuda_bench.py). Prints one markdown table.
       --configs "sm_90a,tile_n=128;sm_90a,tile_n=64,stages=6;sm_80,tile_n=128"
 
 A configuration is `arch[,key=value...]` with keys tile_n, tile_m, stages,
-wgmma (async|sync); arch sm_80 or sm_90a.
+wgmma (auto|async|sync|off; default async, so plain sm_90a means the wgmma
+kernel); arch sm_80 or sm_90a.
 """
 from __future__ import annotations
 

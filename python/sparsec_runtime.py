@@ -200,7 +200,7 @@ class Layer(_Handle):
     def __init__(self, device, weight, mask=None, bias=None,
                  tile_columns=None, format="hinm", arch="sm_80", dtype="f16",
                  act="none", v=64, tile_n=0, stages=0, nnz_vec=None,
-                 name=None, wgmma="async", tile_m=0):
+                 name=None, wgmma="auto", tile_m=0):
         lib = _load()
         weight = np.ascontiguousarray(weight, dtype=np.float32)
         if weight.ndim != 2:

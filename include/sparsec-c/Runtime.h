@@ -54,7 +54,8 @@ SPARSEC_RT_API int sparsec_rt_device_synchronize(sparsec_rt_device device);
  * row-major fp32) restricted to mask (rows x cols, non-zero = kept; NULL: the
  * weight's non-zeros). options: comma-separated key=value among
  *   format=hinm|nm24  arch=sm_80|sm_90a  dtype=f16|bf16  act=none|relu|gelu
- *   v=64  tile_n=0  tile_m=0  stages=0  wgmma=async|sync  name=sparsec_linear
+ *   v=64  tile_n=0  tile_m=0  stages=0
+ *   wgmma=auto|async|sync|off  name=sparsec_linear
  * (defaults shown first; 0 = the generator's choice). HiNM: tile_columns is
  * tiles x nnz_vec column indices (tiles = ceil(rows / v)) or NULL for each
  * tile's non-empty columns; nnz_vec 0 derives it from the mask. bias: rows

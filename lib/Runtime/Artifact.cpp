@@ -460,9 +460,21 @@ private:
                        "small_tile_m",
                        "small_tile_n",
                        "small_threads",
-                       "small_shared_bytes"}))
+                       "small_shared_bytes",
+                       "mma",
+                       "small_mma"}))
       return false;
     std::string format, valueType, activation;
+    // Informational (which instruction each entry uses); checked when given.
+    for (const char *key : {"mma", "small_mma"}) {
+      std::string mma;
+      if (!readString(v, key, mma, false))
+        return false;
+      if (!mma.empty() && mma != "mma.sp" && mma != "wgmma")
+        return fail(v.find(key), std::string("'") + key +
+                                     "': expected 'mma.sp' or 'wgmma', got '" +
+                                     mma + "'");
+    }
     if (!readFileName(v, "ptx", step.ptxFile, true) ||
         !readString(v, "entry", step.entry) ||
         !readString(v, "format", format) ||

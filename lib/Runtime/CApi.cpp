@@ -108,8 +108,7 @@ std::string parseOptions(const char *options,
     } else if (key == "stages") {
       ok = parseCount(value, config.stages);
     } else if (key == "wgmma") {
-      ok = value == "async" || value == "sync";
-      config.wgmmaAsync = value == "async";
+      ok = cuda::parseWgmmaMode(value, config.wgmma);
     } else if (key == "name") {
       ok = !value.empty();
       config.name = value;

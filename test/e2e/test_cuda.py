@@ -51,6 +51,9 @@ CASES = list(itertools.product(["sm_80", "sm_90a"], FORMATS, ["f16", "bf16"],
 
 
 def make_layer(rt, device, rng, rows, cols, fmt, v, vs, **kwargs):
+    # sm_90a here means the wgmma kernels unless a test asks otherwise
+    # (--cuda-wgmma=auto would pick mma.sp for most of these small layers).
+    kwargs.setdefault("wgmma", "async")
     weight = rng.standard_normal((rows, cols)).astype(np.float32)
     columns = None
     if fmt == "nm24":
@@ -200,18 +203,22 @@ def pruned_model(tmp_path: Path, spec: str, dims, batch: int):
     return path, x, ort_out
 
 
-MODEL_CASES = [("hinm:v=64,vs=0.5", "sm_80", "f16"), ("hinm:v=128,vs=0.75", "sm_90a", "f16"),
-               ("nm:n=2,m=4", "sm_80", "bf16"), ("nm:n=2,m=4", "sm_90a", "f16")]
+MODEL_CASES = [("hinm:v=64,vs=0.5", "sm_80", "f16", "auto"),
+               ("hinm:v=128,vs=0.75", "sm_90a", "f16", "async"),
+               ("hinm:v=128,vs=0.75", "sm_90a", "bf16", "auto"),
+               ("nm:n=2,m=4", "sm_80", "bf16", "auto"),
+               ("nm:n=2,m=4", "sm_90a", "f16", "async")]
 
 
-@pytest.mark.parametrize("spec,arch,dtype", MODEL_CASES)
-def test_model_matches_onnxruntime(tmp_path, spec, arch, dtype):
+@pytest.mark.parametrize("spec,arch,dtype,wgmma", MODEL_CASES)
+def test_model_matches_onnxruntime(tmp_path, spec, arch, dtype, wgmma):
     """--target=cuda --run on the emulator vs onnxruntime on the masked model."""
     path, x, want = pruned_model(tmp_path, spec, (200, 328, 136, 40), batch=37)
     np.save(tmp_path / "x.npy", x)
     out = tmp_path / "out"
     sparsec_ok([path, f"--sparsity={spec}", "--target=cuda", f"--cuda-arch={arch}",
-                f"--cuda-dtype={dtype}", "--cuda-device=emulator", "--run",
+                f"--cuda-wgmma={wgmma}", f"--cuda-dtype={dtype}", "--cuda-device=emulator",
+                "--run",
                 f"--input={tmp_path / 'x.npy'}", "-o", out], "cuda run", timeout=300)
     got = np.load(out / "output_0.npy")
     assert got.shape == want.shape
@@ -242,7 +249,8 @@ def test_ffn_with_gelu_matches_onnxruntime(tmp_path, spec, arch):
     want = models.run_onnxruntime(onnx.load(masked), [x])[0]
     np.save(tmp_path / "x.npy", x)
     sparsec_ok([path, f"--sparsity={spec}", "--target=cuda", f"--cuda-arch={arch}",
-                "--cuda-device=emulator", "--run", f"--input={tmp_path / 'x.npy'}",
+                "--cuda-wgmma=async", "--cuda-device=emulator", "--run",
+                f"--input={tmp_path / 'x.npy'}",
                 "-o", tmp_path / "out"], "cuda run", timeout=300)
     got = np.load(tmp_path / "out" / "output_0.npy")
     assert got.shape == want.shape
@@ -292,3 +300,52 @@ def test_sm90a_small_t_variant(rt, emulator, tokens):
     x = rng.standard_normal((tokens, 192)).astype(np.float32)
     want = linear_reference(weight, mask, None, x, "f16", "gelu")
     assert normwise_rel(layer.run(x), want) <= 2e-3
+
+
+def entry_header(ptx: str, entry: str) -> str:
+    """The generator's one-line description of `entry` (tile, stages, path)."""
+    return next(line for line in ptx.splitlines() if line.startswith(f"// {entry}: "))
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_sm90a_auto_picks_mma_sp_for_small_and_hinm_layers(rt, emulator, tmp_path, fmt):
+    """--cuda-wgmma=auto on sm_90a: HiNM layers and 2:4 layers under 2048 rows
+    get the mma.sp kernels (faster on the H200), inside an sm_90a module."""
+    rng = np.random.default_rng(21)
+    name, v, vs = fmt
+    layer, weight, mask = make_layer(rt, emulator, rng, 256, 192, name, v, vs,
+                                     arch="sm_90a", wgmma="auto", act="relu")
+    assert ".target sm_90a" in layer.ptx and "wgmma" not in layer.ptx
+    assert "tile 64x128, 3 stages, mma.sp" in entry_header(layer.ptx, "sparsec_linear")
+    for tokens in (5, 100):
+        x = rng.standard_normal((tokens, 192)).astype(np.float32)
+        want = linear_reference(weight, mask, None, x, "f16", "relu")
+        assert normwise_rel(layer.run(x), want) <= 2e-3
+    assemble(layer.ptx, "sm_90a", tmp_path)
+
+
+@pytest.mark.parametrize("tokens", [1, 256, 257])
+def test_sm90a_auto_wide_2to4_layer(rt, emulator, tmp_path, tokens):
+    """A 2:4 layer of 2048 rows: wgmma with 256-row tiles for T > 256, the
+    mma.sp `_small` entry (64x128) up to T = 256; both match the reference."""
+    rng = np.random.default_rng(tokens)
+    bias = rng.standard_normal(2048).astype(np.float32)
+    layer, weight, mask = make_layer(rt, emulator, rng, 2048, 40, "nm24", 0, 0.0,
+                                     arch="sm_90a", wgmma="auto", bias=bias)
+    assert "tile 256x128, 4 stages, async wgmma" in entry_header(layer.ptx, "sparsec_linear")
+    assert "tile 64x128, 3 stages, mma.sp" in entry_header(layer.ptx, "sparsec_linear_small")
+    assert layer.info["tile_m"] == 256
+    x = rng.standard_normal((tokens, 40)).astype(np.float32)
+    want = linear_reference(weight, mask, bias, x, "f16", "none")
+    assert normwise_rel(layer.run(x), want) <= 2e-3
+    if tokens == 1:
+        assemble(layer.ptx, "sm_90a", tmp_path)
+
+
+def test_wgmma_off_and_bad_mode(rt, emulator):
+    rng = np.random.default_rng(2)
+    layer, _, _ = make_layer(rt, emulator, rng, 2048, 64, "nm24", 0, 0.0, arch="sm_90a",
+                             wgmma="off")
+    assert "wgmma" not in layer.ptx and layer.info["tile_m"] == 64
+    with pytest.raises(rt.SparsecRuntimeError, match="option wgmma"):
+        make_layer(rt, emulator, rng, 64, 64, "nm24", 0, 0.0, arch="sm_90a", wgmma="maybe")

@@ -88,7 +88,8 @@ static cl::opt<std::string>
 static cl::opt<std::string>
     cudaArch("cuda-arch",
              cl::desc("cuda target: sm_80 (mma.sp, Ampere and later) or sm_90a "
-                      "(wgmma.mma_async.sp, Hopper)"),
+                      "(Hopper: wgmma.mma_async.sp or mma.sp per layer, see "
+                      "--cuda-wgmma)"),
              cl::init("sm_80"), cl::cat(sparsecCategory));
 static cl::opt<std::string> cudaValueType(
     "cuda-dtype",
@@ -108,10 +109,12 @@ static cl::opt<int64_t> cudaTileM(
     cl::init(0), cl::cat(sparsecCategory));
 static cl::opt<std::string> cudaWgmma(
     "cuda-wgmma",
-    cl::desc("cuda target, sm_90a: async (A and B from shared memory, one "
-             "wgmma group in flight) or sync (A from registers, each wgmma "
-             "waited for)"),
-    cl::init("async"), cl::cat(sparsecCategory));
+    cl::desc("cuda target, sm_90a: auto (per layer, the instruction that "
+             "measured faster on the H200: wgmma for 2:4 layers of >= 2048 "
+             "rows, mma.sp otherwise), async (wgmma, A and B from shared "
+             "memory, one wgmma group in flight), sync (wgmma, A from "
+             "registers, each wgmma waited for) or off (mma.sp everywhere)"),
+    cl::init("auto"), cl::cat(sparsecCategory));
 static cl::opt<std::string> cudaDevice(
     "cuda-device",
     cl::desc("cuda target, --run: cuda, emulator (the CPU PTX emulator) or "
@@ -442,10 +445,12 @@ int main(int argc, char **argv) {
   if (cudaDevice != "auto" && cudaDevice != "cuda" && cudaDevice != "emulator")
     return fail("--cuda-device must be cuda, emulator or auto, not '" +
                 cudaDevice + "'");
-  if (cudaWgmma != "async" && cudaWgmma != "sync")
-    return fail("--cuda-wgmma must be async or sync, not '" + cudaWgmma + "'");
-  sparsec::setCudaTargetOptions({cudaArch, cudaValueType, cudaTileN, cudaDevice,
-                                 cudaWgmma == "async", cudaTileM});
+  if (cudaWgmma != "auto" && cudaWgmma != "async" && cudaWgmma != "sync" &&
+      cudaWgmma != "off")
+    return fail("--cuda-wgmma must be auto, async, sync or off, not '" +
+                cudaWgmma + "'");
+  sparsec::setCudaTargetOptions(
+      {cudaArch, cudaValueType, cudaTileN, cudaDevice, cudaWgmma, cudaTileM});
   if (target->prefersArtifact() && !emitKind.getNumOccurrences() && !runModel)
     emitKind = Emit::Artifact;
   if (!runModel && !inputArrays.empty())

@@ -148,7 +148,10 @@ TEST(KernelPacking, RejectsWhatTheKernelsCannotRun) {
   c.keptWidth = 32;
   c.arch = Arch::SM90a;
   c.tileN = 32;
-  EXPECT_NE(verifyConfig(c).find("not supported on sm_90a"), std::string::npos);
+  EXPECT_EQ(verifyConfig(c), ""); // Auto: HiNM takes mma.sp, which has 32
+  c.wgmma = WgmmaMode::Async;
+  EXPECT_NE(verifyConfig(c).find("not supported by wgmma on sm_90a"),
+            std::string::npos);
   c.tileN = 256;
   c.stages = 3; // 54 KiB: fine as dynamic shared memory
   EXPECT_EQ(verifyConfig(c), "");
@@ -167,6 +170,10 @@ TEST(KernelPacking, RejectsWhatTheKernelsCannotRun) {
   c.arch = Arch::SM80;
   c.tileN = 64;
   EXPECT_NE(verifyConfig(c).find("needs sm_90a"), std::string::npos);
+  c.arch = Arch::SM90a;
+  c.wgmma = WgmmaMode::Off;
+  c.tileM = 128;
+  EXPECT_NE(verifyConfig(c).find("needs wgmma"), std::string::npos);
   LinearKernelConfig dense;
   dense.rows = 64;
   dense.cols = 8;
@@ -178,3 +185,58 @@ TEST(KernelPacking, RejectsWhatTheKernelsCannotRun) {
 }
 
 } // namespace
+
+// --cuda-wgmma=auto: the per-layer instruction rule and the small-T entry
+// that goes with it (KernelGen.h, WgmmaMode).
+TEST(KernelPacking, AutoPicksTheInstructionPerLayer) {
+  LinearKernelConfig c;
+  c.arch = Arch::SM90a;
+  c.rows = 4096;
+  c.cols = 4096;
+  EXPECT_TRUE(usesWgmma(c)); // 2:4, >= 2048 rows
+  KernelLaunchInfo wide = launchInfo(c);
+  EXPECT_EQ(wide.mma, "wgmma");
+  EXPECT_EQ(wide.tileM, 256);
+  EXPECT_EQ(wide.tileN, 128);
+  EXPECT_EQ(wide.smallMma, "mma.sp");
+  EXPECT_EQ(wide.smallTileM, 64);
+  EXPECT_EQ(wide.smallTileN, 128);
+  EXPECT_EQ(wide.smallMaxTokens, 256);
+  EXPECT_EQ(wide.smallThreads, 128);
+
+  c.rows = 2047;
+  EXPECT_FALSE(usesWgmma(c));
+  KernelLaunchInfo narrow = launchInfo(c);
+  EXPECT_EQ(narrow.mma, "mma.sp");
+  EXPECT_EQ(narrow.tileM, 64);
+  EXPECT_EQ(narrow.smallMma, "mma.sp");
+  EXPECT_EQ(narrow.smallTileN, 64);
+  EXPECT_EQ(narrow.smallMaxTokens, 64);
+
+  c.rows = 4096;
+  c.hinm = true;
+  c.v = 128;
+  c.keptWidth = 1024;
+  EXPECT_FALSE(usesWgmma(c)); // HiNM: mma.sp
+  c.tileM = 128;              // tiles only wgmma has select it
+  EXPECT_TRUE(usesWgmma(c));
+  c.tileM = 0;
+  c.tileN = 256;
+  EXPECT_TRUE(usesWgmma(c));
+  c.tileN = 0;
+  c.wgmma = WgmmaMode::Sync;
+  EXPECT_TRUE(usesWgmma(c));
+  KernelLaunchInfo sync = launchInfo(c);
+  EXPECT_EQ(sync.smallMma, "wgmma"); // explicit modes keep their path
+  EXPECT_EQ(sync.smallMaxTokens, 64);
+  c.wgmma = WgmmaMode::Async;
+  c.arch = Arch::SM80; // sm_80 has mma.sp only, whatever the mode
+  EXPECT_FALSE(usesWgmma(c));
+
+  WgmmaMode mode;
+  for (const char *name : {"auto", "async", "sync", "off"}) {
+    ASSERT_TRUE(parseWgmmaMode(name, mode));
+    EXPECT_STREQ(wgmmaModeName(mode), name);
+  }
+  EXPECT_FALSE(parseWgmmaMode("on", mode));
+}

@@ -71,7 +71,8 @@ struct CudaTargetOptions {
   std::string valueType = "";  // f16 | bf16 ("": from the packed weights)
   int64_t tileN = 0;           // tokens per CTA (0: the generator's choice)
   std::string device = "auto"; // --run: cuda | emulator | auto
-  bool wgmmaAsync = true;      // sm_90a pipeline (KernelGen.h)
+  std::string wgmma = "auto";  // sm_90a: auto | async | sync | off
+                               // (cuda::WgmmaMode in KernelGen.h)
   int64_t tileM = 0;           // rows per CTA: 64 or 128 (0: auto)
 };
 const Target &getCudaTarget();

@@ -360,7 +360,9 @@ LogicalResult ArtifactWriter::sparseLinear(LinearOp op,
     return opError(op) << "unknown CUDA value type '" << valueType
                        << "' (f16 or bf16)";
   config.tileN = options.tileN;
-  config.wgmmaAsync = options.wgmmaAsync;
+  if (!cuda::parseWgmmaMode(options.wgmma, config.wgmma))
+    return opError(op) << "unknown wgmma mode '" << options.wgmma
+                       << "' (auto, async, sync or off)";
   config.tileM = options.tileM;
   FailureOr<std::vector<float>> biasValues = layerBias(op, epilogue);
   if (failed(biasValues))
@@ -458,6 +460,7 @@ LogicalResult ArtifactWriter::sparseLinear(LinearOp op,
   step["rows_padded"] = info.rowsPadded;
   step["tile_m"] = info.tileM;
   step["tile_n"] = info.tileN;
+  step["mma"] = info.mma;
   step["threads"] = info.threads;
   step["shared_bytes"] = info.sharedBytes;
   step["dynamic_shared"] = info.dynamicShared;
@@ -465,6 +468,7 @@ LogicalResult ArtifactWriter::sparseLinear(LinearOp op,
     step["small_max_tokens"] = info.smallMaxTokens;
     step["small_tile_m"] = info.smallTileM;
     step["small_tile_n"] = info.smallTileN;
+    step["small_mma"] = info.smallMma;
     step["small_threads"] = info.smallThreads;
     step["small_shared_bytes"] = info.smallSharedBytes;
   }

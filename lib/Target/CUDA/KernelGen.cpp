@@ -18,6 +18,7 @@
 //===----------------------------------------------------------------------===//
 #include "sparsec/Target/CUDA/KernelGen.h"
 
+#include <algorithm>
 #include <cstring>
 #include <optional>
 #include <sstream>
@@ -59,6 +60,52 @@ bool parseValueType(const std::string &s, ValueType &out) {
     return false;
   return true;
 }
+const char *wgmmaModeName(WgmmaMode mode) {
+  switch (mode) {
+  case WgmmaMode::Auto:
+    return "auto";
+  case WgmmaMode::Async:
+    return "async";
+  case WgmmaMode::Sync:
+    return "sync";
+  case WgmmaMode::Off:
+    return "off";
+  }
+  return "auto";
+}
+bool parseWgmmaMode(const std::string &s, WgmmaMode &out) {
+  for (WgmmaMode mode :
+       {WgmmaMode::Auto, WgmmaMode::Async, WgmmaMode::Sync, WgmmaMode::Off})
+    if (s == wgmmaModeName(mode)) {
+      out = mode;
+      return true;
+    }
+  return false;
+}
+
+// Auto's rule, from the H200 runs (bench/results/cuda_bench.md, same data,
+// same GPU): the mma.sp kernel with 64x128 tiles beat every wgmma kernel on
+// all HiNM layers (1.2-2x), and on 2:4 layers below 2048 rows and at T <=
+// 256; wgmma's 256-row tiles won on 2:4 layers of >= 2048 rows at large T
+// (1.1-1.3x). The small-T entry covers the rest.
+bool usesWgmma(const LinearKernelConfig &c) {
+  if (c.arch != Arch::SM90a)
+    return false;
+  switch (c.wgmma) {
+  case WgmmaMode::Off:
+    return false;
+  case WgmmaMode::Async:
+  case WgmmaMode::Sync:
+    return true;
+  case WgmmaMode::Auto:
+    // Tiles only wgmma has select it.
+    if (c.tileM > 64 || c.tileN == 256)
+      return true;
+    return !c.hinm && c.rows >= 2048;
+  }
+  return false;
+}
+
 bool parseActivation(const std::string &s, Activation &out) {
   if (s == "none")
     out = Activation::None;
@@ -106,7 +153,7 @@ int64_t roundUp(int64_t a, int64_t b) { return (a + b - 1) / b * b; }
 int64_t tileMFor(const LinearKernelConfig &c) {
   if (c.tileM)
     return c.tileM;
-  if (c.arch != Arch::SM90a)
+  if (!usesWgmma(c))
     return kTileM;
   if (!c.hinm && c.rows >= 2048 && c.tileN <= 128)
     return 256;
@@ -129,7 +176,7 @@ int64_t threadsFor(const LinearKernelConfig &c) { return 2 * tileMFor(c); }
 
 /// The asynchronous variant needs at least 3 stages.
 bool asyncWgmma(const LinearKernelConfig &c) {
-  if (c.arch != Arch::SM90a || !c.wgmmaAsync || (c.stages && c.stages < 3))
+  if (!usesWgmma(c) || c.wgmma == WgmmaMode::Sync || (c.stages && c.stages < 3))
     return false;
   int64_t tileN = defaultTileN(c);
   int64_t stage = roundUp(tileMFor(c) / kTileM * kACanonBytesPer64 +
@@ -144,8 +191,8 @@ int64_t aStageBytes(const LinearKernelConfig &c) {
 
 int64_t stageBytes(const LinearKernelConfig &c) {
   int64_t tileN = defaultTileN(c);
-  int64_t b = c.arch == Arch::SM80 ? kStepK * bPitch(c)
-                                   : tileN / 8 * kBTokenBlockStride;
+  int64_t b =
+      usesWgmma(c) ? tileN / 8 * kBTokenBlockStride : kStepK * bPitch(c);
   return roundUp(aStageBytes(c) + b, 128);
 }
 
@@ -349,10 +396,10 @@ std::string emitReduceKernel(const LinearKernelConfig &c) {
 class KernelEmitter {
 public:
   explicit KernelEmitter(const LinearKernelConfig &c)
-      : c(c), sm80(c.arch == Arch::SM80), tileN(defaultTileN(c)),
-        tileM(tileMFor(c)), threads(threadsFor(c)), aBytes(aStageBytes(c)),
-        stages(stagesFor(c)), keptWidth(keptWidthFor(c)),
-        kSteps(keptWidth / kStepK), stage(stageBytes(c)),
+      : c(c), sm80(!usesWgmma(c)), tileN(defaultTileN(c)), tileM(tileMFor(c)),
+        threads(threadsFor(c)), aBytes(aStageBytes(c)), stages(stagesFor(c)),
+        keptWidth(keptWidthFor(c)), kSteps(keptWidth / kStepK),
+        stage(stageBytes(c)),
         mmaType(c.valueType == ValueType::F16 ? "f16" : "bf16") {}
 
   std::string emit();
@@ -368,7 +415,7 @@ private:
   void epilogue(bool partial);
 
   const LinearKernelConfig &c;
-  bool sm80;
+  bool sm80; // the mma.sp path (sm_80 and later), else wgmma
   int64_t tileN, tileM, threads, aBytes, stages, keptWidth, kSteps, stage;
   std::string mmaType;
   Builder b;
@@ -975,7 +1022,10 @@ std::string KernelEmitter::emit() {
   os << ", " << valueTypeName(c.valueType)
      << ", act=" << activationName(c.activation) << (c.hasBias ? ", bias" : "")
      << ", tile " << tileM << "x" << tileN << ", " << stages << " stages"
-     << (asyncWgmma(c) ? ", async wgmma" : "") << "\n";
+     << (asyncWgmma(c)  ? ", async wgmma"
+         : usesWgmma(c) ? ", wgmma"
+                        : ", mma.sp")
+     << "\n";
   os << ".visible .entry " << c.name << "(\n"
      << "\t.param .u64 p_values,\n\t.param .u64 p_meta,\n"
      << "\t.param .u64 p_col_idx,\n\t.param .u64 p_bias,\n"
@@ -1013,13 +1063,14 @@ std::string verifyConfig(const LinearKernelConfig &c) {
              " exceeds the input width " + std::to_string(c.cols);
   }
   int64_t tileN = defaultTileN(c);
-  bool tileOk = c.arch == Arch::SM80
-                    ? (tileN == 32 || tileN == 64 || tileN == 128)
-                    : (tileN == 64 || tileN == 128 || tileN == 256);
+  bool wgmma = usesWgmma(c);
+  bool tileOk = wgmma ? (tileN == 64 || tileN == 128 || tileN == 256)
+                      : (tileN == 32 || tileN == 64 || tileN == 128);
   if (!tileOk)
     return std::string("tile_n ") + std::to_string(tileN) +
-           " is not supported on " + archName(c.arch) +
-           (c.arch == Arch::SM80 ? " (32, 64 or 128)" : " (64, 128 or 256)");
+           " is not supported by " + (wgmma ? "wgmma" : "mma.sp") + " on " +
+           archName(c.arch) +
+           (wgmma ? " (64, 128 or 256)" : " (32, 64 or 128)");
   int64_t stages = stagesFor(c);
   if (stages < 2 || stages > 8)
     return "stages must be between 2 and 8 (got " + std::to_string(stages) +
@@ -1033,9 +1084,12 @@ std::string verifyConfig(const LinearKernelConfig &c) {
   int64_t tileM = tileMFor(c);
   if (tileM != 64 && tileM != 128 && tileM != 256)
     return "tile_m must be 64, 128 or 256 (got " + std::to_string(tileM) + ")";
-  if (tileM > 64 && c.arch != Arch::SM90a)
+  if (tileM > 64 && !wgmma)
     return "tile_m " + std::to_string(tileM) +
-           " needs sm_90a (one warpgroup per 64 rows)";
+           (c.arch == Arch::SM90a
+                ? " needs wgmma (one warpgroup per 64 rows), not "
+                  "--cuda-wgmma=off"
+                : " needs sm_90a (one warpgroup per 64 rows)");
   // f32 accumulators: tileN / 2 registers per thread, 2 tileM threads; 512
   // threads may hold at most 128 registers each.
   if (tileM * defaultTileN(c) > 256 * 128)
@@ -1058,26 +1112,45 @@ std::string verifyConfig(const LinearKernelConfig &c) {
   return "";
 }
 
-/// The decode-size variant of `c` (`<name>_small`), or nullopt when the
-/// layer has none: on sm_90a, 64 x 64 tiles for T <= 64 instead of padding
-/// the tokens to a 128-wide wgmma.
+/// Whether Auto chose wgmma for `c`'s main entry; its small-T entry then
+/// takes mma.sp, which was faster up to T = 256 on the H200.
+static bool autoChoseWgmma(const LinearKernelConfig &c) {
+  return c.wgmma == WgmmaMode::Auto && usesWgmma(c);
+}
+
+/// The small-T variant of `c` (`<name>_small`, 64-row tiles), or nullopt
+/// when the layer has none: 64 tokens wide for T <= 64 (less tensor-core
+/// work spent on padding and more CTAs than the main tile), or, under a
+/// wgmma main entry chosen by Auto, the mma.sp kernel with 128-token tiles
+/// for T <= 256.
 std::optional<LinearKernelConfig> smallVariant(const LinearKernelConfig &c) {
   if (c.smallTileN < 0 || defaultTileN(c) <= 64)
     return std::nullopt;
   LinearKernelConfig small = c;
   small.name = c.name + "_small";
-  small.tileN = c.smallTileN ? c.smallTileN : 64;
+  bool mmaSp = autoChoseWgmma(c);
+  if (mmaSp)
+    small.wgmma = WgmmaMode::Off;
+  small.tileN = c.smallTileN ? c.smallTileN : mmaSp ? 128 : 64;
   small.tileM = 64;
   small.stages = 0;
   small.smallTileN = -1;
   return small;
 }
 
+/// The largest T the small-T variant of `c` runs.
+static int64_t smallMaxTokens(const LinearKernelConfig &c,
+                              const LinearKernelConfig &small) {
+  return autoChoseWgmma(c) ? std::max<int64_t>(256, defaultTileN(small))
+                           : defaultTileN(small);
+}
+
 KernelLaunchInfo launchInfo(const LinearKernelConfig &c) {
   KernelLaunchInfo info;
   if (std::optional<LinearKernelConfig> small = smallVariant(c)) {
     KernelLaunchInfo s = launchInfo(*small);
-    info.smallMaxTokens = s.tileN;
+    info.smallMaxTokens = smallMaxTokens(c, *small);
+    info.smallMma = s.mma;
     info.smallTileM = s.tileM;
     info.smallTileN = s.tileN;
     info.smallThreads = s.threads;
@@ -1085,6 +1158,7 @@ KernelLaunchInfo launchInfo(const LinearKernelConfig &c) {
   }
   info.tileM = tileMFor(c);
   info.tileN = defaultTileN(c);
+  info.mma = usesWgmma(c) ? "wgmma" : "mma.sp";
   info.threads = threadsFor(c);
   info.sharedBytes = stagesFor(c) * stageBytes(c);
   info.rowsPadded = roundUp(c.rows, c.hinm ? c.v : tileMFor(c));

@@ -2,8 +2,9 @@
 //
 // Generates one PTX module per sparse linear layer, specialised on its shape,
 // format (2:4 or HiNM), value type, epilogue and target architecture:
-//   sm_80  -> mma.sp::ordered_metadata m16n8k32 (sm_80/86/89 and later)
-//   sm_90a -> wgmma.mma_async.sp m64nNk32 (Hopper)
+//   mma.sp::ordered_metadata m16n8k32 (sm_80/86/89 and later)
+//   wgmma.mma_async.sp m64nNk32 (sm_90a only)
+// An sm_90a module picks the instruction per layer (WgmmaMode).
 // MLIR-free, so the runtime and the GPU benchmark can generate kernels too.
 //
 // Kernel ABI (docs/CUDABackend.md): Y[R, T] = act(W[R, K] X[K, T] + bias)
@@ -38,6 +39,15 @@ namespace sparsec::cuda {
 enum class Arch { SM80, SM90a };
 enum class ValueType { F16, BF16 };
 enum class Activation { None, Relu, Gelu };
+/// How an sm_90a kernel multiplies (ignored on sm_80, which has mma.sp only).
+///   Auto:  per layer, the faster path measured on the H200
+///          (bench/results/cuda_bench.md): wgmma for 2:4 layers with at least
+///          2048 rows (256-row tiles), mma.sp otherwise; explicit tile_m > 64
+///          or tile_n 256 need wgmma and select it.
+///   Async: wgmma, A from shared memory, one wgmma group kept in flight.
+///   Sync:  wgmma, A from registers, each wgmma waited for (the fallback).
+///   Off:   mma.sp, as on sm_80.
+enum class WgmmaMode { Auto, Async, Sync, Off };
 
 const char *archName(Arch arch);            // "sm_80" / "sm_90a"
 const char *valueTypeName(ValueType type);  // "f16" / "bf16"
@@ -45,6 +55,8 @@ const char *activationName(Activation act); // "none" / "relu" / "gelu"
 bool parseArch(const std::string &s, Arch &out);
 bool parseValueType(const std::string &s, ValueType &out);
 bool parseActivation(const std::string &s, Activation &out);
+const char *wgmmaModeName(WgmmaMode mode); // "auto" / "async" / "sync" / "off"
+bool parseWgmmaMode(const std::string &s, WgmmaMode &out);
 
 struct LinearKernelConfig {
   std::string name = "sparsec_linear";
@@ -58,20 +70,21 @@ struct LinearKernelConfig {
   int64_t v = 0;         // HiNM tile rows (multiple of 64)
   int64_t keptWidth = 0; // HiNM K_c; 2:4: roundup(K, 32)
   int64_t tileN = 0;     // tokens per CTA (0: generator's choice)
-  /// Rows per CTA: 64, or 128 / 256 on sm_90a (one warpgroup per 64 rows,
-  /// sharing the B tile; HiNM needs V % tileM == 0). 0: 128 where allowed
-  /// and R >= 128.
+  /// Rows per CTA: 64, or 128 / 256 with wgmma (one warpgroup per 64 rows,
+  /// sharing the B tile; HiNM needs V % tileM == 0). 0: the measured
+  /// defaults (docs/CUDABackend.md).
   int64_t tileM = 0;
   int64_t stages = 0; // cp.async pipeline depth (0: default)
-  /// sm_90a: A from shared memory through a descriptor and one wgmma group
-  /// kept in flight across k-steps (false: A from registers, each wgmma
-  /// waited for before the next step; the simpler fallback).
-  bool wgmmaAsync = true;
-  /// tile_n > 64: tokens per CTA of the decode-size variant
-  /// `<name>_small` (64 rows), which the runtime launches when T <= it.
-  /// 0: 64; -1: none.
+  WgmmaMode wgmma = WgmmaMode::Auto;
+  /// tile_n > 64: tokens per CTA of the small-T variant `<name>_small`
+  /// (64 rows), which the runtime launches for T <= smallMaxTokens
+  /// (KernelLaunchInfo). 0: the default (64; 128 with mma.sp under a
+  /// wgmma main entry chosen by Auto); -1: none.
   int64_t smallTileN = 0;
 };
+
+/// Whether `config`'s main entry uses wgmma.mma_async.sp (else mma.sp).
+bool usesWgmma(const LinearKernelConfig &config);
 
 /// Launch facts the runtime needs; all derived from the config.
 struct KernelLaunchInfo {
@@ -84,6 +97,9 @@ struct KernelLaunchInfo {
   // The `<name>_small` entry, used when T <= smallMaxTokens (0: none).
   int64_t smallMaxTokens = 0, smallTileM = 0, smallTileN = 0;
   int64_t smallThreads = 0, smallSharedBytes = 0;
+  // The instruction of each entry: "mma.sp" or "wgmma" (the manifest's
+  // `mma` and `small_mma`, for reports; the runtime does not need them).
+  std::string mma, smallMma;
 };
 
 /// Checks the config; returns "" or the reason it cannot be generated.

@@ -87,6 +87,13 @@ def cuda_mlp():
          init("w3", [10, 96])])
 
 
+def cuda_wide():
+    """One Gemm with 2048 output rows: large enough for the cuda target's
+    sm_90a default to pick wgmma with 256-row tiles."""
+    return model([helper.make_node("Gemm", ["x", "w"], ["y"], name="wide", transB=1)],
+                 [vi("x", [3, 64])], [vi("y", [3, 2048])], [init("w", [2048, 64])])
+
+
 def cuda_ffn():
     """A transformer FFN as torch exports it (3-D MatMul + Add bias, GELU as
     Div/Erf/Add/Mul/Mul, residual Add): the cuda target fuses bias and GELU."""
