@@ -276,13 +276,16 @@ def test_sparsec_run_cli(tmp_path):
 
 @pytest.mark.parametrize("arch", ["sm_80", "sm_90a"])
 @pytest.mark.parametrize("splits", [1, 2, 3, 7])
-def test_split_k(rt, emulator, monkeypatch, arch, splits):
+@pytest.mark.parametrize("fmt", [("nm24", 0, 0.0), ("hinm", 64, 0.25)])
+def test_split_k(rt, emulator, monkeypatch, arch, splits, fmt):
     """Forced k-splits (partial sums + the _reduce kernel, including splits
-    left without k-steps) give the same result as the reference."""
+    left without k-steps) give the same result as the reference; for HiNM
+    each split starts its staged gather indices mid-list."""
     monkeypatch.setenv("SPARSEC_CUDA_SPLIT_K", str(splits))
     rng = np.random.default_rng(splits)
     bias = rng.standard_normal(130).astype(np.float32)
-    layer, weight, mask = make_layer(rt, emulator, rng, 130, 200, "nm24", 0, 0.0,
+    name, v, vs = fmt
+    layer, weight, mask = make_layer(rt, emulator, rng, 130, 200, name, v, vs,
                                      arch=arch, bias=bias, act="gelu")
     x = rng.standard_normal((19, 200)).astype(np.float32)
     want = linear_reference(weight, mask, bias, x, "f16", "gelu")
@@ -316,7 +319,7 @@ def test_sm90a_auto_picks_mma_sp_for_small_and_hinm_layers(rt, emulator, tmp_pat
     layer, weight, mask = make_layer(rt, emulator, rng, 256, 192, name, v, vs,
                                      arch="sm_90a", wgmma="auto", act="relu")
     assert ".target sm_90a" in layer.ptx and "wgmma" not in layer.ptx
-    assert "tile 64x128, 3 stages, mma.sp" in entry_header(layer.ptx, "sparsec_linear")
+    assert "tile 64x128, 4 stages, mma.sp" in entry_header(layer.ptx, "sparsec_linear")
     for tokens in (5, 100):
         x = rng.standard_normal((tokens, 192)).astype(np.float32)
         want = linear_reference(weight, mask, None, x, "f16", "relu")
@@ -333,7 +336,7 @@ def test_sm90a_auto_wide_2to4_layer(rt, emulator, tmp_path, tokens):
     layer, weight, mask = make_layer(rt, emulator, rng, 2048, 40, "nm24", 0, 0.0,
                                      arch="sm_90a", wgmma="auto", bias=bias)
     assert "tile 256x128, 4 stages, async wgmma" in entry_header(layer.ptx, "sparsec_linear")
-    assert "tile 64x128, 3 stages, mma.sp" in entry_header(layer.ptx, "sparsec_linear_small")
+    assert "tile 64x128, 5 stages, mma.sp" in entry_header(layer.ptx, "sparsec_linear_small")
     assert layer.info["tile_m"] == 256
     x = rng.standard_normal((tokens, 40)).astype(np.float32)
     want = linear_reference(weight, mask, bias, x, "f16", "none")

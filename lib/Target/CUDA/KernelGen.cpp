@@ -6,8 +6,11 @@
 //   A  64 x 16 packed values per step (row pitch padded to 48 B: ldmatrix
 //      reads 8 rows without bank conflicts);
 //   B  32 activation rows x tileN tokens, gathered through col_idx for HiNM.
-// Metadata goes straight from global memory into registers (one coalesced
-// 128-byte META32 record per warp and step).
+//   META  the step's META32 records (256 B per 64 rows), read back into
+//         registers after the stage's barrier;
+//   IDX   HiNM: the 32 gather indices of the step `distance` ahead, which
+//         the fill issued while this stage is consumed needs.
+// So every global read of the K loop is as far ahead as the ring is deep.
 //   sm_80:  4 warps as 2 (rows) x 2 (tokens); per step each warp issues
 //           2 x tileN/16 mma.sp m16n8k32 with A and B from ldmatrix.
 //   sm_90a: one warpgroup; each warp owns 16 rows; one wgmma.mma_async.sp
@@ -140,6 +143,8 @@ constexpr int64_t kMaxShared = 227 * 1024;
 // did not help on the H200: bench/results/cuda_sweep.md).
 constexpr int64_t kDefaultSharedBudget = 48 * 1024;
 constexpr int64_t kReduceThreads = 256;
+// The small-T entries' ring: up to 6 stages within 64 KiB.
+constexpr int64_t kSmallStages = 6, kSmallSharedBudget = 64 * 1024;
 
 int64_t roundUp(int64_t a, int64_t b) { return (a + b - 1) / b * b; }
 
@@ -174,14 +179,32 @@ int64_t bPitch(const LinearKernelConfig &c) { return defaultTileN(c) * 2 + 16; }
 /// or one warpgroup.
 int64_t threadsFor(const LinearKernelConfig &c) { return 2 * tileMFor(c); }
 
+/// Bytes of a stage's B tile (activation rows).
+int64_t bStageBytes(const LinearKernelConfig &c) {
+  return usesWgmma(c) ? defaultTileN(c) / 8 * kBTokenBlockStride
+                      : kStepK * bPitch(c);
+}
+
+/// The metadata and gather indices ride the ring with A and B, so their
+/// latency is hidden as deep as the data's: per stage the two META32 records
+/// of each 64-row block (256 B), and for HiNM the 32 col_idx entries of the
+/// step `prefetchDistance` ahead, which the thread filling that step needs.
+constexpr int64_t kMetaBytesPer64 = 256, kIdxStageBytes = kStepK * 4;
+int64_t metaStageBytes(const LinearKernelConfig &c) {
+  return tileMFor(c) / kTileM * kMetaBytesPer64;
+}
+int64_t idxStageBytes(const LinearKernelConfig &c) {
+  return c.hinm ? kIdxStageBytes : 0;
+}
+
 /// The asynchronous variant needs at least 3 stages.
 bool asyncWgmma(const LinearKernelConfig &c) {
   if (!usesWgmma(c) || c.wgmma == WgmmaMode::Sync || (c.stages && c.stages < 3))
     return false;
-  int64_t tileN = defaultTileN(c);
-  int64_t stage = roundUp(tileMFor(c) / kTileM * kACanonBytesPer64 +
-                              tileN / 8 * kBTokenBlockStride,
-                          128);
+  int64_t stage =
+      roundUp(tileMFor(c) / kTileM * kACanonBytesPer64 + bStageBytes(c) +
+                  metaStageBytes(c) + idxStageBytes(c),
+              128);
   return (c.stages ? c.stages : 3) * stage <= kMaxShared;
 }
 
@@ -189,11 +212,15 @@ int64_t aStageBytes(const LinearKernelConfig &c) {
   return tileMFor(c) * (asyncWgmma(c) ? 32 : kAPitch);
 }
 
+/// A stage: [A | B | META32 records | HiNM gather indices], 128-aligned.
+int64_t metaStageOffset(const LinearKernelConfig &c) {
+  return aStageBytes(c) + bStageBytes(c);
+}
+int64_t idxStageOffset(const LinearKernelConfig &c) {
+  return metaStageOffset(c) + metaStageBytes(c);
+}
 int64_t stageBytes(const LinearKernelConfig &c) {
-  int64_t tileN = defaultTileN(c);
-  int64_t b =
-      usesWgmma(c) ? tileN / 8 * kBTokenBlockStride : kStepK * bPitch(c);
-  return roundUp(aStageBytes(c) + b, 128);
+  return roundUp(idxStageOffset(c) + idxStageBytes(c), 128);
 }
 
 int64_t stagesFor(const LinearKernelConfig &c) {
@@ -203,7 +230,12 @@ int64_t stagesFor(const LinearKernelConfig &c) {
   // stages - 2 steps ahead: 4 stages where they fit.
   if (asyncWgmma(c))
     return 4 * stageBytes(c) <= kMaxShared ? 4 : 3;
-  return 3 * stageBytes(c) <= kDefaultSharedBudget ? 3 : 2;
+  // 4 stages cost nothing at large T on the H200 (cuda_sweep.md run 1) and
+  // hide one more step of memory latency where few CTAs run per SM.
+  for (int64_t stages : {4, 3})
+    if (stages * stageBytes(c) <= kDefaultSharedBudget)
+      return stages;
+  return 2;
 }
 
 /// How many steps ahead the cp.async ring is filled.
@@ -398,8 +430,8 @@ public:
   explicit KernelEmitter(const LinearKernelConfig &c)
       : c(c), sm80(!usesWgmma(c)), tileN(defaultTileN(c)), tileM(tileMFor(c)),
         threads(threadsFor(c)), aBytes(aStageBytes(c)), stages(stagesFor(c)),
-        keptWidth(keptWidthFor(c)), kSteps(keptWidth / kStepK),
-        stage(stageBytes(c)),
+        distance(prefetchDistance(c)), keptWidth(keptWidthFor(c)),
+        kSteps(keptWidth / kStepK), stage(stageBytes(c)),
         mmaType(c.valueType == ValueType::F16 ? "f16" : "bf16") {}
 
   std::string emit();
@@ -410,13 +442,13 @@ private:
   std::vector<std::string> loadGatherRows(const std::string &kStep);
   void issueStageLoad(const std::string &kStep, const std::string &slot,
                       const std::vector<std::string> &gatherRows);
-  std::string loadMeta(const std::string &kStep);
   void computeStep(const std::string &slot, const std::string &e);
   void epilogue(bool partial);
 
   const LinearKernelConfig &c;
   bool sm80; // the mma.sp path (sm_80 and later), else wgmma
-  int64_t tileN, tileM, threads, aBytes, stages, keptWidth, kSteps, stage;
+  int64_t tileN, tileM, threads, aBytes, stages, distance, keptWidth, kSteps,
+      stage;
   std::string mmaType;
   Builder b;
 
@@ -431,9 +463,12 @@ private:
   };
   std::vector<BChunk> bChunks;
   std::string tileColBase; // HiNM: &colIdx[tile * keptWidth] (bytes)
+  // Staged metadata / gather indices: this thread's 16-byte chunk (source
+  // at step 0, stage offset), copied when its predicate is set.
+  std::string metaSrc, metaDst, metaLoader, idxSrc, idxDst, idxLoader;
   // Consumer state.
   std::string aFragOffset, bFragOffset, metaLane, metaHalf;
-  std::string metaBlock;    // the 64-row block whose META32 records we read
+  std::string metaRead;     // stage offset of this lane's META32 word
   std::string aGroupOffset; // async sm_90a: this warpgroup's A sub-tile
   std::vector<std::string> acc;
 };
@@ -553,6 +588,41 @@ void KernelEmitter::setupProducer() {
     tileColBase = b.rd();
     b.ins("add.u64 ", tileColBase, ", ", colIdx, ", ", offset);
   }
+
+  // Metadata: threads 0 .. 16 (tileM / 64) - 1 copy one 16-byte piece each
+  // of the CTA's META32 records, which are contiguous per 64-row block and
+  // step: record block b = blockRow * tileM/64 + tid/16 starts at
+  // meta + b * kSteps * 256.
+  b.comment("producer: staged META32 records and gather indices");
+  metaLoader = b.p();
+  b.ins("setp.lt.u32 ", metaLoader, ", ", tid, ", ", 16 * (tileM / kTileM));
+  std::string block = b.r(), piece = b.r(), blockOffset = b.rd();
+  b.ins("shr.u32 ", block, ", ", tid, ", 4");
+  b.ins("and.b32 ", piece, ", ", tid, ", 15");
+  b.ins("mad.lo.u32 ", block, ", ", blockRow, ", ", tileM / kTileM, ", ",
+        block);
+  b.ins("mul.wide.u32 ", blockOffset, ", ", block, ", ",
+        kSteps * kMetaBytesPer64);
+  metaSrc = b.rd();
+  b.ins("add.u64 ", metaSrc, ", ", meta, ", ", blockOffset);
+  std::string pieceOffset = b.rd();
+  b.ins("mul.wide.u32 ", pieceOffset, ", ", piece, ", 16");
+  b.ins("add.u64 ", metaSrc, ", ", metaSrc, ", ", pieceOffset);
+  metaDst = b.r();
+  b.ins("mad.lo.u32 ", metaDst, ", ", tid, ", 16, ", metaStageOffset(c));
+  if (c.hinm) {
+    // The last 8 threads copy a step's 32 gather indices (128 B).
+    std::string first = b.r();
+    idxLoader = b.p();
+    b.ins("sub.u32 ", first, ", ", tid, ", ", threads - 8);
+    b.ins("setp.lt.u32 ", idxLoader, ", ", first, ", 8");
+    std::string firstOffset = b.rd();
+    b.ins("mul.wide.u32 ", firstOffset, ", ", first, ", 16");
+    idxSrc = b.rd();
+    b.ins("add.u64 ", idxSrc, ", ", tileColBase, ", ", firstOffset);
+    idxDst = b.r();
+    b.ins("mad.lo.u32 ", idxDst, ", ", first, ", 16, ", idxStageOffset(c));
+  }
 }
 
 /// HiNM: the activation row each B chunk gathers at step min(kStep,
@@ -586,6 +656,26 @@ void KernelEmitter::issueStageLoad(const std::string &kStep,
   b.ins("add.u64 ", src, ", ", aSrc, ", ", aOffset);
   b.ins("add.u32 ", dst, ", ", slotBase, ", ", aDst);
   b.ins("cp.async.cg.shared.global [", dst, "], [", src, "], 16");
+  // The step's META32 records.
+  std::string metaOffset = b.rd(), metaAddr = b.rd(), metaSlot = b.r();
+  b.ins("mul.wide.u32 ", metaOffset, ", ", kStep, ", ", kMetaBytesPer64);
+  b.ins("add.u64 ", metaAddr, ", ", metaSrc, ", ", metaOffset);
+  b.ins("add.u32 ", metaSlot, ", ", slotBase, ", ", metaDst);
+  b.ins("@", metaLoader, " cp.async.cg.shared.global [", metaSlot, "], [",
+        metaAddr, "], 16");
+  if (c.hinm) {
+    // The gather indices of step min(kStep + distance, kSteps - 1): the
+    // fill issued when this stage is consumed needs them.
+    std::string ahead = b.r(), idxOffset = b.rd(), idxAddr = b.rd(),
+                idxSlot = b.r();
+    b.ins("add.u32 ", ahead, ", ", kStep, ", ", distance);
+    b.ins("min.u32 ", ahead, ", ", ahead, ", ", kSteps - 1);
+    b.ins("mul.wide.u32 ", idxOffset, ", ", ahead, ", ", kIdxStageBytes);
+    b.ins("add.u64 ", idxAddr, ", ", idxSrc, ", ", idxOffset);
+    b.ins("add.u32 ", idxSlot, ", ", slotBase, ", ", idxDst);
+    b.ins("@", idxLoader, " cp.async.cg.shared.global [", idxSlot, "], [",
+          idxAddr, "], 16");
+  }
   // B: activation rows, gathered for HiNM.
   for (size_t i = 0; i < bChunks.size(); ++i) {
     const BChunk &chunk = bChunks[i];
@@ -613,20 +703,6 @@ void KernelEmitter::issueStageLoad(const std::string &kStep,
     b.ins("add.u32 ", bDst, ", ", slotBase, ", ", chunk.dst);
     b.ins("cp.async.cg.shared.global [", bDst, "], [", addr, "], 16, ", valid);
   }
-}
-
-/// The metadata word of this lane at step min(kStep, kSteps - 1): record
-/// ((blockRow * kSteps + step) * 2 + metaHalf), word metaLane.
-std::string KernelEmitter::loadMeta(const std::string &kStep) {
-  std::string step = b.r(), record = b.r(), addr = b.rd(), e = b.r();
-  b.ins("min.u32 ", step, ", ", kStep, ", ", kSteps - 1);
-  b.ins("mad.lo.u32 ", record, ", ", metaBlock, ", ", kSteps, ", ", step);
-  b.ins("mad.lo.u32 ", record, ", ", record, ", 2, ", metaHalf);
-  b.ins("mad.lo.u32 ", record, ", ", record, ", 32, ", metaLane);
-  b.ins("mul.wide.u32 ", addr, ", ", record, ", 4");
-  b.ins("add.u64 ", addr, ", ", meta, ", ", addr);
-  b.ins("ld.global.nc.u32 ", e, ", [", addr, "]");
-  return e;
 }
 
 /// A shared-memory matrix descriptor: start >> 4 | LBO >> 4 << 16 |
@@ -833,7 +909,7 @@ std::string KernelEmitter::emit() {
   setupProducer();
 
   // Consumer constants.
-  metaBlock = b.r();
+  metaRead = b.r();
   aGroupOffset = b.r();
   aFragOffset = b.r();
   bFragOffset = b.r();
@@ -857,7 +933,7 @@ std::string KernelEmitter::emit() {
     // Warp wm reads the META32 record of its 32 rows, word = lane.
     b.ins("mov.u32 ", metaHalf, ", ", wm);
     b.ins("mov.u32 ", metaLane, ", ", lane);
-    b.ins("mov.u32 ", metaBlock, ", ", blockRow);
+    b.ins("mov.u32 ", metaRead, ", ", metaStageOffset(c));
   } else {
     // Warp w = 4 wg + wq covers rows 64 wg + 16 wq .. +15 with selector 0:
     // warpgroup wg reads the META32 records of the CTA's 64-row block wg,
@@ -871,10 +947,13 @@ std::string KernelEmitter::emit() {
     b.ins("and.b32 ", odd, ", ", wq, ", 1");
     b.ins("shl.b32 ", odd, ", ", odd, ", 1");
     b.ins("xor.b32 ", metaLane, ", ", lane, ", ", odd);
-    b.ins("mad.lo.u32 ", metaBlock, ", ", blockRow, ", ", tileM / kTileM, ", ",
-          wg);
+    b.ins("mad.lo.u32 ", metaRead, ", ", wg, ", ", kMetaBytesPer64, ", ",
+          metaStageOffset(c));
     b.ins("mul.lo.u32 ", aGroupOffset, ", ", wg, ", ", kACanonBytesPer64);
   }
+  // Word metaLane of record half metaHalf of the staged 64-row block.
+  b.ins("mad.lo.u32 ", metaRead, ", ", metaHalf, ", 128, ", metaRead);
+  b.ins("mad.lo.u32 ", metaRead, ", ", metaLane, ", 4, ", metaRead);
   b.ins("mul.lo.u32 ", aFragOffset, ", ", rowInTile, ", ", kAPitch);
   b.ins("mad.lo.u32 ", aFragOffset, ", ", colBlock, ", 16, ", aFragOffset);
 
@@ -912,28 +991,23 @@ std::string KernelEmitter::emit() {
     b.ins("cp.async.commit_group");
   }
 
-  // Software-pipelined registers: the gather rows of the next stage to fill
-  // and the metadata of the next step are loaded one iteration ahead, so
-  // their global-memory latency overlaps the tensor-core work.
   std::string local = b.r(), kStep = b.r(), slot = b.r(), fillSlot = b.r();
   b.ins("mov.u32 ", local, ", 0");
   b.ins("mov.u32 ", kStep, ", ", kBegin);
   b.ins("mov.u32 ", slot, ", 0");
   b.ins("mov.u32 ", fillSlot, ", ", distance);
-  std::vector<std::string> gatherRows;
-  {
-    std::string first = b.r();
-    b.ins("add.u32 ", first, ", ", kBegin, ", ", distance);
-    for (const std::string &reg : loadGatherRows(first)) {
+  // HiNM: where each B chunk's gather index sits in a stage.
+  std::vector<std::string> gatherRows, idxRead;
+  if (c.hinm)
+    for (const BChunk &chunk : bChunks) {
       gatherRows.push_back(b.r());
-      b.ins("mov.u32 ", gatherRows.back(), ", ", reg);
+      idxRead.push_back(b.r());
+      b.ins("mad.lo.u32 ", idxRead.back(), ", ", chunk.kRow, ", 4, ",
+            idxStageOffset(c));
     }
-  }
   // The asynchronous variant alternates two metadata registers: a pending
   // wgmma still reads its own until wait_group retires it.
   std::string metaWord = b.r(), metaOther = b.r();
-  b.ins("mov.u32 ", metaWord, ", ", loadMeta(kStep));
-  b.ins("mov.u32 ", metaOther, ", ", metaWord);
   {
     std::string empty = b.p();
     b.ins("setp.eq.u32 ", empty, ", ", nSteps, ", 0");
@@ -946,12 +1020,22 @@ std::string KernelEmitter::emit() {
     b.ins("setp.eq.u32 ", wrap, ", ", reg, ", ", stages);
     b.ins("selp.b32 ", reg, ", 0, ", reg, ", ", wrap);
   };
-  auto iteration = [&](const std::string &suffix, const std::string &metaCur,
-                       const std::string &metaNext) {
+  auto iteration = [&](const std::string &suffix, const std::string &metaCur) {
     b.ins("cp.async.wait_group ", distance - 1);
     if (!sm80)
       b.ins("fence.proxy.async.shared::cta");
     b.ins("bar.sync 0");
+    // The stage holds this step's metadata and, for HiNM, the gather
+    // indices of the step filled below.
+    std::string slotBase = b.r(), metaAddr = b.r();
+    b.ins("mad.lo.u32 ", slotBase, ", ", slot, ", ", stage, ", ", smem);
+    b.ins("add.u32 ", metaAddr, ", ", slotBase, ", ", metaRead);
+    b.ins("ld.shared.u32 ", metaCur, ", [", metaAddr, "]");
+    for (size_t i = 0; i < gatherRows.size(); ++i) {
+      std::string addr = b.r();
+      b.ins("add.u32 ", addr, ", ", slotBase, ", ", idxRead[i]);
+      b.ins("ld.shared.u32 ", gatherRows[i], ", [", addr, "]");
+    }
     std::string nextLocal = b.r(), next = b.r(), more = b.p();
     b.ins("add.u32 ", nextLocal, ", ", local, ", ", distance);
     b.ins("add.u32 ", next, ", ", kStep, ", ", distance);
@@ -960,24 +1044,9 @@ std::string KernelEmitter::emit() {
     issueStageLoad(next, fillSlot, gatherRows);
     b.label("$L_skip_fill" + suffix);
     b.ins("cp.async.commit_group");
-    std::string after = b.r();
-    b.ins("add.u32 ", after, ", ", next, ", 1");
-    std::vector<std::string> nextRows = loadGatherRows(after);
-    for (size_t i = 0; i < nextRows.size(); ++i)
-      b.ins("mov.u32 ", gatherRows[i], ", ", nextRows[i]);
-    std::string nextStep = b.r();
-    b.ins("add.u32 ", nextStep, ", ", kStep, ", 1");
-    if (async) {
-      computeStep(slot, metaCur);
-      // wait_group 1 inside computeStep retired the previous step's wgmma,
-      // the last reader of metaNext.
-      b.ins("mov.u32 ", metaNext, ", ", loadMeta(nextStep));
-    } else {
-      std::string metaNow = b.r();
-      b.ins("mov.u32 ", metaNow, ", ", metaCur);
-      b.ins("mov.u32 ", metaCur, ", ", loadMeta(nextStep));
-      computeStep(slot, metaNow);
-    }
+    // Async: wait_group 1 in the previous step retired the wgmma that last
+    // read metaCur.
+    computeStep(slot, metaCur);
     advance(slot);
     advance(fillSlot);
     b.ins("add.u32 ", kStep, ", ", kStep, ", 1");
@@ -985,17 +1054,17 @@ std::string KernelEmitter::emit() {
   };
   b.label("$L_kloop");
   if (!async) {
-    iteration("", metaWord, metaWord);
+    iteration("", metaWord);
     std::string again = b.p();
     b.ins("setp.lt.u32 ", again, ", ", local, ", ", nSteps);
     b.ins("@", again, " bra.uni $L_kloop");
   } else {
     // Unrolled twice so that the two metadata registers alternate.
-    iteration("_even", metaWord, metaOther);
+    iteration("_even", metaWord);
     std::string finished = b.p(), again = b.p();
     b.ins("setp.ge.u32 ", finished, ", ", local, ", ", nSteps);
     b.ins("@", finished, " bra.uni $L_kend");
-    iteration("_odd", metaOther, metaWord);
+    iteration("_odd", metaOther);
     b.ins("setp.lt.u32 ", again, ", ", local, ", ", nSteps);
     b.ins("@", again, " bra.uni $L_kloop");
     b.label("$L_kend");
@@ -1133,8 +1202,15 @@ std::optional<LinearKernelConfig> smallVariant(const LinearKernelConfig &c) {
     small.wgmma = WgmmaMode::Off;
   small.tileN = c.smallTileN ? c.smallTileN : mmaSp ? 128 : 64;
   small.tileM = 64;
-  small.stages = 0;
   small.smallTileN = -1;
+  // Small-T launches run few CTAs per SM, each streaming its weights step
+  // by step: a deeper ring keeps more of that latency in flight.
+  for (int64_t stages = kSmallStages; stages > 3; --stages) {
+    small.stages = stages;
+    if (stages * stageBytes(small) <= kSmallSharedBudget)
+      return small;
+  }
+  small.stages = 0;
   return small;
 }
 
