@@ -223,6 +223,15 @@ uint8_t *Exec::sharedAccess(uint32_t t, const Inst &I, uint64_t addr,
              "-byte shared window");
     return nullptr;
   }
+  if (!bulkCopies.empty())
+    if (const BulkCopy *c = pendingBulk(addr, bytes)) {
+      fail(t, I,
+           std::string(what) + " of shared address " + hexString(addr) +
+               " touches the destination of the cp.async.bulk at line " +
+               std::to_string(c->line) +
+               " before a wait on its mbarrier completed it");
+      return nullptr;
+    }
   ByteState *s = &byteState[addr];
   for (uint32_t i = 0; i < bytes; ++i) {
     ByteState &b = s[i];
@@ -437,6 +446,188 @@ bool Exec::completeCopies(uint32_t t, const Inst &I, uint32_t beforeGroup) {
   return true;
 }
 
+const Exec::BulkCopy *Exec::pendingBulk(uint64_t addr, uint32_t bytes) const {
+  for (const BulkCopy &c : bulkCopies)
+    if (addr < uint64_t(c.dst) + c.bytes && c.dst < addr + bytes)
+      return &c;
+  return nullptr;
+}
+
+Exec::Mbarrier *Exec::findMbarrier(uint32_t t, const Inst &I, uint64_t addr) {
+  for (auto &entry : mbarriers)
+    if (entry.first == addr)
+      return &entry.second;
+  fail(t, I,
+       "no mbarrier was initialised at shared address " + hexString(addr));
+  return nullptr;
+}
+
+bool Exec::execCpAsyncBulk(const Inst &I) {
+  const Operand &D = I.ops[0], &S = I.ops[1], &B = I.ops[3];
+  const uint64_t *dbase = D.reg >= 0 ? row(D.reg) : nullptr;
+  const uint64_t *sbase = S.reg >= 0 ? row(S.reg) : nullptr;
+  const uint64_t *bbase = B.reg >= 0 ? row(B.reg) : nullptr;
+  const uint64_t *size = row(I.ops[2].reg);
+  bool ok = true;
+  forActive(*this, I, [&](uint32_t t) {
+    if (!ok)
+      return;
+    uint64_t dst = (dbase ? dbase[t] : 0) + static_cast<uint64_t>(D.offset);
+    uint64_t src = (sbase ? sbase[t] : 0) + static_cast<uint64_t>(S.offset);
+    uint64_t bar = (bbase ? bbase[t] : 0) + static_cast<uint64_t>(B.offset);
+    uint32_t bytes = static_cast<uint32_t>(size[t]);
+    std::string why;
+    if (bytes == 0 || bytes % 16 || dst % 16 || src % 16)
+      ok = fail(t, I,
+                "cp.async.bulk needs a size, source and destination that are "
+                "multiples of 16 (size " +
+                    std::to_string(bytes) + ", src " + hexString(src) +
+                    ", dst " + hexString(dst) + ")");
+    else if (dst > shared.size() || bytes > shared.size() - dst)
+      ok = fail(t, I,
+                "cp.async.bulk destination " + hexString(dst) + " (" +
+                    std::to_string(bytes) + " bytes) is outside the CTA's " +
+                    std::to_string(shared.size()) + "-byte shared window");
+    else if (!memory.find(src, bytes, why))
+      ok = fail(t, I, "cp.async.bulk source out of bounds: " + why);
+    else if (const BulkCopy *c = pendingBulk(dst, bytes))
+      ok = fail(t, I,
+                "cp.async.bulk overwrites the destination of the one at "
+                "line " +
+                    std::to_string(c->line) + " before it completed");
+    else if (findMbarrier(t, I, bar))
+      bulkCopies.push_back({src, static_cast<uint32_t>(dst), bytes,
+                            static_cast<uint32_t>(bar), I.line});
+    else
+      ok = false;
+  });
+  return ok;
+}
+
+/// Lands the bulk copies signalling `mbar` (in issue order) and counts their
+/// bytes off its transaction count.
+bool Exec::deliverBulk(uint32_t t, const Inst &I, uint32_t mbar) {
+  Mbarrier *m = findMbarrier(t, I, mbar);
+  if (!m)
+    return false;
+  size_t kept = 0;
+  for (size_t i = 0; i < bulkCopies.size(); ++i) {
+    const BulkCopy &c = bulkCopies[i];
+    if (c.mbar != mbar) {
+      bulkCopies[kept++] = c;
+      continue;
+    }
+    std::string why;
+    const uint8_t *p = memory.find(c.src, c.bytes, why);
+    if (!p)
+      return fail(t, I,
+                  "cp.async.bulk from line " + std::to_string(c.line) +
+                      " completes with a bad source: " + why);
+    std::memcpy(shared.data() + c.dst, p, c.bytes);
+    // Written by the async proxy: any thread may read it after the wait.
+    for (uint32_t b = 0; b < c.bytes; ++b)
+      byteState[c.dst + b].writeEpoch = 0;
+    m->txPending -= c.bytes;
+  }
+  bulkCopies.resize(kept);
+  return true;
+}
+
+bool Exec::execMbarrier(const Inst &I) {
+  const Operand &A = I.op == Op::MbarInit ? I.ops[0] : I.ops[1];
+  const uint64_t *base = A.reg >= 0 ? row(A.reg) : nullptr;
+  bool ok = true;
+  forActive(*this, I, [&](uint32_t t) {
+    if (!ok)
+      return;
+    uint64_t addr = (base ? base[t] : 0) + static_cast<uint64_t>(A.offset);
+    if (addr % 8 || addr + 8 > shared.size()) {
+      ok = fail(t, I,
+                "mbarrier address " + hexString(addr) +
+                    " is not an 8-byte aligned slot of the CTA's " +
+                    std::to_string(shared.size()) + "-byte shared window");
+      return;
+    }
+    uint32_t key = static_cast<uint32_t>(addr);
+    if (I.op == Op::MbarInit) {
+      uint64_t count = row(I.ops[1].reg)[t];
+      if (count == 0 || count >= (1u << 20)) {
+        ok = fail(t, I,
+                  "mbarrier.init count " + std::to_string(count) +
+                      " is outside 1 .. 2^20 - 1");
+        return;
+      }
+      for (const BulkCopy &c : bulkCopies)
+        if (c.mbar == key) {
+          ok = fail(t, I,
+                    "mbarrier.init on a barrier that the cp.async.bulk at "
+                    "line " +
+                        std::to_string(c.line) + " still signals");
+          return;
+        }
+      Mbarrier fresh;
+      fresh.expected = fresh.pending = static_cast<uint32_t>(count);
+      for (auto &entry : mbarriers)
+        if (entry.first == key) {
+          entry.second = fresh;
+          return;
+        }
+      mbarriers.push_back({key, fresh});
+      return;
+    }
+    Mbarrier *m = findMbarrier(t, I, addr);
+    if (!m) {
+      ok = false;
+      return;
+    }
+    auto completeIfDone = [&] {
+      if (m->pending == 0 && m->txPending == 0) {
+        ++m->phase;
+        m->pending = m->expected;
+      }
+    };
+    if (I.op == Op::MbarArrive) {
+      if (m->pending == 0) {
+        ok = fail(t, I,
+                  "mbarrier.arrive on a phase that has all its " +
+                      std::to_string(m->expected) +
+                      " arrivals (it still waits for " +
+                      std::to_string(m->txPending) + " transaction bytes)");
+        return;
+      }
+      if (I.aux[0])
+        m->txPending += int64_t(row(I.ops[2].reg)[t]);
+      --m->pending;
+      completeIfDone();
+      if (I.ops[0].reg != RegSink)
+        row(I.ops[0].reg)[t] = m->phase; // the state token: the phase
+      return;
+    }
+    // try_wait.parity: the copies this barrier counts land now; in lockstep
+    // no other thread can arrive while this one waits, so a phase that is
+    // still incomplete here never completes.
+    if (!deliverBulk(t, I, key)) {
+      ok = false;
+      return;
+    }
+    completeIfDone();
+    uint64_t parity = row(I.ops[2].reg)[t] & 1;
+    bool done = (m->phase & 1) != parity;
+    if (!done) {
+      ok = fail(t, I,
+                "mbarrier wait for phase parity " + std::to_string(parity) +
+                    " never completes: it still needs " +
+                    std::to_string(m->pending) + " arrivals and " +
+                    std::to_string(m->txPending) +
+                    " transaction bytes, and no other thread can arrive "
+                    "while all wait (lockstep)");
+      return;
+    }
+    row(I.ops[0].reg)[t] = 1;
+  });
+  return ok;
+}
+
 bool Exec::runCta(uint32_t x, uint32_t y, uint32_t z) {
   cta = {x, y, z};
   std::fill(regs.begin(), regs.end(), 0);
@@ -471,6 +662,8 @@ bool Exec::runCta(uint32_t x, uint32_t y, uint32_t z) {
     q.head = 0;
     q.openGroup = 0;
   }
+  mbarriers.clear();
+  bulkCopies.clear();
 
   const Inst *insts = kernel.insts.data();
   size_t count = kernel.insts.size(), pc = 0;
@@ -489,6 +682,11 @@ bool Exec::runCta(uint32_t x, uint32_t y, uint32_t z) {
     if (!step(I, pc, done))
       return false;
   }
+  if (!bulkCopies.empty())
+    return fail(0, insts[pc ? pc - 1 : 0],
+                "the CTA exits with the cp.async.bulk of line " +
+                    std::to_string(bulkCopies.front().line) +
+                    " in flight (no wait on its mbarrier)");
   return true;
 }
 
@@ -536,6 +734,7 @@ bool Exec::checkWgmmaHazards(const Inst &I) {
     break;
   }
   bool writesFirst = I.nops > 0 && I.op != Op::St && I.op != Op::CpAsync &&
+                     I.op != Op::CpAsyncBulk && I.op != Op::MbarInit &&
                      I.op != Op::Bra && I.op != Op::Bar && I.op != Op::Exit &&
                      I.op != Op::WgmmaFence;
   for (unsigned k = 0; k < I.nops; ++k) {

@@ -724,6 +724,12 @@ bool Exec::step(const Inst &I, size_t &pc, bool &done) {
     return execSt(I);
   case Op::CpAsync:
     return execCpAsync(I);
+  case Op::CpAsyncBulk:
+    return execCpAsyncBulk(I);
+  case Op::MbarInit:
+  case Op::MbarArrive:
+  case Op::MbarTryWait:
+    return execMbarrier(I);
   case Op::CpAsyncCommit:
     forActive(*this, I, [&](uint32_t t) { ++async[t].openGroup; });
     return true;

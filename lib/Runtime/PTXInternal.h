@@ -50,7 +50,8 @@ enum class Op : uint8_t {
   Rcp, Sqrt, Rsqrt, Ex2, Lg2, Tanh, Sin, Cos,
   Setp, Selp, Cvt, CvtPack,
   LdParam, Ld, St,
-  CpAsync, CpAsyncCommit, CpAsyncWait, CpAsyncWaitAll,
+  CpAsync, CpAsyncCommit, CpAsyncWait, CpAsyncWaitAll, CpAsyncBulk,
+  MbarInit, MbarArrive, MbarTryWait,
   Bar, Bra, Exit,
   Shfl, Ldmatrix, MmaSp, WgmmaFence, WgmmaCommit, WgmmaWait, WgmmaSp,
 };
@@ -309,6 +310,27 @@ public:
   std::vector<AsyncQueue> async;
   bool completeCopies(uint32_t t, const Inst &I, uint32_t beforeGroup);
 
+  // mbarrier objects, by shared address (per CTA: execution is lockstep).
+  // A phase completes when its arrivals are all in and its transaction
+  // bytes (expect_tx minus delivered) are zero.
+  struct Mbarrier {
+    uint32_t expected = 0, pending = 0; // arrivals per phase / still due
+    int64_t txPending = 0;
+    uint32_t phase = 0; // phases completed
+  };
+  std::vector<std::pair<uint32_t, Mbarrier>> mbarriers;
+  Mbarrier *findMbarrier(uint32_t t, const Inst &I, uint64_t addr);
+  // cp.async.bulk copies in flight. They land when a thread waits on their
+  // mbarrier; touching their destination before that is an error.
+  struct BulkCopy {
+    uint64_t src;
+    uint32_t dst, bytes, mbar;
+    int32_t line;
+  };
+  std::vector<BulkCopy> bulkCopies;
+  bool deliverBulk(uint32_t t, const Inst &I, uint32_t mbar);
+  const BulkCopy *pendingBulk(uint64_t addr, uint32_t bytes) const;
+
   // wgmma.mma_async register hazards (tracked per CTA: execution is
   // lockstep). Until a wgmma.wait_group retires its group, an instruction
   // may neither touch the accumulators nor overwrite the A or metadata
@@ -327,6 +349,8 @@ private:
   bool execLd(const Inst &I);
   bool execSt(const Inst &I);
   bool execCpAsync(const Inst &I);
+  bool execCpAsyncBulk(const Inst &I);
+  bool execMbarrier(const Inst &I);
   bool execCvt(const Inst &I);
   bool execSetp(const Inst &I);
 };

@@ -14,28 +14,51 @@ namespace sparsec::ptx::detail {
 
 const std::unordered_map<std::string, Handler> &Parser::handlers() {
   static const std::unordered_map<std::string, Handler> table = {
-      {"add", &Parser::hArith},    {"sub", &Parser::hArith},
-      {"mul", &Parser::hArith},    {"mad", &Parser::hArith},
-      {"fma", &Parser::hArith},    {"div", &Parser::hArith},
-      {"rem", &Parser::hArith},    {"min", &Parser::hArith},
-      {"max", &Parser::hArith},    {"neg", &Parser::hArith},
-      {"abs", &Parser::hArith},    {"shl", &Parser::hArith},
-      {"shr", &Parser::hArith},    {"and", &Parser::hArith},
-      {"or", &Parser::hArith},     {"xor", &Parser::hArith},
-      {"not", &Parser::hArith},    {"rcp", &Parser::hArith},
-      {"sqrt", &Parser::hArith},   {"rsqrt", &Parser::hArith},
-      {"ex2", &Parser::hArith},    {"lg2", &Parser::hArith},
-      {"tanh", &Parser::hArith},   {"sin", &Parser::hArith},
-      {"cos", &Parser::hArith},    {"setp", &Parser::hSetp},
-      {"selp", &Parser::hSelp},    {"mov", &Parser::hMov},
-      {"cvta", &Parser::hCvta},    {"cvt", &Parser::hCvt},
-      {"ld", &Parser::hLdSt},      {"st", &Parser::hLdSt},
-      {"cp", &Parser::hCp},        {"bar", &Parser::hBar},
-      {"barrier", &Parser::hBar},  {"fence", &Parser::hFence},
-      {"membar", &Parser::hFence}, {"bra", &Parser::hBra},
-      {"ret", &Parser::hExit},     {"exit", &Parser::hExit},
-      {"shfl", &Parser::hShfl},    {"ldmatrix", &Parser::hLdmatrix},
-      {"mma", &Parser::hMma},      {"wgmma", &Parser::hWgmma},
+      {"add", &Parser::hArith},
+      {"sub", &Parser::hArith},
+      {"mul", &Parser::hArith},
+      {"mad", &Parser::hArith},
+      {"fma", &Parser::hArith},
+      {"div", &Parser::hArith},
+      {"rem", &Parser::hArith},
+      {"min", &Parser::hArith},
+      {"max", &Parser::hArith},
+      {"neg", &Parser::hArith},
+      {"abs", &Parser::hArith},
+      {"shl", &Parser::hArith},
+      {"shr", &Parser::hArith},
+      {"and", &Parser::hArith},
+      {"or", &Parser::hArith},
+      {"xor", &Parser::hArith},
+      {"not", &Parser::hArith},
+      {"rcp", &Parser::hArith},
+      {"sqrt", &Parser::hArith},
+      {"rsqrt", &Parser::hArith},
+      {"ex2", &Parser::hArith},
+      {"lg2", &Parser::hArith},
+      {"tanh", &Parser::hArith},
+      {"sin", &Parser::hArith},
+      {"cos", &Parser::hArith},
+      {"setp", &Parser::hSetp},
+      {"selp", &Parser::hSelp},
+      {"mov", &Parser::hMov},
+      {"cvta", &Parser::hCvta},
+      {"cvt", &Parser::hCvt},
+      {"ld", &Parser::hLdSt},
+      {"st", &Parser::hLdSt},
+      {"cp", &Parser::hCp},
+      {"bar", &Parser::hBar},
+      {"barrier", &Parser::hBar},
+      {"fence", &Parser::hFence},
+      {"membar", &Parser::hFence},
+      {"bra", &Parser::hBra},
+      {"ret", &Parser::hExit},
+      {"exit", &Parser::hExit},
+      {"shfl", &Parser::hShfl},
+      {"ldmatrix", &Parser::hLdmatrix},
+      {"mma", &Parser::hMma},
+      {"wgmma", &Parser::hWgmma},
+      {"mbarrier", &Parser::hMbarrier},
   };
   return table;
 }
@@ -472,6 +495,22 @@ bool Parser::hCp(Inst &I, const std::vector<std::string> &parts,
       return fail(line, "negative wait_group count");
     return true;
   }
+  if (parts.size() >= 3 && parts[2] == "bulk") {
+    // cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes
+    //   [dst], [src], size, [mbar]   (1-D, global -> this CTA's shared)
+    if (parts.size() != 6 ||
+        (parts[3] != "shared::cluster" && parts[3] != "shared::cta") ||
+        parts[4] != "global" || parts[5] != "mbarrier::complete_tx::bytes")
+      return fail(line, "unsupported instruction '" + opcode +
+                            "' (the emulator runs cp.async.bulk.shared::"
+                            "cluster.global.mbarrier::complete_tx::bytes)");
+    I.op = Op::CpAsyncBulk;
+    I.nops = 4;
+    return arity(ops, 4) && addrOp(ops[0], Space::Shared, I.ops[0], 0) &&
+           addrOp(ops[1], Space::Global, I.ops[1], 1) &&
+           src(ops[2], Ty::U32, I.ops[2]) &&
+           addrOp(ops[3], Space::Shared, I.ops[3], 3);
+  }
   if (parts.size() < 5 || (parts[2] != "ca" && parts[2] != "cg") ||
       (parts[3] != "shared" && parts[3] != "shared::cta") ||
       parts[4] != "global")
@@ -493,6 +532,62 @@ bool Parser::hCp(Inst &I, const std::vector<std::string> &parts,
   full.kind = POperand::Int;
   full.ival = I.aux[0];
   return src(ops.size() == 4 ? ops[3] : full, Ty::U32, I.ops[2]);
+}
+
+// mbarrier.init / arrive[.expect_tx] / try_wait.parity / test_wait.parity,
+// .shared::cta (or .shared) .b64, optionally .release/.acquire .cta.
+bool Parser::hMbarrier(Inst &I, const std::vector<std::string> &parts,
+                       std::vector<POperand> &ops) {
+  if (parts.size() < 2)
+    return fail(line, "unsupported instruction '" + opcode + "'");
+  const std::string &what = parts[1];
+  bool expectTx = false, parity = false, shared = false, b64 = false;
+  for (size_t i = 2; i < parts.size(); ++i) {
+    const std::string &p = parts[i];
+    if (p == "expect_tx" && what == "arrive")
+      expectTx = true;
+    else if (p == "parity" && (what == "try_wait" || what == "test_wait"))
+      parity = true;
+    else if (p == "shared::cta" || p == "shared")
+      shared = true;
+    else if (p == "b64")
+      b64 = true;
+    else if (p != "release" && p != "acquire" && p != "cta")
+      return badModifier(p);
+  }
+  if (!shared || !b64)
+    return fail(line, "'" + opcode +
+                          "': the emulator runs .shared::cta.b64 "
+                          "mbarriers");
+  if (what == "init") {
+    I.op = Op::MbarInit;
+    I.nops = 2;
+    return arity(ops, 2) && addrOp(ops[0], Space::Shared, I.ops[0], 0) &&
+           src(ops[1], Ty::U32, I.ops[1]);
+  }
+  if (what == "arrive") {
+    I.op = Op::MbarArrive;
+    I.aux[0] = expectTx;
+    I.nops = expectTx ? 3 : 2;
+    if (!arity(ops, I.nops) || !dst(ops[0], I.ops[0]) ||
+        !addrOp(ops[1], Space::Shared, I.ops[1], 1))
+      return false;
+    return !expectTx || src(ops[2], Ty::U32, I.ops[2]);
+  }
+  if ((what == "try_wait" || what == "test_wait") && parity) {
+    I.op = Op::MbarTryWait;
+    I.nops = 3;
+    if (!arity(ops, 3) || !dst(ops[0], I.ops[0]) ||
+        !addrOp(ops[1], Space::Shared, I.ops[1], 1) ||
+        !src(ops[2], Ty::U32, I.ops[2]))
+      return false;
+    if (K->regBits[I.ops[0].reg] != 1)
+      return fail(line, "'" + opcode + "' writes a predicate");
+    return true;
+  }
+  return fail(line, "unsupported instruction '" + opcode +
+                        "' (the emulator runs mbarrier.init, arrive"
+                        "[.expect_tx] and try_wait/test_wait.parity)");
 }
 
 bool Parser::hBar(Inst &I, const std::vector<std::string> &parts,

@@ -144,6 +144,8 @@ private:
   bool hLdSt(Inst &, const std::vector<std::string> &, std::vector<POperand> &);
   bool hCp(Inst &, const std::vector<std::string> &, std::vector<POperand> &);
   bool hBar(Inst &, const std::vector<std::string> &, std::vector<POperand> &);
+  bool hMbarrier(Inst &, const std::vector<std::string> &,
+                 std::vector<POperand> &);
   bool hFence(Inst &, const std::vector<std::string> &,
               std::vector<POperand> &);
   bool hBra(Inst &, const std::vector<std::string> &, std::vector<POperand> &);

@@ -1820,3 +1820,159 @@ TEST(PTXEmulator, ReportsRegistersReusedBeforeWgmmaWait) {
   EXPECT_NE(run("keepsone").find("overwrites an A/metadata register"),
             std::string::npos);
 }
+
+// A two-stage ring of 1 KiB cp.async.bulk copies, each stage signalled by
+// its own mbarrier and waited for by phase parity (the producer pattern of
+// Hopper kernels). pmode: 0 correct, 1 reads a stage without waiting, 2
+// expects more transaction bytes than arrive, 3 exits with a copy in flight.
+const char *kBulkRing = R"(
+.visible .entry bulkring(
+    .param .u64 psrc,
+    .param .u64 pout,
+    .param .u32 pmode)
+{
+  .reg .b32 %r<40>;
+  .reg .b64 %rd<12>;
+  .reg .pred %p<10>;
+  .shared .align 128 .b8 ring[2048];
+  .shared .align 8 .b8 bars[16];
+
+  ld.param.u64 %rd1, [psrc];
+  cvta.to.global.u64 %rd1, %rd1;
+  ld.param.u64 %rd2, [pout];
+  cvta.to.global.u64 %rd2, %rd2;
+  ld.param.u32 %r30, [pmode];
+  mov.u32 %r1, %tid.x;
+  mov.u32 %r2, ring;
+  mov.u32 %r3, bars;
+  setp.eq.u32 %p1, %r1, 0;
+  setp.eq.u32 %p8, %r30, 2;
+  selp.b32 %r20, 2048, 1024, %p8;
+  @%p1 mbarrier.init.shared::cta.b64 [%r3], 1;
+  @%p1 mbarrier.init.shared::cta.b64 [%r3+8], 1;
+  bar.sync 0;
+  @%p1 mbarrier.arrive.expect_tx.shared::cta.b64 _, [%r3], 1024;
+  @%p1 cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [%r2], [%rd1], 1024, [%r3];
+  @%p1 mbarrier.arrive.expect_tx.shared::cta.b64 %rd9, [%r3+8], 1024;
+  @%p1 cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [%r2+1024], [%rd1+1024], 1024, [%r3+8];
+  mov.u32 %r10, 0;
+  mov.u32 %r11, 0;
+$L_loop:
+  and.b32 %r12, %r10, 1;
+  shr.u32 %r13, %r10, 1;
+  and.b32 %r13, %r13, 1;
+  mad.lo.u32 %r14, %r12, 8, %r3;
+  mad.lo.u32 %r15, %r12, 1024, %r2;
+  setp.eq.u32 %p2, %r30, 1;
+  @%p2 bra.uni $L_read;
+$L_wait:
+  mbarrier.try_wait.parity.shared::cta.b64 %p3, [%r14], %r13;
+  @!%p3 bra.uni $L_wait;
+$L_read:
+  shl.b32 %r16, %r1, 3;
+  add.u32 %r16, %r16, %r15;
+  ld.shared.v2.u32 {%r17, %r18}, [%r16];
+  add.u32 %r11, %r11, %r17;
+  add.u32 %r11, %r11, %r18;
+  bar.sync 0;
+  add.u32 %r19, %r10, 2;
+  setp.lt.u32 %p4, %r19, 4;
+  and.pred %p5, %p4, %p1;
+  mul.wide.u32 %rd3, %r19, 1024;
+  add.u64 %rd4, %rd1, %rd3;
+  @%p5 mbarrier.arrive.expect_tx.shared::cta.b64 _, [%r14], %r20;
+  @%p5 cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [%r15], [%rd4], 1024, [%r14];
+  add.u32 %r10, %r10, 1;
+  setp.lt.u32 %p6, %r10, 4;
+  @%p6 bra.uni $L_loop;
+  setp.eq.u32 %p7, %r30, 3;
+  and.pred %p7, %p7, %p1;
+  @%p7 mbarrier.arrive.expect_tx.shared::cta.b64 _, [%r3], 1024;
+  @%p7 cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [%r2], [%rd1], 1024, [%r3];
+  mul.wide.u32 %rd5, %r1, 4;
+  add.u64 %rd6, %rd2, %rd5;
+  st.global.u32 [%rd6], %r11;
+  ret;
+}
+)";
+
+TEST(PTXEmulator, BulkCopiesSignalMbarriersByPhase) {
+  std::string text = std::string(kHeader90) + kBulkRing;
+  auto m = mustParse(text);
+  ASSERT_TRUE(m);
+  const uint32_t threads = 128;
+  std::vector<uint32_t> src(4 * 256);
+  for (size_t i = 0; i < src.size(); ++i)
+    src[i] = static_cast<uint32_t>(i * 2654435761u + 12345u);
+  Memory mem;
+  uint64_t dsrc = upload(mem, src);
+  uint64_t dout = mem.allocate(threads * 4);
+  auto run = [&](uint32_t mode) {
+    return launch(
+        *m, "bulkring", {1, 1, 1}, {threads, 1, 1}, 0,
+        {ParamValue::u64(dsrc), ParamValue::u64(dout), ParamValue::u32(mode)},
+        mem);
+  };
+  ASSERT_EQ(run(0), "");
+  std::vector<uint32_t> out = download<uint32_t>(mem, dout, threads);
+  for (uint32_t t = 0; t < threads; ++t) {
+    uint32_t want = 0;
+    for (uint32_t chunk = 0; chunk < 4; ++chunk)
+      want += src[chunk * 256 + 2 * t] + src[chunk * 256 + 2 * t + 1];
+    EXPECT_EQ(out[t], want) << "thread " << t;
+  }
+  std::string err = run(1);
+  EXPECT_NE(err.find("touches the destination of the cp.async.bulk at line " +
+                     std::to_string(lineOf(text, "[%r2], [%rd1], 1024, "
+                                                 "[%r3];")) +
+                     " before a wait on its mbarrier completed it"),
+            std::string::npos)
+      << err;
+  err = run(2);
+  EXPECT_NE(err.find("mbarrier wait for phase parity 1 never completes: it "
+                     "still needs 0 arrivals and 1024 transaction bytes"),
+            std::string::npos)
+      << err;
+  err = run(3);
+  EXPECT_NE(err.find("exits with the cp.async.bulk of line"), std::string::npos)
+      << err;
+}
+
+TEST(PTXEmulator, MbarrierMisuseIsReported) {
+  std::string text = std::string(kHeader90) + R"(
+.visible .entry misuse(.param .u32 pmode)
+{
+  .reg .b32 %r<8>;
+  .reg .pred %p<4>;
+  .shared .align 8 .b8 bars[16];
+  ld.param.u32 %r1, [pmode];
+  mov.u32 %r2, bars;
+  setp.eq.u32 %p1, %r1, 0;
+  @%p1 mbarrier.try_wait.parity.shared::cta.b64 %p2, [%r2], 0;
+  mbarrier.init.shared::cta.b64 [%r2], 2;
+  setp.eq.u32 %p1, %r1, 1;
+  @%p1 mbarrier.arrive.expect_tx.shared::cta.b64 _, [%r2], 16;
+  setp.eq.u32 %p1, %r1, 2;
+  @%p1 mbarrier.init.shared::cta.b64 [%r2+4], 1;
+  ret;
+}
+)";
+  auto m = mustParse(text);
+  ASSERT_TRUE(m);
+  Memory mem;
+  auto run = [&](uint32_t mode, uint32_t threads) {
+    return launch(*m, "misuse", {1, 1, 1}, {threads, 1, 1}, 0,
+                  {ParamValue::u32(mode)}, mem);
+  };
+  EXPECT_NE(run(0, 32).find("no mbarrier was initialised at shared address"),
+            std::string::npos);
+  // Count 2, then 32 arrivals expecting bytes that never come: the third
+  // arrival finds a phase that has all its arrivals but not its bytes.
+  EXPECT_NE(run(1, 32).find("mbarrier.arrive on a phase that has all its 2 "
+                            "arrivals (it still waits for 32 transaction "
+                            "bytes)"),
+            std::string::npos);
+  EXPECT_NE(run(2, 32).find("is not an 8-byte aligned slot"),
+            std::string::npos);
+  EXPECT_EQ(run(3, 32), "");
+}
