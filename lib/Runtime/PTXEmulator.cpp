@@ -368,17 +368,13 @@ bool Exec::execSt(const Inst &I) {
 }
 
 bool Exec::execCpAsync(const Inst &I) {
-  const Operand &D = I.ops[0], &S = I.ops[1];
   uint32_t size = static_cast<uint32_t>(I.aux[0]);
-  const uint64_t *dbase = D.reg >= 0 ? row(D.reg) : nullptr;
-  const uint64_t *sbase = S.reg >= 0 ? row(S.reg) : nullptr;
   const uint64_t *srcSize = row(I.ops[2].reg);
   bool ok = true;
   forActive(*this, I, [&](uint32_t t) {
     if (!ok)
       return;
-    uint64_t dst = (dbase ? dbase[t] : 0) + static_cast<uint64_t>(D.offset);
-    uint64_t src = (sbase ? sbase[t] : 0) + static_cast<uint64_t>(S.offset);
+    uint64_t dst = address(I.ops[0], t), src = address(I.ops[1], t);
     uint32_t ss = static_cast<uint32_t>(srcSize[t]);
     if (ss > size) {
       ok = fail(t, I,
@@ -463,18 +459,13 @@ Exec::Mbarrier *Exec::findMbarrier(uint32_t t, const Inst &I, uint64_t addr) {
 }
 
 bool Exec::execCpAsyncBulk(const Inst &I) {
-  const Operand &D = I.ops[0], &S = I.ops[1], &B = I.ops[3];
-  const uint64_t *dbase = D.reg >= 0 ? row(D.reg) : nullptr;
-  const uint64_t *sbase = S.reg >= 0 ? row(S.reg) : nullptr;
-  const uint64_t *bbase = B.reg >= 0 ? row(B.reg) : nullptr;
   const uint64_t *size = row(I.ops[2].reg);
   bool ok = true;
   forActive(*this, I, [&](uint32_t t) {
     if (!ok)
       return;
-    uint64_t dst = (dbase ? dbase[t] : 0) + static_cast<uint64_t>(D.offset);
-    uint64_t src = (sbase ? sbase[t] : 0) + static_cast<uint64_t>(S.offset);
-    uint64_t bar = (bbase ? bbase[t] : 0) + static_cast<uint64_t>(B.offset);
+    uint64_t dst = address(I.ops[0], t), src = address(I.ops[1], t);
+    uint64_t bar = address(I.ops[3], t);
     uint32_t bytes = static_cast<uint32_t>(size[t]);
     std::string why;
     if (bytes == 0 || bytes % 16 || dst % 16 || src % 16)
@@ -535,12 +526,11 @@ bool Exec::deliverBulk(uint32_t t, const Inst &I, uint32_t mbar) {
 
 bool Exec::execMbarrier(const Inst &I) {
   const Operand &A = I.op == Op::MbarInit ? I.ops[0] : I.ops[1];
-  const uint64_t *base = A.reg >= 0 ? row(A.reg) : nullptr;
   bool ok = true;
   forActive(*this, I, [&](uint32_t t) {
     if (!ok)
       return;
-    uint64_t addr = (base ? base[t] : 0) + static_cast<uint64_t>(A.offset);
+    uint64_t addr = address(A, t);
     if (addr % 8 || addr + 8 > shared.size()) {
       ok = fail(t, I,
                 "mbarrier address " + hexString(addr) +

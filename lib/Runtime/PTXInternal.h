@@ -245,6 +245,10 @@ public:
 
   // --- used by the instruction implementations ---
   uint64_t *row(int32_t r) { return &regs[static_cast<size_t>(r) * n]; }
+  /// Thread t's address of an [address] operand (base register + offset).
+  uint64_t address(const Operand &a, uint32_t t) {
+    return (a.reg >= 0 ? row(a.reg)[t] : 0) + static_cast<uint64_t>(a.offset);
+  }
   const int32_t *regList(const Operand &o) const {
     return &kernel.regLists[o.first];
   }
