@@ -197,22 +197,29 @@ int64_t idxStageBytes(const LinearKernelConfig &c) {
   return c.hinm ? kIdxStageBytes : 0;
 }
 
+/// A's bytes per stage: packed in the K-major canonical layout (32 B per
+/// row) for the asynchronous variant, else with the ldmatrix row pitch.
+int64_t aStageBytesIf(const LinearKernelConfig &c, bool async) {
+  return tileMFor(c) * (async ? kACanonBytesPer64 / kTileM : kAPitch);
+}
+
+/// A stage: [A | B | META32 records | HiNM gather indices], 128-aligned.
+int64_t stageBytesIf(const LinearKernelConfig &c, bool async) {
+  return roundUp(aStageBytesIf(c, async) + bStageBytes(c) + metaStageBytes(c) +
+                     idxStageBytes(c),
+                 128);
+}
+
 /// The asynchronous variant needs at least 3 stages.
 bool asyncWgmma(const LinearKernelConfig &c) {
   if (!usesWgmma(c) || c.wgmma == WgmmaMode::Sync || (c.stages && c.stages < 3))
     return false;
-  int64_t stage =
-      roundUp(tileMFor(c) / kTileM * kACanonBytesPer64 + bStageBytes(c) +
-                  metaStageBytes(c) + idxStageBytes(c),
-              128);
-  return (c.stages ? c.stages : 3) * stage <= kMaxShared;
+  return (c.stages ? c.stages : 3) * stageBytesIf(c, true) <= kMaxShared;
 }
 
 int64_t aStageBytes(const LinearKernelConfig &c) {
-  return tileMFor(c) * (asyncWgmma(c) ? 32 : kAPitch);
+  return aStageBytesIf(c, asyncWgmma(c));
 }
-
-/// A stage: [A | B | META32 records | HiNM gather indices], 128-aligned.
 int64_t metaStageOffset(const LinearKernelConfig &c) {
   return aStageBytes(c) + bStageBytes(c);
 }
@@ -220,7 +227,7 @@ int64_t idxStageOffset(const LinearKernelConfig &c) {
   return metaStageOffset(c) + metaStageBytes(c);
 }
 int64_t stageBytes(const LinearKernelConfig &c) {
-  return roundUp(idxStageOffset(c) + idxStageBytes(c), 128);
+  return stageBytesIf(c, asyncWgmma(c));
 }
 
 int64_t stagesFor(const LinearKernelConfig &c) {
@@ -442,7 +449,7 @@ private:
   std::vector<std::string> loadGatherRows(const std::string &kStep);
   void issueStageLoad(const std::string &kStep, const std::string &slot,
                       const std::vector<std::string> &gatherRows);
-  void computeStep(const std::string &slot, const std::string &e);
+  void computeStep(const std::string &slotBase, const std::string &e);
   void epilogue(bool partial);
 
   const LinearKernelConfig &c;
@@ -717,9 +724,8 @@ static std::string descriptor(Builder &b, const std::string &start, int64_t lbo,
   return desc;
 }
 
-void KernelEmitter::computeStep(const std::string &slot, const std::string &e) {
-  std::string slotBase = b.r();
-  b.ins("mad.lo.u32 ", slotBase, ", ", slot, ", ", stage, ", ", smem);
+void KernelEmitter::computeStep(const std::string &slotBase,
+                                const std::string &e) {
   auto join = [](const std::vector<std::string> &regs, size_t from,
                  size_t count) {
     std::string out = "{";
@@ -1046,7 +1052,7 @@ std::string KernelEmitter::emit() {
     b.ins("cp.async.commit_group");
     // Async: wait_group 1 in the previous step retired the wgmma that last
     // read metaCur.
-    computeStep(slot, metaCur);
+    computeStep(slotBase, metaCur);
     advance(slot);
     advance(fillSlot);
     b.ins("add.u32 ", kStep, ", ", kStep, ", 1");
