@@ -7,6 +7,7 @@
 //===----------------------------------------------------------------------===//
 #include "sparsec/Runtime/Device.h"
 
+#include <cstdlib>
 #include <mutex>
 
 namespace sparsec::rt {
@@ -74,7 +75,7 @@ public:
     const auto &module = static_cast<const EmulatorModule &>(kernelModule);
     std::lock_guard<std::mutex> lock(mutex);
     return ptx::launch(*module.module, entry, grid, block, dynamicSharedBytes,
-                       params, memory);
+                       params, memory, nullptr, ctaOrderSeed());
   }
 
   std::string synchronize() override { return ""; }
@@ -86,6 +87,13 @@ public:
   }
 
 private:
+  /// SPARSEC_EMULATOR_CTA_ORDER=N (N > 0) runs each grid's CTAs in the
+  /// order drawn from seed N (ptx::launch), for tests of order independence.
+  static uint64_t ctaOrderSeed() {
+    const char *env = std::getenv("SPARSEC_EMULATOR_CTA_ORDER");
+    return env ? std::strtoull(env, nullptr, 10) : 0;
+  }
+
   ptx::Memory memory;
   std::mutex mutex;
 };

@@ -130,6 +130,16 @@ std::string SparseKernel::launch(uint64_t x, uint64_t y, int64_t tokens,
     if (partialSums.size() < bytes)
       if (std::string err = partialSums.allocate(*dev, bytes); !err.empty())
         return "split-K workspace: " + err;
+    uint64_t tiles = uint64_t(grid.x) * grid.y;
+    if (tileCounters.size() < tiles * 4 || countersDirty) {
+      std::vector<uint32_t> zeros(
+          std::max<uint64_t>(tiles, tileCounters.size() / 4));
+      if (std::string err =
+              tileCounters.upload(*dev, zeros.data(), zeros.size() * 4);
+          !err.empty())
+        return "split-K tile counters: " + err;
+      countersDirty = false;
+    }
   }
   std::vector<ParamValue> params = {
       ParamValue::u64(values.address()),
@@ -141,24 +151,14 @@ std::string SparseKernel::launch(uint64_t x, uint64_t y, int64_t tokens,
       ParamValue::u32(uint32_t(tokens)),
       ParamValue::u32(uint32_t(ldx)),
       ParamValue::u32(uint32_t(ldy)),
-      ParamValue::u64(grid.z > 1 ? partialSums.address() : 0)};
-  if (std::string err = dev->launch(*module, kernelEntry, grid, block,
-                                    dynamicShared, params, stream);
-      err.empty() == false || grid.z == 1)
-    return err;
-  // Sum the partials in split order, then bias, activation and rounding.
-  Dim3 reduceGrid, reduceBlock;
-  reduceBlock.x = 256;
-  reduceGrid.x = uint32_t(ceilDiv(tokens * facts.rows, 256));
-  std::vector<ParamValue> reduceParams = {
-      ParamValue::u64(partialSums.address()),
-      ParamValue::u64(bias.address()),
-      ParamValue::u64(y),
-      ParamValue::u32(uint32_t(tokens)),
-      ParamValue::u32(uint32_t(ldy)),
-      ParamValue::u32(grid.z)};
-  return dev->launch(*module, entry + "_reduce", reduceGrid, reduceBlock, 0,
-                     reduceParams, stream);
+      ParamValue::u64(grid.z > 1 ? partialSums.address() : 0),
+      ParamValue::u64(grid.z > 1 ? tileCounters.address() : 0)};
+  // One launch: with splits, the last split of each tile sums the partials.
+  std::string err = dev->launch(*module, kernelEntry, grid, block,
+                                dynamicShared, params, stream);
+  if (!err.empty() && grid.z > 1)
+    countersDirty = true;
+  return err;
 }
 
 std::string SparseKernel::runHost(const uint16_t *x, uint16_t *y,

@@ -367,6 +367,28 @@ bool Exec::execSt(const Inst &I) {
   return ok;
 }
 
+bool Exec::execAtom(const Inst &I) {
+  const uint64_t *operand = row(I.ops[2].reg);
+  uint64_t *dst = row(I.ops[0].reg);
+  bool ok = true;
+  // Threads take their turns in index order, each seeing the one before.
+  forActive(*this, I, [&](uint32_t t) {
+    if (!ok)
+      return;
+    uint8_t *p = globalAccess(t, I, address(I.ops[1], t), 4, true);
+    if (!p) {
+      ok = false;
+      return;
+    }
+    uint32_t old = 0, b = static_cast<uint32_t>(operand[t]);
+    std::memcpy(&old, p, 4);
+    uint32_t next = I.mod == AtomAdd ? old + b : old >= b ? 0 : old + 1;
+    std::memcpy(p, &next, 4);
+    dst[t] = old;
+  });
+  return ok;
+}
+
 bool Exec::execCpAsync(const Inst &I) {
   uint32_t size = static_cast<uint32_t>(I.aux[0]);
   const uint64_t *srcSize = row(I.ops[2].reg);
@@ -748,11 +770,36 @@ bool Exec::checkWgmmaHazards(const Inst &I) {
 } // namespace sparsec::ptx::detail
 
 namespace sparsec::ptx {
+namespace {
+
+/// The CTAs of `grid`, x fastest, shuffled by `seed` unless it is 0. A
+/// fixed generator and Fisher-Yates, so an order is the same everywhere.
+std::vector<Dim3> ctaOrder(Dim3 grid, uint64_t seed) {
+  std::vector<Dim3> order;
+  order.reserve(uint64_t(grid.x) * grid.y * grid.z);
+  for (uint32_t z = 0; z < grid.z; ++z)
+    for (uint32_t y = 0; y < grid.y; ++y)
+      for (uint32_t x = 0; x < grid.x; ++x)
+        order.push_back({x, y, z});
+  uint64_t state = seed;
+  auto next = [&state] { // splitmix64
+    uint64_t v = (state += 0x9E3779B97F4A7C15ull);
+    v = (v ^ (v >> 30)) * 0xBF58476D1CE4E5B9ull;
+    v = (v ^ (v >> 27)) * 0x94D049BB133111EBull;
+    return v ^ (v >> 31);
+  };
+  if (seed)
+    for (size_t i = order.size(); i > 1; --i)
+      std::swap(order[i - 1], order[next() % i]);
+  return order;
+}
+
+} // namespace
 
 std::string launch(const Module &module, const std::string &name, Dim3 grid,
                    Dim3 block, uint32_t dynamicSharedBytes,
                    const std::vector<ParamValue> &params, Memory &memory,
-                   LaunchStats *stats) {
+                   LaunchStats *stats, uint64_t ctaOrderSeed) {
   const Kernel *k = nullptr;
   std::string names;
   for (const Kernel &c : module.kernels) {
@@ -811,11 +858,11 @@ std::string launch(const Module &module, const std::string &name, Dim3 grid,
   Exec exec(*k, *memory.impl(), grid, block, static_cast<uint32_t>(sharedBytes),
             dynamicSharedBytes, std::move(buffer), counted);
   std::string result;
-  for (uint32_t z = 0; z < grid.z && result.empty(); ++z)
-    for (uint32_t y = 0; y < grid.y && result.empty(); ++y)
-      for (uint32_t x = 0; x < grid.x && result.empty(); ++x)
-        if (!exec.runCta(x, y, z))
-          result = exec.error;
+  for (const Dim3 &cta : ctaOrder(grid, ctaOrderSeed))
+    if (!exec.runCta(cta.x, cta.y, cta.z)) {
+      result = exec.error;
+      break;
+    }
   if (stats)
     *stats = counted;
   return result;

@@ -722,6 +722,8 @@ bool Exec::step(const Inst &I, size_t &pc, bool &done) {
     return execLd(I);
   case Op::St:
     return execSt(I);
+  case Op::Atom:
+    return execAtom(I);
   case Op::CpAsync:
     return execCpAsync(I);
   case Op::CpAsyncBulk:

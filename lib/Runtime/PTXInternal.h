@@ -49,7 +49,7 @@ enum class Op : uint8_t {
   FAdd, FSub, FMul, Fma, FDiv, FMin, FMax, FNeg, FAbs,
   Rcp, Sqrt, Rsqrt, Ex2, Lg2, Tanh, Sin, Cos,
   Setp, Selp, Cvt, CvtPack,
-  LdParam, Ld, St,
+  LdParam, Ld, St, Atom,
   CpAsync, CpAsyncCommit, CpAsyncWait, CpAsyncWaitAll, CpAsyncBulk,
   MbarInit, MbarArrive, MbarTryWait,
   Bar, Bra, Exit,
@@ -98,6 +98,8 @@ enum Cmp : uint8_t {
 };
 // Inst::aux[0] for setp: combining boolean op with a fourth predicate.
 enum BoolOp : uint8_t { BoolNone, BoolAnd, BoolOr, BoolXor };
+// Inst::mod for atom.
+enum AtomOp : uint8_t { AtomAdd, AtomInc };
 // Inst::mod for shfl.
 enum ShflMode : uint8_t { ShflIdx, ShflUp, ShflDown, ShflBfly };
 
@@ -352,6 +354,7 @@ private:
   bool step(const Inst &I, size_t &pc, bool &done);
   bool execLd(const Inst &I);
   bool execSt(const Inst &I);
+  bool execAtom(const Inst &I);
   bool execCpAsync(const Inst &I);
   bool execCpAsyncBulk(const Inst &I);
   bool execMbarrier(const Inst &I);

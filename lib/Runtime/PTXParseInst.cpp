@@ -14,51 +14,29 @@ namespace sparsec::ptx::detail {
 
 const std::unordered_map<std::string, Handler> &Parser::handlers() {
   static const std::unordered_map<std::string, Handler> table = {
-      {"add", &Parser::hArith},
-      {"sub", &Parser::hArith},
-      {"mul", &Parser::hArith},
-      {"mad", &Parser::hArith},
-      {"fma", &Parser::hArith},
-      {"div", &Parser::hArith},
-      {"rem", &Parser::hArith},
-      {"min", &Parser::hArith},
-      {"max", &Parser::hArith},
-      {"neg", &Parser::hArith},
-      {"abs", &Parser::hArith},
-      {"shl", &Parser::hArith},
-      {"shr", &Parser::hArith},
-      {"and", &Parser::hArith},
-      {"or", &Parser::hArith},
-      {"xor", &Parser::hArith},
-      {"not", &Parser::hArith},
-      {"rcp", &Parser::hArith},
-      {"sqrt", &Parser::hArith},
-      {"rsqrt", &Parser::hArith},
-      {"ex2", &Parser::hArith},
-      {"lg2", &Parser::hArith},
-      {"tanh", &Parser::hArith},
-      {"sin", &Parser::hArith},
-      {"cos", &Parser::hArith},
-      {"setp", &Parser::hSetp},
-      {"selp", &Parser::hSelp},
-      {"mov", &Parser::hMov},
-      {"cvta", &Parser::hCvta},
-      {"cvt", &Parser::hCvt},
-      {"ld", &Parser::hLdSt},
-      {"st", &Parser::hLdSt},
-      {"cp", &Parser::hCp},
-      {"bar", &Parser::hBar},
-      {"barrier", &Parser::hBar},
-      {"fence", &Parser::hFence},
-      {"membar", &Parser::hFence},
-      {"bra", &Parser::hBra},
-      {"ret", &Parser::hExit},
-      {"exit", &Parser::hExit},
-      {"shfl", &Parser::hShfl},
-      {"ldmatrix", &Parser::hLdmatrix},
-      {"mma", &Parser::hMma},
-      {"wgmma", &Parser::hWgmma},
-      {"mbarrier", &Parser::hMbarrier},
+      {"add", &Parser::hArith},         {"sub", &Parser::hArith},
+      {"mul", &Parser::hArith},         {"mad", &Parser::hArith},
+      {"fma", &Parser::hArith},         {"div", &Parser::hArith},
+      {"rem", &Parser::hArith},         {"min", &Parser::hArith},
+      {"max", &Parser::hArith},         {"neg", &Parser::hArith},
+      {"abs", &Parser::hArith},         {"shl", &Parser::hArith},
+      {"shr", &Parser::hArith},         {"and", &Parser::hArith},
+      {"or", &Parser::hArith},          {"xor", &Parser::hArith},
+      {"not", &Parser::hArith},         {"rcp", &Parser::hArith},
+      {"sqrt", &Parser::hArith},        {"rsqrt", &Parser::hArith},
+      {"ex2", &Parser::hArith},         {"lg2", &Parser::hArith},
+      {"tanh", &Parser::hArith},        {"sin", &Parser::hArith},
+      {"cos", &Parser::hArith},         {"setp", &Parser::hSetp},
+      {"selp", &Parser::hSelp},         {"mov", &Parser::hMov},
+      {"cvta", &Parser::hCvta},         {"cvt", &Parser::hCvt},
+      {"ld", &Parser::hLdSt},           {"st", &Parser::hLdSt},
+      {"atom", &Parser::hAtom},         {"cp", &Parser::hCp},
+      {"bar", &Parser::hBar},           {"barrier", &Parser::hBar},
+      {"fence", &Parser::hFence},       {"membar", &Parser::hFence},
+      {"bra", &Parser::hBra},           {"ret", &Parser::hExit},
+      {"exit", &Parser::hExit},         {"shfl", &Parser::hShfl},
+      {"ldmatrix", &Parser::hLdmatrix}, {"mma", &Parser::hMma},
+      {"wgmma", &Parser::hWgmma},       {"mbarrier", &Parser::hMbarrier},
   };
   return table;
 }
@@ -536,6 +514,37 @@ bool Parser::hCp(Inst &I, const std::vector<std::string> &parts,
 
 // mbarrier.init / arrive[.expect_tx] / try_wait.parity / test_wait.parity,
 // .shared::cta (or .shared) .b64, optionally .release/.acquire .cta.
+bool Parser::hAtom(Inst &I, const std::vector<std::string> &parts,
+                   std::vector<POperand> &ops) {
+  // atom{.sem}{.scope}.global.{add|inc}.u32 d, [a], b: what the split-K
+  // tile counters use. Every access is ordered in the emulator, so the
+  // memory-order qualifiers only need to be valid.
+  bool global = false, haveOp = false;
+  for (size_t i = 1; i < parts.size(); ++i) {
+    const std::string &p = parts[i];
+    if (p == "global") {
+      global = true;
+    } else if ((p == "add" || p == "inc") && !haveOp) {
+      haveOp = true;
+      I.mod = p == "add" ? AtomAdd : AtomInc;
+    } else if (p == "u32") {
+      I.type = Ty::U32;
+    } else if (p != "relaxed" && p != "acquire" && p != "release" &&
+               p != "acq_rel" && p != "gpu" && p != "cta" && p != "sys") {
+      return badModifier(p);
+    }
+  }
+  if (!global || !haveOp || I.type != Ty::U32)
+    return fail(line, "unsupported instruction '" + opcode +
+                          "' (the emulator runs atom.global.add|inc.u32)");
+  I.op = Op::Atom;
+  I.space = Space::Global;
+  I.nops = 3;
+  return arity(ops, 3) && dst(ops[0], I.ops[0]) &&
+         addrOp(ops[1], Space::Global, I.ops[1], 1) &&
+         src(ops[2], Ty::U32, I.ops[2]);
+}
+
 bool Parser::hMbarrier(Inst &I, const std::vector<std::string> &parts,
                        std::vector<POperand> &ops) {
   if (parts.size() < 2)

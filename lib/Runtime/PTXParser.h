@@ -142,6 +142,7 @@ private:
   bool hCvta(Inst &, const std::vector<std::string> &, std::vector<POperand> &);
   bool hCvt(Inst &, const std::vector<std::string> &, std::vector<POperand> &);
   bool hLdSt(Inst &, const std::vector<std::string> &, std::vector<POperand> &);
+  bool hAtom(Inst &, const std::vector<std::string> &, std::vector<POperand> &);
   bool hCp(Inst &, const std::vector<std::string> &, std::vector<POperand> &);
   bool hBar(Inst &, const std::vector<std::string> &, std::vector<POperand> &);
   bool hMbarrier(Inst &, const std::vector<std::string> &,

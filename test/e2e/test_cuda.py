@@ -277,19 +277,33 @@ def test_sparsec_run_cli(tmp_path):
 @pytest.mark.parametrize("arch", ["sm_80", "sm_90a"])
 @pytest.mark.parametrize("splits", [1, 2, 3, 7])
 @pytest.mark.parametrize("fmt", [("nm24", 0, 0.0), ("hinm", 64, 0.25)])
-def test_split_k(rt, emulator, monkeypatch, arch, splits, fmt):
-    """Forced k-splits (partial sums + the _reduce kernel, including splits
-    left without k-steps) give the same result as the reference; for HiNM
-    each split starts its staged gather indices mid-list."""
+@pytest.mark.parametrize("tokens", [19, 150])
+def test_split_k(rt, emulator, monkeypatch, arch, splits, fmt, tokens):
+    """Forced k-splits, including splits left without k-steps: each split
+    stores partial sums and the last of a tile's splits to arrive adds them
+    up, in one launch. The result agrees with the reference, and is
+    bit-identical whichever split arrives last (CTA orders drawn by the
+    emulator) and on later launches (the tile counters reset themselves).
+    Another input runs in between, so a split that read the workspace too
+    early would find the other input's partials. For HiNM each split starts
+    its staged gather indices mid-list."""
     monkeypatch.setenv("SPARSEC_CUDA_SPLIT_K", str(splits))
+    monkeypatch.delenv("SPARSEC_EMULATOR_CTA_ORDER", raising=False)
     rng = np.random.default_rng(splits)
     bias = rng.standard_normal(130).astype(np.float32)
     name, v, vs = fmt
     layer, weight, mask = make_layer(rt, emulator, rng, 130, 200, name, v, vs,
                                      arch=arch, bias=bias, act="gelu")
-    x = rng.standard_normal((19, 200)).astype(np.float32)
-    want = linear_reference(weight, mask, bias, x, "f16", "gelu")
-    assert normwise_rel(layer.run(x), want) <= 2e-3
+    inputs = [rng.standard_normal((tokens, 200)).astype(np.float32) for _ in range(2)]
+    first = []
+    for x in inputs:
+        first.append(layer.run(x))
+        want = linear_reference(weight, mask, bias, x, "f16", "gelu")
+        assert normwise_rel(first[-1], want) <= 2e-3
+    for order in (1, 2, 3):
+        monkeypatch.setenv("SPARSEC_EMULATOR_CTA_ORDER", str(order))
+        for x, got in zip(inputs, first):
+            assert np.array_equal(layer.run(x), got), f"CTA order {order}"
 
 
 @pytest.mark.parametrize("tokens", [1, 64, 65, 200])

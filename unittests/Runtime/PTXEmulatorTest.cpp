@@ -1976,3 +1976,75 @@ TEST(PTXEmulator, MbarrierMisuseIsReported) {
             std::string::npos);
   EXPECT_EQ(run(3, 32), "");
 }
+
+TEST(PTXEmulator, AtomicsTakeTurnsAndCtaOrderFollowsTheSeed) {
+  // Thread 0 of every CTA takes a ticket from counter[0] (atom.add) and one
+  // from counter[1] (atom.inc wrapping after 4); both land in out[cta].
+  std::string ptx = std::string(kHeader80) + R"(
+.visible .entry tickets(
+    .param .u64 pcounter,
+    .param .u64 pout)
+{
+  .reg .pred %p<2>;
+  .reg .b32 %r<8>;
+  .reg .b64 %rd<8>;
+
+  ld.param.u64 %rd1, [pcounter];
+  ld.param.u64 %rd2, [pout];
+  cvta.to.global.u64 %rd1, %rd1;
+  cvta.to.global.u64 %rd2, %rd2;
+  mov.u32 %r1, %tid.x;
+  setp.eq.u32 %p1, %r1, 0;
+  mov.u32 %r2, %ctaid.y;
+  mov.u32 %r3, %nctaid.x;
+  mov.u32 %r4, %ctaid.x;
+  mad.lo.u32 %r2, %r2, %r3, %r4;
+  mul.wide.u32 %rd3, %r2, 8;
+  add.u64 %rd3, %rd2, %rd3;
+  @%p1 atom.global.add.u32 %r5, [%rd1], 1;
+  @%p1 atom.acq_rel.gpu.global.inc.u32 %r6, [%rd1+4], 4;
+  @%p1 st.global.v2.u32 [%rd3], {%r5, %r6};
+  ret;
+}
+)";
+  auto m = mustParse(ptx);
+  ASSERT_TRUE(m);
+  const uint32_t ctas = 24;
+  auto run = [&](uint64_t seed, std::vector<uint32_t> &add,
+                 std::vector<uint32_t> &inc) {
+    Memory mem;
+    uint64_t counter = upload(mem, std::vector<uint32_t>{100, 0});
+    uint64_t out = upload(mem, std::vector<uint32_t>(2 * ctas, 0));
+    ASSERT_EQ(launch(*m, "tickets", {6, 4, 1}, {64, 1, 1}, 0,
+                     {ParamValue::u64(counter), ParamValue::u64(out)}, mem,
+                     nullptr, seed),
+              "");
+    std::vector<uint32_t> raw = download<uint32_t>(mem, out, 2 * ctas);
+    add.clear();
+    inc.clear();
+    for (uint32_t i = 0; i < ctas; ++i) {
+      add.push_back(raw[2 * i] - 100);
+      inc.push_back(raw[2 * i + 1]);
+    }
+    // Every CTA got its own ticket; inc counts 0..4 and wraps to 0.
+    EXPECT_EQ(download<uint32_t>(mem, counter, 2),
+              (std::vector<uint32_t>{100 + ctas, ctas % 5}));
+    for (uint32_t i = 0; i < ctas; ++i)
+      EXPECT_EQ(inc[i], add[i] % 5) << i;
+  };
+  std::vector<uint32_t> add, inc, identity(ctas);
+  for (uint32_t i = 0; i < ctas; ++i)
+    identity[i] = i;
+  run(0, add, inc); // x fastest, then y
+  EXPECT_EQ(add, identity);
+  std::vector<uint32_t> first, again;
+  run(7, first, inc);
+  run(7, again, inc); // the same seed, the same order
+  EXPECT_EQ(first, again);
+  EXPECT_NE(first, identity);
+  std::vector<uint32_t> sorted = first;
+  std::sort(sorted.begin(), sorted.end());
+  EXPECT_EQ(sorted, identity);
+  run(8, again, inc);
+  EXPECT_NE(first, again);
+}

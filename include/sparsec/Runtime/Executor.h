@@ -59,9 +59,13 @@ private:
   std::string entry;
   SparseKernelShape facts;
   DeviceBuffer values, meta, colIdx, bias;
-  // Split-K partial sums (splits x rows x ldy f32), grown on demand; a
-  // layer's launches must therefore not overlap on different streams.
-  mutable DeviceBuffer partialSums;
+  // Split-K partial sums (splits x rows x ldy f32) and one arrival counter
+  // per output tile (u32, zero between launches: the kernel's last split
+  // resets it), grown on demand; a layer's launches must therefore not
+  // overlap on different streams.
+  mutable DeviceBuffer partialSums, tileCounters;
+  // A failed launch may leave counters mid-count: zero them before the next.
+  mutable bool countersDirty = false;
 };
 
 /// k-splits for a launch of `ctas` CTAs over `kSteps` 32-wide k-steps:

@@ -96,10 +96,14 @@ struct LaunchStats {
 /// naming the kernel, CTA, thread, PTX line and cause (out-of-bounds access,
 /// divergent branch, invalid sparsity metadata, race, unsupported
 /// instruction...). `dynamicSharedBytes` sizes `.extern .shared` arrays.
+/// CTAs run one after another: x fastest, then y, then z, or with a non-zero
+/// `ctaOrderSeed` in a permutation drawn from it, since a device promises no
+/// order and kernels whose CTAs coordinate (split-K tile counters) must not
+/// depend on one.
 std::string launch(const Module &module, const std::string &name, Dim3 grid,
                    Dim3 block, uint32_t dynamicSharedBytes,
                    const std::vector<ParamValue> &params, Memory &memory,
-                   LaunchStats *stats = nullptr);
+                   LaunchStats *stats = nullptr, uint64_t ctaOrderSeed = 0);
 
 } // namespace sparsec::ptx
 

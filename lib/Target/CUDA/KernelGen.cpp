@@ -142,7 +142,6 @@ constexpr int64_t kMaxShared = 227 * 1024;
 // The synchronous paths take a third stage within this budget (deeper rings
 // did not help on the H200: bench/results/cuda_sweep.md).
 constexpr int64_t kDefaultSharedBudget = 48 * 1024;
-constexpr int64_t kReduceThreads = 256;
 // The small-T entries' ring: up to 6 stages within 64 KiB.
 constexpr int64_t kSmallStages = 6, kSmallSharedBudget = 64 * 1024;
 
@@ -348,89 +347,6 @@ std::string emitActivation(Builder &b, Activation act,
   return value;
 }
 
-/// `<name>_reduce`: sums the split-K partials of one output element (in
-/// split order, so results do not depend on scheduling), then bias,
-/// activation and rounding. One thread per element, 256 per CTA.
-std::string emitReduceKernel(const LinearKernelConfig &c) {
-  Builder b;
-  auto param64 = [&](const char *name) {
-    std::string raw = b.rd(), global = b.rd();
-    b.ins("ld.param.u64 ", raw, ", [", name, "]");
-    b.ins("cvta.to.global.u64 ", global, ", ", raw);
-    return global;
-  };
-  auto param32 = [&](const char *name) {
-    std::string reg = b.r();
-    b.ins("ld.param.u32 ", reg, ", [", name, "]");
-    return reg;
-  };
-  std::string partial = param64("p_partial"), bias = param64("p_bias"),
-              y = param64("p_y");
-  std::string tokens = param32("p_tokens"), ldy = param32("p_ldy"),
-              splits = param32("p_splits");
-  std::string tid = b.r(), cta = b.r(), index = b.r(), total = b.r();
-  b.ins("mov.u32 ", tid, ", %tid.x");
-  b.ins("mov.u32 ", cta, ", %ctaid.x");
-  b.ins("mad.lo.u32 ", index, ", ", cta, ", ", kReduceThreads, ", ", tid);
-  b.ins("mul.lo.u32 ", total, ", ", tokens, ", ", c.rows);
-  std::string inRange = b.p(), row = b.r(), col = b.r();
-  b.ins("setp.lt.u32 ", inRange, ", ", index, ", ", total);
-  b.ins("div.u32 ", row, ", ", index, ", ", tokens);
-  b.ins("mul.lo.u32 ", col, ", ", row, ", ", tokens);
-  b.ins("sub.u32 ", col, ", ", index, ", ", col);
-  std::string sum = b.f(), split = b.r();
-  b.ins("mov.f32 ", sum, ", ", floatImm(0.0f));
-  b.ins("mov.u32 ", split, ", 0");
-  b.label("$L_splits");
-  {
-    std::string zRow = b.r(), addr = b.rd(), col64 = b.rd(), value = b.f(),
-                again = b.p();
-    b.ins("mad.lo.u32 ", zRow, ", ", split, ", ", c.rows, ", ", row);
-    b.ins("mul.wide.u32 ", addr, ", ", zRow, ", ", ldy);
-    b.ins("cvt.u64.u32 ", col64, ", ", col);
-    b.ins("add.u64 ", addr, ", ", addr, ", ", col64);
-    b.ins("shl.b64 ", addr, ", ", addr, ", 2");
-    b.ins("add.u64 ", addr, ", ", partial, ", ", addr);
-    b.ins("mov.f32 ", value, ", ", floatImm(0.0f));
-    b.ins("@", inRange, " ld.global.f32 ", value, ", [", addr, "]");
-    b.ins("add.f32 ", sum, ", ", sum, ", ", value);
-    b.ins("add.u32 ", split, ", ", split, ", 1");
-    b.ins("setp.lt.u32 ", again, ", ", split, ", ", splits);
-    b.ins("@", again, " bra.uni $L_splits");
-  }
-  std::string result = sum;
-  if (c.hasBias) {
-    std::string addr = b.rd(), value = b.f(), biased = b.f();
-    b.ins("mov.f32 ", value, ", ", floatImm(0.0f));
-    b.ins("mul.wide.u32 ", addr, ", ", row, ", 4");
-    b.ins("add.u64 ", addr, ", ", bias, ", ", addr);
-    b.ins("@", inRange, " ld.global.nc.f32 ", value, ", [", addr, "]");
-    b.ins("add.f32 ", biased, ", ", sum, ", ", value);
-    result = biased;
-  }
-  result = emitActivation(b, c.activation, result);
-  std::string half = b.h(), addr = b.rd(), col64 = b.rd();
-  b.ins(c.valueType == ValueType::F16 ? "cvt.rn.f16.f32 " : "cvt.rn.bf16.f32 ",
-        half, ", ", result);
-  b.ins("mul.wide.u32 ", addr, ", ", row, ", ", ldy);
-  b.ins("cvt.u64.u32 ", col64, ", ", col);
-  b.ins("add.u64 ", addr, ", ", addr, ", ", col64);
-  b.ins("shl.b64 ", addr, ", ", addr, ", 1");
-  b.ins("add.u64 ", addr, ", ", y, ", ", addr);
-  b.ins("@", inRange, " st.global.b16 [", addr, "], ", half);
-  b.ins("ret");
-
-  std::ostringstream os;
-  os << ".visible .entry " << c.name << "_reduce(\n"
-     << "\t.param .u64 p_partial,\n\t.param .u64 p_bias,\n"
-     << "\t.param .u64 p_y,\n\t.param .u32 p_tokens,\n"
-     << "\t.param .u32 p_ldy,\n\t.param .u32 p_splits)\n"
-     << "\t.reqntid " << kReduceThreads << ", 1, 1\n{\n"
-     << b.declarations() << "\n"
-     << b.text() << "}\n";
-  return os.str();
-}
-
 /// Emits the kernel body for `c`.
 class KernelEmitter {
 public:
@@ -451,6 +367,7 @@ private:
                       const std::vector<std::string> &gatherRows);
   void computeStep(const std::string &slotBase, const std::string &e);
   void epilogue(bool partial);
+  void splitKFixup(const std::string &splits);
 
   const LinearKernelConfig &c;
   bool sm80; // the mma.sp path (sm_80 and later), else wgmma
@@ -461,8 +378,9 @@ private:
 
   // Parameters and thread coordinates.
   std::string values, meta, colIdx, bias, x, y, tokens, ldx, ldy;
-  std::string partialSums, splitIndex; // split-K workspace and %ctaid.z
-  std::string tid, lane, warp, rowBase, tokenBase, blockRow, smem;
+  // Split-K: f32 workspace, per-tile arrival counters and %ctaid.z.
+  std::string partialSums, tileCounters, splitIndex;
+  std::string tid, lane, warp, rowBase, tokenBase, ctaX, blockRow, smem;
   // Producer state.
   std::string aSrc, aDst;
   struct BChunk {
@@ -494,6 +412,7 @@ void KernelEmitter::loadParams() {
   x = param64("p_x");
   y = param64("p_y");
   partialSums = param64("p_partial");
+  tileCounters = param64("p_tile_counters");
   auto param32 = [&](const char *name) {
     std::string reg = b.r();
     b.ins("ld.param.u32 ", reg, ", [", name, "]");
@@ -511,7 +430,7 @@ void KernelEmitter::loadParams() {
   b.ins("mov.u32 ", tid, ", %tid.x");
   b.ins("and.b32 ", lane, ", ", tid, ", 31");
   b.ins("shr.u32 ", warp, ", ", tid, ", 5");
-  std::string ctaX = b.r();
+  ctaX = b.r();
   blockRow = b.r();
   b.ins("mov.u32 ", ctaX, ", %ctaid.x");
   b.ins("mov.u32 ", blockRow, ", %ctaid.y");
@@ -910,6 +829,165 @@ void KernelEmitter::epilogue(bool partial) {
   }
 }
 
+/// Split-K without a second launch: each split has stored its partial sums;
+/// the last of a tile's splits to arrive (a per-tile counter that wraps back
+/// to 0, ready for the next launch) adds them up in split order, so the
+/// result does not depend on which split that is, then applies bias,
+/// activation and rounding. The fences and the L2-only loads make the other
+/// splits' partials visible (the CUDA guide's threadfence-reduction pattern).
+void KernelEmitter::splitKFixup(const std::string &splits) {
+  b.comment("split-K: the last split of this tile to arrive sums them all");
+  b.ins("membar.gl");
+  b.ins("bar.sync 0");
+  std::string lead = b.p(), tileIndex = b.r(), gridX = b.r(), counter = b.rd(),
+              last = b.r(), ticket = b.r(), notLast = b.p();
+  b.ins("setp.eq.u32 ", lead, ", ", tid, ", 0");
+  b.ins("mov.u32 ", gridX, ", %nctaid.x");
+  b.ins("mad.lo.u32 ", tileIndex, ", ", blockRow, ", ", gridX, ", ", ctaX);
+  b.ins("mul.wide.u32 ", counter, ", ", tileIndex, ", 4");
+  b.ins("add.u64 ", counter, ", ", tileCounters, ", ", counter);
+  b.ins("sub.u32 ", last, ", ", splits, ", 1");
+  b.ins("mov.u32 ", ticket, ", 0");
+  b.ins("@", lead, " atom.acq_rel.gpu.global.inc.u32 ", ticket, ", [", counter,
+        "], ", last);
+  b.ins("@", lead, " st.shared.u32 [", smem, "], ", ticket);
+  b.ins("bar.sync 0");
+  b.ins("ld.shared.u32 ", ticket, ", [", smem, "]");
+  b.ins("setp.ne.u32 ", notLast, ", ", ticket, ", ", last);
+  b.ins("@", notLast, " bra.uni $L_fixup_done");
+  b.ins("membar.gl");
+
+  // The tile's valid outputs as groups of 4 tokens: row r, group g covers
+  // tokens tokenBase + 4g .. +3 (16-byte loads; ldy is a multiple of 8).
+  std::string width = b.r(), groups = b.r(), total = b.r(), zStride = b.rd();
+  b.ins("sub.u32 ", width, ", ", tokens, ", ", tokenBase);
+  b.ins("min.u32 ", width, ", ", width, ", ", tileN);
+  b.ins("add.u32 ", groups, ", ", width, ", 3");
+  b.ins("shr.u32 ", groups, ", ", groups, ", 2");
+  b.ins("mul.lo.u32 ", total, ", ", groups, ", ", tileM);
+  b.ins("mul.wide.u32 ", zStride, ", ", ldy, ", ", c.rows * 4);
+  // Each pass takes kUnroll groups per thread and 4 splits at a time, so
+  // 8 loads are in flight instead of one dependent load per split.
+  constexpr int kUnroll = 2, kSplitsAtOnce = 4;
+  std::string passBase = b.r();
+  b.ins("mov.u32 ", passBase, ", 0");
+  b.label("$L_fixup");
+  struct Group {
+    std::string valid, row, token, address, bias;
+    std::vector<std::string> sums;
+  };
+  std::vector<Group> group(kUnroll);
+  for (int u = 0; u < kUnroll; ++u) {
+    Group &g = group[u];
+    std::string index = b.r(), rowInTile = b.r(), rowOk = b.p();
+    b.ins("add.u32 ", index, ", ", passBase, ", ", tid);
+    b.ins("add.u32 ", index, ", ", index, ", ", u * threads);
+    g.valid = b.p();
+    b.ins("setp.lt.u32 ", g.valid, ", ", index, ", ", total);
+    b.ins("div.u32 ", rowInTile, ", ", index, ", ", groups);
+    g.token = b.r();
+    b.ins("mul.lo.u32 ", g.token, ", ", rowInTile, ", ", groups);
+    b.ins("sub.u32 ", g.token, ", ", index, ", ", g.token);
+    b.ins("mad.lo.u32 ", g.token, ", ", g.token, ", 4, ", tokenBase);
+    g.row = b.r();
+    b.ins("add.u32 ", g.row, ", ", rowBase, ", ", rowInTile);
+    b.ins("setp.lt.u32 ", rowOk, ", ", g.row, ", ", c.rows);
+    b.ins("and.pred ", g.valid, ", ", g.valid, ", ", rowOk);
+    // partial + (row * ldy + token) * 4, split 0
+    std::string token64 = b.rd();
+    g.address = b.rd();
+    b.ins("mul.wide.u32 ", g.address, ", ", g.row, ", ", ldy);
+    b.ins("cvt.u64.u32 ", token64, ", ", g.token);
+    b.ins("add.u64 ", g.address, ", ", g.address, ", ", token64);
+    b.ins("shl.b64 ", g.address, ", ", g.address, ", 2");
+    b.ins("add.u64 ", g.address, ", ", partialSums, ", ", g.address);
+    for (int j = 0; j < 4; ++j) {
+      g.sums.push_back(b.f());
+      b.ins("mov.f32 ", g.sums.back(), ", ", floatImm(0.0f));
+    }
+  }
+  std::string z = b.r();
+  b.ins("mov.u32 ", z, ", 0");
+  b.label("$L_fixup_splits");
+  // Splits past the last read as +0, which leaves every sum unchanged (a sum
+  // that starts at +0 is never -0).
+  std::vector<std::vector<std::vector<std::string>>> loaded(kUnroll);
+  for (int i = 0; i < kSplitsAtOnce; ++i) {
+    std::string zi = b.r(), inSplits = b.p();
+    b.ins("add.u32 ", zi, ", ", z, ", ", i);
+    b.ins("setp.lt.u32 ", inSplits, ", ", zi, ", ", splits);
+    for (int u = 0; u < kUnroll; ++u) {
+      std::string load = b.p(), address = b.rd(), offset = b.rd();
+      b.ins("and.pred ", load, ", ", inSplits, ", ", group[u].valid);
+      b.ins("cvt.u64.u32 ", offset, ", ", zi);
+      b.ins("mul.lo.u64 ", offset, ", ", offset, ", ", zStride);
+      b.ins("add.u64 ", address, ", ", group[u].address, ", ", offset);
+      std::vector<std::string> v;
+      for (int j = 0; j < 4; ++j) {
+        v.push_back(b.f());
+        b.ins("mov.f32 ", v.back(), ", ", floatImm(0.0f));
+      }
+      b.ins("@", load, " ld.global.cg.v4.f32 {", v[0], ", ", v[1], ", ", v[2],
+            ", ", v[3], "}, [", address, "]");
+      loaded[u].push_back(v);
+    }
+  }
+  for (int u = 0; u < kUnroll; ++u)
+    for (int i = 0; i < kSplitsAtOnce; ++i)
+      for (int j = 0; j < 4; ++j)
+        b.ins("add.f32 ", group[u].sums[j], ", ", group[u].sums[j], ", ",
+              loaded[u][i][j]);
+  {
+    std::string more = b.p();
+    b.ins("add.u32 ", z, ", ", z, ", ", kSplitsAtOnce);
+    b.ins("setp.lt.u32 ", more, ", ", z, ", ", splits);
+    b.ins("@", more, " bra.uni $L_fixup_splits");
+  }
+  const char *round =
+      c.valueType == ValueType::F16 ? "cvt.rn.f16.f32 " : "cvt.rn.bf16.f32 ";
+  for (int u = 0; u < kUnroll; ++u) {
+    Group &g = group[u];
+    std::string rowAddress = b.rd();
+    b.ins("mul.wide.u32 ", rowAddress, ", ", g.row, ", ", ldy);
+    std::string biasValue;
+    if (c.hasBias) {
+      std::string addr = b.rd();
+      biasValue = b.f();
+      b.ins("mov.f32 ", biasValue, ", ", floatImm(0.0f));
+      b.ins("mul.wide.u32 ", addr, ", ", g.row, ", 4");
+      b.ins("add.u64 ", addr, ", ", bias, ", ", addr);
+      b.ins("@", g.valid, " ld.global.nc.f32 ", biasValue, ", [", addr, "]");
+    }
+    for (int j = 0; j < 4; ++j) {
+      std::string value = g.sums[j];
+      if (c.hasBias) {
+        std::string biased = b.f();
+        b.ins("add.f32 ", biased, ", ", value, ", ", biasValue);
+        value = biased;
+      }
+      value = emitActivation(b, c.activation, value);
+      std::string token = b.r(), store = b.p(), half = b.h(), addr = b.rd(),
+                  token64 = b.rd();
+      b.ins("add.u32 ", token, ", ", g.token, ", ", j);
+      b.ins("setp.lt.u32 ", store, ", ", token, ", ", tokens);
+      b.ins("and.pred ", store, ", ", store, ", ", g.valid);
+      b.ins(round, half, ", ", value);
+      b.ins("cvt.u64.u32 ", token64, ", ", token);
+      b.ins("add.u64 ", addr, ", ", rowAddress, ", ", token64);
+      b.ins("shl.b64 ", addr, ", ", addr, ", 1");
+      b.ins("add.u64 ", addr, ", ", y, ", ", addr);
+      b.ins("@", store, " st.global.b16 [", addr, "], ", half);
+    }
+  }
+  {
+    std::string more = b.p();
+    b.ins("add.u32 ", passBase, ", ", passBase, ", ", kUnroll * threads);
+    b.ins("setp.lt.u32 ", more, ", ", passBase, ", ", total);
+    b.ins("@", more, " bra.uni $L_fixup");
+  }
+  b.label("$L_fixup_done");
+}
+
 std::string KernelEmitter::emit() {
   loadParams();
   setupProducer();
@@ -1087,6 +1165,7 @@ std::string KernelEmitter::emit() {
   b.ins("ret");
   b.label("$L_partial");
   epilogue(true);
+  splitKFixup(splits);
   b.ins("ret");
 
   std::ostringstream os;
@@ -1106,7 +1185,7 @@ std::string KernelEmitter::emit() {
      << "\t.param .u64 p_col_idx,\n\t.param .u64 p_bias,\n"
      << "\t.param .u64 p_x,\n\t.param .u64 p_y,\n"
      << "\t.param .u32 p_tokens,\n\t.param .u32 p_ldx,\n\t.param .u32 p_ldy,\n"
-     << "\t.param .u64 p_partial)\n"
+     << "\t.param .u64 p_partial,\n\t.param .u64 p_tile_counters)\n"
      << "\t.reqntid " << threads << ", 1, 1\n{\n";
   os << b.declarations();
   os << "\n";
@@ -1257,7 +1336,6 @@ std::string generateLinearKernel(const LinearKernelConfig &config) {
   os << KernelEmitter(config).emit();
   if (std::optional<LinearKernelConfig> small = smallVariant(config))
     os << KernelEmitter(*small).emit();
-  os << emitReduceKernel(config);
   return os.str();
 }
 

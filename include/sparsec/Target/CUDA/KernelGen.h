@@ -19,12 +19,15 @@
 //   .param .u32 ldx      >= T, multiple of 8
 //   .param .u32 ldy      >= T, multiple of 8
 //   .param .u64 partial  split-K workspace, f32 [splits][R][ldy] (0 if none)
+//   .param .u64 tile_counters  split-K: u32 per output tile (ctaid.y *
+//                        nctaid.x + ctaid.x), zero before the launch and
+//                        left zero after it (0 if none)
 // grid = (ceil(T / tileN), rowsPadded / tileM, splits), block = (threads):
 // 128 threads per 64 rows.
 // With splits > 1 each z-slice covers a contiguous range of k-steps and
-// writes raw partial sums; `<name>_reduce` (params partial, bias, y, tokens,
-// ldy, splits; 256 threads, one per output element) then adds them in split
-// order and applies bias, activation and rounding.
+// writes raw partial sums; the last slice of a tile to arrive (by its
+// counter) adds them in split order and applies bias, activation and
+// rounding, in the same launch.
 //
 //===----------------------------------------------------------------------===//
 #ifndef SPARSEC_TARGET_CUDA_KERNELGEN_H
