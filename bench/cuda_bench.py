@@ -44,6 +44,10 @@ SHAPES = [(4096, 4096, t) for t in (16, 64, 256, 2048, 8192)] + [
     (768, 3072, 4096), (8192, 8192, 8192)]
 SMALL_SHAPES = [(128, 256, 16), (192, 128, 64), (128, 256, 2048)]
 CEILING = dict(dense_tflops=989.0, sparse_tflops=1979.0, hbm_tbs=4.8)
+# What the H200's L2 delivers into shared memory, per load style
+# (bench/results/l2_load_styles.md): per-thread 16-byte cp.async, and 1-D
+# bulk copies of contiguous 16 KiB runs (the best any style reached).
+L2_TO_SMEM_TBS = {"cp.async": 5.9, "bulk": 8.5}
 TOLERANCE = 1e-2
 
 
@@ -68,13 +72,9 @@ class Result:
     executed_k: Optional[int] = None   # K the tensor cores run (K_c for HiNM)
     copies: int = 0
     calls_per_replay: int = 0
-
-
-def arch_and_wgmma(arch: str):
-    """'sm_90a-sync' (the fallback sm_90a pipeline) -> ('sm_90a', 'sync');
-    plain 'sm_90a' is the wgmma path, 'sm_90a-auto' the compiler's default."""
-    base, _, variant = arch.partition("-")
-    return base, variant or "async"
+    # sparsec: the main entry's CTA tile (T above the small-T entry's range)
+    tile_m: Optional[int] = None
+    tile_n: Optional[int] = None
 
 
 def methods_for(arches, cslt_ok: Optional[str], torch_ok: bool):
@@ -84,6 +84,8 @@ def methods_for(arches, cslt_ok: Optional[str], torch_ok: bool):
                                                    gc.NM24)]
     for arch in arches:
         for fmt in gc.ALL_FORMATS:
+            if not gc.variant_supports(arch, fmt):
+                continue
             label = fmt.name.replace("HiNM", "H").replace(" V", "/")
             out.append(Method(f"{label} {arch}", "sparsec", fmt, arch))
     return out
@@ -254,12 +256,13 @@ class GpuBench:
         w_masked = w32_np * mask_np  # zeros off the mask, whatever the packer
 
         def make_layer(_):
-            arch, wgmma = arch_and_wgmma(method.arch)
             return self.rt.Layer(self.device, w_masked, mask=mask_np,
                                  tile_columns=cols_np, format=fmt.format,
-                                 arch=arch, dtype="f16", act="none",
-                                 v=fmt.v, tile_n=self.args.tile_n, wgmma=wgmma)
+                                 dtype="f16", act="none", v=fmt.v,
+                                 tile_n=self.args.tile_n,
+                                 **gc.kernel_variant(method.arch))
         first = make_layer(0)
+        self.last_info = first.info
         nbytes = first.weight_bytes
         copies = self.copies_for(nbytes)
         with ThreadPoolExecutor(self.args.build_threads) as pool:
@@ -318,6 +321,9 @@ class GpuBench:
                 continue
             for r, t in zip(rows, tokens):
                 r.weight_bytes, r.copies, r.executed_k = nbytes, copies, k_exec
+                if method.kind == "sparsec":
+                    r.tile_m = self.last_info["tile_m"]
+                    r.tile_n = self.last_info["tile_n"]
                 if time.time() > deadline:
                     r.status, r.note = "skipped", "time budget"
                     continue
@@ -375,17 +381,18 @@ class EmulatorBench:
             .astype(np.float32)
         for method in methods:
             mask, cols = gc.random_mask(rng, n, k, method.fmt)
-            arch, wgmma = arch_and_wgmma(method.arch)
             layer = self.rt.Layer(self.device, w * mask, mask=mask,
                                   tile_columns=cols,
-                                  format=method.fmt.format, arch=arch,
-                                  dtype="f16", act="none", v=method.fmt.v,
-                                  wgmma=wgmma)
+                                  format=method.fmt.format, dtype="f16",
+                                  act="none", v=method.fmt.v,
+                                  **gc.kernel_variant(method.arch))
             for t in tokens:
                 r = Result((n, k, t), method.key, status="ok",
                            note="not timed (emulator)",
                            weight_bytes=layer.weight_bytes,
-                           executed_k=min(layer.info["kept_width"], k))
+                           executed_k=min(layer.info["kept_width"], k),
+                           tile_m=layer.info["tile_m"],
+                           tile_n=layer.info["tile_n"])
                 x = gc.rounded(rng.standard_normal((k, t)), "f16")
                 y = gc.from_bits(layer.run_host(gc.to_bits(x, "f16"), t), "f16")
                 r.rel_error = gc.rel_error(y[:, :t],
@@ -525,6 +532,8 @@ def report(results: List[Result], methods, shapes, meta) -> str:
             lines.append(f"| {s[0]}×{s[1]} | {s[2]} | " + " | ".join(
                 cell(s, key, gbps(s, key), ".0f") for key in keys) + " |")
         md += lines + [""]
+    md += traffic_table(results, methods, shapes)
+    md += bounds(results, methods, shapes)
     md += table("Check: normwise relative error vs the fp32 reference",
                 lambda s, key: (lambda r: r.rel_error), ".1e")
     md += targets(results, methods, shapes, time_of)
@@ -541,12 +550,131 @@ def report(results: List[Result], methods, shapes, meta) -> str:
     return "\n".join(md)
 
 
+def operand_bytes(n, k_exec, t, weight_bytes, tile_m, tile_n) -> int:
+    """Bytes a kernel with tile_m x tile_n CTA tiles moves from L2 into
+    shared memory (plus its output stores): every token tile reads all of
+    the packed weights, every row tile the activation rows it multiplies
+    (K_exec of them: all of K for 2:4, the kept columns for HiNM)."""
+    return (weight_bytes * math.ceil(t / tile_n) +
+            math.ceil(n / tile_m) * k_exec * t * 2 + n * t * 2)
+
+
+def legal_tiles(fmt) -> List[tuple]:
+    """The CTA tiles the generator offers for a format (tile_m must divide
+    HiNM's V; at most 256 x 128 or 128 x 256 accumulators)."""
+    out = []
+    for tm in (64, 128, 256):
+        for tn in (128, 256):
+            if tm * tn > 256 * 128:
+                continue
+            if fmt.format == "hinm" and fmt.v % tm:
+                continue
+            out.append((tm, tn))
+    return out
+
+
+def traffic_table(results, methods, shapes) -> List[str]:
+    """Per sparsec kernel at T >= 2048: its modeled operand traffic and the
+    L2 -> shared-memory rate that implies at the measured time."""
+    big = [s for s in shapes if s[2] >= 2048]
+    keys = [m.key for m in methods if m.kind == "sparsec"]
+    rows = []
+    for s in big:
+        cells = []
+        for key in keys:
+            r = next((r for r in results if r.shape == s and r.method == key),
+                     None)
+            if not (r and r.time_us and r.tile_m and r.weight_bytes):
+                cells.append("–")
+                continue
+            nbytes = operand_bytes(s[0], r.executed_k or s[1], s[2],
+                                   r.weight_bytes, r.tile_m, r.tile_n)
+            cells.append(f"{nbytes / 1e9:.2f} GB, {nbytes / (r.time_us * 1e6):.1f}"
+                         f" ({r.tile_m}×{r.tile_n})")
+        rows.append(f"| {s[0]}×{s[1]} | {s[2]} | " + " | ".join(cells) + " |")
+    if not big or not any("GB" in row for row in rows):
+        return []
+    return ["### Operand traffic into shared memory at T ≥ 2048", "",
+            "Modeled bytes from L2 (each token tile reads all packed weights, "
+            "each row tile its activation rows) and the rate they imply at "
+            "the measured time, in TB/s, with the kernel's CTA tile. The H200 "
+            f"delivers about {L2_TO_SMEM_TBS['cp.async']} TB/s from L2 to "
+            "shared memory with per-thread cp.async and "
+            f"{L2_TO_SMEM_TBS['bulk']} TB/s with bulk copies of long runs "
+            "(`l2_load_styles.md`).", "",
+            "| N×K | T | " + " | ".join(keys) + " |",
+            "|---|---|" + "---|" * len(keys)] + rows + [""]
+
+
+def bounds(results, methods, shapes) -> List[str]:
+    """What the H200 allows each format at T >= 2048: the fastest time any
+    legal CTA tile permits, limited by the sparse tensor-core peak, HBM and
+    the operand traffic at the L2 -> shared-memory rates, against this
+    run's cuBLAS (and cuSPARSELt for 2:4) and the issue's targets."""
+    big = [s for s in shapes if s[2] >= 2048]
+    fmts = [m.fmt for m in methods if m.kind == "sparsec"]
+    fmts = list(dict.fromkeys(fmts))
+    goals = {"nm24": ("vs cuSPARSELt", 1.0), 0.5: ("vs cuBLAS", 2.5),
+             0.75: ("vs cuBLAS", 4.0)}
+    lines = []
+    for s in big:
+        n, k, t = s
+        dense = next((r.time_us for r in results if r.shape == s and
+                      r.method == "cuBLAS" and r.status == "ok"), None)
+        cslt = next((r.time_us for r in results if r.shape == s and
+                     r.method == "cuSPARSELt" and r.status == "ok"), None)
+        for fmt in fmts:
+            r = next((r for r in results if r.shape == s and r.weight_bytes
+                      and r.method.startswith(
+                          fmt.name.replace("HiNM", "H").replace(" V", "/") +
+                          " ")), None)
+            if r is None:
+                continue
+            k_exec = r.executed_k or k
+            t_tc = 2 * n * k_exec * t / (CEILING["sparse_tflops"] * 1e6)
+            t_hbm = (r.weight_bytes + 2 * k * t + 2 * n * t) / \
+                (CEILING["hbm_tbs"] * 1e6)
+            tm, tn = min(legal_tiles(fmt), key=lambda tile: operand_bytes(
+                n, k_exec, t, r.weight_bytes, *tile))
+            traffic = operand_bytes(n, k_exec, t, r.weight_bytes, tm, tn)
+            label, goal = goals["nm24" if fmt.format == "nm24" else fmt.vs]
+            base = cslt if fmt.format == "nm24" else dense
+            cells = []
+            for style in ("cp.async", "bulk"):
+                t_l2 = traffic / (L2_TO_SMEM_TBS[style] * 1e6)
+                best = max(t_tc, t_hbm, t_l2)
+                cells.append(f"{base / best:.2f}×" if base else "–")
+            lines.append(
+                f"| {n}×{k} | {t} | {fmt.name} | {tm}×{tn} | "
+                f"{traffic / 1e9:.2f} | {t_tc:.0f} | {t_hbm:.0f} | "
+                f"{cells[0]} | {cells[1]} | {goal}× {label} |")
+    if not lines:
+        return []
+    return ["### What the H200 allows each format at T ≥ 2048", "",
+            "Best time = max(executed FLOPs at the 1979 TFLOP/s sparse peak, "
+            "(weights + X + Y) at 4.8 TB/s HBM, operand traffic at the L2 → "
+            "shared-memory rate) for the legal CTA tile with the least "
+            "traffic (HiNM: tile_m divides V, since a tile's rows share one "
+            "gather); shown as the speedup that time would give over this "
+            "run's cuBLAS (2:4: over cuSPARSELt), at each load style's rate. "
+            "A target above both columns cannot be met by any kernel that "
+            "stages operands through shared memory at those rates. Cluster "
+            "multicast (one L2 read landing in several CTAs) is not modeled: "
+            "it can cut 2:4's activation traffic, whose row tiles read the "
+            "same rows, but not HiNM's, whose row tiles gather different "
+            "columns.", "",
+            "| N×K | T | format | tile | traffic (GB) | tensor-core µs | "
+            "HBM µs | best at cp.async rate | best at bulk rate | target |",
+            "|---|---|---|---|---|---|---|---|---|---|"] + lines + [""]
+
+
 def targets(results, methods, shapes, time_of) -> List[str]:
     """The issue's targets on this run's numbers (per kernel path)."""
     lines = ["## Targets", "",
              "| Target | Variant | Shapes | Achieved | Target | Verdict |",
              "|---|---|---|---|---|---|"]
     arches = sorted({m.arch for m in methods if m.kind == "sparsec"})
+    present = {m.key for m in methods}
 
     def verdict(value, goal):
         if value is None:
@@ -572,6 +700,8 @@ def targets(results, methods, shapes, time_of) -> List[str]:
 
     for arch in arches:
         key = f"2:4 {arch}"
+        if key not in present:
+            continue
         pairs = [(time_of(s, "cuSPARSELt"), time_of(s, key)) for s in shapes]
         add("2:4 vs cuSPARSELt, geomean ≥ 1", key, pairs, 1.0, geomean)
         add("2:4 vs cuSPARSELt, min ≥ 0.9", key, pairs, 0.9, min)
@@ -579,6 +709,8 @@ def targets(results, methods, shapes, time_of) -> List[str]:
         for v in (64, 128):
             for arch in arches:
                 key = f"{label}/{v} {arch}"
+                if key not in present:
+                    continue
                 big = [s for s in shapes if s[2] >= 2048]
                 pairs = [(time_of(s, "cuBLAS"), time_of(s, key)) for s in big]
                 add(f"{label} vs cuBLAS at T ≥ 2048, every shape ≥ {goal_big}×",
@@ -593,6 +725,29 @@ def targets(results, methods, shapes, time_of) -> List[str]:
               "1.78× (2:4), ≈3.46× (HiNM75) and ≈6.9× (HiNM87.5) over dense "
               "(gpu.md §6).", ""]
     return lines
+
+
+def print_bounds(path: str) -> int:
+    import json
+    data = json.loads(Path(path).read_text())
+    fields = set(Result.__dataclass_fields__)
+    results = [Result(**{k: v for k, v in r.items() if k in fields})
+               for r in data["results"]]
+    for r in results:
+        r.shape = tuple(r.shape)
+    shapes = list(dict.fromkeys(r.shape for r in results))
+    keys = list(dict.fromkeys(r.method for r in results))
+    by_label = {f.name.replace("HiNM", "H").replace(" V", "/"): f
+                for f in gc.ALL_FORMATS}
+    methods = []
+    for key in keys:
+        label, _, arch = key.partition(" ")
+        kind = {"cuBLAS": "cublas", "cuSPARSELt": "cusparselt"}.get(key,
+                                                                    "sparsec")
+        methods.append(Method(key, kind, by_label.get(label), arch))
+    print("\n".join(traffic_table(results, methods, shapes) +
+                    bounds(results, methods, shapes)))
+    return 0
 
 
 def main():
@@ -619,13 +774,21 @@ def main():
     ap.add_argument("--auto-wgmma", action="store_true",
                     help="also time sm_90a under --cuda-wgmma=auto, the "
                          "compiler's default (columns 'sm_90a-auto')")
+    ap.add_argument("--m128", action="store_true",
+                    help="also time the mma.sp kernel with 128-row tiles "
+                         "(columns 'sm_80-m128'; 2:4 and HiNM V=128)")
     ap.add_argument("--methods", default=None,
                     help="comma list of substrings of the column labels")
     ap.add_argument("--out", default=None,
                     help="markdown table (default: bench/results/cuda_bench.md "
                          "on a GPU; not written for emulator smoke runs)")
     ap.add_argument("--json", default=None)
+    ap.add_argument("--bounds-from-json", default=None, metavar="JSON",
+                    help="print the traffic and bound tables of an earlier "
+                         "run's --json output and exit (no GPU needed)")
     args = ap.parse_args()
+    if args.bounds_from_json:
+        return print_bounds(args.bounds_from_json)
 
     start = time.time()
     seed = args.seed if args.seed is not None else \
@@ -652,6 +815,8 @@ def main():
         bench.arches = bench.arches + ["sm_90a-sync"]
     if args.auto_wgmma and "sm_90a" in bench.arches:
         bench.arches = bench.arches + ["sm_90a-auto"]
+    if args.m128:
+        bench.arches = bench.arches + ["sm_80-m128"]
     methods = methods_for(bench.arches, bench.cslt_reason,
                           args.device == "cuda")
     if args.methods:

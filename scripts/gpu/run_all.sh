@@ -18,7 +18,8 @@
 # fails; the exit status is non-zero if any part failed.
 # Budgets (seconds) can be overridden: BUDGET_TOTAL, BUDGET_KERNELS,
 # BUDGET_MODELS; BENCH_ARGS gives cuda_bench.py's extra options (default
-# --auto-wgmma: also the columns of the compiler's sm_90a default).
+# --auto-wgmma --m128: also the columns of the compiler's sm_90a default and
+# of the mma.sp kernel with 128-row tiles).
 # DEVICE=emulator is a dry run of the plumbing without a GPU: the oracle
 # checks its host logic (--simulate), the Python parts use the CPU emulator.
 set -uo pipefail
@@ -154,7 +155,7 @@ if [[ "$mode" != checks ]]; then
     # shellcheck disable=SC2086
     timeout -k 10 $(( bb + 40 )) "$python" bench/cuda_bench.py \
       --time-budget "$bb" --out "$out/cuda_bench.md" \
-      --json "$out/cuda_bench.json" "${dry[@]}" ${BENCH_ARGS:---auto-wgmma} \
+      --json "$out/cuda_bench.json" "${dry[@]}" ${BENCH_ARGS:---auto-wgmma --m128} \
       > "$parts/bench.log" 2>&1
     rc=$?
     grep -vE '^(\||#|$|- |Floor|Columns|\(weight|Ceilings|Total|wrote)' \

@@ -148,10 +148,40 @@ def test_sm90a_tile_m(rt, emulator, fmt, wgmma, tile_m, tile_n):
     assert normwise_rel(layer.run(x), want) <= 2e-3
 
 
+@pytest.mark.parametrize("arch,wgmma", [("sm_80", "auto"), ("sm_90a", "off"),
+                                        ("sm_90a", "auto")])
+@pytest.mark.parametrize("fmt", [("nm24", 0, 0.0), ("hinm", 128, 0.5),
+                                 ("hinm", 256, 0.75)])
+@pytest.mark.parametrize("splits", [1, 3])
+def test_mma_sp_tile_m128(rt, emulator, monkeypatch, tmp_path, arch, wgmma, fmt,
+                          splits):
+    """mma.sp with 128-row tiles: 8 warps of 32 rows x tile_n/2 tokens share
+    one activation tile (half the activation traffic of 64-row tiles), on
+    awkward sizes, with and without k-splits; under --cuda-wgmma=auto an
+    explicit tile_m 128 keeps the layer's instruction (mma.sp here)."""
+    monkeypatch.setenv("SPARSEC_CUDA_SPLIT_K", str(splits))
+    rng = np.random.default_rng(splits)
+    name, v, vs = fmt
+    bias = rng.standard_normal(300).astype(np.float32)
+    layer, weight, mask = make_layer(rt, emulator, rng, 300, 328, name, v, vs,
+                                     arch=arch, wgmma=wgmma, tile_m=128,
+                                     bias=bias, act="gelu")
+    assert layer.info["tile_m"] == 128 and layer.info["threads"] == 256
+    assert "wgmma" not in layer.ptx and "mma.sp::ordered_metadata" in layer.ptx
+    assemble(layer.ptx, arch, tmp_path)
+    for tokens in (1, 137):
+        x = rng.standard_normal((tokens, 328)).astype(np.float32)
+        want = linear_reference(weight, mask, bias, x, "f16", "gelu")
+        assert normwise_rel(layer.run(x), want) <= 2e-3
+
+
 def test_tile_m_limits(rt, emulator):
     rng = np.random.default_rng(0)
-    with pytest.raises(rt.SparsecRuntimeError, match="tile_m 128 needs sm_90a"):
-        make_layer(rt, emulator, rng, 128, 64, "nm24", 0, 0.0, arch="sm_80", tile_m=128)
+    with pytest.raises(rt.SparsecRuntimeError, match="tile_m 256 needs sm_90a"):
+        make_layer(rt, emulator, rng, 256, 64, "nm24", 0, 0.0, arch="sm_80", tile_m=256)
+    with pytest.raises(rt.SparsecRuntimeError, match="tile_m 256 needs wgmma"):
+        make_layer(rt, emulator, rng, 256, 64, "nm24", 0, 0.0, arch="sm_90a",
+                   wgmma="off", tile_m=256)
     with pytest.raises(rt.SparsecRuntimeError, match="multiple of it"):
         make_layer(rt, emulator, rng, 128, 64, "hinm", 64, 0.5, arch="sm_90a", tile_m=128)
     with pytest.raises(rt.SparsecRuntimeError, match="accumulator registers"):

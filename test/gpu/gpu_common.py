@@ -49,6 +49,23 @@ HINM = {
 ALL_FORMATS = [NM24, *HINM.values()]
 
 
+def kernel_variant(arch: str) -> dict:
+    """A column/case label -> Layer keywords. 'sm_80' (mma.sp, 64-row tiles),
+    'sm_80-m128' (mma.sp, 128-row tiles), 'sm_90a' (the async wgmma
+    pipeline), 'sm_90a-sync' (the fallback pipeline), 'sm_90a-auto' (the
+    compiler's default, mma.sp or wgmma per layer)."""
+    base, _, variant = arch.partition("-")
+    if variant == "m128":
+        return dict(arch=base, wgmma="off", tile_m=128)
+    return dict(arch=base, wgmma=variant or "async", tile_m=0)
+
+
+def variant_supports(arch: str, fmt: Format) -> bool:
+    """128-row tiles need HiNM's V to be a multiple of 128."""
+    return kernel_variant(arch)["tile_m"] <= 64 or fmt.format != "hinm" or \
+        fmt.v % kernel_variant(arch)["tile_m"] == 0
+
+
 def round_up(x: int, m: int) -> int:
     return (x + m - 1) // m * m
 

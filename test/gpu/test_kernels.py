@@ -50,6 +50,8 @@ def make_cases(arches, small):
     the combos (7 is prime to 12, so each group sees different ones)."""
     cases = []
     for g, (arch, fmt) in enumerate(itertools.product(arches, gc.ALL_FORMATS)):
+        if not gc.variant_supports(arch, fmt):
+            continue
         if small:
             if fmt.format == "hinm" and (fmt.v, fmt.vs) != (64, 0.5):
                 continue
@@ -129,13 +131,10 @@ def run_case(rt, device, runner, case, seed, index):
         mask &= (rng.random(mask.shape) > 0.3).astype(np.uint8)
     bias = (0.5 * rng.standard_normal(rows)).astype(np.float32) \
         if has_bias else None
-    # "sm_90a-sync": the synchronous sm_90a pipeline (the fallback);
-    # "sm_90a-auto": the compiler's default, mma.sp or wgmma per layer.
-    base_arch, _, variant = arch.partition("-")
     layer = rt.Layer(device, w, mask=mask, bias=bias,
                      tile_columns=tile_columns, format=fmt.format,
-                     arch=base_arch, dtype=dtype, act=act, v=fmt.v,
-                     tile_n=tile_n, wgmma=variant or "async")
+                     dtype=dtype, act=act, v=fmt.v, tile_n=tile_n,
+                     **gc.kernel_variant(arch))
     ldx = gc.round_up(tokens, 8)
     x = rng.standard_normal((cols, tokens)).astype(np.float32)
     x_bits = np.empty((cols, ldx), np.uint16)
@@ -222,12 +221,14 @@ def main():
         torch = runner.torch
         major, minor = torch.cuda.get_device_capability()
         device_name = f"{torch.cuda.get_device_name()} (sm_{major}{minor})"
-        available = ["sm_80"] + (["sm_90a", "sm_90a-sync", "sm_90a-auto"]
-                                 if (major, minor) == (9, 0) else [])
+        available = ["sm_80", "sm_80-m128"] + (
+            ["sm_90a", "sm_90a-sync", "sm_90a-auto"]
+            if (major, minor) == (9, 0) else [])
     else:
         runner = EmulatorRunner()
         device_name = "CPU PTX emulator"
-        available = ["sm_80", "sm_90a", "sm_90a-sync", "sm_90a-auto"]
+        available = ["sm_80", "sm_80-m128", "sm_90a", "sm_90a-sync",
+                     "sm_90a-auto"]
     arches = available if args.arch == "auto" else args.arch.split(",")
     cases = make_cases(arches, args.small)
     print(f"device: {device_name}; arches {arches}; {len(cases)} cases",

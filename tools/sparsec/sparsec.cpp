@@ -103,9 +103,9 @@ static cl::opt<int64_t>
               cl::init(0), cl::cat(sparsecCategory));
 static cl::opt<int64_t> cudaTileM(
     "cuda-tile-m",
-    cl::desc("cuda target: rows per CTA, 64, or 128 / 256 on sm_90a (one "
-             "warpgroup per 64 rows, sharing the activation tile; HiNM needs "
-             "V % tile_m == 0); 0 = auto"),
+    cl::desc("cuda target: rows per CTA, sharing the activation tile: 64, "
+             "128, or 256 with wgmma on sm_90a (HiNM needs V % tile_m == 0); "
+             "0 = auto"),
     cl::init(0), cl::cat(sparsecCategory));
 static cl::opt<std::string> cudaWgmma(
     "cuda-wgmma",

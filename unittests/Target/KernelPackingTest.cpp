@@ -170,9 +170,12 @@ TEST(KernelPacking, RejectsWhatTheKernelsCannotRun) {
   c.arch = Arch::SM80;
   c.tileN = 64;
   EXPECT_NE(verifyConfig(c).find("needs sm_90a"), std::string::npos);
+  c.tileM = 128; // mma.sp: 8 warps
+  EXPECT_EQ(verifyConfig(c), "");
   c.arch = Arch::SM90a;
   c.wgmma = WgmmaMode::Off;
-  c.tileM = 128;
+  EXPECT_EQ(verifyConfig(c), "");
+  c.tileM = 256;
   EXPECT_NE(verifyConfig(c).find("needs wgmma"), std::string::npos);
   LinearKernelConfig dense;
   dense.rows = 64;
@@ -218,7 +221,9 @@ TEST(KernelPacking, AutoPicksTheInstructionPerLayer) {
   c.v = 128;
   c.keptWidth = 1024;
   EXPECT_FALSE(usesWgmma(c)); // HiNM: mma.sp
-  c.tileM = 128;              // tiles only wgmma has select it
+  c.tileM = 128;              // mma.sp has 128-row tiles too
+  EXPECT_FALSE(usesWgmma(c));
+  c.tileM = 256; // tiles only wgmma has select it
   EXPECT_TRUE(usesWgmma(c));
   c.tileM = 0;
   c.tileN = 256;

@@ -102,7 +102,7 @@ bool usesWgmma(const LinearKernelConfig &c) {
     return true;
   case WgmmaMode::Auto:
     // Tiles only wgmma has select it.
-    if (c.tileM > 64 || c.tileN == 256)
+    if (c.tileM > 128 || c.tileN == 256)
       return true;
     return !c.hinm && c.rows >= 2048;
   }
@@ -1238,7 +1238,9 @@ std::string verifyConfig(const LinearKernelConfig &c) {
   int64_t tileM = tileMFor(c);
   if (tileM != 64 && tileM != 128 && tileM != 256)
     return "tile_m must be 64, 128 or 256 (got " + std::to_string(tileM) + ")";
-  if (tileM > 64 && !wgmma)
+  // mma.sp: 8 warps of 32 x tile_n/2 for 128 rows; 256 rows would need 512
+  // threads holding 64 accumulators each, more than ptxas gives them.
+  if (tileM > 128 && !wgmma)
     return "tile_m " + std::to_string(tileM) +
            (c.arch == Arch::SM90a
                 ? " needs wgmma (one warpgroup per 64 rows), not "

@@ -45,7 +45,7 @@ enum class Activation { None, Relu, Gelu };
 /// How an sm_90a kernel multiplies (ignored on sm_80, which has mma.sp only).
 ///   Auto:  per layer, the faster path measured on the H200
 ///          (bench/results/cuda_bench.md): wgmma for 2:4 layers with at least
-///          2048 rows (256-row tiles), mma.sp otherwise; explicit tile_m > 64
+///          2048 rows (256-row tiles), mma.sp otherwise; explicit tile_m 256
 ///          or tile_n 256 need wgmma and select it.
 ///   Async: wgmma, A from shared memory, one wgmma group kept in flight.
 ///   Sync:  wgmma, A from registers, each wgmma waited for (the fallback).
@@ -73,9 +73,10 @@ struct LinearKernelConfig {
   int64_t v = 0;         // HiNM tile rows (multiple of 64)
   int64_t keptWidth = 0; // HiNM K_c; 2:4: roundup(K, 32)
   int64_t tileN = 0;     // tokens per CTA (0: generator's choice)
-  /// Rows per CTA: 64, or 128 / 256 with wgmma (one warpgroup per 64 rows,
-  /// sharing the B tile; HiNM needs V % tileM == 0). 0: the measured
-  /// defaults (docs/CUDABackend.md).
+  /// Rows per CTA, sharing the B tile: 64 or 128 (mma.sp: 4 or 8 warps of
+  /// 32 rows x tileN/2 tokens; wgmma: one warpgroup per 64 rows), or 256
+  /// with wgmma. HiNM needs V % tileM == 0. 0: the measured defaults
+  /// (docs/CUDABackend.md).
   int64_t tileM = 0;
   int64_t stages = 0; // cp.async pipeline depth (0: default)
   WgmmaMode wgmma = WgmmaMode::Auto;
