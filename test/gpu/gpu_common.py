@@ -62,8 +62,8 @@ def kernel_variant(arch: str) -> dict:
 
 def variant_supports(arch: str, fmt: Format) -> bool:
     """128-row tiles need HiNM's V to be a multiple of 128."""
-    return kernel_variant(arch)["tile_m"] <= 64 or fmt.format != "hinm" or \
-        fmt.v % kernel_variant(arch)["tile_m"] == 0
+    tile_m = kernel_variant(arch)["tile_m"]
+    return tile_m <= 64 or fmt.format != "hinm" or fmt.v % tile_m == 0
 
 
 def round_up(x: int, m: int) -> int:

@@ -368,6 +368,7 @@ private:
   void computeStep(const std::string &slotBase, const std::string &e);
   void epilogue(bool partial);
   void splitKFixup(const std::string &splits);
+  std::string loadBias(const std::string &row, const std::string &inRange);
 
   const LinearKernelConfig &c;
   bool sm80; // the mma.sp path (sm_80 and later), else wgmma
@@ -769,15 +770,8 @@ void KernelEmitter::epilogue(bool partial) {
       b.ins("mul.wide.u32 ", info.address, ", ", row, ", ", ldy);
       b.ins("shl.b64 ", info.address, ", ", info.address, ", 1");
       b.ins("add.u64 ", info.address, ", ", y, ", ", info.address);
-      if (c.hasBias) {
-        info.bias = b.f();
-        std::string addr = b.rd();
-        b.ins("mov.f32 ", info.bias, ", ", floatImm(0.0f));
-        b.ins("mul.wide.u32 ", addr, ", ", row, ", 4");
-        b.ins("add.u64 ", addr, ", ", bias, ", ", addr);
-        b.ins("@", info.inRange, " ld.global.nc.f32 ", info.bias, ", [", addr,
-              "]");
-      }
+      if (c.hasBias)
+        info.bias = loadBias(row, info.inRange);
       rowInfo.push_back(info);
     }
   const char *pack = c.valueType == ValueType::F16 ? "cvt.rn.f16x2.f32 "
@@ -827,6 +821,17 @@ void KernelEmitter::epilogue(bool partial) {
         b.ins("@", storeFirst, " st.global.b16 [", addr, "], ", low);
       }
   }
+}
+
+/// bias[row] as f32 (0 where `inRange` is false).
+std::string KernelEmitter::loadBias(const std::string &row,
+                                    const std::string &inRange) {
+  std::string value = b.f(), addr = b.rd();
+  b.ins("mov.f32 ", value, ", ", floatImm(0.0f));
+  b.ins("mul.wide.u32 ", addr, ", ", row, ", 4");
+  b.ins("add.u64 ", addr, ", ", bias, ", ", addr);
+  b.ins("@", inRange, " ld.global.nc.f32 ", value, ", [", addr, "]");
+  return value;
 }
 
 /// Split-K without a second launch: each split has stored its partial sums;
@@ -949,15 +954,7 @@ void KernelEmitter::splitKFixup(const std::string &splits) {
     Group &g = group[u];
     std::string rowAddress = b.rd();
     b.ins("mul.wide.u32 ", rowAddress, ", ", g.row, ", ", ldy);
-    std::string biasValue;
-    if (c.hasBias) {
-      std::string addr = b.rd();
-      biasValue = b.f();
-      b.ins("mov.f32 ", biasValue, ", ", floatImm(0.0f));
-      b.ins("mul.wide.u32 ", addr, ", ", g.row, ", 4");
-      b.ins("add.u64 ", addr, ", ", bias, ", ", addr);
-      b.ins("@", g.valid, " ld.global.nc.f32 ", biasValue, ", [", addr, "]");
-    }
+    std::string biasValue = c.hasBias ? loadBias(g.row, g.valid) : "";
     for (int j = 0; j < 4; ++j) {
       std::string value = g.sums[j];
       if (c.hasBias) {
