@@ -1,10 +1,10 @@
 //===- RuntimeTest.cpp - JSON, artifacts, host ops, layers, C API ---------===//
 #include "sparsec-c/Runtime.h"
+#include "sparsec/KernelGen/KernelGen.h"
 #include "sparsec/Runtime/Artifact.h"
 #include "sparsec/Runtime/Executor.h"
 #include "sparsec/Runtime/Json.h"
 #include "sparsec/Support/Npy.h"
-#include "sparsec/Target/CUDA/KernelGen.h"
 
 #include <gtest/gtest.h>
 

@@ -12,7 +12,7 @@
 #ifndef SPARSEC_RUNTIME_ARTIFACT_H
 #define SPARSEC_RUNTIME_ARTIFACT_H
 
-#include "sparsec/Target/CUDA/KernelGen.h"
+#include "sparsec/KernelGen/KernelGen.h"
 
 #include <cstdint>
 #include <string>

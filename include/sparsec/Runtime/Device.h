@@ -70,20 +70,13 @@ public:
 };
 
 /// Creates device `ordinal` through libcuda.so.1. Fails with "no CUDA driver:
-/// ..." when the driver is missing or has no usable GPU.
+/// ..." when the driver is missing or has no usable GPU. In
+/// SparsecRuntimeCUDA (lib/Runtime/CUDA).
 std::string createCudaDevice(int ordinal, std::unique_ptr<Device> &out);
+/// In SparsecPTXEmulator (lib/Runtime/Emulator).
 std::unique_ptr<Device> createEmulatorDevice();
-/// `kind` is "cuda" or "emulator".
-inline std::string createDevice(const std::string &kind,
-                                std::unique_ptr<Device> &out) {
-  if (kind == "cuda")
-    return createCudaDevice(0, out);
-  if (kind == "emulator") {
-    out = createEmulatorDevice();
-    return "";
-  }
-  return "unknown device '" + kind + "' (expected 'cuda' or 'emulator')";
-}
+/// `kind` is "cuda" or "emulator". In the runtime core, which links both.
+std::string createDevice(const std::string &kind, std::unique_ptr<Device> &out);
 
 /// A device allocation freed on destruction.
 class DeviceBuffer {

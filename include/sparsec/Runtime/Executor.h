@@ -9,9 +9,9 @@
 #ifndef SPARSEC_RUNTIME_EXECUTOR_H
 #define SPARSEC_RUNTIME_EXECUTOR_H
 
+#include "sparsec/KernelGen/KernelGen.h"
 #include "sparsec/Runtime/Artifact.h"
 #include "sparsec/Runtime/Device.h"
-#include "sparsec/Target/CUDA/KernelGen.h"
 
 #include <cstdint>
 #include <memory>

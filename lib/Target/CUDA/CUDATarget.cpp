@@ -11,8 +11,8 @@
 #include "sparsec-c/Runtime.h"
 #include "sparsec/Dialect/Sparsec/IR/PackedIO.h"
 #include "sparsec/Dialect/Sparsec/IR/Sparsec.h"
+#include "sparsec/KernelGen/KernelGen.h"
 #include "sparsec/Support/Npy.h"
-#include "sparsec/Target/CUDA/KernelGen.h"
 #include "sparsec/Target/Target.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"

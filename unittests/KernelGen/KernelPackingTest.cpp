@@ -5,7 +5,7 @@
 // record order) and checks that they reproduce the masked, rounded weight.
 //
 //===----------------------------------------------------------------------===//
-#include "sparsec/Target/CUDA/KernelGen.h"
+#include "sparsec/KernelGen/KernelGen.h"
 
 #include <gtest/gtest.h>
 

@@ -19,7 +19,7 @@
 // Epilogue: + bias, activation, rounding to f16/bf16, bounds-checked stores.
 //
 //===----------------------------------------------------------------------===//
-#include "sparsec/Target/CUDA/KernelGen.h"
+#include "sparsec/KernelGen/KernelGen.h"
 
 #include <algorithm>
 #include <cstring>

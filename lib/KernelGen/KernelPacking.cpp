@@ -3,8 +3,8 @@
 // MLIR-free: the runtime's C API packs with it on the GPU machine.
 //
 //===----------------------------------------------------------------------===//
+#include "sparsec/KernelGen/KernelGen.h"
 #include "sparsec/Sparsity/Packing.h"
-#include "sparsec/Target/CUDA/KernelGen.h"
 
 #include <algorithm>
 #include <cmath>

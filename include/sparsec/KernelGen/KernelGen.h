@@ -30,8 +30,8 @@
 // rounding, in the same launch.
 //
 //===----------------------------------------------------------------------===//
-#ifndef SPARSEC_TARGET_CUDA_KERNELGEN_H
-#define SPARSEC_TARGET_CUDA_KERNELGEN_H
+#ifndef SPARSEC_KERNELGEN_KERNELGEN_H
+#define SPARSEC_KERNELGEN_KERNELGEN_H
 
 #include <cstdint>
 #include <string>
