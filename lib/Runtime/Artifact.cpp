@@ -9,6 +9,7 @@
 //===----------------------------------------------------------------------===//
 #include "sparsec/Runtime/Artifact.h"
 
+#include "sparsec/Runtime/ArtifactFormat.h"
 #include "sparsec/Runtime/Json.h"
 #include "sparsec/Support/Npy.h"
 
@@ -20,18 +21,20 @@
 
 namespace sparsec::rt {
 
-const char *stepOpName(StepOp op) {
-  switch (op) {
+using namespace artifact;
+
+const char *stepOpName(StepOp kind) {
+  switch (kind) {
   case StepOp::SparseLinear:
-    return "sparse_linear";
+    return op::kSparseLinear;
   case StepOp::DenseLinear:
-    return "dense_linear";
+    return op::kDenseLinear;
   case StepOp::Relu:
-    return "relu";
+    return op::kRelu;
   case StepOp::Gelu:
-    return "gelu";
+    return op::kGelu;
   case StepOp::Add:
-    return "add";
+    return op::kAdd;
   }
   return "?";
 }
@@ -102,76 +105,76 @@ private:
                  std::initializer_list<const char *> keys) {
     for (const auto &member : object.members) {
       bool known = false;
-      for (const char *key : keys)
-        known |= member.first == key;
+      for (const char *field : keys)
+        known |= member.first == field;
       if (known)
         continue;
       std::string list;
-      for (const char *key : keys)
-        list += std::string(list.empty() ? "" : ", ") + key;
+      for (const char *field : keys)
+        list += std::string(list.empty() ? "" : ", ") + field;
       return fail(&member.second,
                   "unknown key '" + member.first + "' (expected " + list + ")");
     }
     return true;
   }
 
-  const Value *member(const Value &object, const char *key, bool required) {
-    const Value *v = object.find(key);
+  const Value *member(const Value &object, const char *field, bool required) {
+    const Value *v = object.find(field);
     if (!v && required)
-      fail(&object, std::string("missing key '") + key + "'");
+      fail(&object, std::string("missing key '") + field + "'");
     return v;
   }
 
-  bool wrongType(const Value &v, const char *key, const char *expected) {
-    return fail(&v, std::string("'") + key + "': expected " + expected +
+  bool wrongType(const Value &v, const char *field, const char *expected) {
+    return fail(&v, std::string("'") + field + "': expected " + expected +
                         ", got " + Value::kindName(v.kind));
   }
 
-  bool readString(const Value &object, const char *key, std::string &s,
+  bool readString(const Value &object, const char *field, std::string &s,
                   bool required = true) {
-    const Value *v = member(object, key, required);
+    const Value *v = member(object, field, required);
     if (!v)
       return !required;
     if (!v->isString())
-      return wrongType(*v, key, "a string");
+      return wrongType(*v, field, "a string");
     s = v->string;
     return true;
   }
 
-  bool readInt(const Value &object, const char *key, int64_t &n, int64_t min,
+  bool readInt(const Value &object, const char *field, int64_t &n, int64_t min,
                bool required = true) {
-    const Value *v = member(object, key, required);
+    const Value *v = member(object, field, required);
     if (!v)
       return !required;
     if (!v->isNumber() || !v->isInteger)
-      return wrongType(*v, key, "an integer");
+      return wrongType(*v, field, "an integer");
     if (v->integer < min)
-      return fail(v, std::string("'") + key +
+      return fail(v, std::string("'") + field +
                          "': expected an integer >= " + std::to_string(min) +
                          ", got " + std::to_string(v->integer));
     n = v->integer;
     return true;
   }
 
-  bool readBool(const Value &object, const char *key, bool &b) {
-    const Value *v = member(object, key, false);
+  bool readBool(const Value &object, const char *field, bool &b) {
+    const Value *v = member(object, field, false);
     if (!v)
       return true;
     if (!v->isBool())
-      return wrongType(*v, key, "a boolean");
+      return wrongType(*v, field, "a boolean");
     b = v->boolean;
     return true;
   }
 
-  bool readFileName(const Value &files, const char *key, std::string &name,
+  bool readFileName(const Value &files, const char *field, std::string &name,
                     bool required) {
-    if (!readString(files, key, name, required))
+    if (!readString(files, field, name, required))
       return false;
     if (name.empty() && !required)
       return true;
     if (!isPlainFileName(name))
-      return fail(files.find(key),
-                  std::string("'") + key + "': '" + name +
+      return fail(files.find(field),
+                  std::string("'") + field + "': '" + name +
                       "' must be a plain file name inside the artifact "
                       "directory");
     return true;
@@ -180,46 +183,52 @@ private:
   bool readRoot(const Value &root) {
     if (!root.isObject())
       return fail(&root, "expected a JSON object at the top level");
-    if (!checkKeys(root, {"format", "format_version", "arch", "inputs",
-                          "outputs", "steps"}))
-      return false;
+    // Format and version first: a newer artifact may have keys this runtime
+    // does not know, and the version says so more clearly.
     std::string format;
     int64_t version = 0;
-    if (!readString(root, "format", format))
+    if (!readString(root, key::kFormat, format))
       return false;
-    if (format != "sparsec-cuda-artifact")
-      return fail(root.find("format"), "'format': expected "
-                                       "'sparsec-cuda-artifact', got '" +
-                                           format + "'");
-    if (!readInt(root, "format_version", version, 0))
+    if (format != kFormatName)
+      return fail(root.find(key::kFormat),
+                  std::string("'format': expected '") + kFormatName +
+                      "', got '" + format + "'; not a sparsec CUDA artifact");
+    if (!readInt(root, key::kFormatVersion, version, 0))
       return false;
-    if (version != 1)
-      return fail(root.find("format_version"),
-                  "'format_version': this runtime reads version 1, got " +
-                      std::to_string(version));
-    if (!readString(root, "arch", out.arch))
+    if (version != kCurrentVersion)
+      return fail(root.find(key::kFormatVersion),
+                  "'format_version': this runtime reads version " +
+                      std::to_string(kCurrentVersion) + ", got " +
+                      std::to_string(version) +
+                      "; recompile the model with a matching sparsec or use "
+                      "a matching runtime");
+    if (!checkKeys(root, {key::kFormat, key::kFormatVersion, key::kArch,
+                          key::kInputs, key::kOutputs, key::kSteps}))
+      return false;
+    if (!readString(root, key::kArch, out.arch))
       return false;
     cuda::Arch arch;
     if (!cuda::parseArch(out.arch, arch))
-      return fail(root.find("arch"), "'arch': expected 'sm_80' or 'sm_90a', "
-                                     "got '" +
-                                         out.arch + "'");
-    if (!readTensors(root, "inputs", out.inputs))
+      return fail(root.find(key::kArch),
+                  "'arch': expected 'sm_80' or 'sm_90a', "
+                  "got '" +
+                      out.arch + "'");
+    if (!readTensors(root, key::kInputs, out.inputs))
       return false;
     for (const TensorSpec &spec : out.inputs) {
       if (tensors.count(spec.name))
-        return fail(root.find("inputs"),
+        return fail(root.find(key::kInputs),
                     "'inputs': duplicate name '" + spec.name + "'");
       tensors[spec.name] = {product(spec.shape, 0, spec.shape.size() - 1),
                             spec.shape.back()};
     }
-    if (!readTensors(root, "outputs", out.outputs))
+    if (!readTensors(root, key::kOutputs, out.outputs))
       return false;
-    const Value *steps = member(root, "steps", true);
+    const Value *steps = member(root, key::kSteps, true);
     if (!steps)
       return false;
     if (!steps->isArray())
-      return wrongType(*steps, "steps", "an array");
+      return wrongType(*steps, key::kSteps, "an array");
     if (steps->elements.empty())
       return fail(steps, "'steps': expected at least one step");
     for (size_t i = 0; i < steps->elements.size(); ++i) {
@@ -231,37 +240,39 @@ private:
     return checkOutputs(root);
   }
 
-  bool readTensors(const Value &root, const char *key,
+  bool readTensors(const Value &root, const char *field,
                    std::vector<TensorSpec> &specs) {
-    const Value *list = member(root, key, true);
+    const Value *list = member(root, field, true);
     if (!list)
       return false;
     if (!list->isArray())
-      return wrongType(*list, key, "an array");
+      return wrongType(*list, field, "an array");
     if (list->elements.empty())
-      return fail(list, std::string("'") + key + "': expected at least one");
+      return fail(list, std::string("'") + field + "': expected at least one");
     for (size_t i = 0; i < list->elements.size(); ++i) {
       const Value &t = list->elements[i];
-      where = std::string(key) + "[" + std::to_string(i) + "]";
+      where = std::string(field) + "[" + std::to_string(i) + "]";
       if (!t.isObject())
         return fail(&t, "expected an object {name, shape, dtype}");
-      bool isOutput = std::strcmp(key, "outputs") == 0;
-      if (isOutput ? !checkKeys(t, {"name", "tensor", "shape", "dtype"})
-                   : !checkKeys(t, {"name", "shape", "dtype"}))
+      bool isOutput = std::strcmp(field, key::kOutputs) == 0;
+      if (isOutput ? !checkKeys(t, {key::kName, key::kTensor, key::kShape,
+                                    key::kDtype})
+                   : !checkKeys(t, {key::kName, key::kShape, key::kDtype}))
         return false;
       TensorSpec spec;
       std::string dtype;
-      if (!readString(t, "name", spec.name) || !readString(t, "dtype", dtype))
+      if (!readString(t, key::kName, spec.name) ||
+          !readString(t, key::kDtype, dtype))
         return false;
       if (spec.name.empty())
-        return fail(t.find("name"), "'name': must not be empty");
+        return fail(t.find(key::kName), "'name': must not be empty");
       spec.tensor = spec.name;
-      if (isOutput && !readString(t, "tensor", spec.tensor, false))
+      if (isOutput && !readString(t, key::kTensor, spec.tensor, false))
         return false;
-      if (dtype != "f32")
-        return fail(t.find("dtype"),
+      if (dtype != kDtypeF32)
+        return fail(t.find(key::kDtype),
                     "'dtype': only 'f32' is supported, got '" + dtype + "'");
-      const Value *shape = member(t, "shape", true);
+      const Value *shape = member(t, key::kShape, true);
       if (!shape)
         return false;
       if (!shape->isArray() || shape->elements.empty())
@@ -282,12 +293,12 @@ private:
     for (const TensorSpec &spec : out.outputs) {
       auto it = tensors.find(spec.tensor);
       if (it == tensors.end())
-        return fail(root.find("outputs"),
+        return fail(root.find(key::kOutputs),
                     "'outputs': no step produces '" + spec.tensor + "'");
       int64_t tokens = product(spec.shape, 0, spec.shape.size() - 1);
       if (spec.shape.back() != it->second.channels ||
           tokens != it->second.tokens)
-        return fail(root.find("outputs"),
+        return fail(root.find(key::kOutputs),
                     "'outputs': '" + spec.name + "' has shape " +
                         shapeString(spec.shape) + " but the steps produce " +
                         std::to_string(it->second.tokens) + " tokens x " +
@@ -296,15 +307,15 @@ private:
     return true;
   }
 
-  bool readOperand(const Value &step, const char *key, std::string &name,
+  bool readOperand(const Value &step, const char *field, std::string &name,
                    TensorFacts &facts) {
-    if (!readString(step, key, name))
+    if (!readString(step, field, name))
       return false;
     auto it = tensors.find(name);
     if (it == tensors.end())
-      return fail(step.find(key), std::string("'") + key + "': '" + name +
-                                      "' is neither a model input nor the "
-                                      "output of an earlier step");
+      return fail(step.find(field), std::string("'") + field + "': '" + name +
+                                        "' is neither a model input nor the "
+                                        "output of an earlier step");
     facts = it->second;
     return true;
   }
@@ -313,53 +324,55 @@ private:
     where = "step " + std::to_string(index);
     if (!v.isObject())
       return fail(&v, "expected an object");
-    std::string op;
-    if (!readString(v, "op", op) || !readString(v, "name", step.name, false))
+    std::string opName;
+    if (!readString(v, key::kOp, opName) ||
+        !readString(v, key::kName, step.name, false))
       return false;
     if (!step.name.empty())
       where += " ('" + step.name + "')";
     TensorFacts in;
-    if (op == "sparse_linear" || op == "dense_linear") {
-      step.op =
-          op == "sparse_linear" ? StepOp::SparseLinear : StepOp::DenseLinear;
+    if (opName == op::kSparseLinear || opName == op::kDenseLinear) {
+      step.op = opName == op::kSparseLinear ? StepOp::SparseLinear
+                                            : StepOp::DenseLinear;
       step.inputs.emplace_back();
-      if (!readOperand(v, "input", step.inputs[0], in) ||
-          !readInt(v, "rows", step.rows, 1) ||
-          !readInt(v, "cols", step.cols, 1))
+      if (!readOperand(v, key::kInput, step.inputs[0], in) ||
+          !readInt(v, key::kRows, step.rows, 1) ||
+          !readInt(v, key::kCols, step.cols, 1))
         return false;
       if (in.channels != step.cols)
-        return fail(v.find("cols"), "'cols' is " + std::to_string(step.cols) +
-                                        " but input '" + step.inputs[0] +
-                                        "' has " + std::to_string(in.channels) +
-                                        " channels");
+        return fail(v.find(key::kCols),
+                    "'cols' is " + std::to_string(step.cols) + " but input '" +
+                        step.inputs[0] + "' has " +
+                        std::to_string(in.channels) + " channels");
       bool ok = step.op == StepOp::SparseLinear ? readSparse(v, step)
                                                 : readDense(v, step);
       if (!ok)
         return false;
       return define(v, step, {in.tokens, step.rows});
     }
-    if (op == "relu" || op == "gelu") {
-      step.op = op == "relu" ? StepOp::Relu : StepOp::Gelu;
-      if (!checkKeys(v, {"op", "name", "input", "output"}))
+    if (opName == op::kRelu || opName == op::kGelu) {
+      step.op = opName == op::kRelu ? StepOp::Relu : StepOp::Gelu;
+      if (!checkKeys(v, {key::kOp, key::kName, key::kInput, key::kOutput}))
         return false;
       step.inputs.emplace_back();
-      if (!readOperand(v, "input", step.inputs[0], in))
+      if (!readOperand(v, key::kInput, step.inputs[0], in))
         return false;
       return define(v, step, in);
     }
-    if (op == "add") {
+    if (opName == op::kAdd) {
       step.op = StepOp::Add;
-      if (!checkKeys(v, {"op", "name", "inputs", "output"}))
+      if (!checkKeys(v, {key::kOp, key::kName, key::kInputs, key::kOutput}))
         return false;
       return readAdd(v, step);
     }
-    return fail(v.find("op"), "'op': unknown op '" + op +
-                                  "' (expected sparse_linear, dense_linear, "
-                                  "relu, gelu or add)");
+    return fail(v.find(key::kOp),
+                "'op': unknown op '" + opName +
+                    "' (expected sparse_linear, dense_linear, "
+                    "relu, gelu or add)");
   }
 
   bool readAdd(const Value &v, Step &step) {
-    const Value *list = member(v, "inputs", true);
+    const Value *list = member(v, key::kInputs, true);
     if (!list)
       return false;
     if (!list->isArray() || list->elements.size() != 2)
@@ -390,34 +403,34 @@ private:
 
   /// Names the step's output; names are defined once (SSA).
   bool define(const Value &v, Step &step, TensorFacts facts) {
-    if (!readString(v, "output", step.output))
+    if (!readString(v, key::kOutput, step.output))
       return false;
     if (step.output.empty())
-      return fail(v.find("output"), "'output': must not be empty");
+      return fail(v.find(key::kOutput), "'output': must not be empty");
     if (tensors.count(step.output))
-      return fail(v.find("output"),
+      return fail(v.find(key::kOutput),
                   "'output': '" + step.output + "' is already defined");
     tensors[step.output] = facts;
     return true;
   }
 
   bool readDense(const Value &v, Step &step) {
-    if (!checkKeys(v,
-                   {"op", "name", "input", "output", "rows", "cols", "files"}))
+    if (!checkKeys(v, {key::kOp, key::kName, key::kInput, key::kOutput,
+                       key::kRows, key::kCols, key::kFiles}))
       return false;
-    const Value *files = member(v, "files", true);
+    const Value *files = member(v, key::kFiles, true);
     if (!files)
       return false;
     if (!files->isObject())
-      return wrongType(*files, "files", "an object");
-    if (!checkKeys(*files, {"weight", "bias"}))
+      return wrongType(*files, key::kFiles, "an object");
+    if (!checkKeys(*files, {file::kWeight, file::kBias}))
       return false;
     std::string weightFile, biasFile;
-    if (!readFileName(*files, "weight", weightFile, true) ||
-        !readFileName(*files, "bias", biasFile, false))
+    if (!readFileName(*files, file::kWeight, weightFile, true) ||
+        !readFileName(*files, file::kBias, biasFile, false))
       return false;
     NpyArray weight;
-    if (!loadArray(files->find("weight"), "weight", weightFile, "<f4",
+    if (!loadArray(files->find(file::kWeight), file::kWeight, weightFile, "<f4",
                    {step.rows, step.cols}, weight))
       return false;
     copyData(weight, step.weight);
@@ -428,95 +441,95 @@ private:
     if (biasFile.empty())
       return true;
     NpyArray bias;
-    if (!loadArray(files.find("bias"), "bias", biasFile, "<f4", {step.rows},
-                   bias))
+    if (!loadArray(files.find(file::kBias), file::kBias, biasFile, "<f4",
+                   {step.rows}, bias))
       return false;
     copyData(bias, step.bias);
     return true;
   }
 
   bool readSparse(const Value &v, Step &step) {
-    if (!checkKeys(v, {"op",
-                       "name",
-                       "input",
-                       "output",
-                       "ptx",
-                       "entry",
-                       "format",
-                       "rows",
-                       "cols",
-                       "value_type",
-                       "activation",
-                       "v",
-                       "kept_width",
-                       "rows_padded",
-                       "tile_m",
-                       "tile_n",
-                       "threads",
-                       "shared_bytes",
-                       "dynamic_shared",
-                       "files",
-                       "small_max_tokens",
-                       "small_tile_m",
-                       "small_tile_n",
-                       "small_threads",
-                       "small_shared_bytes",
-                       "mma",
-                       "small_mma"}))
+    if (!checkKeys(v, {key::kOp,
+                       key::kName,
+                       key::kInput,
+                       key::kOutput,
+                       key::kPtx,
+                       key::kEntry,
+                       key::kFormat,
+                       key::kRows,
+                       key::kCols,
+                       key::kValueType,
+                       key::kActivation,
+                       key::kV,
+                       key::kKeptWidth,
+                       key::kRowsPadded,
+                       key::kTileM,
+                       key::kTileN,
+                       key::kThreads,
+                       key::kSharedBytes,
+                       key::kDynamicShared,
+                       key::kFiles,
+                       key::kSmallMaxTokens,
+                       key::kSmallTileM,
+                       key::kSmallTileN,
+                       key::kSmallThreads,
+                       key::kSmallSharedBytes,
+                       key::kMma,
+                       key::kSmallMma}))
       return false;
     std::string format, valueType, activation;
     // Informational (which instruction each entry uses); checked when given.
-    for (const char *key : {"mma", "small_mma"}) {
+    for (const char *field : {key::kMma, key::kSmallMma}) {
       std::string mma;
-      if (!readString(v, key, mma, false))
+      if (!readString(v, field, mma, false))
         return false;
-      if (!mma.empty() && mma != "mma.sp" && mma != "wgmma")
-        return fail(v.find(key), std::string("'") + key +
-                                     "': expected 'mma.sp' or 'wgmma', got '" +
-                                     mma + "'");
+      if (!mma.empty() && mma != kMmaSp && mma != kMmaWgmma)
+        return fail(v.find(field),
+                    std::string("'") + field +
+                        "': expected 'mma.sp' or 'wgmma', got '" + mma + "'");
     }
-    if (!readFileName(v, "ptx", step.ptxFile, true) ||
-        !readString(v, "entry", step.entry) ||
-        !readString(v, "format", format) ||
-        !readString(v, "value_type", valueType) ||
-        !readString(v, "activation", activation))
+    if (!readFileName(v, key::kPtx, step.ptxFile, true) ||
+        !readString(v, key::kEntry, step.entry) ||
+        !readString(v, key::kFormat, format) ||
+        !readString(v, key::kValueType, valueType) ||
+        !readString(v, key::kActivation, activation))
       return false;
     if (step.entry.empty())
-      return fail(v.find("entry"), "'entry': must not be empty");
-    if (format != "hinm" && format != "nm24")
-      return fail(v.find("format"),
+      return fail(v.find(key::kEntry), "'entry': must not be empty");
+    if (format != kFormatHinm && format != kFormatNm24)
+      return fail(v.find(key::kFormat),
                   "'format': expected 'hinm' or 'nm24', got '" + format + "'");
-    step.hinm = format == "hinm";
+    step.hinm = format == kFormatHinm;
     if (!cuda::parseValueType(valueType, step.valueType))
-      return fail(v.find("value_type"), "'value_type': expected 'f16' or "
-                                        "'bf16', got '" +
-                                            valueType + "'");
+      return fail(v.find(key::kValueType), "'value_type': expected 'f16' or "
+                                           "'bf16', got '" +
+                                               valueType + "'");
     if (!cuda::parseActivation(activation, step.activation))
-      return fail(v.find("activation"), "'activation': expected 'none', "
-                                        "'relu' or 'gelu', got '" +
-                                            activation + "'");
-    if (!readInt(v, "v", step.v, 0, step.hinm) ||
-        !readInt(v, "kept_width", step.keptWidth, 32) ||
-        !readInt(v, "rows_padded", step.rowsPadded, 64) ||
-        !readInt(v, "tile_m", step.tileM, 1) ||
-        !readInt(v, "tile_n", step.tileN, 1) ||
-        !readInt(v, "threads", step.threads, 1) ||
-        !readInt(v, "shared_bytes", step.sharedBytes, 0) ||
-        !readBool(v, "dynamic_shared", step.dynamicShared) ||
-        !readInt(v, "small_max_tokens", step.smallMaxTokens, 0, false) ||
-        !readInt(v, "small_tile_m", step.smallTileM, 0,
+      return fail(v.find(key::kActivation), "'activation': expected 'none', "
+                                            "'relu' or 'gelu', got '" +
+                                                activation + "'");
+    if (!readInt(v, key::kV, step.v, 0, step.hinm) ||
+        !readInt(v, key::kKeptWidth, step.keptWidth, 32) ||
+        !readInt(v, key::kRowsPadded, step.rowsPadded, 64) ||
+        !readInt(v, key::kTileM, step.tileM, 1) ||
+        !readInt(v, key::kTileN, step.tileN, 1) ||
+        !readInt(v, key::kThreads, step.threads, 1) ||
+        !readInt(v, key::kSharedBytes, step.sharedBytes, 0) ||
+        !readBool(v, key::kDynamicShared, step.dynamicShared) ||
+        !readInt(v, key::kSmallMaxTokens, step.smallMaxTokens, 0, false) ||
+        !readInt(v, key::kSmallTileM, step.smallTileM, 0,
                  step.smallMaxTokens > 0) ||
-        !readInt(v, "small_tile_n", step.smallTileN, 0,
+        !readInt(v, key::kSmallTileN, step.smallTileN, 0,
                  step.smallMaxTokens > 0) ||
-        !readInt(v, "small_threads", step.smallThreads, 0,
+        !readInt(v, key::kSmallThreads, step.smallThreads, 0,
                  step.smallMaxTokens > 0) ||
-        !readInt(v, "small_shared_bytes", step.smallSharedBytes, 0, false))
+        !readInt(v, key::kSmallSharedBytes, step.smallSharedBytes, 0, false))
       return false;
     if (step.smallMaxTokens > 0 &&
         (step.smallTileM <= 0 || step.rowsPadded % step.smallTileM ||
          step.smallTileN <= 0 || step.smallThreads <= 0 ||
          step.smallThreads > 1024 || step.smallThreads % 32))
-      return fail(v.find("small_max_tokens"),
+      return fail(v.find(key::kSmallMaxTokens),
                   "'small_*': the small-T variant needs tile_m dividing "
                   "rows_padded, tile_n > 0 and threads a multiple of 32");
     if (!checkSparseShape(v, step))
@@ -525,72 +538,75 @@ private:
   }
 
   bool checkSparseShape(const Value &v, const Step &step) {
-    auto bad = [&](const char *key, const std::string &cause) {
-      return fail(v.find(key), std::string("'") + key + "': " + cause);
+    auto bad = [&](const char *field, const std::string &cause) {
+      return fail(v.find(field), std::string("'") + field + "': " + cause);
     };
     int64_t kRounded = (step.cols + 31) / 32 * 32;
     if (step.keptWidth % 32)
-      return bad("kept_width", "must be a multiple of 32");
+      return bad(key::kKeptWidth, "must be a multiple of 32");
     if (!step.hinm && step.keptWidth != kRounded)
-      return bad("kept_width", "a 2:4 layer keeps roundup(cols, 32) = " +
-                                   std::to_string(kRounded) + " columns");
+      return bad(key::kKeptWidth, "a 2:4 layer keeps roundup(cols, 32) = " +
+                                      std::to_string(kRounded) + " columns");
     if (step.keptWidth > kRounded)
-      return bad("kept_width",
+      return bad(key::kKeptWidth,
                  "exceeds roundup(cols, 32) = " + std::to_string(kRounded));
     if (step.rowsPadded < step.rows || step.rowsPadded % 64)
-      return bad("rows_padded", "must be a multiple of 64 and >= rows");
+      return bad(key::kRowsPadded, "must be a multiple of 64 and >= rows");
     if (step.rowsPadded % step.tileM)
-      return bad("rows_padded", "must be a multiple of tile_m");
+      return bad(key::kRowsPadded, "must be a multiple of tile_m");
     if (step.hinm && (step.v <= 0 || step.v % 64 || step.rowsPadded % step.v))
-      return bad("v", "must be a positive multiple of 64 dividing rows_padded");
+      return bad(key::kV,
+                 "must be a positive multiple of 64 dividing rows_padded");
     if (step.rowsPadded / step.tileM > 65535)
-      return bad("tile_m", "the grid would have more than 65535 rows of CTAs");
+      return bad(key::kTileM,
+                 "the grid would have more than 65535 rows of CTAs");
     if (step.threads > 1024 || step.threads % 32)
-      return bad("threads", "must be a multiple of 32, at most 1024");
+      return bad(key::kThreads, "must be a multiple of 32, at most 1024");
     if (step.sharedBytes > (1 << 30))
-      return bad("shared_bytes", "is implausibly large");
+      return bad(key::kSharedBytes, "is implausibly large");
     return true;
   }
 
   bool readSparseFiles(const Value &v, Step &step) {
-    const Value *files = member(v, "files", true);
+    const Value *files = member(v, key::kFiles, true);
     if (!files)
       return false;
     if (!files->isObject())
-      return wrongType(*files, "files", "an object");
-    if (!checkKeys(*files, {"values", "meta", "col_idx", "bias"}))
+      return wrongType(*files, key::kFiles, "an object");
+    if (!checkKeys(*files,
+                   {file::kValues, file::kMeta, file::kColIdx, file::kBias}))
       return false;
     std::string valuesFile, metaFile, colIdxFile, biasFile;
-    if (!readFileName(*files, "values", valuesFile, true) ||
-        !readFileName(*files, "meta", metaFile, true) ||
-        !readFileName(*files, "col_idx", colIdxFile, step.hinm) ||
-        !readFileName(*files, "bias", biasFile, false))
+    if (!readFileName(*files, file::kValues, valuesFile, true) ||
+        !readFileName(*files, file::kMeta, metaFile, true) ||
+        !readFileName(*files, file::kColIdx, colIdxFile, step.hinm) ||
+        !readFileName(*files, file::kBias, biasFile, false))
       return false;
     if (!step.hinm && !colIdxFile.empty())
-      return fail(files->find("col_idx"),
+      return fail(files->find(file::kColIdx),
                   "'col_idx': a 2:4 layer has no column indices");
-    if (!readText(v.find("ptx"), step.ptxFile, step.ptx))
+    if (!readText(v.find(key::kPtx), step.ptxFile, step.ptx))
       return false;
 
     NpyArray values, meta;
     int64_t metaWords = step.rowsPadded / 64 * (step.keptWidth / 32) * 64;
-    if (!loadArray(files->find("values"), "values", valuesFile, "<u2",
+    if (!loadArray(files->find(file::kValues), file::kValues, valuesFile, "<u2",
                    {step.rowsPadded, step.keptWidth / 2}, values) ||
-        !loadArray(files->find("meta"), "meta", metaFile, "<u4", {metaWords},
-                   meta))
+        !loadArray(files->find(file::kMeta), file::kMeta, metaFile, "<u4",
+                   {metaWords}, meta))
       return false;
     copyData(values, step.values);
     copyData(meta, step.meta);
     if (step.hinm) {
       NpyArray colIdx;
-      if (!loadArray(files->find("col_idx"), "col_idx", colIdxFile, "<u4",
-                     {step.rowsPadded / step.v, step.keptWidth}, colIdx))
+      if (!loadArray(files->find(file::kColIdx), file::kColIdx, colIdxFile,
+                     "<u4", {step.rowsPadded / step.v, step.keptWidth}, colIdx))
         return false;
       copyData(colIdx, step.colIdx);
       // The kernel gathers X rows by these indices without a bounds check.
       for (uint32_t c : step.colIdx)
         if (c >= uint64_t(step.cols))
-          return fail(files->find("col_idx"),
+          return fail(files->find(file::kColIdx),
                       "'col_idx': '" + colIdxFile + "' holds column " +
                           std::to_string(c) +
                           ", beyond cols = " + std::to_string(step.cols));

@@ -327,6 +327,9 @@ TEST(Artifact, RejectsBadManifests) {
   } cases[] = {
       {"\"format_version\": 1", "\"format_version\": 2",
        "this runtime reads version 1, got 2"},
+      // A newer version's new keys: the version is what to report.
+      {"\"format_version\": 1", "\"format_version\": 2, \"extra\": 0",
+       "'format_version': this runtime reads version 1, got 2"},
       {"sparsec-cuda-artifact", "onnx", "'format': expected"},
       {"\"sm_80\"", "\"sm_70\"", "'arch': expected 'sm_80' or 'sm_90a'"},
       {"\"rows\": 3,", "", "step 0 ('head'): missing key 'rows'"},

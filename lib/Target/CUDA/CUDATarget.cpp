@@ -12,6 +12,7 @@
 #include "sparsec/Dialect/Sparsec/IR/PackedIO.h"
 #include "sparsec/Dialect/Sparsec/IR/Sparsec.h"
 #include "sparsec/KernelGen/KernelGen.h"
+#include "sparsec/Runtime/ArtifactFormat.h"
 #include "sparsec/Support/Npy.h"
 #include "sparsec/Target/Target.h"
 
@@ -422,8 +423,8 @@ LogicalResult ArtifactWriter::sparseLinear(LinearOp op,
     os << cuda::generateLinearKernel(config);
   }
   llvm::json::Object files;
-  files["values"] = stem + ".values.npy";
-  files["meta"] = stem + ".meta.npy";
+  files[artifact::file::kValues] = stem + ".values.npy";
+  files[artifact::file::kMeta] = stem + ".meta.npy";
   if (failed(writeArray(op, stem + ".values.npy",
                         makeArray("<u2", {info.rowsPadded, info.keptWidth / 2},
                                   weights.values))) ||
@@ -432,7 +433,7 @@ LogicalResult ArtifactWriter::sparseLinear(LinearOp op,
           makeArray("<u4", {int64_t(weights.meta.size())}, weights.meta))))
     return failure();
   if (config.hinm) {
-    files["col_idx"] = stem + ".col_idx.npy";
+    files[artifact::file::kColIdx] = stem + ".col_idx.npy";
     if (failed(writeArray(
             op, stem + ".col_idx.npy",
             makeArray("<u4", {info.rowsPadded / config.v, info.keptWidth},
@@ -440,39 +441,40 @@ LogicalResult ArtifactWriter::sparseLinear(LinearOp op,
       return failure();
   }
   if (!bias.empty()) {
-    files["bias"] = stem + ".bias.npy";
+    files[artifact::file::kBias] = stem + ".bias.npy";
     if (failed(writeArray(op, stem + ".bias.npy",
                           makeArray("<f4", {config.rows}, bias))))
       return failure();
   }
-  step["op"] = "sparse_linear";
-  step["name"] = layerName(op);
-  step["ptx"] = ptxFile;
-  step["entry"] = config.name;
-  step["format"] = config.hinm ? "hinm" : "nm24";
-  step["rows"] = config.rows;
-  step["cols"] = config.cols;
-  step["value_type"] = cuda::valueTypeName(config.valueType);
-  step["activation"] = cuda::activationName(config.activation);
+  step[artifact::key::kOp] = artifact::op::kSparseLinear;
+  step[artifact::key::kName] = layerName(op);
+  step[artifact::key::kPtx] = ptxFile;
+  step[artifact::key::kEntry] = config.name;
+  step[artifact::key::kFormat] =
+      config.hinm ? artifact::kFormatHinm : artifact::kFormatNm24;
+  step[artifact::key::kRows] = config.rows;
+  step[artifact::key::kCols] = config.cols;
+  step[artifact::key::kValueType] = cuda::valueTypeName(config.valueType);
+  step[artifact::key::kActivation] = cuda::activationName(config.activation);
   if (config.hinm)
-    step["v"] = config.v;
-  step["kept_width"] = info.keptWidth;
-  step["rows_padded"] = info.rowsPadded;
-  step["tile_m"] = info.tileM;
-  step["tile_n"] = info.tileN;
-  step["mma"] = info.mma;
-  step["threads"] = info.threads;
-  step["shared_bytes"] = info.sharedBytes;
-  step["dynamic_shared"] = info.dynamicShared;
+    step[artifact::key::kV] = config.v;
+  step[artifact::key::kKeptWidth] = info.keptWidth;
+  step[artifact::key::kRowsPadded] = info.rowsPadded;
+  step[artifact::key::kTileM] = info.tileM;
+  step[artifact::key::kTileN] = info.tileN;
+  step[artifact::key::kMma] = info.mma;
+  step[artifact::key::kThreads] = info.threads;
+  step[artifact::key::kSharedBytes] = info.sharedBytes;
+  step[artifact::key::kDynamicShared] = info.dynamicShared;
   if (info.smallMaxTokens) {
-    step["small_max_tokens"] = info.smallMaxTokens;
-    step["small_tile_m"] = info.smallTileM;
-    step["small_tile_n"] = info.smallTileN;
-    step["small_mma"] = info.smallMma;
-    step["small_threads"] = info.smallThreads;
-    step["small_shared_bytes"] = info.smallSharedBytes;
+    step[artifact::key::kSmallMaxTokens] = info.smallMaxTokens;
+    step[artifact::key::kSmallTileM] = info.smallTileM;
+    step[artifact::key::kSmallTileN] = info.smallTileN;
+    step[artifact::key::kSmallMma] = info.smallMma;
+    step[artifact::key::kSmallThreads] = info.smallThreads;
+    step[artifact::key::kSmallSharedBytes] = info.smallSharedBytes;
   }
-  step["files"] = std::move(files);
+  step[artifact::key::kFiles] = std::move(files);
   return success();
 }
 
@@ -487,7 +489,7 @@ LogicalResult ArtifactWriter::denseLinear(LinearOp op, const Epilogue &epilogue,
   std::string stem =
       std::to_string(nextLayer++) + "_" + sanitize(layerName(op));
   llvm::json::Object files;
-  files["weight"] = stem + ".weight.npy";
+  files[artifact::file::kWeight] = stem + ".weight.npy";
   if (failed(writeArray(op, stem + ".weight.npy",
                         makeArray("<f4", {rows, cols}, *weight))))
     return failure();
@@ -495,16 +497,16 @@ LogicalResult ArtifactWriter::denseLinear(LinearOp op, const Epilogue &epilogue,
   if (failed(bias))
     return failure();
   if (!bias->empty()) {
-    files["bias"] = stem + ".bias.npy";
+    files[artifact::file::kBias] = stem + ".bias.npy";
     if (failed(writeArray(op, stem + ".bias.npy",
                           makeArray("<f4", {rows}, *bias))))
       return failure();
   }
-  step["op"] = "dense_linear";
-  step["name"] = layerName(op);
-  step["rows"] = rows;
-  step["cols"] = cols;
-  step["files"] = std::move(files);
+  step[artifact::key::kOp] = artifact::op::kDenseLinear;
+  step[artifact::key::kName] = layerName(op);
+  step[artifact::key::kRows] = rows;
+  step[artifact::key::kCols] = cols;
+  step[artifact::key::kFiles] = std::move(files);
   return success();
 }
 
@@ -518,8 +520,10 @@ LogicalResult ArtifactWriter::write() {
       if (auto s = dyn_cast<StringAttr>(inputNames[arg.getArgNumber()]))
         name = s.str();
     names[arg] = name;
-    inputs.push_back(llvm::json::Object{
-        {"name", name}, {"shape", shapeJson(arg.getType())}, {"dtype", "f32"}});
+    inputs.push_back(
+        llvm::json::Object{{artifact::key::kName, name},
+                           {artifact::key::kShape, shapeJson(arg.getType())},
+                           {artifact::key::kDtype, artifact::kDtypeF32}});
   }
 
   for (Operation &op : main.getBody().front()) {
@@ -534,10 +538,11 @@ LogicalResult ArtifactWriter::write() {
         if (outputNames && i < outputNames.size())
           if (auto s = dyn_cast<StringAttr>(outputNames[i]))
             outName = s.str();
-        outputs.push_back(llvm::json::Object{{"name", outName},
-                                             {"tensor", name},
-                                             {"shape", shapeJson(v.getType())},
-                                             {"dtype", "f32"}});
+        outputs.push_back(
+            llvm::json::Object{{artifact::key::kName, outName},
+                               {artifact::key::kTensor, name},
+                               {artifact::key::kShape, shapeJson(v.getType())},
+                               {artifact::key::kDtype, artifact::kDtypeF32}});
       }
       continue;
     }
@@ -555,19 +560,20 @@ LogicalResult ArtifactWriter::write() {
       Epilogue epilogue = matchEpilogue(linear.getResult(), rows);
       fusedOps.insert(epilogue.fused.begin(), epilogue.fused.end());
       llvm::json::Object step;
-      step["input"] = nameOf(linear.getInput());
+      step[artifact::key::kInput] = nameOf(linear.getInput());
       bool sparse = static_cast<bool>(linear.getPackedWeightAttr());
       if (failed(sparse ? sparseLinear(linear, epilogue, step)
                         : denseLinear(linear, epilogue, step)))
         return failure();
       std::string out = freshName();
-      step["output"] = out;
+      step[artifact::key::kOutput] = out;
       steps.push_back(std::move(step));
       if (!sparse && epilogue.activation != "none") {
         std::string activated = freshName();
-        steps.push_back(llvm::json::Object{{"op", epilogue.activation},
-                                           {"input", out},
-                                           {"output", activated}});
+        steps.push_back(
+            llvm::json::Object{{artifact::key::kOp, epilogue.activation},
+                               {artifact::key::kInput, out},
+                               {artifact::key::kOutput, activated}});
         out = activated;
       }
       names[linear.getResult()] = out;
@@ -585,14 +591,15 @@ LogicalResult ArtifactWriter::write() {
       llvm::json::Object step;
       std::string out = freshName();
       if (kind == Elementwise::Relu) {
-        step["op"] = "relu";
-        step["input"] = nameOf(generic.getDpsInputs()[0]);
+        step[artifact::key::kOp] = artifact::op::kRelu;
+        step[artifact::key::kInput] = nameOf(generic.getDpsInputs()[0]);
       } else {
-        step["op"] = "add";
-        step["inputs"] = llvm::json::Array{nameOf(generic.getDpsInputs()[0]),
-                                           nameOf(generic.getDpsInputs()[1])};
+        step[artifact::key::kOp] = artifact::op::kAdd;
+        step[artifact::key::kInputs] =
+            llvm::json::Array{nameOf(generic.getDpsInputs()[0]),
+                              nameOf(generic.getDpsInputs()[1])};
       }
-      step["output"] = out;
+      step[artifact::key::kOutput] = out;
       names[generic.getResult(0)] = out;
       steps.push_back(std::move(step));
       continue;
@@ -603,11 +610,14 @@ LogicalResult ArtifactWriter::write() {
   }
 
   llvm::json::Object manifest{
-      {"format", "sparsec-cuda-artifact"}, {"format_version", 1},
-      {"arch", cudaOptions().arch},        {"inputs", std::move(inputs)},
-      {"outputs", std::move(outputs)},     {"steps", std::move(steps)}};
+      {artifact::key::kFormat, artifact::kFormatName},
+      {artifact::key::kFormatVersion, artifact::kCurrentVersion},
+      {artifact::key::kArch, cudaOptions().arch},
+      {artifact::key::kInputs, std::move(inputs)},
+      {artifact::key::kOutputs, std::move(outputs)},
+      {artifact::key::kSteps, std::move(steps)}};
   std::error_code ec;
-  llvm::raw_fd_ostream os(dir + "/manifest.json", ec);
+  llvm::raw_fd_ostream os(dir + "/" + artifact::kManifestFile, ec);
   if (ec)
     return emitError(main.getLoc())
            << "cannot write manifest: " << ec.message();
