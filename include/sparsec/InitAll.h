@@ -9,7 +9,8 @@ namespace sparsec {
 /// The sparsec dialect plus the upstream dialects and interfaces its
 /// pipelines produce.
 void registerAllSparsecDialects(mlir::DialectRegistry &registry);
-/// Every sparsec pass and pipeline (`sparsec-host-pipeline`).
+/// Every sparsec pass and pipeline (`sparsec-compress`, `sparsec-compile`,
+/// `sparsec-<target>-pipeline`).
 void registerAllSparsecPasses();
 
 } // namespace sparsec

@@ -3,7 +3,7 @@
 #include "sparsec/Dialect/Sparsec/IR/Sparsec.h"
 #include "sparsec/Dialect/Sparsec/Transforms/Passes.h"
 #include "sparsec/Import/ONNXImporter.h"
-#include "sparsec/Target/Target.h"
+#include "sparsec/Compiler/Compiler.h"
 
 #include "mlir/InitAllDialects.h"
 #include "mlir/InitAllExtensions.h"
@@ -22,10 +22,7 @@ void registerAllSparsecDialects(DialectRegistry &registry) {
 
 void registerAllSparsecPasses() {
   registerSparsecPasses();
-  PassPipelineRegistration<>(
-      "sparsec-host-pipeline",
-      "Lower a sparsec module to the LLVM dialect for the host CPU",
-      [](OpPassManager &pm) { buildHostPipeline(pm); });
+  registerSparsecPipelines();
 }
 
 } // namespace sparsec

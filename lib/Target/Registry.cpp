@@ -1,26 +1,80 @@
-//===- Registry.cpp - the targets the driver knows ------------------------===//
+//===- Registry.cpp - the targets linked into this program ----------------===//
 #include "sparsec/Target/Target.h"
+
+#include "mlir/Pass/PassRegistry.h"
+
+#include <algorithm>
 
 using namespace mlir;
 
 namespace sparsec {
 
-LogicalResult Target::emitArtifact(ModuleOp module, llvm::StringRef) const {
+namespace {
+/// Options of a target that declares none.
+struct EmptyTargetOptions : TargetOptions {};
+} // namespace
+
+std::unique_ptr<TargetOptions> Target::createOptions() const {
+  return std::make_unique<EmptyTargetOptions>();
+}
+
+LogicalResult Target::emitArtifact(ModuleOp module, llvm::StringRef,
+                                   const TargetOptions &) const {
   return module.emitError()
          << "target '" << getName() << "' does not write artifact directories";
 }
 
-const std::vector<const Target *> &getTargets() {
-  static std::vector<const Target *> targets = {&getHostTarget(),
-                                                &getCudaTarget()};
-  return targets;
+void TargetRegistry::add(std::unique_ptr<Target> target) {
+  targets.push_back(std::move(target));
 }
 
-const Target *lookupTarget(llvm::StringRef name) {
-  for (const Target *t : getTargets())
+const Target *TargetRegistry::lookup(llvm::StringRef name) const {
+  for (const auto &t : targets)
     if (t->getName() == name)
-      return t;
+      return t.get();
   return nullptr;
+}
+
+std::vector<const Target *> TargetRegistry::getTargets() const {
+  std::vector<const Target *> result;
+  for (const auto &t : targets)
+    result.push_back(t.get());
+  return result;
+}
+
+std::string TargetRegistry::getNames() const {
+  std::string names;
+  for (const auto &t : targets)
+    names += (names.empty() ? "" : ", ") + t->getName().str();
+  return names;
+}
+
+void registerTargetPipelines() {
+  for (const Target *target : TargetRegistry::get().getTargets()) {
+    std::string arg = ("sparsec-" + target->getName() + "-pipeline").str();
+    std::string description =
+        ("Lower a sparsec module for the " + target->getName() +
+         " target: " + target->getDescription())
+            .str();
+    registerPassPipeline(
+        arg, description,
+        [target](
+            OpPassManager &pm, llvm::StringRef text,
+            llvm::function_ref<LogicalResult(const llvm::Twine &)> errorHandler)
+            -> LogicalResult {
+          std::unique_ptr<TargetOptions> options = target->createOptions();
+          if (std::string error = options->parse(text, target->getName());
+              !error.empty())
+            return errorHandler(error);
+          if (std::string error = options->validate(); !error.empty())
+            return errorHandler(error);
+          target->buildPipeline(pm, *options);
+          return success();
+        },
+        [target](llvm::function_ref<void(const detail::PassOptions &)> fn) {
+          fn(*target->createOptions());
+        });
+  }
 }
 
 } // namespace sparsec

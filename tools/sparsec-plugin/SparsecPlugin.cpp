@@ -1,7 +1,7 @@
 //===- SparsecPlugin.cpp - dialect and pass plugin for mlir-opt -----------===//
 #include "sparsec/Dialect/Sparsec/IR/Sparsec.h"
 #include "sparsec/Dialect/Sparsec/Transforms/Passes.h"
-#include "sparsec/Target/Target.h"
+#include "sparsec/Compiler/Compiler.h"
 
 #include "mlir/Pass/PassRegistry.h"
 #include "mlir/Tools/Plugins/DialectPlugin.h"
@@ -21,9 +21,6 @@ mlirGetDialectPluginInfo() {
 extern "C" LLVM_ATTRIBUTE_WEAK PassPluginLibraryInfo mlirGetPassPluginInfo() {
   return {MLIR_PLUGIN_API_VERSION, "SparsecPasses", LLVM_VERSION_STRING, []() {
             sparsec::registerSparsecPasses();
-            PassPipelineRegistration<>(
-                "sparsec-host-pipeline",
-                "Lower a sparsec module to the LLVM dialect for the host CPU",
-                [](OpPassManager &pm) { sparsec::buildHostPipeline(pm); });
+            sparsec::registerSparsecPipelines();
           }};
 }

@@ -1,17 +1,27 @@
-//===- Target.h - compilation targets behind one interface ------*- C++ -*-===//
+//===- Target.h - compilation targets as plug-ins ---------------*- C++ -*-===//
 //
-// Every back end (host CPU now; CUDA, NEON and PIM later) implements Target.
-// The driver only talks to this interface.
+// Every back end implements Target in its own folder, lib/Target/<Name>/, and
+// registers itself through its CMake file (sparsec_add_target): adding a
+// target touches no shared header, no registry list and no driver line
+// (docs/Architecture.md, "Adding a target").
+//
+// A target's options are an object the target creates, not global state: the
+// same Target serves any number of compilations with different options, in
+// one process and at the same time.
 //
 //===----------------------------------------------------------------------===//
 #ifndef SPARSEC_TARGET_TARGET_H
 #define SPARSEC_TARGET_TARGET_H
 
 #include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/Diagnostics.h"
 #include "mlir/Pass/PassManager.h"
+#include "mlir/Pass/PassOptions.h"
+#include "sparsec/Target/OptionSet.h"
 #include "llvm/ADT/StringRef.h"
 #include "llvm/Support/raw_ostream.h"
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -29,54 +39,77 @@ enum class ArtifactKind {
   Object,
 };
 
+/// The options of one target. Targets subclass it and declare their options
+/// as `Option<T> name{*this, "key", llvm::cl::desc(...)}`; they parse from
+/// "key=value ..." strings (the C API, Python and `sparsec-opt` pipelines)
+/// and appear on the sparsec command line as `--<target>-<key>`.
+class TargetOptions : public OptionSet {
+public:
+  virtual ~TargetOptions() = default;
+  /// Checks values and combinations: "" when valid, else the error. It
+  /// names the command-line flag (`--cuda-arch must be ...`) so that every
+  /// front end reports the same text.
+  virtual std::string validate() const { return ""; }
+};
+
 class Target {
 public:
   virtual ~Target() = default;
   virtual llvm::StringRef getName() const = 0;
   virtual llvm::StringRef getDescription() const = 0;
+
+  /// A fresh options object holding this target's defaults.
+  virtual std::unique_ptr<TargetOptions> createOptions() const;
+
   /// Appends the passes that lower a sparsec-level module for this target.
-  virtual void buildPipeline(mlir::OpPassManager &pm) const = 0;
+  virtual void buildPipeline(mlir::OpPassManager &pm,
+                             const TargetOptions &options) const = 0;
   /// Writes `kind` for a module already lowered by buildPipeline.
   virtual mlir::LogicalResult emit(mlir::ModuleOp lowered, ArtifactKind kind,
-                                   llvm::raw_ostream &os) const = 0;
+                                   llvm::raw_ostream &os,
+                                   const TargetOptions &options) const = 0;
   /// Runs a lowered module's `main` on `inputs`; targets that cannot execute
   /// here return failure with a diagnostic.
   virtual mlir::LogicalResult run(mlir::ModuleOp lowered,
                                   mlir::FunctionType signature,
                                   const std::vector<NpyArray> &inputs,
-                                  std::vector<NpyArray> &outputs) const = 0;
+                                  std::vector<NpyArray> &outputs,
+                                  const TargetOptions &options) const = 0;
   /// Writes a self-contained artifact directory (targets whose output is
   /// more than one file); the default reports that there is none.
   virtual mlir::LogicalResult emitArtifact(mlir::ModuleOp lowered,
-                                           llvm::StringRef dir) const;
+                                           llvm::StringRef dir,
+                                           const TargetOptions &options) const;
   /// Whether --emit=artifact is this target's natural output.
   virtual bool prefersArtifact() const { return false; }
 };
 
-/// The registered targets, and lookup by name (null if unknown).
-const std::vector<const Target *> &getTargets();
-const Target *lookupTarget(llvm::StringRef name);
+/// The targets linked into this program. Filled once, on first use, by the
+/// registration functions that lib/Target's CMake generates from every
+/// target folder; read-only afterwards, so it is safe to share.
+class TargetRegistry {
+public:
+  static const TargetRegistry &get();
 
-/// The host CPU target (linalg -> bufferization -> LLVM, JIT execution).
-const Target &getHostTarget();
-/// Adds the host lowering passes (also registered as
-/// `sparsec-host-pipeline`).
-void buildHostPipeline(mlir::OpPassManager &pm);
+  /// Null if no target has this name.
+  const Target *lookup(llvm::StringRef name) const;
+  /// In registration order.
+  std::vector<const Target *> getTargets() const;
+  /// "host, cuda, ..." for messages.
+  std::string getNames() const;
 
-/// The CUDA target: per-layer PTX for sparse tensor cores plus packed
-/// weights in an artifact directory run by the MLIR-free runtime
-/// (docs/CUDABackend.md).
-struct CudaTargetOptions {
-  std::string arch = "sm_80";  // sm_80 (mma.sp) or sm_90a (wgmma.mma_async.sp)
-  std::string valueType = "";  // f16 | bf16 ("": from the packed weights)
-  int64_t tileN = 0;           // tokens per CTA (0: the generator's choice)
-  std::string device = "auto"; // --run: cuda | emulator | auto
-  std::string wgmma = "auto";  // sm_90a: auto | async | sync | off
-                               // (cuda::WgmmaMode in KernelGen.h)
-  int64_t tileM = 0;           // rows per CTA: 64 or 128 (0: auto)
+  /// Called by a target's registration function only.
+  void add(std::unique_ptr<Target> target);
+
+private:
+  TargetRegistry() = default;
+  std::vector<std::unique_ptr<Target>> targets;
 };
-const Target &getCudaTarget();
-void setCudaTargetOptions(const CudaTargetOptions &options);
+
+/// Registers `sparsec-<name>-pipeline` for every target, taking the target's
+/// options (`sparsec-opt --pass-pipeline='builtin.module(
+/// sparsec-cuda-pipeline{arch=sm_90a})'`).
+void registerTargetPipelines();
 
 } // namespace sparsec
 

@@ -35,9 +35,72 @@ using namespace mlir;
 namespace sparsec {
 namespace {
 
-CudaTargetOptions &cudaOptions() {
-  static CudaTargetOptions options;
-  return options;
+/// `--cuda-<key>` on the command line.
+struct CudaTargetOptions : TargetOptions {
+  Option<std::string> arch{
+      *this, "arch",
+      llvm::cl::desc("cuda target: sm_80 (mma.sp, Ampere and later) or "
+                     "sm_90a (Hopper: wgmma.mma_async.sp or mma.sp per "
+                     "layer, see --cuda-wgmma)"),
+      llvm::cl::init("sm_80")};
+  Option<std::string> valueType{
+      *this, "dtype",
+      llvm::cl::desc("cuda target: f16 or bf16 weights and activations "
+                     "(default: the packed value type, f16 unless it is "
+                     "bf16)"),
+      llvm::cl::init("")};
+  Option<int64_t> tileN{
+      *this, "tile-n",
+      llvm::cl::desc("cuda target: tokens per CTA (sm_80: 32/64/128, "
+                     "sm_90a: 64/128/256; 0 = default)"),
+      llvm::cl::init(0)};
+  Option<int64_t> tileM{
+      *this, "tile-m",
+      llvm::cl::desc("cuda target: rows per CTA, sharing the activation "
+                     "tile: 64, 128, or 256 with wgmma on sm_90a (HiNM needs "
+                     "V % tile_m == 0); 0 = auto"),
+      llvm::cl::init(0)};
+  Option<std::string> wgmma{
+      *this, "wgmma",
+      llvm::cl::desc(
+          "cuda target, sm_90a: auto (per layer, the instruction that "
+          "measured faster on the H200: wgmma for 2:4 layers of >= 2048 "
+          "rows, mma.sp otherwise), async (wgmma, A and B from shared "
+          "memory, one wgmma group in flight), sync (wgmma, A from "
+          "registers, each wgmma waited for) or off (mma.sp everywhere)"),
+      llvm::cl::init("auto")};
+  Option<std::string> device{
+      *this, "device",
+      llvm::cl::desc("cuda target, --run: cuda, emulator (the CPU PTX "
+                     "emulator) or auto (cuda when a driver is present)"),
+      llvm::cl::init("auto")};
+
+  std::string validate() const override {
+    if (arch != "sm_80" && arch != "sm_90a")
+      return "--cuda-arch must be sm_80 or sm_90a, not '" + arch + "'";
+    if (!valueType.empty() && valueType != "f16" && valueType != "bf16")
+      return "--cuda-dtype must be f16 or bf16, not '" + valueType + "'";
+    if (device != "auto" && device != "cuda" && device != "emulator")
+      return "--cuda-device must be cuda, emulator or auto, not '" + device +
+             "'";
+    if (wgmma != "auto" && wgmma != "async" && wgmma != "sync" &&
+        wgmma != "off")
+      return "--cuda-wgmma must be auto, async, sync or off, not '" + wgmma +
+             "'";
+    // The generator names the legal tiles per instruction; this only keeps
+    // absurd values out of its arithmetic.
+    if (tileN < 0 || tileN > 4096)
+      return "--cuda-tile-n must be 0 (default) or a tile size, not " +
+             std::to_string(tileN);
+    if (tileM < 0 || tileM > 4096)
+      return "--cuda-tile-m must be 0 (auto) or a tile size, not " +
+             std::to_string(tileM);
+    return "";
+  }
+};
+
+const CudaTargetOptions &cudaOptions(const TargetOptions &options) {
+  return static_cast<const CudaTargetOptions &>(options);
 }
 
 std::string sanitize(StringRef name) {
@@ -275,7 +338,9 @@ llvm::json::Array shapeJson(Type type) {
 
 class ArtifactWriter {
 public:
-  ArtifactWriter(func::FuncOp main, StringRef dir) : main(main), dir(dir) {}
+  ArtifactWriter(func::FuncOp main, StringRef dir,
+                 const CudaTargetOptions &options)
+      : main(main), dir(dir), options(options) {}
   LogicalResult write();
 
 private:
@@ -295,6 +360,7 @@ private:
 
   func::FuncOp main;
   std::string dir;
+  const CudaTargetOptions &options;
   llvm::DenseMap<Value, std::string> names;
   llvm::json::Array steps;
   int nextTensor = 0, nextLayer = 0;
@@ -340,7 +406,6 @@ NpyArray makeArray(const char *dtype, std::vector<int64_t> shape,
 LogicalResult ArtifactWriter::sparseLinear(LinearOp op,
                                            const Epilogue &epilogue,
                                            llvm::json::Object &step) {
-  const CudaTargetOptions &options = cudaOptions();
   PackedWeightAttr packed = op.getPackedWeightAttr();
   Attribute encoding = op.getWeightEncodingAttr();
   auto weightType = cast<ShapedType>(op.getWeight().getType());
@@ -354,9 +419,9 @@ LogicalResult ArtifactWriter::sparseLinear(LinearOp op,
                        << "' (sm_80 or sm_90a)";
   Type valueElt =
       cast<ShapedType>(packed.getValues().getType()).getElementType();
-  std::string valueType = !options.valueType.empty() ? options.valueType
-                          : valueElt.isBF16()        ? "bf16"
-                                                     : "f16";
+  std::string valueType = options.valueType;
+  if (valueType.empty())
+    valueType = valueElt.isBF16() ? "bf16" : "f16";
   if (!cuda::parseValueType(valueType, config.valueType))
     return opError(op) << "unknown CUDA value type '" << valueType
                        << "' (f16 or bf16)";
@@ -612,7 +677,7 @@ LogicalResult ArtifactWriter::write() {
   llvm::json::Object manifest{
       {artifact::key::kFormat, artifact::kFormatName},
       {artifact::key::kFormatVersion, artifact::kCurrentVersion},
-      {artifact::key::kArch, cudaOptions().arch},
+      {artifact::key::kArch, options.arch.getValue()},
       {artifact::key::kInputs, std::move(inputs)},
       {artifact::key::kOutputs, std::move(outputs)},
       {artifact::key::kSteps, std::move(steps)}};
@@ -632,10 +697,13 @@ public:
     return "NVIDIA sparse tensor cores: per-layer PTX (mma.sp sm_80, "
            "wgmma.mma_async.sp sm_90a) and packed weights, run by sparsec-run";
   }
-  void buildPipeline(OpPassManager &) const override {}
+  std::unique_ptr<TargetOptions> createOptions() const override {
+    return std::make_unique<CudaTargetOptions>();
+  }
+  void buildPipeline(OpPassManager &, const TargetOptions &) const override {}
   bool prefersArtifact() const override { return true; }
-  LogicalResult emit(ModuleOp module, ArtifactKind kind,
-                     llvm::raw_ostream &os) const override {
+  LogicalResult emit(ModuleOp module, ArtifactKind kind, llvm::raw_ostream &os,
+                     const TargetOptions &) const override {
     if (kind == ArtifactKind::LoweredMLIR) {
       module.print(os);
       return success();
@@ -644,23 +712,26 @@ public:
            << "the cuda target writes an artifact directory: use "
               "--emit=artifact -o <dir>";
   }
-  LogicalResult emitArtifact(ModuleOp module, StringRef dir) const override {
+  LogicalResult emitArtifact(ModuleOp module, StringRef dir,
+                             const TargetOptions &options) const override {
     auto main = module.lookupSymbol<func::FuncOp>("main");
     if (!main)
       return emitError(module.getLoc()) << "the module has no func.func @main";
     if (std::error_code ec = llvm::sys::fs::create_directories(dir))
       return emitError(module.getLoc())
              << "cannot create '" << dir << "': " << ec.message();
-    return ArtifactWriter(main, dir).write();
+    return ArtifactWriter(main, dir, cudaOptions(options)).write();
   }
   LogicalResult run(ModuleOp module, FunctionType,
                     const std::vector<NpyArray> &inputs,
-                    std::vector<NpyArray> &outputs) const override;
+                    std::vector<NpyArray> &outputs,
+                    const TargetOptions &options) const override;
 };
 
 LogicalResult CudaTarget::run(ModuleOp module, FunctionType,
                               const std::vector<NpyArray> &inputs,
-                              std::vector<NpyArray> &outputs) const {
+                              std::vector<NpyArray> &outputs,
+                              const TargetOptions &options) const {
   SmallString<128> dir;
   if (std::error_code ec =
           llvm::sys::fs::createUniqueDirectory("sparsec-cuda", dir))
@@ -668,7 +739,7 @@ LogicalResult CudaTarget::run(ModuleOp module, FunctionType,
            << "cannot create a temporary directory: " << ec.message();
   auto cleanup =
       llvm::scope_exit([&] { llvm::sys::fs::remove_directories(dir); });
-  if (failed(emitArtifact(module, dir)))
+  if (failed(emitArtifact(module, dir, options)))
     return failure();
   std::vector<std::string> inputPaths;
   for (size_t i = 0; i < inputs.size(); ++i) {
@@ -677,7 +748,7 @@ LogicalResult CudaTarget::run(ModuleOp module, FunctionType,
       return emitError(module.getLoc()) << error;
     inputPaths.push_back(path);
   }
-  std::string deviceKind = cudaOptions().device;
+  std::string deviceKind = cudaOptions(options).device;
   sparsec_rt_device device = nullptr;
   if (deviceKind == "auto") {
     if (sparsec_rt_device_create("cuda", &device) != 0) {
@@ -720,13 +791,8 @@ LogicalResult CudaTarget::run(ModuleOp module, FunctionType,
 
 } // namespace
 
-const Target &getCudaTarget() {
-  static CudaTarget target;
-  return target;
-}
-
-void setCudaTargetOptions(const CudaTargetOptions &options) {
-  cudaOptions() = options;
+void registerCudaTarget(TargetRegistry &registry) {
+  registry.add(std::make_unique<CudaTarget>());
 }
 
 } // namespace sparsec

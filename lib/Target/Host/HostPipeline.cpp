@@ -1,6 +1,6 @@
 //===- HostPipeline.cpp - lowering to LLVM for the host CPU ---------------===//
+#include "HostPipeline.h"
 #include "sparsec/Dialect/Sparsec/Transforms/Passes.h"
-#include "sparsec/Target/Target.h"
 
 #include "mlir/Conversion/Passes.h"
 #include "mlir/Dialect/Bufferization/Pipelines/Passes.h"

@@ -1,4 +1,5 @@
 //===- HostTarget.cpp - host CPU target: LLVM IR, objects, JIT runs -------===//
+#include "HostPipeline.h"
 #include "sparsec/Support/Npy.h"
 #include "sparsec/Target/Target.h"
 
@@ -12,6 +13,9 @@
 #include "llvm/IR/LegacyPassManager.h"
 #include "llvm/IR/Module.h"
 #include "llvm/MC/TargetRegistry.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/JSON.h"
 #include "llvm/Support/TargetSelect.h"
 #include "llvm/Target/TargetMachine.h"
 #include "llvm/Target/TargetOptions.h"
@@ -37,10 +41,12 @@ void initializeNativeTarget() {
   (void)done;
 }
 
-std::unique_ptr<llvm::TargetMachine> createHostTargetMachine(std::string &error) {
+std::unique_ptr<llvm::TargetMachine>
+createHostTargetMachine(std::string &error) {
   initializeNativeTarget();
   llvm::Triple triple(llvm::sys::getDefaultTargetTriple());
-  const llvm::Target *target = llvm::TargetRegistry::lookupTarget(triple, error);
+  const llvm::Target *target =
+      llvm::TargetRegistry::lookupTarget(triple, error);
   if (!target)
     return nullptr;
   llvm::TargetOptions options;
@@ -104,16 +110,40 @@ std::vector<int64_t> makeDescriptor(void *data, ArrayRef<int64_t> shape) {
   return d;
 }
 
+/// `--host-<key>` on the command line.
+struct HostTargetOptions : TargetOptions {
+  Option<unsigned> optLevel{
+      *this, "opt-level",
+      llvm::cl::desc("host target: LLVM optimization level, 0 to 3"),
+      llvm::cl::init(3)};
+
+  std::string validate() const override {
+    if (optLevel > 3)
+      return "--host-opt-level must be 0, 1, 2 or 3, not " +
+             std::to_string(optLevel);
+    return "";
+  }
+};
+
+const HostTargetOptions &hostOptions(const TargetOptions &options) {
+  return static_cast<const HostTargetOptions &>(options);
+}
+
 class HostTarget : public Target {
 public:
   StringRef getName() const override { return "host"; }
   StringRef getDescription() const override {
     return "host CPU through linalg, bufferization and LLVM (JIT or object)";
   }
-  void buildPipeline(OpPassManager &pm) const override { buildHostPipeline(pm); }
+  std::unique_ptr<TargetOptions> createOptions() const override {
+    return std::make_unique<HostTargetOptions>();
+  }
+  void buildPipeline(OpPassManager &pm, const TargetOptions &) const override {
+    buildHostPipeline(pm);
+  }
 
-  LogicalResult emit(ModuleOp lowered, ArtifactKind kind,
-                     raw_ostream &os) const override {
+  LogicalResult emit(ModuleOp lowered, ArtifactKind kind, raw_ostream &os,
+                     const TargetOptions &options) const override {
     if (kind == ArtifactKind::LoweredMLIR) {
       lowered.print(os);
       return success();
@@ -131,7 +161,8 @@ public:
       return lowered.emitError("no host target machine: ") << error;
     module->setDataLayout(tm->createDataLayout());
     module->setTargetTriple(tm->getTargetTriple());
-    auto optimize = makeOptimizingTransformer(3, 0, tm.get());
+    auto optimize =
+        makeOptimizingTransformer(hostOptions(options).optLevel, 0, tm.get());
     if (llvm::Error err = optimize(module.get())) {
       llvm::consumeError(std::move(err));
       return lowered.emitError("LLVM optimization failed");
@@ -151,9 +182,42 @@ public:
     return success();
   }
 
+  /// <dir>/model.o (C ABI `_mlir_ciface_main`, link with
+  /// libmlir_c_runner_utils) and <dir>/manifest.json describing it.
+  LogicalResult emitArtifact(ModuleOp lowered, StringRef dir,
+                             const TargetOptions &options) const override {
+    if (std::error_code ec = llvm::sys::fs::create_directories(dir))
+      return emitError(lowered.getLoc())
+             << "cannot create '" << dir << "': " << ec.message();
+    std::string objectPath = (dir + "/model.o").str();
+    std::error_code ec;
+    llvm::raw_fd_ostream object(objectPath, ec);
+    if (ec)
+      return emitError(lowered.getLoc())
+             << "cannot write '" << objectPath << "': " << ec.message();
+    if (failed(emit(lowered, ArtifactKind::Object, object, options)))
+      return failure();
+    llvm::raw_fd_ostream manifest((dir + "/manifest.json").str(), ec);
+    if (ec)
+      return emitError(lowered.getLoc())
+             << "cannot write the manifest: " << ec.message();
+    llvm::json::Object root{
+        {"format", "sparsec-host-artifact"},
+        {"format_version", 1},
+        {"object", "model.o"},
+        {"entry", "_mlir_ciface_main"},
+        {"abi", "strided memref descriptors: inputs, then caller-allocated "
+                "outputs"},
+        {"opt_level", int64_t(hostOptions(options).optLevel)}};
+    manifest << llvm::formatv("{0:2}", llvm::json::Value(std::move(root)))
+             << "\n";
+    return success();
+  }
+
   LogicalResult run(ModuleOp lowered, FunctionType signature,
                     const std::vector<NpyArray> &inputs,
-                    std::vector<NpyArray> &outputs) const override {
+                    std::vector<NpyArray> &outputs,
+                    const TargetOptions &targetOptions) const override {
     Location loc = lowered.getLoc();
     if (inputs.size() != signature.getNumInputs())
       return emitError(loc) << "the model takes " << signature.getNumInputs()
@@ -165,9 +229,9 @@ public:
       std::vector<int64_t> shape(tensor.getShape().begin(),
                                  tensor.getShape().end());
       if (inputs[i].dtype != expected || inputs[i].shape != shape)
-        return emitError(loc) << "input " << i << ": expected "
-                              << describe(expected, shape) << ", got "
-                              << describe(inputs[i].dtype, inputs[i].shape);
+        return emitError(loc)
+               << "input " << i << ": expected " << describe(expected, shape)
+               << ", got " << describe(inputs[i].dtype, inputs[i].shape);
     }
     outputs.clear();
     for (Type type : signature.getResults()) {
@@ -175,8 +239,8 @@ public:
       NpyArray out;
       out.dtype = npyDtype(tensor.getElementType());
       if (out.dtype.empty())
-        return emitError(loc) << "unsupported output element type "
-                              << tensor.getElementType();
+        return emitError(loc)
+               << "unsupported output element type " << tensor.getElementType();
       out.shape.assign(tensor.getShape().begin(), tensor.getShape().end());
       out.data.assign(out.numElements() * NpyArray::elementSize(out.dtype), 0);
       outputs.push_back(std::move(out));
@@ -186,7 +250,15 @@ public:
     registerLLVMDialectTranslation(*lowered.getContext());
     initializeNativeTarget();
     ExecutionEngineOptions options;
-    options.transformer = makeOptimizingTransformer(3, 0, nullptr);
+    // ExecutionEngineOptions::transformer is a function_ref: the callable it
+    // refers to must outlive create().
+    std::function<llvm::Error(llvm::Module *)> transformer =
+        makeOptimizingTransformer(hostOptions(targetOptions).optLevel, 0,
+                                  nullptr);
+    options.transformer = transformer;
+    // No perf/gdb JIT listeners: they would litter /tmp/.debug/jit.
+    options.enableGDBNotificationListener = false;
+    options.enablePerfNotificationListener = false;
     std::string runtimeLib = SPARSEC_MLIR_RUNTIME_LIB;
     SmallVector<StringRef> libs;
     if (!runtimeLib.empty())
@@ -221,9 +293,8 @@ public:
 
 } // namespace
 
-const Target &getHostTarget() {
-  static HostTarget target;
-  return target;
+void registerHostTarget(TargetRegistry &registry) {
+  registry.add(std::make_unique<HostTarget>());
 }
 
 } // namespace sparsec

@@ -1,5 +1,5 @@
 //===- Report.cpp - per-layer model and pruning report --------------------===//
-#include "Report.h"
+#include "sparsec/Compiler/Report.h"
 
 #include "sparsec/Dialect/Sparsec/IR/Sparsec.h"
 #include "sparsec/Dialect/Sparsec/IR/WeightData.h"
@@ -56,15 +56,20 @@ LayerRow describe(LayerOp op, int64_t outputsPerRow) {
   row.params = row.rows * row.cols;
   row.kept = row.params;
   row.outputsPerRow = outputsPerRow;
-  if (auto stats = op->template getAttrOfType<DictionaryAttr>("sparsec.prune_stats")) {
-    row.keptSaliency = cast<FloatAttr>(stats.get("kept_saliency")).getValueAsDouble();
-    row.totalSaliency = cast<FloatAttr>(stats.get("total_saliency")).getValueAsDouble();
+  if (auto stats =
+          op->template getAttrOfType<DictionaryAttr>("sparsec.prune_stats")) {
+    row.keptSaliency =
+        cast<FloatAttr>(stats.get("kept_saliency")).getValueAsDouble();
+    row.totalSaliency =
+        cast<FloatAttr>(stats.get("total_saliency")).getValueAsDouble();
     row.valueType = cast<StringAttr>(stats.get("value_type")).str();
     row.keptSaliencyUnpermuted =
-        cast<FloatAttr>(stats.get("kept_saliency_unpermuted")).getValueAsDouble();
+        cast<FloatAttr>(stats.get("kept_saliency_unpermuted"))
+            .getValueAsDouble();
   }
   if (std::optional<WeightData> data = WeightData::getFromValue(op.getWeight()))
-    row.nonZeros = llvm::count_if(data->values(), [](float x) { return x != 0; });
+    row.nonZeros =
+        llvm::count_if(data->values(), [](float x) { return x != 0; });
   double bv = bytesPerValue(row.valueType);
   row.bytesDense = double(row.params) * bv;
   row.bytesValues = row.bytesDense;
@@ -154,21 +159,22 @@ void writeModelReport(ModuleOp module, bool json, raw_ostream &os) {
 
   if (json) {
     auto toJson = [&](const LayerRow &r, int64_t md, int64_t ms) {
-      llvm::json::Object o{{"name", r.name},
-                           {"params", r.params},
-                           {"kept", r.kept},
-                           {"sparsity", r.sparsity()},
-                           {"retained_saliency", r.retained()},
-                           {"retained_saliency_unpermuted", r.retainedUnpermuted()},
-                           {"bytes_dense", r.bytesDense},
-                           {"bytes_values", r.bytesValues},
-                           {"bytes_meta", r.bytesMeta},
-                           {"bytes_indices", r.bytesIndices},
-                           {"bytes_packed", r.bytesPacked()},
-                           {"compression_ratio", ratio(r.bytesDense, r.bytesPacked())},
-                           {"macs_dense", md},
-                           {"macs_sparse", ms},
-                           {"flop_reduction", ratio(double(md), double(ms))}};
+      llvm::json::Object o{
+          {"name", r.name},
+          {"params", r.params},
+          {"kept", r.kept},
+          {"sparsity", r.sparsity()},
+          {"retained_saliency", r.retained()},
+          {"retained_saliency_unpermuted", r.retainedUnpermuted()},
+          {"bytes_dense", r.bytesDense},
+          {"bytes_values", r.bytesValues},
+          {"bytes_meta", r.bytesMeta},
+          {"bytes_indices", r.bytesIndices},
+          {"bytes_packed", r.bytesPacked()},
+          {"compression_ratio", ratio(r.bytesDense, r.bytesPacked())},
+          {"macs_dense", md},
+          {"macs_sparse", ms},
+          {"flop_reduction", ratio(double(md), double(ms))}};
       return o;
     };
     llvm::json::Array layers;
@@ -201,10 +207,10 @@ void writeModelReport(ModuleOp module, bool json, raw_ostream &os) {
     os << llvm::formatv("{0:2}", llvm::json::Value(std::move(root))) << "\n";
     return;
   }
-  os << llvm::format("%-28s %-6s %-6s %11s %10s %8s %9s %12s %12s %10s %6s %7s %9s\n",
-                     "layer", "kind", "format", "gemm (RxK)", "params", "sparsity",
-                     "retained", "bytes dense", "bytes packed", "meta+idx",
-                     "CR", "FLOPs÷", "unpermuted");
+  os << llvm::format(
+      "%-28s %-6s %-6s %11s %10s %8s %9s %12s %12s %10s %6s %7s %9s\n", "layer",
+      "kind", "format", "gemm (RxK)", "params", "sparsity", "retained",
+      "bytes dense", "bytes packed", "meta+idx", "CR", "FLOPs÷", "unpermuted");
   auto print = [&](const LayerRow &r, StringRef gemm, StringRef format,
                    int64_t md, int64_t ms) {
     os << llvm::format("%-28s %-6s %-6s %11s %10lld %8.4f %9.4f %12.0f %12.0f "

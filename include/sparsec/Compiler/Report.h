@@ -1,6 +1,6 @@
-//===- Report.h - model summary report for `sparsec --emit=report` --------===//
-#ifndef SPARSEC_TOOLS_SPARSEC_REPORT_H
-#define SPARSEC_TOOLS_SPARSEC_REPORT_H
+//===- Report.h - per-layer model report (--emit=report) --------*- C++ -*-===//
+#ifndef SPARSEC_COMPILER_REPORT_H
+#define SPARSEC_COMPILER_REPORT_H
 
 #include "mlir/IR/BuiltinOps.h"
 #include "llvm/Support/raw_ostream.h"

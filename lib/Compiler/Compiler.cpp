@@ -1,0 +1,184 @@
+//===- Compiler.cpp - import -> compress -> target as a library -----------===//
+#include "sparsec/Compiler/Compiler.h"
+#include "sparsec/Dialect/Sparsec/Transforms/Passes.h"
+#include "sparsec/Import/ONNXImporter.h"
+
+#include "mlir/IR/Location.h"
+#include "mlir/Parser/Parser.h"
+#include "mlir/Pass/PassRegistry.h"
+#include "mlir/Support/FileUtilities.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/SourceMgr.h"
+
+using namespace mlir;
+
+namespace sparsec {
+
+namespace {
+void printLocation(Location loc, raw_ostream &os) {
+  if (auto file = dyn_cast<FileLineColLoc>(loc)) {
+    os << file.getFilename().getValue();
+    if (file.getLine() != 0)
+      os << ":" << file.getLine() << ":" << file.getColumn();
+    return;
+  }
+  if (auto name = dyn_cast<NameLoc>(loc))
+    return printLocation(name.getChildLoc(), os);
+  if (auto fused = dyn_cast<FusedLoc>(loc)) {
+    if (!fused.getLocations().empty())
+      return printLocation(fused.getLocations().front(), os);
+  }
+  if (auto callSite = dyn_cast<CallSiteLoc>(loc))
+    return printLocation(callSite.getCallee(), os);
+  os << "sparsec";
+}
+
+void printOne(Diagnostic &diag, raw_ostream &os) {
+  printLocation(diag.getLocation(), os);
+  switch (diag.getSeverity()) {
+  case DiagnosticSeverity::Error:
+    os << ": error: ";
+    break;
+  case DiagnosticSeverity::Warning:
+    os << ": warning: ";
+    break;
+  case DiagnosticSeverity::Note:
+    os << ": note: ";
+    break;
+  case DiagnosticSeverity::Remark:
+    os << ": remark: ";
+    break;
+  }
+  os << diag.str() << "\n";
+}
+} // namespace
+
+void printDiagnostic(Diagnostic &diag, raw_ostream &os) {
+  printOne(diag, os);
+  for (Diagnostic &note : diag.getNotes())
+    printOne(note, os);
+}
+
+bool isMLIRInput(llvm::StringRef path) {
+  llvm::StringRef ext = llvm::sys::path::extension(path);
+  return ext == ".mlir" || ext == ".mlirbc";
+}
+
+OwningOpRef<ModuleOp> loadModule(MLIRContext &context, llvm::StringRef path,
+                                 const SparsecCompileOptions &options) {
+  if (isMLIRInput(path)) {
+    std::string error;
+    auto file = openInputFile(path, &error);
+    if (!file) {
+      emitError(UnknownLoc::get(&context)) << error;
+      return nullptr;
+    }
+    llvm::SourceMgr sourceMgr;
+    sourceMgr.AddNewSourceBuffer(std::move(file), llvm::SMLoc());
+    return parseSourceFile<ModuleOp>(sourceMgr, &context);
+  }
+  ONNXImportOptions import;
+  import.validate = !options.noOnnxChecker;
+  for (const std::string &spec : options.inputShape) {
+    size_t colon = spec.rfind(':');
+    llvm::SmallVector<int64_t> dims;
+    llvm::SmallVector<llvm::StringRef> parts;
+    llvm::StringRef(spec).drop_front(colon + 1).split(parts, 'x');
+    for (llvm::StringRef p : parts) {
+      int64_t d = 0;
+      (void)p.getAsInteger(10, d); // validate() checked every dimension
+      dims.push_back(d);
+    }
+    import.inputShapes[spec.substr(0, colon)] = dims;
+  }
+  return importONNXFile(context, path, import);
+}
+
+std::string buildCompressPipeline(OpPassManager &pm,
+                                  const SparsecCompileOptions &options) {
+  if (std::string error = options.validate(); !error.empty())
+    return error;
+  SparsecPruneOptions prune;
+  bool enabled = false;
+  if (std::string error = options.getPruneOptions(prune, enabled);
+      !error.empty())
+    return error;
+  if (enabled)
+    pm.addPass(createSparsecPrune(prune));
+  return "";
+}
+
+std::string selectTarget(const SparsecCompileOptions &options,
+                         TargetSelection &selection) {
+  const TargetRegistry &registry = TargetRegistry::get();
+  selection.target = registry.lookup(options.target);
+  if (!selection.target)
+    return "unknown target '" + options.target +
+           "' (known: " + registry.getNames() + ")";
+  selection.options = selection.target->createOptions();
+  if (std::string error = selection.options->parse(options.targetOptions,
+                                                   selection.target->getName());
+      !error.empty())
+    return "target '" + options.target + "': " + error;
+  return selection.options->validate();
+}
+
+std::string buildCompilePipeline(OpPassManager &pm,
+                                 const SparsecCompileOptions &options,
+                                 const TargetSelection &selection) {
+  if (std::string error = buildCompressPipeline(pm, options); !error.empty())
+    return error;
+  selection.target->buildPipeline(pm, *selection.options);
+  return "";
+}
+
+void buildLinalgPipeline(OpPassManager &pm) {
+  pm.addPass(createSparsecLowerToLinalg());
+}
+
+void registerSparsecPipelines() {
+  auto printOptions =
+      [](llvm::function_ref<void(const detail::PassOptions &)> fn) {
+        SparsecCompileOptions options;
+        fn(options);
+      };
+  registerPassPipeline(
+      "sparsec-compress",
+      "Compress a sparsec module as the sparsec driver does (--sparsity, "
+      "--permute, ...: SparsecCompileOptions)",
+      [](OpPassManager &pm, llvm::StringRef text,
+         llvm::function_ref<LogicalResult(const llvm::Twine &)> errorHandler)
+          -> LogicalResult {
+        SparsecCompileOptions options;
+        if (std::string error = options.parse(text); !error.empty())
+          return errorHandler(error);
+        if (std::string error = buildCompressPipeline(pm, options);
+            !error.empty())
+          return errorHandler(error);
+        return success();
+      },
+      printOptions);
+  registerPassPipeline(
+      "sparsec-compile",
+      "Compress, then lower for a target (target=host|cuda|..., "
+      "target-options={...}): the sparsec driver's pipeline",
+      [](OpPassManager &pm, llvm::StringRef text,
+         llvm::function_ref<LogicalResult(const llvm::Twine &)> errorHandler)
+          -> LogicalResult {
+        SparsecCompileOptions options;
+        if (std::string error = options.parse(text); !error.empty())
+          return errorHandler(error);
+        TargetSelection selection;
+        if (std::string error = selectTarget(options, selection);
+            !error.empty())
+          return errorHandler(error);
+        if (std::string error = buildCompilePipeline(pm, options, selection);
+            !error.empty())
+          return errorHandler(error);
+        return success();
+      },
+      printOptions);
+  registerTargetPipelines();
+}
+
+} // namespace sparsec

@@ -1,0 +1,163 @@
+"""The Python package (python/sparsec, over the C API) against the CLI and
+onnxruntime: same report, same exported ONNX bytes, same outputs, also when
+two threads compile different models with different options at once."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+
+import models
+from sparsec_cli import REPO_ROOT, sparsec_bin
+
+CAPI = sparsec_bin().parent.parent / "lib" / "libsparsec_capi.so"
+os.environ.setdefault("SPARSEC_CAPI_LIBRARY", str(CAPI))
+sys.path.insert(0, str(REPO_ROOT / "python"))
+import sparsec  # noqa: E402
+
+
+def cli(*args):
+    proc = subprocess.run([str(sparsec_bin()), *map(str, args)],
+                          capture_output=True, text=True)
+    return proc.returncode, proc.stderr
+
+
+def save(model, path):
+    onnx.save(model, str(path))
+    return path
+
+
+def inputs_for(model, seed):
+    rng = np.random.default_rng(seed)
+    return [rng.standard_normal([d.dim_value for d in i.type.tensor_type.shape.dim])
+            .astype(np.float32) for i in models.graph_inputs(model)]
+
+
+def cli_run(path, flags, xs, tmp):
+    names = []
+    for i, x in enumerate(xs):
+        np.save(tmp / f"x{i}.npy", x)
+        names.append(f"--input={tmp / f'x{i}.npy'}")
+    rc, err = cli(path, *flags, "--run", *names, "-o", tmp / "out")
+    assert rc == 0, err
+    return np.load(tmp / "out" / "output_0.npy")
+
+
+def test_snippet_matches_cli_and_onnxruntime(tmp_path):
+    path = save(models.mlp_gemm(dims=(64, 128, 64, 10)), tmp_path / "mlp.onnx")
+    m = sparsec.load(path)
+    m.compress(sparsity="hinm:v=64,vs=0.5", permute="gyro", permute_seed=5)
+    flags = ["--sparsity=hinm:v=64,vs=0.5", "--permute=gyro", "--permute-seed=5"]
+
+    rc, err = cli(path, *flags, "--emit=report", "--report-json", "-o", tmp_path / "r.json")
+    assert rc == 0, err
+    report = m.report()
+    assert report == json.loads((tmp_path / "r.json").read_text())
+    assert report["layers"][0]["pattern"] == "hinm"
+
+    m.export_onnx(tmp_path / "py.onnx", masks=True)
+    rc, err = cli(path, *flags, f"--export-onnx={tmp_path / 'cli.onnx'}", "--export-masks")
+    assert rc == 0, err
+    assert (tmp_path / "py.onnx").read_bytes() == (tmp_path / "cli.onnx").read_bytes()
+
+    exe = m.compile(target="host")
+    xs = inputs_for(onnx.load(str(path)), 1)
+    (y,) = exe.run(xs)
+    assert np.array_equal(y, cli_run(path, flags, xs, tmp_path))
+    # Independent reference: onnxruntime on the exported pruned model.
+    session = ort.InferenceSession(str(tmp_path / "py.onnx"))
+    feed = {i.name: x for i, x in zip(session.get_inputs(), xs)}
+    np.testing.assert_allclose(y, session.run(None, feed)[0], rtol=1e-4, atol=1e-5)
+
+    exe.save(tmp_path / "artifact")
+    assert (tmp_path / "artifact" / "model.o").read_bytes()[:4] == b"\x7fELF"
+    assert exe.inputs == [(np.dtype("float32"), (4, 64))]
+
+
+def test_errors_carry_the_cli_message(tmp_path):
+    path = save(models.mlp_gemm(), tmp_path / "m.onnx")
+    m = sparsec.load(path)
+    rc, err = cli(path, "--sparsity=hinm:v=64,vs=2")
+    with pytest.raises(sparsec.Error) as info:
+        m.compress(sparsity="hinm:v=64,vs=2")
+    assert rc != 0 and str(info.value) in err
+    with pytest.raises(sparsec.Error, match="--cuda-arch must be sm_80 or sm_90a"):
+        m.compile(target="cuda", cuda_arch="sm_70")
+    with pytest.raises(sparsec.Error, match="unknown target 'tpu'"):
+        m.compile(target="tpu")
+    with pytest.raises(sparsec.Error, match="unknown option 'spars'"):
+        m.compress(spars="nm:n=2,m=4")
+    with pytest.raises(sparsec.Error, match="no-such.onnx"):
+        sparsec.load(tmp_path / "no-such.onnx")
+    with pytest.raises(sparsec.Error, match="input 0: expected float32"):
+        m.compile().run([np.zeros((3, 3), np.float32)])
+
+
+def test_two_threads_with_different_options_match_two_cli_runs(tmp_path):
+    jobs = [
+        (save(models.mlp_gemm(dims=(64, 128, 64, 10)), tmp_path / "a.onnx"),
+         {"sparsity": "nm:n=2,m=4", "permute": "asp", "permute_seed": 1},
+         {"host_opt_level": 0}, ["--sparsity=nm:n=2,m=4", "--permute=asp",
+                                 "--permute-seed=1", "--host-opt-level=0"]),
+        (save(models.bert_encoder(seq=8, d=64, heads=2, ffn=128), tmp_path / "b.onnx"),
+         {"sparsity": "hinm:v=64,sparsity=0.75"}, {"opt_level": 2},
+         ["--sparsity=hinm:v=64,sparsity=0.75", "--host-opt-level=2"]),
+    ]
+    results = [None] * len(jobs)
+    barrier = threading.Barrier(len(jobs))
+
+    def work(i):
+        path, compress, target_options, _ = jobs[i]
+        xs = inputs_for(onnx.load(str(path)), i)
+        barrier.wait()
+        m = sparsec.load(path)
+        m.compress(**compress)
+        results[i] = (xs, m.compile(target="host", **target_options).run(xs)[0])
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(len(jobs))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for i, (path, _, _, flags) in enumerate(jobs):
+        xs, y = results[i]
+        work_dir = tmp_path / f"cli{i}"
+        work_dir.mkdir()
+        assert np.array_equal(y, cli_run(path, flags, xs, work_dir)), path.name
+
+
+def test_pip_install_into_a_fresh_venv(tmp_path):
+    """`pip install ./python` into a new venv, then the README snippet."""
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    # Exactly `pip install ./python`: setuptools for the build and numpy come
+    # from PyPI or pip's cache.
+    env = dict(os.environ, SPARSEC_BUILD_DIR=str(CAPI.parent.parent))
+    env.pop("SPARSEC_CAPI_LIBRARY", None)
+    subprocess.run([str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check",
+                    str(REPO_ROOT / "python")],
+                   check=True, env=env)
+    path = save(models.mlp_gemm(), tmp_path / "m.onnx")
+    script = f"""
+import numpy as np, sparsec
+m = sparsec.load({str(path)!r})
+m.compress(sparsity="nm:n=2,m=4")
+assert m.report()["layers"][0]["pattern"] == "nm"
+m.export_onnx({str(tmp_path / 'p.onnx')!r}, masks=True)
+exe = m.compile(target="host")
+x = np.ones((4, 64), np.float32)
+print(exe.run([x])[0].shape, sparsec.__file__)
+"""
+    proc = subprocess.run([str(python), "-c", script], capture_output=True, text=True,
+                          env=env, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "(4, 10)" in proc.stdout and str(venv) in proc.stdout
