@@ -84,30 +84,10 @@ sparsec_error contextError(sparsec_context context,
   return makeError(text.empty() ? fallback : llvm::StringRef(text));
 }
 
-std::string npyDescr(Type t) {
-  if (t.isF32())
-    return "<f4";
-  if (t.isF64())
-    return "<f8";
-  if (t.isF16())
-    return "<f2";
-  if (t.isInteger(64))
-    return "<i8";
-  if (t.isInteger(32))
-    return "<i4";
-  if (t.isInteger(16))
-    return "<i2";
-  if (t.isInteger(8))
-    return "|i1";
-  if (t.isInteger(1))
-    return "|b1";
-  return "";
-}
-
 Argument describe(Type type) {
   Argument arg;
   if (auto tensor = dyn_cast<RankedTensorType>(type)) {
-    arg.dtype = npyDescr(tensor.getElementType());
+    arg.dtype = sparsec::getNpyDescr(tensor.getElementType());
     arg.shape.assign(tensor.getShape().begin(), tensor.getShape().end());
   }
   return arg;

@@ -136,48 +136,47 @@ void buildLinalgPipeline(OpPassManager &pm) {
   pm.addPass(createSparsecLowerToLinalg());
 }
 
-void registerSparsecPipelines() {
-  auto printOptions =
+namespace {
+/// Registers a pipeline taking SparsecCompileOptions, built by `build`.
+void registerCompilePipeline(
+    llvm::StringRef arg, llvm::StringRef description,
+    std::function<std::string(OpPassManager &, const SparsecCompileOptions &)>
+        build) {
+  registerPassPipeline(
+      arg, description,
+      [build](
+          OpPassManager &pm, llvm::StringRef text,
+          llvm::function_ref<LogicalResult(const llvm::Twine &)> errorHandler)
+          -> LogicalResult {
+        SparsecCompileOptions options;
+        std::string error = options.parse(text);
+        if (error.empty())
+          error = build(pm, options);
+        return error.empty() ? success() : errorHandler(error);
+      },
       [](llvm::function_ref<void(const detail::PassOptions &)> fn) {
         SparsecCompileOptions options;
         fn(options);
-      };
-  registerPassPipeline(
+      });
+}
+} // namespace
+
+void registerSparsecPipelines() {
+  registerCompilePipeline(
       "sparsec-compress",
       "Compress a sparsec module as the sparsec driver does (--sparsity, "
       "--permute, ...: SparsecCompileOptions)",
-      [](OpPassManager &pm, llvm::StringRef text,
-         llvm::function_ref<LogicalResult(const llvm::Twine &)> errorHandler)
-          -> LogicalResult {
-        SparsecCompileOptions options;
-        if (std::string error = options.parse(text); !error.empty())
-          return errorHandler(error);
-        if (std::string error = buildCompressPipeline(pm, options);
-            !error.empty())
-          return errorHandler(error);
-        return success();
-      },
-      printOptions);
-  registerPassPipeline(
+      buildCompressPipeline);
+  registerCompilePipeline(
       "sparsec-compile",
       "Compress, then lower for a target (target=host|cuda|..., "
       "target-options={...}): the sparsec driver's pipeline",
-      [](OpPassManager &pm, llvm::StringRef text,
-         llvm::function_ref<LogicalResult(const llvm::Twine &)> errorHandler)
-          -> LogicalResult {
-        SparsecCompileOptions options;
-        if (std::string error = options.parse(text); !error.empty())
-          return errorHandler(error);
+      [](OpPassManager &pm, const SparsecCompileOptions &options) {
         TargetSelection selection;
-        if (std::string error = selectTarget(options, selection);
-            !error.empty())
-          return errorHandler(error);
-        if (std::string error = buildCompilePipeline(pm, options, selection);
-            !error.empty())
-          return errorHandler(error);
-        return success();
-      },
-      printOptions);
+        std::string error = selectTarget(options, selection);
+        return error.empty() ? buildCompilePipeline(pm, options, selection)
+                             : error;
+      });
   registerTargetPipelines();
 }
 

@@ -49,6 +49,26 @@ std::string TargetRegistry::getNames() const {
   return names;
 }
 
+std::string getNpyDescr(Type t) {
+  if (t.isF32())
+    return "<f4";
+  if (t.isF64())
+    return "<f8";
+  if (t.isF16())
+    return "<f2";
+  if (t.isInteger(64))
+    return "<i8";
+  if (t.isInteger(32))
+    return "<i4";
+  if (t.isInteger(16))
+    return "<i2";
+  if (t.isInteger(8))
+    return "|i1";
+  if (t.isInteger(1))
+    return "|b1";
+  return "";
+}
+
 void registerTargetPipelines() {
   for (const Target *target : TargetRegistry::get().getTargets()) {
     std::string arg = ("sparsec-" + target->getName() + "-pipeline").str();

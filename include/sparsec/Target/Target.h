@@ -106,6 +106,10 @@ private:
   std::vector<std::unique_ptr<Target>> targets;
 };
 
+/// The numpy descr ("<f4", "|b1", ...) of a tensor element type; "" when
+/// numpy has none. Targets and the C API describe arrays with it.
+std::string getNpyDescr(mlir::Type elementType);
+
 /// Registers `sparsec-<name>-pipeline` for every target, taking the target's
 /// options (`sparsec-opt --pass-pipeline='builtin.module(
 /// sparsec-cuda-pipeline{arch=sm_90a})'`).

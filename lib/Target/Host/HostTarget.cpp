@@ -55,27 +55,6 @@ createHostTargetMachine(std::string &error) {
       std::nullopt, llvm::CodeGenOptLevel::Aggressive));
 }
 
-/// numpy descr of an MLIR element type.
-std::string npyDtype(Type t) {
-  if (t.isF32())
-    return "<f4";
-  if (t.isF64())
-    return "<f8";
-  if (t.isF16())
-    return "<f2";
-  if (t.isInteger(64))
-    return "<i8";
-  if (t.isInteger(32))
-    return "<i4";
-  if (t.isInteger(16))
-    return "<i2";
-  if (t.isInteger(8))
-    return "|i1";
-  if (t.isInteger(1))
-    return "|b1";
-  return "";
-}
-
 std::string describe(const std::string &dtype, ArrayRef<int64_t> shape) {
   static const std::pair<const char *, const char *> names[] = {
       {"<f4", "float32"}, {"<f8", "float64"}, {"<f2", "float16"},
@@ -225,7 +204,7 @@ public:
     // Check every input against the signature before running anything.
     for (auto [i, type] : llvm::enumerate(signature.getInputs())) {
       auto tensor = cast<RankedTensorType>(type);
-      std::string expected = npyDtype(tensor.getElementType());
+      std::string expected = getNpyDescr(tensor.getElementType());
       std::vector<int64_t> shape(tensor.getShape().begin(),
                                  tensor.getShape().end());
       if (inputs[i].dtype != expected || inputs[i].shape != shape)
@@ -237,7 +216,7 @@ public:
     for (Type type : signature.getResults()) {
       auto tensor = cast<RankedTensorType>(type);
       NpyArray out;
-      out.dtype = npyDtype(tensor.getElementType());
+      out.dtype = getNpyDescr(tensor.getElementType());
       if (out.dtype.empty())
         return emitError(loc)
                << "unsupported output element type " << tensor.getElementType();
