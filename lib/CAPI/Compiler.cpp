@@ -196,19 +196,17 @@ sparsec_error sparsec_module_compile(sparsec_module module, const char *target,
   context->diagnostics.clear();
   auto exe = std::make_unique<sparsec_executable_s>();
   exe->context = context;
-  const sparsec::TargetRegistry &registry = sparsec::TargetRegistry::get();
-  std::string name = target && *target ? target : "host";
-  exe->target = registry.lookup(name);
-  if (!exe->target)
-    return makeError("unknown target '" + name +
-                     "' (known: " + registry.getNames() + ")");
-  exe->options = exe->target->createOptions();
-  if (std::string error = exe->options->parse(
-          targetOptions ? targetOptions : "", exe->target->getName());
+  // The same lookup, parsing and validation as the driver's --target.
+  sparsec::SparsecCompileOptions compileOptions;
+  compileOptions.target = std::string(target && *target ? target : "host");
+  compileOptions.targetOptions =
+      std::string(targetOptions ? targetOptions : "");
+  sparsec::TargetSelection selection;
+  if (std::string error = sparsec::selectTarget(compileOptions, selection);
       !error.empty())
-    return makeError("target '" + name + "': " + error);
-  if (std::string error = exe->options->validate(); !error.empty())
     return makeError(error);
+  exe->target = selection.target;
+  exe->options = std::move(selection.options);
 
   exe->lowered = module->module->clone();
   auto main = exe->lowered->lookupSymbol<func::FuncOp>("main");

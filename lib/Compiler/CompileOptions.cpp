@@ -78,22 +78,33 @@ std::string SparsecCompileOptions::getPruneOptions(SparsecPruneOptions &o,
   return "";
 }
 
-std::string SparsecCompileOptions::validate() const {
-  if (sparsity.hasValue() && sparsity.empty())
-    return "--sparsity needs a pattern, e.g. nm:n=2,m=4 or hinm:v=64,vs=0.5";
+std::string SparsecCompileOptions::getInputShapes(
+    llvm::StringMap<llvm::SmallVector<int64_t>> &shapes) const {
   for (const std::string &spec : inputShape) {
     size_t colon = spec.rfind(':');
     if (colon == std::string::npos || colon == 0)
       return "--input-shape expects name:d0xd1x..., got '" + spec + "'";
     llvm::SmallVector<llvm::StringRef> parts;
     llvm::StringRef(spec).drop_front(colon + 1).split(parts, 'x');
+    llvm::SmallVector<int64_t> dims;
     for (llvm::StringRef p : parts) {
       int64_t d;
       if (p.getAsInteger(10, d) || d <= 0)
         return "--input-shape: '" + p.str() +
                "' is not a positive dimension in '" + spec + "'";
+      dims.push_back(d);
     }
+    shapes[spec.substr(0, colon)] = dims;
   }
+  return "";
+}
+
+std::string SparsecCompileOptions::validate() const {
+  if (sparsity.hasValue() && sparsity.empty())
+    return "--sparsity needs a pattern, e.g. nm:n=2,m=4 or hinm:v=64,vs=0.5";
+  llvm::StringMap<llvm::SmallVector<int64_t>> shapes;
+  if (std::string error = getInputShapes(shapes); !error.empty())
+    return error;
   if (!std::isfinite(permuteBudget) || permuteBudget < 0)
     return "--permute-budget must be a non-negative number of seconds, got " +
            std::to_string(permuteBudget.getValue());

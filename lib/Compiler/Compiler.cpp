@@ -79,17 +79,10 @@ OwningOpRef<ModuleOp> loadModule(MLIRContext &context, llvm::StringRef path,
   }
   ONNXImportOptions import;
   import.validate = !options.noOnnxChecker;
-  for (const std::string &spec : options.inputShape) {
-    size_t colon = spec.rfind(':');
-    llvm::SmallVector<int64_t> dims;
-    llvm::SmallVector<llvm::StringRef> parts;
-    llvm::StringRef(spec).drop_front(colon + 1).split(parts, 'x');
-    for (llvm::StringRef p : parts) {
-      int64_t d = 0;
-      (void)p.getAsInteger(10, d); // validate() checked every dimension
-      dims.push_back(d);
-    }
-    import.inputShapes[spec.substr(0, colon)] = dims;
+  if (std::string error = options.getInputShapes(import.inputShapes);
+      !error.empty()) {
+    emitError(UnknownLoc::get(&context)) << error;
+    return nullptr;
   }
   return importONNXFile(context, path, import);
 }

@@ -137,6 +137,9 @@ struct SparsecCompileOptions
                      "on the command line)"),
       llvm::cl::init(""), llvm::cl::Hidden};
 
+  /// The --input-shape entries as name -> dims; "" or the error.
+  std::string
+  getInputShapes(llvm::StringMap<llvm::SmallVector<int64_t>> &shapes) const;
   /// Checks every value and combination: "" when valid, else the error,
   /// worded with the command-line flag names.
   std::string validate() const;
