@@ -1,12 +1,13 @@
 //===- CompileOptions.cpp - validation of a compilation's options ---------===//
 #include "sparsec/Compiler/CompileOptions.h"
 
+#include "mlir/Pass/PassManager.h"
+
 #include <cmath>
 
 namespace sparsec {
 
-std::string parseSparsitySpec(llvm::StringRef spec,
-                              SparsecPruneOptions &prune) {
+std::string parseSparsitySpec(llvm::StringRef spec, PruneSettings &prune) {
   auto [kind, rest] = spec.split(':');
   if (kind != "nm" && kind != "hinm")
     return "--sparsity: unknown pattern '" + kind.str() + "' in '" +
@@ -43,38 +44,101 @@ std::string parseSparsitySpec(llvm::StringRef spec,
     else
       prune.sparsity = number;
   }
+  // sparsec-prune-nm has no sparsity option: check it here.
+  double nmSparsity = 1.0 - double(prune.n) / double(prune.m);
+  if (prune.pattern == "nm" && prune.sparsity != -1 && prune.m > 0 &&
+      std::abs(prune.sparsity - nmSparsity) > 1e-9)
+    return "--sparsity: N:M " + std::to_string(prune.n) + ":" +
+           std::to_string(prune.m) + " has sparsity " +
+           std::to_string(nmSparsity) + ", not " +
+           std::to_string(prune.sparsity);
+  if (prune.pattern == "nm" && prune.vectorSparsity != -1)
+    return "--sparsity: vs applies to hinm, not nm";
   return "";
 }
 
-std::string SparsecCompileOptions::getPruneOptions(SparsecPruneOptions &o,
-                                                   bool &enabled) const {
-  enabled = !sparsity.empty();
-  if (!enabled)
+namespace {
+
+/// Copies the layer-selection options every compression pass declares.
+template <typename PassOptionsT>
+void setSelection(PassOptionsT &o, const SparsecCompileOptions &c) {
+  o.saliency = c.saliency;
+  o.include = c.pruneInclude;
+  o.exclude = c.pruneExclude;
+  o.skipFirst = c.pruneSkipFirst;
+  o.skipLast = c.pruneSkipLast;
+  o.minParams = c.pruneMinParams;
+  o.config = c.pruneConfig;
+  o.pad = c.prunePad;
+  o.korder = c.pruneKOrder;
+}
+
+} // namespace
+
+std::string
+SparsecCompileOptions::addCompressionPasses(mlir::OpPassManager &pm) const {
+  if (sparsity.empty())
     return "";
-  if (std::string error = parseSparsitySpec(sparsity, o); !error.empty())
+  PruneSettings spec;
+  if (std::string error = parseSparsitySpec(sparsity, spec); !error.empty())
     return error;
-  o.saliency = saliency;
-  o.include = pruneInclude;
-  o.exclude = pruneExclude;
-  o.skipFirst = pruneSkipFirst;
-  o.skipLast = pruneSkipLast;
-  o.minParams = pruneMinParams;
-  o.config = pruneConfig;
-  o.pad = prunePad;
-  o.valueType = pruneValueType;
-  o.korder = pruneKOrder;
-  o.metaLayout = pruneMeta;
-  o.keepMask = exportMasks;
-  o.permute = permute;
-  o.seed = permuteSeed;
-  o.permuteTries = permuteTries;
-  o.permuteSchedule = permuteSchedule;
-  o.permuteColumnTries = permuteColumnTries;
-  o.permuteBudget = permuteBudget;
-  o.permuteWindow = permuteWindow;
-  o.permuteEscapes = permuteEscapes;
-  o.explicitPermutes = permuteExplicit;
-  o.progress = progress;
+  if (permute != "none") {
+    SparsecPermuteChannelsOptions o;
+    setSelection(o, *this);
+    o.pattern = spec.pattern;
+    o.n = spec.n;
+    o.m = spec.m;
+    o.v = spec.v;
+    o.vectorSparsity = spec.vectorSparsity;
+    o.sparsity = spec.sparsity;
+    o.method = permute;
+    o.seed = permuteSeed;
+    o.tries = permuteTries;
+    o.schedule = permuteSchedule;
+    o.budget = permuteBudget;
+    o.window = permuteWindow;
+    o.escapes = permuteEscapes;
+    o.explicitPermutes = permuteExplicit;
+    o.progress = progress;
+    pm.addPass(createSparsecPermuteChannels(o));
+  }
+  // The pattern of --sparsity first; with a config, whose rules may give
+  // layers the other pattern, the other pass after it.
+  auto addHiNM = [&]() {
+    SparsecPruneHiNMOptions o;
+    setSelection(o, *this);
+    o.n = spec.n;
+    o.m = spec.m;
+    o.v = spec.v;
+    o.vectorSparsity = spec.vectorSparsity;
+    o.sparsity = spec.sparsity;
+    o.valueType = pruneValueType;
+    o.keepMask = exportMasks;
+    o.metaLayout = pruneMeta;
+    o.columnGrouping = permute == "gyro" ? "gyro" : "none";
+    o.columnTries = permuteColumnTries;
+    o.seed = permuteSeed;
+    pm.addPass(createSparsecPruneHiNM(o));
+  };
+  auto addNM = [&]() {
+    SparsecPruneNMOptions o;
+    setSelection(o, *this);
+    o.n = spec.n;
+    o.m = spec.m;
+    o.valueType = pruneValueType;
+    o.keepMask = exportMasks;
+    pm.addPass(createSparsecPruneNM(o));
+  };
+  bool both = !pruneConfig.empty();
+  if (spec.pattern == "hinm") {
+    addHiNM();
+    if (both)
+      addNM();
+  } else {
+    addNM();
+    if (both)
+      addHiNM();
+  }
   return "";
 }
 
@@ -108,10 +172,19 @@ std::string SparsecCompileOptions::validate() const {
   if (!std::isfinite(permuteBudget) || permuteBudget < 0)
     return "--permute-budget must be a non-negative number of seconds, got " +
            std::to_string(permuteBudget.getValue());
-  SparsecPruneOptions prune;
-  bool enabled = false;
-  if (std::string error = getPruneOptions(prune, enabled); !error.empty())
-    return error;
+  bool enabled = !sparsity.empty();
+  PruneSettings spec;
+  if (enabled)
+    if (std::string error = parseSparsitySpec(sparsity, spec); !error.empty())
+      return error;
+  if (permute != "none" && permute != "gyro" && permute != "asp" &&
+      permute != "swap")
+    return "--permute must be none, gyro, asp or swap, not '" + permute + "'";
+  if (enabled && permute == "gyro" && spec.pattern != "hinm")
+    return "--permute=gyro needs --sparsity=hinm:...";
+  if (enabled && (permute == "asp" || permute == "swap") &&
+      spec.pattern != "nm")
+    return "--permute=" + permute + " needs --sparsity=nm:...";
   // Options that would silently do nothing without pruning.
   if (!enabled) {
     if (permute != "none")

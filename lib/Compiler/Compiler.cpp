@@ -91,14 +91,7 @@ std::string buildCompressPipeline(OpPassManager &pm,
                                   const SparsecCompileOptions &options) {
   if (std::string error = options.validate(); !error.empty())
     return error;
-  SparsecPruneOptions prune;
-  bool enabled = false;
-  if (std::string error = options.getPruneOptions(prune, enabled);
-      !error.empty())
-    return error;
-  if (enabled)
-    pm.addPass(createSparsecPrune(prune));
-  return "";
+  return options.addCompressionPasses(pm);
 }
 
 std::string selectTarget(const SparsecCompileOptions &options,
@@ -147,7 +140,7 @@ void registerCompilePipeline(
           error = build(pm, options);
         return error.empty() ? success() : errorHandler(error);
       },
-      [](llvm::function_ref<void(const detail::PassOptions &)> fn) {
+      [](llvm::function_ref<void(const mlir::detail::PassOptions &)> fn) {
         SparsecCompileOptions options;
         fn(options);
       });

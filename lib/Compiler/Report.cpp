@@ -16,9 +16,12 @@ namespace {
 
 /// One weight-carrying layer; byte counts follow formats.md §1.3 and §3.6.
 struct LayerRow {
-  std::string name, weight, kind, pattern = "dense", valueType = "f32";
+  std::string name, weight, kind, pattern = "dense", label = "dense",
+                                  valueType = "f32";
   int64_t rows = 0, cols = 0, params = 0, kept = 0, nonZeros = -1;
-  int64_t n = 0, m = 0, v = 0, nnzVec = 0, outputsPerRow = 0;
+  int64_t outputsPerRow = 0;
+  // The encoding's own parameters (n, m, v, nnz_vec, terms, ...).
+  llvm::json::Object encodingFields;
   double keptSaliency = 0, totalSaliency = 0, keptSaliencyUnpermuted = 0;
   double bytesDense = 0, bytesValues = 0, bytesMeta = 0, bytesIndices = 0;
 
@@ -38,10 +41,6 @@ std::string locationName(Location loc) {
   if (auto name = dyn_cast<NameLoc>(loc))
     return name.getName().str();
   return "?";
-}
-
-int64_t bytesPerValue(StringRef valueType) {
-  return valueType == "f32" ? 4 : 2;
 }
 
 template <typename LayerOp>
@@ -70,34 +69,18 @@ LayerRow describe(LayerOp op, int64_t outputsPerRow) {
   if (std::optional<WeightData> data = WeightData::getFromValue(op.getWeight()))
     row.nonZeros =
         llvm::count_if(data->values(), [](float x) { return x != 0; });
-  double bv = bytesPerValue(row.valueType);
+  int64_t bv = bytesPerValue(row.valueType);
   row.bytesDense = double(row.params) * bv;
   row.bytesValues = row.bytesDense;
-  Attribute enc = op.getWeightEncodingAttr();
-  if (auto nm = dyn_cast_or_null<NMEncodingAttr>(enc)) {
-    row.pattern = "nm";
-    row.n = nm.getN();
-    row.m = nm.getM();
-    int64_t groups = (row.cols + row.m - 1) / row.m;
-    row.kept = 0;
-    for (int64_t q = 0; q < groups; ++q)
-      row.kept += std::min<int64_t>(row.n, row.cols - q * row.m) * row.rows;
-    double slots = double(row.rows) * groups * row.n;
-    row.bytesValues = slots * bv;
-    row.bytesMeta = slots * std::ceil(std::log2(double(row.m))) / 8.0;
-  } else if (auto h = dyn_cast_or_null<HiNMEncodingAttr>(enc)) {
-    row.pattern = "hinm";
-    row.n = h.getN();
-    row.m = h.getM();
-    row.v = h.getV();
-    row.nnzVec = h.getKept();
-    row.kept = row.rows * row.nnzVec * row.n / row.m;
-    int64_t tiles = (row.rows + row.v - 1) / row.v;
-    int64_t keptWidth = (row.nnzVec + 31) / 32 * 32;
-    double slots = double(tiles * row.v) * keptWidth * row.n / row.m;
-    row.bytesValues = slots * bv;
-    row.bytesMeta = slots * std::ceil(std::log2(double(row.m))) / 8.0;
-    row.bytesIndices = double(tiles) * keptWidth * (row.cols <= 65536 ? 2 : 4);
+  if (SparsityEncodingAttrInterface enc = op.getWeightEncodingAttr()) {
+    row.pattern = enc.getPatternName().str();
+    row.label = enc.getLabel();
+    enc.describe(row.encodingFields);
+    WeightFootprint footprint = enc.getFootprint(row.rows, row.cols, bv);
+    row.kept = footprint.kept;
+    row.bytesValues = footprint.valueBytes;
+    row.bytesMeta = footprint.metaBytes;
+    row.bytesIndices = footprint.indexBytes;
   }
   return row;
 }
@@ -187,14 +170,9 @@ void writeModelReport(ModuleOp module, bool json, raw_ostream &os) {
       o["cols"] = r.cols;
       o["nonzeros"] = r.nonZeros;
       o["value_type"] = r.valueType;
-      if (r.pattern != "dense") {
-        o["n"] = r.n;
-        o["m"] = r.m;
-      }
-      if (r.pattern == "hinm") {
-        o["v"] = r.v;
-        o["nnz_vec"] = r.nnzVec;
-      }
+      for (const auto &field : r.encodingFields)
+        if (field.first != "korder")
+          o[field.first] = field.second;
       layers.push_back(std::move(o));
     }
     llvm::json::Array permutes;
@@ -223,10 +201,7 @@ void writeModelReport(ModuleOp module, bool json, raw_ostream &os) {
                        ratio(double(md), double(ms)), r.retainedUnpermuted());
   };
   for (const LayerRow &r : rows) {
-    std::string format = r.pattern == "dense" ? "dense"
-                         : r.pattern == "nm"
-                             ? std::to_string(r.n) + ":" + std::to_string(r.m)
-                             : "hinm" + std::to_string(r.v);
+    const std::string &format = r.label;
     print(r, std::to_string(r.rows) + "x" + std::to_string(r.cols), format,
           r.macsDense(), r.macsSparse());
   }

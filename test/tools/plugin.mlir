@@ -7,7 +7,7 @@
 // RUN: mlir-opt %s --load-dialect-plugin=%sparsec_plugin --load-pass-plugin=%sparsec_plugin \
 // RUN:   --pass-pipeline="builtin.module(sparsec-verify-encodings{report})" -o /dev/null 2>&1 | FileCheck %s --check-prefix=REPORT
 // RUN: mlir-opt %s --load-dialect-plugin=%sparsec_plugin --load-pass-plugin=%sparsec_plugin \
-// RUN:   --pass-pipeline="builtin.module(sparsec-prune{pattern=nm n=1 m=4},sparsec-verify-encodings)" | FileCheck %s --check-prefix=PRUNE
+// RUN:   --pass-pipeline="builtin.module(sparsec-prune-nm{n=1 m=4},sparsec-verify-encodings)" | FileCheck %s --check-prefix=PRUNE
 // RUN: not mlir-opt %s --load-pass-plugin=%sparsec_plugin \
 // RUN:   --pass-pipeline="builtin.module(sparsec-lower-to-linalg)" 2>&1 | FileCheck %s --check-prefix=NODIALECT
 

@@ -10,6 +10,7 @@
 #ifndef SPARSEC_COMPILER_COMPILEOPTIONS_H
 #define SPARSEC_COMPILER_COMPILEOPTIONS_H
 
+#include "sparsec/Dialect/Sparsec/Transforms/LayerSelection.h"
 #include "sparsec/Dialect/Sparsec/Transforms/Passes.h"
 #include "sparsec/Target/OptionSet.h"
 
@@ -143,13 +144,14 @@ struct SparsecCompileOptions
   /// Checks every value and combination: "" when valid, else the error,
   /// worded with the command-line flag names.
   std::string validate() const;
-  /// The sparsec-prune options these options ask for ("" error and
-  /// `enabled` false when --sparsity is empty).
-  std::string getPruneOptions(SparsecPruneOptions &prune, bool &enabled) const;
+  /// Adds the compression passes these options ask for to `pm`
+  /// (sparsec-permute-channels, sparsec-prune-hinm, sparsec-prune-nm);
+  /// nothing when --sparsity is empty. "" or the error.
+  std::string addCompressionPasses(mlir::OpPassManager &pm) const;
 };
 
-/// Parses "nm:n=2,m=4" / "hinm:v=64,vs=0.5" into `prune`; "" or the error.
-std::string parseSparsitySpec(llvm::StringRef spec, SparsecPruneOptions &prune);
+/// Parses "nm:n=2,m=4" / "hinm:v=64,vs=0.5" into `settings`; "" or the error.
+std::string parseSparsitySpec(llvm::StringRef spec, PruneSettings &settings);
 
 } // namespace sparsec
 

@@ -133,7 +133,8 @@ LogicalResult lowerMatMul(Importer &im) {
       auto outType = RankedTensorType::get(outShape, at.getElementType());
       auto linear = LinearOp::create(im.builder(), im.loc(), outType, a, w,
                                      /*bias=*/Value(), /*weight_encoding=*/nullptr,
-                                     /*packed_weight=*/nullptr);
+                                     /*packed_weight=*/nullptr,
+                                     /*weight_parts=*/nullptr);
       recordWeightOrigin(im, linear, 1, /*transposed=*/true);
       im.setOutput(0, linear.getResult());
       return success();
@@ -185,7 +186,7 @@ LogicalResult lowerGemm(Importer &im) {
     auto outType = RankedTensorType::get(
         {Importer::typeOf(a).getDimSize(0), rows}, elt);
     auto linear = LinearOp::create(b, im.loc(), outType, a, w, bias, nullptr,
-                                   nullptr);
+                                   nullptr, nullptr);
     recordWeightOrigin(im, linear, 1, /*transposed=*/!transB);
     y = linear.getResult();
   } else {
@@ -327,7 +328,8 @@ LogicalResult lowerConv(Importer &im) {
                                b.getDenseI64ArrayAttr(strides),
                                b.getDenseI64ArrayAttr(pads2d),
                                b.getDenseI64ArrayAttr(dilations),
-                               b.getI64IntegerAttr(groups), nullptr, nullptr);
+                               b.getI64IntegerAttr(groups), nullptr, nullptr,
+                               nullptr);
   // 1-D weights were reshaped; pruning still reads them in GEMM view.
   recordWeightOrigin(im, conv, 1, /*transposed=*/false);
   Value y = conv.getResult();

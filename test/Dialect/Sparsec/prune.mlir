@@ -1,8 +1,8 @@
-// RUN: sparsec-opt %s --split-input-file --sparsec-prune="pattern=nm n=2 m=4" | FileCheck %s --check-prefix=NM
-// RUN: sparsec-opt %s --split-input-file --sparsec-prune="pattern=hinm v=16 vector-sparsity=0.5" | FileCheck %s --check-prefix=HINM
-// RUN: sparsec-opt %s --split-input-file --sparsec-prune="pattern=hinm v=16 sparsity=0.75 meta-layout=meta16 value-type=f16" --sparsec-verify-encodings | FileCheck %s --check-prefix=HINM16
-// RUN: sparsec-opt %s --split-input-file --sparsec-prune="pattern=nm n=2 m=4 exclude=^fc$" | FileCheck %s --check-prefix=EXCLUDE
-// RUN: sparsec-opt %s --split-input-file --sparsec-prune="pattern=nm n=1 m=8" --sparsec-verify-encodings | FileCheck %s --check-prefix=ONE8
+// RUN: sparsec-opt %s --split-input-file --sparsec-prune-nm="n=2 m=4" | FileCheck %s --check-prefix=NM
+// RUN: sparsec-opt %s --split-input-file --sparsec-prune-hinm="v=16 vector-sparsity=0.5" | FileCheck %s --check-prefix=HINM
+// RUN: sparsec-opt %s --split-input-file --sparsec-prune-hinm="v=16 sparsity=0.75 meta-layout=meta16 value-type=f16" --sparsec-verify-encodings | FileCheck %s --check-prefix=HINM16
+// RUN: sparsec-opt %s --split-input-file --sparsec-prune-nm="n=2 m=4 exclude=^fc$" | FileCheck %s --check-prefix=EXCLUDE
+// RUN: sparsec-opt %s --split-input-file --sparsec-prune-nm="n=1 m=8" --sparsec-verify-encodings | FileCheck %s --check-prefix=ONE8
 
 // Group (0..3) of row 0 keeps |-5| and |3|; group (4..7) keeps |-7| and |1|.
 // Row 1: ties in (4, 4, 1, 4) go to the lower positions 0 and 1; the all-zero

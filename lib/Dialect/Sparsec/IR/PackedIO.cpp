@@ -43,34 +43,16 @@ std::optional<RawBytes> RawBytes::get(ElementsAttr attr) {
 
 namespace {
 
-std::vector<float> decodeValues(ElementsAttr attr, ArrayRef<char> bytes) {
-  Type elt = cast<ShapedType>(attr.getType()).getElementType();
-  std::vector<float> out;
-  if (elt.isF32()) {
-    out.resize(bytes.size() / 4);
-    std::memcpy(out.data(), bytes.data(), bytes.size());
-    return out;
-  }
-  const llvm::fltSemantics &sem =
-      elt.isF16() ? APFloat::IEEEhalf() : APFloat::BFloat();
-  out.resize(bytes.size() / 2);
-  for (size_t i = 0; i < out.size(); ++i) {
-    uint16_t bits;
-    std::memcpy(&bits, bytes.data() + 2 * i, 2);
-    out[i] = APFloat(sem, APInt(16, bits)).convertToFloat();
-  }
-  return out;
-}
-
 template <typename T> std::vector<T> decodeInts(ArrayRef<char> bytes) {
   std::vector<T> out(bytes.size() / sizeof(T));
   std::memcpy(out.data(), bytes.data(), out.size() * sizeof(T));
   return out;
 }
 
-
 std::vector<uint32_t> decodeIndices(ElementsAttr attr, ArrayRef<char> bytes) {
-  if (cast<ShapedType>(attr.getType()).getElementType().getIntOrFloatBitWidth() == 16) {
+  if (cast<ShapedType>(attr.getType())
+          .getElementType()
+          .getIntOrFloatBitWidth() == 16) {
     std::vector<uint16_t> narrow = decodeInts<uint16_t>(bytes);
     return std::vector<uint32_t>(narrow.begin(), narrow.end());
   }
@@ -79,7 +61,7 @@ std::vector<uint32_t> decodeIndices(ElementsAttr attr, ArrayRef<char> bytes) {
 
 struct LayerInfo {
   int64_t rows, cols;
-  Attribute encoding;
+  SparsityEncodingAttrInterface encoding;
   PackedWeightAttr packed;
 };
 
@@ -107,55 +89,9 @@ std::string unpackLayerWeight(Operation *layer, std::vector<float> &dense) {
   std::optional<LayerInfo> info = layerInfo(layer);
   if (!info || !info->packed)
     return "layer has no packed weight";
-  PackedWeightAttr p = info->packed;
-  auto valuesRaw = RawBytes::get(p.getValues());
-  auto positionsRaw = RawBytes::get(p.getPositions());
-  if (!valuesRaw || !positionsRaw)
-    return "packed arrays are not readable";
-  ArrayRef<char> values = valuesRaw->view(), positions = positionsRaw->view();
-  if (auto nm = dyn_cast<NMEncodingAttr>(info->encoding)) {
-    NMPacked packed;
-    packed.rows = info->rows;
-    packed.cols = info->cols;
-    packed.n = nm.getN();
-    packed.m = nm.getM();
-    packed.groups = (packed.cols + packed.m - 1) / packed.m;
-    packed.values = decodeValues(p.getValues(), values);
-    packed.pos = decodeInts<uint8_t>(positions);
-    if (int64_t(packed.values.size()) != packed.rows * packed.groups * packed.n ||
-        packed.pos.size() != packed.values.size())
-      return "packed N:M arrays have the wrong size";
-    dense = unpackNM(packed);
-    return "";
-  }
-  if (auto hinm = dyn_cast<HiNMEncodingAttr>(info->encoding)) {
-    auto colIdx = p.getColIdx() ? RawBytes::get(p.getColIdx()) : std::nullopt;
-    if (!colIdx)
-      return "packed HiNM weight has no readable col_idx";
-    HiNMPacked packed;
-    packed.rows = info->rows;
-    packed.cols = info->cols;
-    packed.v = hinm.getV();
-    packed.nnzVec = hinm.getKept();
-    packed.n = hinm.getN();
-    packed.m = hinm.getM();
-    packed.tiles = (packed.rows + packed.v - 1) / packed.v;
-    packed.keptWidth = (packed.nnzVec + 31) / 32 * 32;
-    packed.values = decodeValues(p.getValues(), values);
-    packed.pos = decodeInts<uint8_t>(positions);
-    packed.colIdx = decodeIndices(p.getColIdx(), colIdx->view());
-    int64_t slots = packed.tiles * packed.v * packed.keptWidth * packed.n / packed.m;
-    if (int64_t(packed.values.size()) != slots ||
-        packed.pos.size() != packed.values.size() ||
-        int64_t(packed.colIdx.size()) != packed.tiles * packed.keptWidth)
-      return "packed HiNM arrays have the wrong size";
-    for (uint32_t c : packed.colIdx)
-      if (c >= uint32_t(packed.cols))
-        return "packed HiNM col_idx holds a column outside K";
-    dense = unpackHiNM(packed);
-    return "";
-  }
-  return "packed weight without an N:M or HiNM encoding";
+  if (!info->encoding)
+    return "packed weight without a weight_encoding";
+  return info->encoding.unpack(info->packed, info->rows, info->cols, dense);
 }
 
 std::string writePackedWeights(ModuleOp module, StringRef dir) {
@@ -166,11 +102,20 @@ std::string writePackedWeights(ModuleOp module, StringRef dir) {
   int index = 0;
   module.walk([&](Operation *op) {
     std::optional<LayerInfo> info = layerInfo(op);
-    if (!info || !info->packed || !error.empty())
+    if (!info || !error.empty())
       return;
     std::string name;
     if (auto loc = dyn_cast<NameLoc>(op->getLoc()))
       name = loc.getName().str();
+    if (op->hasAttr("weight_parts")) {
+      error = "layer '" + name + "': its " +
+              info->encoding.getPatternName().str() +
+              " weight has no single packed form; packed export supports N:M "
+              "and HiNM weights";
+      return;
+    }
+    if (!info->packed)
+      return;
     std::string stem = std::to_string(index++) + "_";
     for (char c : name)
       stem.push_back(std::isalnum(static_cast<unsigned char>(c)) ? c : '_');
@@ -180,7 +125,8 @@ std::string writePackedWeights(ModuleOp module, StringRef dir) {
         return;
       auto raw = RawBytes::get(attr);
       if (!raw) {
-        error = "layer '" + name + "': packed " + key.str() + " is not readable";
+        error =
+            "layer '" + name + "': packed " + key.str() + " is not readable";
         return;
       }
       auto type = cast<ShapedType>(attr.getType());
@@ -206,8 +152,7 @@ std::string writePackedWeights(ModuleOp module, StringRef dir) {
     writeArray("pos", p.getPositions());
     writeArray("col_idx", p.getColIdx());
     writeArray("meta", p.getMeta());
-    Type valueType =
-        cast<ShapedType>(p.getValues().getType()).getElementType();
+    Type valueType = cast<ShapedType>(p.getValues().getType()).getElementType();
     llvm::json::Object layer{
         {"name", name},
         {"kind", op->getName().stripDialect().str()},
@@ -221,18 +166,9 @@ std::string writePackedWeights(ModuleOp module, StringRef dir) {
         {"files", std::move(files)}};
     if (auto w = op->getAttrOfType<StringAttr>("sparsec.weight_name"))
       layer["weight"] = w.str();
-    if (auto nm = dyn_cast<NMEncodingAttr>(info->encoding)) {
-      layer["format"] = "nm";
-      layer["n"] = int64_t(nm.getN());
-      layer["m"] = int64_t(nm.getM());
-      layer["korder"] = stringifyKOrder(nm.getKorder()).str();
-    } else if (auto h = dyn_cast<HiNMEncodingAttr>(info->encoding)) {
-      layer["format"] = "hinm";
-      layer["n"] = int64_t(h.getN());
-      layer["m"] = int64_t(h.getM());
-      layer["v"] = int64_t(h.getV());
-      layer["nnz_vec"] = int64_t(h.getKept());
-      layer["korder"] = stringifyKOrder(h.getKorder()).str();
+    if (info->encoding) {
+      layer["format"] = info->encoding.getPatternName().str();
+      info->encoding.describe(layer);
     }
     layers.push_back(std::move(layer));
   });
@@ -242,9 +178,9 @@ std::string writePackedWeights(ModuleOp module, StringRef dir) {
   llvm::raw_fd_ostream os((dir + "/manifest.json").str(), ec);
   if (ec)
     return "cannot write manifest: " + ec.message();
-  os << llvm::formatv("{0:2}",
-                      llvm::json::Value(llvm::json::Object{
-                          {"format_version", 1}, {"layers", std::move(layers)}}))
+  os << llvm::formatv(
+            "{0:2}", llvm::json::Value(llvm::json::Object{
+                         {"format_version", 1}, {"layers", std::move(layers)}}))
      << "\n";
   return "";
 }

@@ -14,10 +14,18 @@ using namespace sparsec;
 static LogicalResult verifyWeightEncoding(Operation *op, Value weight,
                                           SparsityEncodingAttrInterface enc,
                                           int64_t rows, int64_t cols) {
-  if (!enc)
-    return success();
   auto emitError = [&]() { return op->emitOpError(); };
-  if (failed(enc.verifyGemmShape(rows, cols, emitError)))
+  Attribute packed = op->getAttr("packed_weight");
+  auto parts = op->getAttrOfType<ArrayAttr>("weight_parts");
+  if (!enc) {
+    if (packed || parts)
+      return emitError() << "has "
+                         << (packed ? "packed_weight" : "weight_parts")
+                         << " but no weight_encoding";
+    return success();
+  }
+  if (failed(enc.verifyGemmShape(rows, cols, emitError)) ||
+      failed(verifyWeightPartsShape(enc, packed, parts, rows, cols, emitError)))
     return failure();
   std::optional<WeightData> data = WeightData::getFromValue(weight);
   if (!data)
@@ -101,8 +109,8 @@ LogicalResult Conv2DOp::verify() {
   int64_t groups = getGroups();
   int64_t cin = in.getDimSize(1), cout = w.getDimSize(0);
   if (groups <= 0 || cin % groups != 0 || cout % groups != 0)
-    return emitOpError("groups = ")
-           << groups << " must divide C_in = " << cin << " and C_out = " << cout;
+    return emitOpError("groups = ") << groups << " must divide C_in = " << cin
+                                    << " and C_out = " << cout;
   if (w.getDimSize(1) * groups != cin)
     return emitOpError("weight has ")
            << w.getDimSize(1) << " input channels per group, expected "
@@ -129,8 +137,8 @@ LogicalResult PermuteOp::verify() {
   auto type = cast<RankedTensorType>(getInput().getType());
   int64_t axis = getAxis();
   if (axis < 0 || axis >= type.getRank())
-    return emitOpError("axis ") << axis << " is out of range for rank "
-                                << type.getRank();
+    return emitOpError("axis ")
+           << axis << " is out of range for rank " << type.getRank();
   ArrayRef<int64_t> perm = getPermutation();
   if (int64_t(perm.size()) != type.getDimSize(axis))
     return emitOpError("permutation has ")

@@ -32,7 +32,34 @@ def Sparsec_SparsityEncodingAttrInterface
            "::llvm::ArrayRef<uint8_t>":$nonZero,
            "::llvm::function_ref<::mlir::InFlightDiagnostic()>":$emitError)>,
     InterfaceMethod<"Fraction of weights kept (1 for dense).",
-      "double", "getDensity">
+      "double", "getDensity">,
+    InterfaceMethod<[{Short name of the pattern: "dense", "nm", "hinm",
+      "sum", "product". The report's `pattern` field.}],
+      "::llvm::StringRef", "getPatternName">,
+    InterfaceMethod<[{Compact label for tables, e.g. "2:4", "hinm64",
+      "2:4+1:8".}],
+      "std::string", "getLabel">,
+    InterfaceMethod<[{Adds the encoding's parameters to a report or manifest
+      row (`n`, `m`, `v`, `nnz_vec`, `korder`, `terms`, ...).}],
+      "void", "describe", (ins "::llvm::json::Object &":$row)>,
+    InterfaceMethod<[{Structurally kept weights and packed bytes of an
+      `rows` x `cols` GEMM view whose values take `valueBytes` bytes
+      (formats.md §1.3, §3.6, §4.2).}],
+      "::sparsec::WeightFootprint", "getFootprint",
+      (ins "int64_t":$rows, "int64_t":$cols, "int64_t":$valueBytes)>,
+    InterfaceMethod<[{Most non-zeros the encoding allows in one row of a
+      GEMM view with `cols` columns.}],
+      "int64_t", "getMaxNonZerosPerRow", (ins "int64_t":$cols)>,
+    InterfaceMethod<[{Packs a masked GEMM view into a `#sparsec.packed`
+      attribute. Returns an error message, or "" with `packed` set.}],
+      "std::string", "pack",
+      (ins "const ::sparsec::PackRequest &":$request,
+           "::mlir::Attribute &":$packed)>,
+    InterfaceMethod<[{Unpacks `packed` (as made by `pack`) into the dense
+      row-major `rows` x `cols` GEMM view. Returns an error message, or "".}],
+      "std::string", "unpack",
+      (ins "::mlir::Attribute":$packed, "int64_t":$rows, "int64_t":$cols,
+           "std::vector<float> &":$dense)>
   ];
 }
 
@@ -109,6 +136,69 @@ def Sparsec_HiNMEncodingAttr : Sparsec_Attr<"HiNMEncoding", "hinm",
       DefaultValuedParameter<"::sparsec::KOrder", "::sparsec::KOrder::hwc">:$korder);
   let assemblyFormat = "`<` struct(params) `>`";
   let genVerifyDecl = 1;
+}
+
+def Sparsec_SumEncodingAttr : Sparsec_Attr<"SumEncoding", "sum",
+    [DeclareAttrInterfaceMethods<Sparsec_SparsityEncodingAttrInterface>]> {
+  let summary = "A weight that is a sum of structured terms (TASD)";
+  let description = [{
+    `#sparsec.sum<[#sparsec.nm<n = 2, m = 4>, #sparsec.nm<n = 1, m = 8>]>`
+    states that the weight's GEMM view is W = T_1 + ... + T_n, where term T_i
+    satisfies the i-th encoding and the terms' supports are pairwise disjoint
+    (formats.md §4), so the sum is exact in any order and W agrees with every
+    term on its support. Terms are listed in extraction order, share the K
+    order, and are neither sums nor products themselves.
+
+    The layer's weight operand holds W itself (the host reference semantics);
+    the op's `weight_parts` holds each term's packed storage, in term order.
+    `sparsec-verify-encodings` unpacks every term, checks it against its
+    encoding, checks that the supports are disjoint and that the terms add up
+    to the weight bit for bit.
+  }];
+  let parameters = (ins
+      ArrayRefParameter<"::sparsec::SparsityEncodingAttrInterface", "terms">:$terms);
+  let assemblyFormat = "`<` `[` $terms `]` `>`";
+  let genVerifyDecl = 1;
+}
+
+def Sparsec_ProductEncodingAttr : Sparsec_Attr<"ProductEncoding", "product",
+    [DeclareAttrInterfaceMethods<Sparsec_SparsityEncodingAttrInterface>]> {
+  let summary = "A weight that is a product of factors";
+  let description = [{
+    `#sparsec.product<[#sparsec.nm<n = 2, m = 4>, #sparsec.dense], inner = [16]>`
+    states that the weight's GEMM view (R x K) is the matrix product
+    W = F_1 · F_2 · ... · F_n of factors of shapes R x d_1, d_1 x d_2, ...,
+    d_(n-1) x K, where `inner` = [d_1, ..., d_(n-1)] and factor F_i satisfies
+    the i-th encoding on its own shape (basis-kernel decompositions,
+    low-rank and butterfly-style factorizations). Factors are neither sums nor
+    products themselves. `korder` fixes how a convolution weight's K axis is
+    flattened.
+
+    The layer's weight operand holds W (the host reference semantics); the
+    op's `weight_parts` holds each factor, in order: a `#sparsec.packed`
+    attribute for a structured factor, or a dense tensor of the factor's
+    shape. `sparsec-verify-encodings` checks every factor against its encoding
+    and that the product reproduces the weight within float32 rounding.
+  }];
+  let parameters = (ins
+      ArrayRefParameter<"::sparsec::SparsityEncodingAttrInterface", "factors">:$factors,
+      ArrayRefParameter<"int64_t", "inner dimensions">:$inner,
+      DefaultValuedParameter<"::sparsec::KOrder", "::sparsec::KOrder::hwc">:$korder);
+  let assemblyFormat =
+      "`<` `[` $factors `]` `,` `inner` `=` `[` $inner `]` (`,` `korder` `=` $korder^)? `>`";
+  let genVerifyDecl = 1;
+  let extraClassDeclaration = [{
+    /// Rows and columns of factor `i` in a product whose GEMM view is
+    /// `rows` x `cols`.
+    std::pair<int64_t, int64_t> getFactorShape(unsigned i, int64_t rows,
+                                               int64_t cols) const;
+    /// The product of the factors held by `parts` (a layer's weight_parts)
+    /// in float64, and the elementwise bound sum |a|·|b| that the rounding
+    /// error of a float32 product scales with. Returns an error or "".
+    std::string multiply(::mlir::Attribute parts, int64_t rows, int64_t cols,
+                         std::vector<double> &product,
+                         std::vector<double> &bound) const;
+  }];
 }
 
 def Sparsec_PackedWeightAttr : Sparsec_Attr<"PackedWeight", "packed"> {

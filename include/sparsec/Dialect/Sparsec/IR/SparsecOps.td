@@ -17,6 +17,10 @@ def Sparsec_EncodingAttr
 
 def Sparsec_FloatTensor : RankedTensorOf<[AnyFloat]>;
 
+def Sparsec_WeightPartsAttr
+    : TypedArrayAttrBase<AnyAttrOf<[Sparsec_PackedWeightAttr, ElementsAttr]>,
+                         "weight parts (packed or dense)">;
+
 def Sparsec_LinearOp : Sparsec_Op<"linear", [Pure]> {
   let summary = "Linear layer: y = x · Wᵀ + b";
   let description = [{
@@ -25,7 +29,9 @@ def Sparsec_LinearOp : Sparsec_Op<"linear", [Pure]> {
     features. ONNX `MatMul(X, B)` with a constant B (K x R) imports as W = Bᵀ;
     `Gemm` honours transB. The optional `weight_encoding` states the weight's
     sparsity structure and is verified on the weight's shape and, if the weight
-    is a constant, on its values.
+    is a constant, on its values. `packed_weight` is the storage of an N:M or
+    HiNM weight; `weight_parts` holds the terms of a `#sparsec.sum` or the
+    factors of a `#sparsec.product` weight.
 
     Example:
     ```mlir
@@ -36,7 +42,8 @@ def Sparsec_LinearOp : Sparsec_Op<"linear", [Pure]> {
   let arguments = (ins Sparsec_FloatTensor:$input, Sparsec_FloatTensor:$weight,
       Optional<Sparsec_FloatTensor>:$bias,
       OptionalAttr<Sparsec_EncodingAttr>:$weight_encoding,
-      OptionalAttr<Sparsec_PackedWeightAttr>:$packed_weight);
+      OptionalAttr<Sparsec_PackedWeightAttr>:$packed_weight,
+      OptionalAttr<Sparsec_WeightPartsAttr>:$weight_parts);
   let results = (outs Sparsec_FloatTensor:$result);
   let assemblyFormat = [{
     $input `,` $weight (`,` $bias^)? attr-dict `:` functional-type(operands, results)
@@ -69,7 +76,8 @@ def Sparsec_Conv2DOp : Sparsec_Op<"conv2d", [Pure]> {
       DenseI64ArrayAttr:$strides, DenseI64ArrayAttr:$pads,
       DenseI64ArrayAttr:$dilations, I64Attr:$groups,
       OptionalAttr<Sparsec_EncodingAttr>:$weight_encoding,
-      OptionalAttr<Sparsec_PackedWeightAttr>:$packed_weight);
+      OptionalAttr<Sparsec_PackedWeightAttr>:$packed_weight,
+      OptionalAttr<Sparsec_WeightPartsAttr>:$weight_parts);
   let results = (outs Sparsec_FloatTensor:$result);
   let assemblyFormat = [{
     $input `,` $weight (`,` $bias^)? attr-dict `:` functional-type(operands, results)

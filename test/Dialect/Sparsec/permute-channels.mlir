@@ -1,7 +1,7 @@
-// RUN: sparsec-opt %s --split-input-file --sparsec-prune="pattern=nm n=2 m=4 permute=asp" --sparsec-verify-encodings | FileCheck %s --check-prefix=ASP
-// RUN: sparsec-opt %s --split-input-file --sparsec-prune="pattern=hinm v=16 vector-sparsity=0.5 permute=gyro include=^fc$" --sparsec-verify-encodings | FileCheck %s --check-prefix=GYRO
-// RUN: sparsec-opt %s --split-input-file --sparsec-prune="pattern=hinm v=16 vector-sparsity=0.5 permute=gyro explicit-permutes=false include=^fc$" | FileCheck %s --check-prefix=NOEXPLICIT
-// RUN: sparsec-opt %s --split-input-file --sparsec-prune="pattern=nm n=2 m=4 permute=asp seed=7" | sparsec-opt --sparsec-lower-to-linalg | FileCheck %s --check-prefix=LOWER
+// RUN: sparsec-opt %s --split-input-file --sparsec-permute-channels="pattern=nm method=asp" --sparsec-prune-nm="n=2 m=4" --sparsec-verify-encodings | FileCheck %s --check-prefix=ASP
+// RUN: sparsec-opt %s --split-input-file --sparsec-permute-channels="pattern=hinm v=16 vector-sparsity=0.5 method=gyro include=^fc$" --sparsec-prune-hinm="v=16 vector-sparsity=0.5 column-grouping=gyro include=^fc$" --sparsec-verify-encodings | FileCheck %s --check-prefix=GYRO
+// RUN: sparsec-opt %s --split-input-file --sparsec-permute-channels="pattern=hinm v=16 vector-sparsity=0.5 method=gyro explicit-permutes=false include=^fc$" --sparsec-prune-hinm="v=16 vector-sparsity=0.5 column-grouping=gyro include=^fc$" | FileCheck %s --check-prefix=NOEXPLICIT
+// RUN: sparsec-opt %s --split-input-file --sparsec-permute-channels="pattern=nm method=asp seed=7" --sparsec-prune-nm="n=2 m=4" | sparsec-opt --sparsec-lower-to-linalg | FileCheck %s --check-prefix=LOWER
 
 // fc2 keeps at most 2 of its 4 nines per row group in channel order; after
 // the input-channel permutation every group holds two nines and two ones.

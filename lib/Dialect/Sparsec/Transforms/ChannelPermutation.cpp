@@ -1,5 +1,5 @@
-//===- PrunePermutation.cpp - permutation phase of sparsec-prune ----------===//
-#include "PrunePermutation.h"
+//===- ChannelPermutation.cpp - the search of sparsec-permute-channels ===//
+#include "ChannelPermutation.h"
 
 #include "sparsec/Dialect/Sparsec/IR/Sparsec.h"
 #include "sparsec/Dialect/Sparsec/Transforms/ChannelClasses.h"
@@ -168,7 +168,7 @@ LogicalResult permuteChannels(ModuleOp module,
         return l->v == first->v && l->n == first->n && l->m == first->m;
       });
       if (!uniform) {
-        first->op->emitRemark("sparsec-prune: layers sharing channels use "
+        first->op->emitRemark("sparsec-permute-channels: layers sharing channels use "
                               "different patterns; not permuted");
         continue;
       }
@@ -287,7 +287,7 @@ LogicalResult permuteChannels(ModuleOp module,
       const ChannelClass &cls = classes.get(task->classId);
       if (!cls.blocked) {
         if (failed(classes.apply(task->classId, perm)))
-          return func.emitError("sparsec-prune: could not apply a channel "
+          return func.emitError("sparsec-permute-channels: could not apply a channel "
                                 "permutation");
         for (Operation *op : cls.producers)
           recordPermutation(op, "sparsec.row_perm", perm);
@@ -314,7 +314,7 @@ LogicalResult permuteChannels(ModuleOp module,
       if (gyro) {
         for (PermutableLayer *l : task->layers) {
           if (failed(permuteLayerRows(l->op, perm)))
-            return l->op->emitError("sparsec-prune: could not permute rows");
+            return l->op->emitError("sparsec-permute-channels: could not permute rows");
           recordPermutation(l->op, "sparsec.row_perm", perm);
           permuteRows(*l->weight, l->rows, l->cols, perm);
           permuteRows(*l->saliency, l->rows, l->cols, perm);

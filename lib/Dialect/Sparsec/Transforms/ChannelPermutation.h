@@ -1,6 +1,7 @@
-//===- PrunePermutation.h - permutation phase of sparsec-prune --*- C++ -*-===//
-#ifndef SPARSEC_LIB_TRANSFORMS_PRUNEPERMUTATION_H
-#define SPARSEC_LIB_TRANSFORMS_PRUNEPERMUTATION_H
+//===- ChannelPermutation.h - search of sparsec-permute-channels -*- C++
+//-*-===//
+#ifndef SPARSEC_LIB_TRANSFORMS_CHANNELPERMUTATION_H
+#define SPARSEC_LIB_TRANSFORMS_CHANNELPERMUTATION_H
 
 #include "mlir/IR/BuiltinOps.h"
 #include "llvm/ADT/ArrayRef.h"

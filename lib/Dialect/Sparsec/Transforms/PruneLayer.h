@@ -1,0 +1,41 @@
+//===- PruneLayer.h - commit a selected mask to a layer ---------*- C++ -*-===//
+//
+// The steps sparsec-prune-nm and sparsec-prune-hinm share once a mask is
+// selected: mask the weight, pack it through the encoding interface, and
+// rewrite the layer.
+//
+//===----------------------------------------------------------------------===//
+#ifndef SPARSEC_LIB_TRANSFORMS_PRUNELAYER_H
+#define SPARSEC_LIB_TRANSFORMS_PRUNELAYER_H
+
+#include "sparsec/Dialect/Sparsec/Transforms/LayerSelection.h"
+#include "sparsec/Sparsity/Selection.h"
+
+namespace sparsec {
+
+struct PrunedLayer {
+  SelectedLayer layer;
+  Selection selection;
+  std::vector<float> masked; // GEMM view, rounded to the value type
+  double keptSaliency = 0, totalSaliency = 0;
+};
+
+/// Zeroes the weight outside the selection and rounds the kept values to
+/// `valueType`; sums the kept and total saliency. Pure: safe in parallel.
+void maskLayer(PrunedLayer &pruned, llvm::StringRef valueType);
+
+/// Packs the masked weight with `encoding` and rewrites the layer: masked
+/// dense weight, `weight_encoding`, `packed_weight`, `sparsec.mask` (with
+/// `keepMask`) and `sparsec.prune_stats`. Serial (creates attributes).
+mlir::LogicalResult commitPrunedLayer(PrunedLayer &pruned,
+                                      SparsityEncodingAttrInterface encoding,
+                                      llvm::StringRef valueType,
+                                      MetaLayout metaLayout, bool keepMask,
+                                      llvm::StringRef passName);
+
+/// Checks the packing options shared by the pruning passes.
+std::string validatePackOptions(llvm::StringRef valueType);
+
+} // namespace sparsec
+
+#endif
