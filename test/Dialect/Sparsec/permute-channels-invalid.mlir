@@ -6,6 +6,8 @@
 // RUN: not sparsec-opt %s --sparsec-permute-channels="pattern=hinm method=gyro schedule=8,x" 2>&1 | FileCheck %s --check-prefix=SCHEDULE
 // RUN: not sparsec-opt %s --sparsec-permute-channels="method=asp tries=0" 2>&1 | FileCheck %s --check-prefix=TRIES
 // RUN: not sparsec-opt %s --sparsec-prune-nm --sparsec-permute-channels="method=asp" 2>&1 | FileCheck %s --check-prefix=PRUNED
+// RUN: echo '{"layers": [{"match": "^#0$", "n": 4}]}' > %t.json
+// RUN: sparsec-opt %s --sparsec-permute-channels="method=asp config=%t.json" -verify-diagnostics -o /dev/null
 
 // METHOD: error: sparsec-permute-channels: unknown method 'shuffle' (expected gyro, asp or swap)
 // GYRONM: error: sparsec-permute-channels: method=gyro needs pattern=hinm
@@ -18,6 +20,8 @@
 
 func.func @f(%x: tensor<1x8xf32>) -> tensor<1x40xf32> {
   %w = arith.constant dense<1.0> : tensor<40x8xf32>
+  // A config rule makes layer #0's N:M invalid (checked with -verify-diagnostics).
+  // expected-error @+1 {{sparsec-permute-channels: layer '#0': N:M needs 1 <= N < M (got 4:4)}}
   %y = sparsec.linear %x, %w : (tensor<1x8xf32>, tensor<40x8xf32>) -> tensor<1x40xf32>
   return %y : tensor<1x40xf32>
 }
