@@ -49,6 +49,9 @@ typedef struct sparsec_array {
 SPARSEC_CAPI_API const char *sparsec_version(void);
 SPARSEC_CAPI_API void sparsec_string_free(char *string);
 
+/* A context owns the IR of its modules and executables. Handles may be
+ * destroyed in any order (a garbage collector's order): the context lives
+ * until it and every module and executable made in it are destroyed. */
 SPARSEC_CAPI_API sparsec_error sparsec_context_create(sparsec_context *out);
 SPARSEC_CAPI_API void sparsec_context_destroy(sparsec_context context);
 

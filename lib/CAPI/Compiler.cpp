@@ -18,12 +18,17 @@
 #include "mlir/Pass/PassManager.h"
 #include "llvm/Config/llvm-config.h"
 
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 
 using namespace mlir;
 
 struct sparsec_context_s {
+  /// The user's handle plus one per live module and executable: their IR
+  /// lives in `context`, so it must outlast them whatever the order of the
+  /// destroy calls.
+  std::atomic<int64_t> references{1};
   MLIRContext context;
   /// Diagnostics of the call in progress, formatted as the CLI prints them.
   std::string diagnostics;
@@ -39,10 +44,33 @@ struct sparsec_context_s {
   }
 };
 
+namespace {
+
+sparsec_context retain(sparsec_context context) {
+  context->references.fetch_add(1);
+  return context;
+}
+
+void release(sparsec_context context) {
+  if (context && context->references.fetch_sub(1) == 1)
+    delete context;
+}
+
+} // namespace
+
 struct sparsec_module_s {
   sparsec_context context;
   OwningOpRef<ModuleOp> module;
   std::string path;
+
+  sparsec_module_s(sparsec_context context, OwningOpRef<ModuleOp> module,
+                   std::string path)
+      : context(retain(context)), module(std::move(module)),
+        path(std::move(path)) {}
+  ~sparsec_module_s() {
+    module = nullptr; // before the context it lives in
+    release(context);
+  }
 };
 
 namespace {
@@ -59,6 +87,13 @@ struct sparsec_executable_s {
   std::unique_ptr<sparsec::TargetOptions> options;
   FunctionType signature;
   std::vector<Argument> inputs, outputs;
+
+  explicit sparsec_executable_s(sparsec_context context)
+      : context(retain(context)) {}
+  ~sparsec_executable_s() {
+    lowered = nullptr; // before the context it lives in
+    release(context);
+  }
 };
 
 namespace {
@@ -112,7 +147,7 @@ sparsec_error sparsec_context_create(sparsec_context *out) {
   return nullptr;
 }
 
-void sparsec_context_destroy(sparsec_context context) { delete context; }
+void sparsec_context_destroy(sparsec_context context) { release(context); }
 
 sparsec_error sparsec_module_load(sparsec_context context, const char *path,
                                   const char *options, sparsec_module *out) {
@@ -130,7 +165,7 @@ sparsec_error sparsec_module_load(sparsec_context context, const char *path,
       sparsec::loadModule(context->context, path, compileOptions);
   if (!module)
     return contextError(context, "cannot load '" + std::string(path) + "'");
-  *out = new sparsec_module_s{context, std::move(module), path};
+  *out = new sparsec_module_s(context, std::move(module), path);
   return nullptr;
 }
 
@@ -194,8 +229,7 @@ sparsec_error sparsec_module_compile(sparsec_module module, const char *target,
   *out = nullptr;
   sparsec_context context = module->context;
   context->diagnostics.clear();
-  auto exe = std::make_unique<sparsec_executable_s>();
-  exe->context = context;
+  auto exe = std::make_unique<sparsec_executable_s>(context);
   // The same lookup, parsing and validation as the driver's --target.
   sparsec::SparsecCompileOptions compileOptions;
   compileOptions.target = std::string(target && *target ? target : "host");

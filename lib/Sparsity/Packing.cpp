@@ -74,11 +74,6 @@ std::string packNM(const float *w, const uint8_t *mask, int64_t rows,
   int64_t slotsPerRow = out.groups * n;
   out.values.assign(rows * slotsPerRow, 0.0f);
   out.pos.assign(rows * slotsPerRow, 0);
-  bool hw24 = n == 2 && m == 4;
-  int64_t rows32 = roundUp(rows, 32), groups8 = roundUp(out.groups, 8);
-  std::vector<uint8_t> codes;
-  if (hw24)
-    codes.assign(rows32 * groups8, nmCode24(0, 1));
   std::vector<uint8_t> slots;
   for (int64_t r = 0; r < rows; ++r)
     for (int64_t q = 0; q < out.groups; ++q) {
@@ -98,20 +93,32 @@ std::string packNM(const float *w, const uint8_t *mask, int64_t rows,
                                       : wg[slots[s]] != 0.0f);
         out.values[idx] = kept ? wg[slots[s]] : 0.0f;
       }
-      if (hw24)
-        codes[r * groups8 + q] = nmCode24(slots[0], slots[1]);
+    }
+  if (n == 2 && m == 4)
+    out.meta = nmMetaWords(out);
+  return "";
+}
+
+std::vector<uint32_t> nmMetaWords(const NMPacked &p) {
+  int64_t rows32 = roundUp(p.rows, 32), groups8 = roundUp(p.groups, 8);
+  // Padding rows and groups hold the code of positions {0, 1}.
+  std::vector<uint8_t> codes(rows32 * groups8, nmCode24(0, 1));
+  for (int64_t r = 0; r < p.rows; ++r)
+    for (int64_t q = 0; q < p.groups; ++q) {
+      int64_t idx = (r * p.groups + q) * 2;
+      codes[r * groups8 + q] = nmCode24(p.pos[idx], p.pos[idx + 1]);
     }
   // Each 32-row block is its own row tile: [row-block][k-block][word], so a
   // CTA streams its block's metadata contiguously along K.
-  if (hw24)
-    for (int64_t rb = 0; rb < rows32 / 32; ++rb) {
-      std::vector<uint8_t> block(codes.begin() + rb * 32 * groups8,
-                                 codes.begin() + (rb + 1) * 32 * groups8);
-      std::vector<uint32_t> words =
-          buildMetaWords(block, 32, groups8, MetaWordLayout::Meta32);
-      out.meta.insert(out.meta.end(), words.begin(), words.end());
-    }
-  return "";
+  std::vector<uint32_t> meta;
+  for (int64_t rb = 0; rb < rows32 / 32; ++rb) {
+    std::vector<uint8_t> block(codes.begin() + rb * 32 * groups8,
+                               codes.begin() + (rb + 1) * 32 * groups8);
+    std::vector<uint32_t> words =
+        buildMetaWords(block, 32, groups8, MetaWordLayout::Meta32);
+    meta.insert(meta.end(), words.begin(), words.end());
+  }
+  return meta;
 }
 
 std::vector<float> unpackNM(const NMPacked &p) {
@@ -151,9 +158,8 @@ std::string packHiNM(const float *w, const uint8_t *mask, int64_t rows,
   out.values.assign(paddedRows * slotsPerRow, 0.0f);
   out.pos.assign(paddedRows * slotsPerRow, 0);
   out.colIdx.assign(out.tiles * out.keptWidth, 0);
-  bool hw24 = n == 2 && m == 4;
   std::vector<float> wc(m);
-  std::vector<uint8_t> mc(m), slots, codes;
+  std::vector<uint8_t> mc(m), slots;
   for (int64_t t = 0; t < out.tiles; ++t) {
     const std::vector<int64_t> &cols_t = tileColumns[t];
     if (int64_t(cols_t.size()) != out.nnzVec)
@@ -163,8 +169,6 @@ std::string packHiNM(const float *w, const uint8_t *mask, int64_t rows,
     for (int64_t j = 0; j < out.keptWidth; ++j)
       out.colIdx[t * out.keptWidth + j] =
           uint32_t(cols_t[std::min(j, out.nnzVec - 1)]);
-    if (hw24)
-      codes.assign(v * groups, nmCode24(0, 1));
     for (int64_t i = 0; i < v; ++i) {
       int64_t r = t * v + i;
       if (r >= rows)
@@ -184,8 +188,6 @@ std::string packHiNM(const float *w, const uint8_t *mask, int64_t rows,
           out.pos[idx] = slots[s];
           out.values[idx] = mc[slots[s]] ? wc[slots[s]] : 0.0f;
         }
-        if (hw24)
-          codes[i * groups + q] = nmCode24(slots[0], slots[1]);
       }
       // Filler columns: zeros at the smallest positions.
       for (int64_t q = out.nnzVec / m; q < groups; ++q)
@@ -196,12 +198,26 @@ std::string packHiNM(const float *w, const uint8_t *mask, int64_t rows,
       for (int64_t q = 0; q < groups; ++q)
         for (int64_t s = 0; s < n; ++s)
           out.pos[r * slotsPerRow + q * n + s] = s;
-    if (hw24) {
-      std::vector<uint32_t> words = buildMetaWords(codes, v, groups, layout);
-      out.meta.insert(out.meta.end(), words.begin(), words.end());
-    }
   }
+  if (n == 2 && m == 4)
+    out.meta = hinmMetaWords(out);
   return "";
+}
+
+std::vector<uint32_t> hinmMetaWords(const HiNMPacked &p) {
+  int64_t groups = p.keptWidth / 4;
+  std::vector<uint32_t> meta;
+  std::vector<uint8_t> codes(p.v * groups);
+  for (int64_t t = 0; t < p.tiles; ++t) {
+    for (int64_t i = 0; i < p.v; ++i)
+      for (int64_t q = 0; q < groups; ++q) {
+        int64_t idx = ((t * p.v + i) * groups + q) * 2;
+        codes[i * groups + q] = nmCode24(p.pos[idx], p.pos[idx + 1]);
+      }
+    std::vector<uint32_t> words = buildMetaWords(codes, p.v, groups, p.layout);
+    meta.insert(meta.end(), words.begin(), words.end());
+  }
+  return meta;
 }
 
 std::vector<float> unpackHiNM(const HiNMPacked &p) {

@@ -45,6 +45,12 @@ std::string validateHiNM(const HiNMConfig &c, int64_t cols) {
   if (c.v <= 0 || c.v % 16 != 0)
     return "V must be a positive multiple of 16 (got " + std::to_string(c.v) +
            ")";
+  // Rows pad to a multiple of V: an absurd V multiplies every layer's
+  // storage (V = 10^6 made a 25 KB model 2 GB).
+  if (c.v > kMaxHiNMTileRows)
+    return "V = " + std::to_string(c.v) + " exceeds " +
+           std::to_string(kMaxHiNMTileRows) +
+           " rows per tile; rows are padded to a multiple of V";
   if (c.nnzVec < c.m || c.nnzVec % c.m != 0)
     return "HiNM keeps " + std::to_string(c.nnzVec) +
            " column vectors per tile; it must be a positive multiple of M = " +

@@ -82,6 +82,22 @@ def test_snippet_matches_cli_and_onnxruntime(tmp_path):
     assert exe.inputs == [(np.dtype("float32"), (4, 64))]
 
 
+def test_handles_may_be_destroyed_in_any_order(tmp_path):
+    """A cyclic garbage collector may finalize a Model (and its context)
+    before the Executable compiled from it; the executable must keep
+    working and then free cleanly (this was a use-after-free)."""
+    path = save(models.mlp_gemm(dims=(64, 128, 64, 10)), tmp_path / "mlp.onnx")
+    m = sparsec.load(path)
+    m.compress(sparsity="nm:n=2,m=4")
+    exe = m.compile(target="host")
+    expected = exe.run(inputs_for(onnx.load(str(path)), 3))[0]
+    m.__del__()  # what the collector does first in a reference cycle
+    assert np.array_equal(exe.run(inputs_for(onnx.load(str(path)), 3))[0],
+                          expected)
+    assert exe.lowered().startswith("module")
+    exe.__del__()
+
+
 def test_errors_carry_the_cli_message(tmp_path):
     path = save(models.mlp_gemm(), tmp_path / "m.onnx")
     m = sparsec.load(path)

@@ -52,6 +52,12 @@ std::string packHiNM(const float *weight, const uint8_t *mask, int64_t rows,
                      MetaWordLayout layout, HiNMPacked &out);
 std::vector<float> unpackHiNM(const HiNMPacked &packed);
 
+/// The 2:4 metadata words of a packed weight, rebuilt from its positions
+/// (what packNM / packHiNM store in `meta`; N:M must be 2:4, HiNM `pos` and
+/// `layout` set).
+std::vector<uint32_t> nmMetaWords(const NMPacked &packed);
+std::vector<uint32_t> hinmMetaWords(const HiNMPacked &packed);
+
 /// Metadata words (META32 or META16, formats.md §2.2) for a code matrix of
 /// `rows` x `groups` 2:4 codes, `rows` a multiple of 32 (16 for META16) and
 /// `groups` a multiple of 8. Block order [k-block][row-block][word] within

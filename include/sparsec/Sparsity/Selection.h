@@ -63,6 +63,8 @@ Selection selectHiNMWithColumns(const float *saliency, int64_t rows,
 
 /// Checks parameters; returns an empty string or the reason they are invalid.
 std::string validateNM(const NMConfig &config);
+/// Largest HiNM tile height accepted (every layer pads its rows to V).
+constexpr int64_t kMaxHiNMTileRows = 4096;
 std::string validateHiNM(const HiNMConfig &config, int64_t cols);
 
 } // namespace sparsec

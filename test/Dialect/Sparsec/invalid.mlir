@@ -198,3 +198,61 @@ func.func @permute_wrong_size(%x: tensor<2x3xf32>) -> tensor<2x3xf32> {
   %y = sparsec.permute %x {axis = 1 : i64, permutation = array<i64: 1, 0>} : tensor<2x3xf32>
   return %y : tensor<2x3xf32>
 }
+
+// -----
+
+// Packed storage is checked for sizes and index ranges by the op verifier.
+func.func @packed_position_range(%x: tensor<1x8xf32>, %w: tensor<1x8xf32>) -> tensor<1x1xf32> {
+  // expected-error @+1 {{'sparsec.linear' op packed_weight: packed positions hold 7, outside [0, 4)}}
+  %y = sparsec.linear %x, %w {weight_encoding = #sparsec.nm<n = 1, m = 4>,
+      packed_weight = #sparsec.packed<values = dense<0.0> : tensor<1x2xf32>,
+                                      positions = dense<[[0, 7]]> : tensor<1x2xui8>>}
+      : (tensor<1x8xf32>, tensor<1x8xf32>) -> tensor<1x1xf32>
+  return %y : tensor<1x1xf32>
+}
+
+// -----
+
+func.func @packed_values_shape(%x: tensor<1x8xf32>, %w: tensor<1x8xf32>) -> tensor<1x1xf32> {
+  // expected-error @+1 {{'sparsec.linear' op packed_weight: packed values must be 1x2 f32/f16/bf16, got 1x3}}
+  %y = sparsec.linear %x, %w {weight_encoding = #sparsec.nm<n = 1, m = 4>,
+      packed_weight = #sparsec.packed<values = dense<0.0> : tensor<1x3xf32>,
+                                      positions = dense<0> : tensor<1x2xui8>>}
+      : (tensor<1x8xf32>, tensor<1x8xf32>) -> tensor<1x1xf32>
+  return %y : tensor<1x1xf32>
+}
+
+// -----
+
+func.func @packed_col_idx_range(%x: tensor<1x8xf32>, %w: tensor<16x8xf32>) -> tensor<1x16xf32> {
+  // expected-error @+1 {{'sparsec.linear' op packed_weight: packed HiNM col_idx holds column 9, outside K = 8}}
+  %y = sparsec.linear %x, %w {weight_encoding = #sparsec.hinm<v = 16, kept = 4, n = 2, m = 4>,
+      packed_weight = #sparsec.packed<values = dense<0.0> : tensor<16x16xf32>,
+                                      positions = dense<0> : tensor<16x16xui8>,
+                                      col_idx = dense<9> : tensor<1x32xui16>>}
+      : (tensor<1x8xf32>, tensor<16x8xf32>) -> tensor<1x16xf32>
+  return %y : tensor<1x16xf32>
+}
+
+// -----
+
+func.func @packed_meta_not_24(%x: tensor<1x8xf32>, %w: tensor<1x8xf32>) -> tensor<1x1xf32> {
+  // expected-error @+1 {{'sparsec.linear' op packed_weight: packed 1:4 weight has 2:4 metadata}}
+  %y = sparsec.linear %x, %w {weight_encoding = #sparsec.nm<n = 1, m = 4>,
+      packed_weight = #sparsec.packed<values = dense<0.0> : tensor<1x2xf32>,
+                                      positions = dense<0> : tensor<1x2xui8>,
+                                      meta = dense<0> : tensor<32xui32>>}
+      : (tensor<1x8xf32>, tensor<1x8xf32>) -> tensor<1x1xf32>
+  return %y : tensor<1x1xf32>
+}
+
+// -----
+
+func.func @packed_without_encoding(%x: tensor<1x8xf32>, %w: tensor<1x8xf32>) -> tensor<1x1xf32> {
+  // expected-error @+1 {{'sparsec.linear' op has packed_weight but no weight_encoding}}
+  %y = sparsec.linear %x, %w {
+      packed_weight = #sparsec.packed<values = dense<0.0> : tensor<1x2xf32>,
+                                      positions = dense<0> : tensor<1x2xui8>>}
+      : (tensor<1x8xf32>, tensor<1x8xf32>) -> tensor<1x1xf32>
+  return %y : tensor<1x1xf32>
+}

@@ -57,7 +57,7 @@ func.func @product_mismatch(%x: tensor<1x4xf32>) -> tensor<1x2xf32> {
 // A packed term whose arrays do not fit its 2:4 encoding.
 func.func @bad_packed_term(%x: tensor<1x8xf32>) -> tensor<1x1xf32> {
   %w = arith.constant dense<0.0> : tensor<1x8xf32>
-  // expected-error @+1 {{weight_parts[0]: packed N:M arrays have the wrong size}}
+  // expected-error @+1 {{weight_parts[0]: packed values must be 1x4 f32/f16/bf16, got 1x2}}
   %y = sparsec.linear %x, %w {
       weight_encoding = #sparsec.sum<[#sparsec.nm<n = 2, m = 4>]>,
       weight_parts = [#sparsec.packed<values = dense<0.0> : tensor<1x2xf32>,

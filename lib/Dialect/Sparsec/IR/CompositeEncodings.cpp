@@ -160,6 +160,10 @@ std::string SumEncodingAttr::pack(const PackRequest &, Attribute &) const {
          "encoding into weight_parts";
 }
 
+std::string SumEncodingAttr::verifyPacked(Attribute, int64_t, int64_t) const {
+  return "a sum keeps its terms in weight_parts, not in packed_weight";
+}
+
 std::string SumEncodingAttr::unpack(Attribute packed, int64_t rows,
                                     int64_t cols,
                                     std::vector<float> &dense) const {
@@ -269,6 +273,11 @@ int64_t ProductEncodingAttr::getMaxNonZerosPerRow(int64_t cols) const {
 
 std::string ProductEncodingAttr::pack(const PackRequest &, Attribute &) const {
   return "a product is stored factor by factor in weight_parts";
+}
+
+std::string ProductEncodingAttr::verifyPacked(Attribute, int64_t,
+                                              int64_t) const {
+  return "a product keeps its factors in weight_parts, not in packed_weight";
 }
 
 std::string ProductEncodingAttr::unpack(Attribute packed, int64_t rows,

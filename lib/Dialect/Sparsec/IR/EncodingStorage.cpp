@@ -107,6 +107,59 @@ std::string readValuesAndPositions(Attribute attr, PackedWeightAttr &packed,
   return "";
 }
 
+/// Checks one packed array's shape and element type; "" or the error.
+std::string checkArray(ElementsAttr attr, StringRef what,
+                       ArrayRef<int64_t> shape, bool isFloat,
+                       ArrayRef<unsigned> widths) {
+  if (!attr)
+    return std::string("packed ") + what.str() + " is missing";
+  auto type = cast<ShapedType>(attr.getType());
+  Type elt = type.getElementType();
+  bool typeOk =
+      isFloat ? (elt.isF32() || elt.isF16() || elt.isBF16())
+              : elt.isInteger() &&
+                    llvm::is_contained(widths, elt.getIntOrFloatBitWidth());
+  auto shapeText = [](ArrayRef<int64_t> dims) {
+    std::string text;
+    for (int64_t d : dims)
+      text += (text.empty() ? "" : "x") + std::to_string(d);
+    return text;
+  };
+  if (type.getShape() != shape || !typeOk)
+    return "packed " + what.str() + " must be " + shapeText(shape) +
+           (isFloat ? " f32/f16/bf16" : " unsigned integers") + ", got " +
+           shapeText(type.getShape());
+  if (!RawBytes::get(attr))
+    return "packed " + what.str() + " is not readable";
+  return "";
+}
+
+/// Positions must lie in [0, M).
+std::string checkPositions(ElementsAttr attr, int64_t m) {
+  std::optional<RawBytes> raw = RawBytes::get(attr);
+  for (char c : raw->view())
+    if (uint8_t(c) >= m)
+      return "packed positions hold " + std::to_string(uint8_t(c)) +
+             ", outside [0, " + std::to_string(m) + ")";
+  return "";
+}
+
+/// Stored 2:4 metadata must be the words the positions give.
+std::string checkMeta(ElementsAttr meta, ArrayRef<uint32_t> expected) {
+  if (!meta)
+    return "";
+  std::optional<std::vector<uint32_t>> words = readIndexArray(meta);
+  if (!words || words->size() != expected.size())
+    return "packed 2:4 metadata has " +
+           std::to_string(words ? words->size() : 0) + " words, expected " +
+           std::to_string(expected.size());
+  for (size_t i = 0; i < expected.size(); ++i)
+    if ((*words)[i] != expected[i])
+      return "packed 2:4 metadata word " + std::to_string(i) +
+             " does not match the positions";
+  return "";
+}
+
 /// Bytes of the per-value position codes (formats.md §1.3).
 double positionBytes(double slots, int64_t m) {
   return slots * std::ceil(std::log2(double(m))) / 8.0;
@@ -161,6 +214,10 @@ int64_t DenseEncodingAttr::getMaxNonZerosPerRow(int64_t cols) const {
 }
 
 std::string DenseEncodingAttr::pack(const PackRequest &, Attribute &) const {
+  return "a dense weight has no packed form";
+}
+
+std::string DenseEncodingAttr::verifyPacked(Attribute, int64_t, int64_t) const {
   return "a dense weight has no packed form";
 }
 
@@ -228,8 +285,37 @@ std::string NMEncodingAttr::pack(const PackRequest &request,
   return "";
 }
 
+std::string NMEncodingAttr::verifyPacked(Attribute attr, int64_t rows,
+                                         int64_t cols) const {
+  auto p = dyn_cast_or_null<PackedWeightAttr>(attr);
+  if (!p)
+    return "expected a #sparsec.packed attribute";
+  int64_t m = getM(), groups = (cols + m - 1) / m;
+  SmallVector<int64_t> slots = {rows, groups * int64_t(getN())};
+  if (std::string e = checkArray(p.getValues(), "values", slots, true, {});
+      !e.empty())
+    return e;
+  if (std::string e =
+          checkArray(p.getPositions(), "positions", slots, false, {8});
+      !e.empty())
+    return e;
+  if (p.getColIdx())
+    return "packed N:M weight has a col_idx array";
+  if (p.getMeta() && (getN() != 2 || m != 4))
+    return "packed " + getLabel() + " weight has 2:4 metadata";
+  if (p.getMeta()) {
+    int64_t words = (rows + 31) / 32 * 32 * ((groups + 7) / 8 * 8) / 8;
+    if (std::string e = checkArray(p.getMeta(), "meta", {words}, false, {32});
+        !e.empty())
+      return e;
+  }
+  return checkPositions(p.getPositions(), m);
+}
+
 std::string NMEncodingAttr::unpack(Attribute attr, int64_t rows, int64_t cols,
                                    std::vector<float> &dense) const {
+  if (std::string error = verifyPacked(attr, rows, cols); !error.empty())
+    return error;
   PackedWeightAttr p;
   NMPacked packed;
   if (std::string error =
@@ -241,12 +327,10 @@ std::string NMEncodingAttr::unpack(Attribute attr, int64_t rows, int64_t cols,
   packed.n = getN();
   packed.m = getM();
   packed.groups = (cols + packed.m - 1) / packed.m;
-  if (int64_t(packed.values.size()) != rows * packed.groups * packed.n ||
-      packed.pos.size() != packed.values.size())
-    return "packed N:M arrays have the wrong size";
-  for (uint8_t position : packed.pos)
-    if (position >= packed.m)
-      return "packed N:M positions hold a value outside [0, M)";
+  if (p.getMeta())
+    if (std::string error = checkMeta(p.getMeta(), nmMetaWords(packed));
+        !error.empty())
+      return error;
   dense = unpackNM(packed);
   return "";
 }
@@ -329,17 +413,53 @@ std::string HiNMEncodingAttr::pack(const PackRequest &request,
   return "";
 }
 
+std::string HiNMEncodingAttr::verifyPacked(Attribute attr, int64_t rows,
+                                           int64_t cols) const {
+  auto p = dyn_cast_or_null<PackedWeightAttr>(attr);
+  if (!p)
+    return "expected a #sparsec.packed attribute";
+  int64_t v = getV(), n = getN(), m = getM();
+  int64_t tiles = (rows + v - 1) / v, keptWidth = (getKept() + 31) / 32 * 32;
+  SmallVector<int64_t> slots = {tiles * v, keptWidth * n / m};
+  if (std::string e = checkArray(p.getValues(), "values", slots, true, {});
+      !e.empty())
+    return e;
+  if (std::string e =
+          checkArray(p.getPositions(), "positions", slots, false, {8});
+      !e.empty())
+    return e;
+  if (std::string e = checkArray(p.getColIdx(), "col_idx", {tiles, keptWidth},
+                                 false, {16, 32});
+      !e.empty())
+    return e;
+  if (p.getMeta() && (n != 2 || m != 4))
+    return "packed " + getLabel() + " weight has 2:4 metadata";
+  if (p.getMeta()) {
+    if (p.getMetaLayout() == MetaLayout::meta32 && v % 32 != 0)
+      return "META32 metadata needs V to be a multiple of 32";
+    int64_t words = tiles * v * (keptWidth / 4) / 8;
+    if (std::string e = checkArray(p.getMeta(), "meta", {words}, false, {32});
+        !e.empty())
+      return e;
+  }
+  std::optional<std::vector<uint32_t>> colIdx = readIndexArray(p.getColIdx());
+  for (uint32_t c : *colIdx)
+    if (c >= uint32_t(cols))
+      return "packed HiNM col_idx holds column " + std::to_string(c) +
+             ", outside K = " + std::to_string(cols);
+  return checkPositions(p.getPositions(), m);
+}
+
 std::string HiNMEncodingAttr::unpack(Attribute attr, int64_t rows, int64_t cols,
                                      std::vector<float> &dense) const {
+  if (std::string error = verifyPacked(attr, rows, cols); !error.empty())
+    return error;
   PackedWeightAttr p;
   HiNMPacked packed;
   if (std::string error =
           readValuesAndPositions(attr, p, packed.values, packed.pos);
       !error.empty())
     return error;
-  std::optional<std::vector<uint32_t>> colIdx = readIndexArray(p.getColIdx());
-  if (!colIdx)
-    return "packed HiNM weight has no readable col_idx";
   packed.rows = rows;
   packed.cols = cols;
   packed.v = getV();
@@ -348,19 +468,14 @@ std::string HiNMEncodingAttr::unpack(Attribute attr, int64_t rows, int64_t cols,
   packed.m = getM();
   packed.tiles = (rows + packed.v - 1) / packed.v;
   packed.keptWidth = (packed.nnzVec + 31) / 32 * 32;
-  packed.colIdx = std::move(*colIdx);
-  int64_t slots =
-      packed.tiles * packed.v * packed.keptWidth * packed.n / packed.m;
-  if (int64_t(packed.values.size()) != slots ||
-      packed.pos.size() != packed.values.size() ||
-      int64_t(packed.colIdx.size()) != packed.tiles * packed.keptWidth)
-    return "packed HiNM arrays have the wrong size";
-  for (uint32_t c : packed.colIdx)
-    if (c >= uint32_t(cols))
-      return "packed HiNM col_idx holds a column outside K";
-  for (uint8_t position : packed.pos)
-    if (position >= packed.m)
-      return "packed HiNM positions hold a value outside [0, M)";
+  packed.layout = p.getMetaLayout() == MetaLayout::meta16
+                      ? MetaWordLayout::Meta16
+                      : MetaWordLayout::Meta32;
+  packed.colIdx = *readIndexArray(p.getColIdx());
+  if (p.getMeta())
+    if (std::string error = checkMeta(p.getMeta(), hinmMetaWords(packed));
+        !error.empty())
+      return error;
   dense = unpackHiNM(packed);
   return "";
 }

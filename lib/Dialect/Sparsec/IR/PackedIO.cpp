@@ -94,19 +94,23 @@ std::string unpackLayerWeight(Operation *layer, std::vector<float> &dense) {
   return info->encoding.unpack(info->packed, info->rows, info->cols, dense);
 }
 
-std::string writePackedWeights(ModuleOp module, StringRef dir) {
-  if (std::error_code ec = llvm::sys::fs::create_directories(dir))
-    return "cannot create '" + dir.str() + "': " + ec.message();
-  llvm::json::Array layers;
+namespace {
+
+std::string layerLocName(Operation *op) {
+  if (auto loc = dyn_cast<NameLoc>(op->getLoc()))
+    return loc.getName().str();
+  return "";
+}
+
+/// Checks every layer before anything is written, so that a bad layer
+/// leaves no partial directory behind.
+std::string checkPackedLayers(ModuleOp module) {
   std::string error;
-  int index = 0;
   module.walk([&](Operation *op) {
     std::optional<LayerInfo> info = layerInfo(op);
     if (!info || !error.empty())
       return;
-    std::string name;
-    if (auto loc = dyn_cast<NameLoc>(op->getLoc()))
-      name = loc.getName().str();
+    std::string name = layerLocName(op);
     if (op->hasAttr("weight_parts")) {
       error = "layer '" + name + "': its " +
               info->encoding.getPatternName().str() +
@@ -116,6 +120,32 @@ std::string writePackedWeights(ModuleOp module, StringRef dir) {
     }
     if (!info->packed)
       return;
+    // Never write arrays a consumer would misread: the encoding checks
+    // sizes, index ranges and the 2:4 metadata against the positions.
+    std::vector<float> dense;
+    if (std::string invalid =
+            info->encoding.unpack(info->packed, info->rows, info->cols, dense);
+        !invalid.empty())
+      error = "layer '" + name + "': invalid packed weight: " + invalid;
+  });
+  return error;
+}
+
+} // namespace
+
+std::string writePackedWeights(ModuleOp module, StringRef dir) {
+  if (std::string error = checkPackedLayers(module); !error.empty())
+    return error;
+  if (std::error_code ec = llvm::sys::fs::create_directories(dir))
+    return "cannot create '" + dir.str() + "': " + ec.message();
+  llvm::json::Array layers;
+  std::string error;
+  int index = 0;
+  module.walk([&](Operation *op) {
+    std::optional<LayerInfo> info = layerInfo(op);
+    if (!info || !info->packed || !error.empty())
+      return;
+    std::string name = layerLocName(op);
     std::string stem = std::to_string(index++) + "_";
     for (char c : name)
       stem.push_back(std::isalnum(static_cast<unsigned char>(c)) ? c : '_');

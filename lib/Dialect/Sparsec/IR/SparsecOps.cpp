@@ -27,6 +27,11 @@ static LogicalResult verifyWeightEncoding(Operation *op, Value weight,
   if (failed(enc.verifyGemmShape(rows, cols, emitError)) ||
       failed(verifyWeightPartsShape(enc, packed, parts, rows, cols, emitError)))
     return failure();
+  // Sizes and index ranges only; sparsec-verify-encodings compares values.
+  if (packed && !parts)
+    if (std::string error = enc.verifyPacked(packed, rows, cols);
+        !error.empty())
+      return emitError() << "packed_weight: " << error;
   std::optional<WeightData> data = WeightData::getFromValue(weight);
   if (!data)
     return success();

@@ -55,8 +55,16 @@ def Sparsec_SparsityEncodingAttrInterface
       "std::string", "pack",
       (ins "const ::sparsec::PackRequest &":$request,
            "::mlir::Attribute &":$packed)>,
+    InterfaceMethod<[{Checks a packed attribute's array shapes, element
+      types and index ranges (positions < M, col_idx < K) for an `rows` x
+      `cols` GEMM view without unpacking it: cheap enough for the op
+      verifier. Returns an error message, or "".}],
+      "std::string", "verifyPacked",
+      (ins "::mlir::Attribute":$packed, "int64_t":$rows, "int64_t":$cols)>,
     InterfaceMethod<[{Unpacks `packed` (as made by `pack`) into the dense
-      row-major `rows` x `cols` GEMM view. Returns an error message, or "".}],
+      row-major `rows` x `cols` GEMM view, after `verifyPacked` and a check
+      that stored 2:4 metadata words match the positions. Returns an error
+      message, or "".}],
       "std::string", "unpack",
       (ins "::mlir::Attribute":$packed, "int64_t":$rows, "int64_t":$cols,
            "std::vector<float> &":$dense)>
