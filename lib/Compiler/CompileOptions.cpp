@@ -2,6 +2,7 @@
 #include "sparsec/Compiler/CompileOptions.h"
 
 #include "mlir/Pass/PassManager.h"
+#include "llvm/Support/Regex.h"
 
 #include <cmath>
 
@@ -185,6 +186,8 @@ std::string SparsecCompileOptions::validate() const {
   if (enabled && (permute == "asp" || permute == "swap") &&
       spec.pattern != "nm")
     return "--permute=" + permute + " needs --sparsity=nm:...";
+  if (std::string error = validateValues(); !error.empty())
+    return error;
   // Options that would silently do nothing without pruning.
   if (!enabled) {
     if (permute != "none")
@@ -194,6 +197,110 @@ std::string SparsecCompileOptions::validate() const {
     if (exportMasks)
       return "--export-onnx/--export-masks need --sparsity";
   }
+  return validateCombinations(enabled ? spec.pattern : "");
+}
+
+std::string SparsecCompileOptions::validateValues() const {
+  auto oneOf = [](llvm::StringRef flag, llvm::StringRef value,
+                  std::initializer_list<llvm::StringRef> allowed) {
+    if (llvm::is_contained(allowed, value))
+      return std::string();
+    std::string list;
+    for (llvm::StringRef a : allowed)
+      list += (list.empty() ? "" : ", ") + a.str();
+    return "--" + flag.str() + " must be one of " + list + ", not '" +
+           value.str() + "'";
+  };
+  if (std::string e =
+          oneOf("prune-value-type", pruneValueType, {"f32", "f16", "bf16"});
+      !e.empty())
+    return e;
+  if (std::string e = oneOf("prune-korder", pruneKOrder, {"hwc", "chw"});
+      !e.empty())
+    return e;
+  if (std::string e =
+          oneOf("prune-meta", pruneMeta, {"auto", "meta32", "meta16"});
+      !e.empty())
+    return e;
+  if (pruneMinParams < 0)
+    return "--prune-min-params must not be negative, got " +
+           std::to_string(pruneMinParams);
+  for (auto [flag, regex] : {std::pair<llvm::StringRef, llvm::StringRef>{
+                                 "prune-include", pruneInclude},
+                             {"prune-exclude", pruneExclude}}) {
+    std::string error;
+    if (!regex.empty() && !llvm::Regex(regex).isValid(error))
+      return "--" + flag.str() + " is not a valid regex: " + error;
+  }
+  if (permuteTries < 1 || permuteColumnTries < 1)
+    return "--permute-tries and --permute-column-tries must be positive";
+  if (permuteWindow != 2 && permuteWindow != 3)
+    return "--permute-window must be 2 or 3, got " +
+           std::to_string(permuteWindow);
+  if (permuteEscapes < 0)
+    return "--permute-escapes must not be negative, got " +
+           std::to_string(permuteEscapes);
+  llvm::SmallVector<llvm::StringRef> phases;
+  llvm::StringRef(permuteSchedule).split(phases, ',');
+  for (llvm::StringRef phase : phases) {
+    int64_t rows;
+    if (phase.trim().getAsInteger(10, rows) || rows < 1)
+      return "--permute-schedule must be a comma-separated list of positive "
+             "integers, got '" +
+             permuteSchedule + "'";
+  }
+  return "";
+}
+
+std::string
+SparsecCompileOptions::validateCombinations(llvm::StringRef pattern) const {
+  // Flags given explicitly that the chosen pattern and method never read.
+  struct Rule {
+    bool given;
+    const char *flag;
+    bool used;
+    const char *needs;
+  };
+  bool gyro = permute == "gyro", asp = permute == "asp",
+       swap = permute == "swap";
+  Rule rules[] = {
+      {pruneInclude.hasValue(), "prune-include", !pattern.empty(),
+       "--sparsity"},
+      {pruneExclude.hasValue(), "prune-exclude", !pattern.empty(),
+       "--sparsity"},
+      {pruneSkipFirst.hasValue(), "prune-skip-first", !pattern.empty(),
+       "--sparsity"},
+      {pruneSkipLast.hasValue(), "prune-skip-last", !pattern.empty(),
+       "--sparsity"},
+      {pruneMinParams.hasValue(), "prune-min-params", !pattern.empty(),
+       "--sparsity"},
+      {pruneConfig.hasValue(), "prune-config", !pattern.empty(), "--sparsity"},
+      {pruneValueType.hasValue(), "prune-value-type", !pattern.empty(),
+       "--sparsity"},
+      {pruneKOrder.hasValue(), "prune-korder", !pattern.empty(), "--sparsity"},
+      // With a config, rules may give layers the other pattern.
+      {prunePad.hasValue(), "prune-pad",
+       pattern == "hinm" || !pruneConfig.empty(), "--sparsity=hinm:..."},
+      {pruneMeta.hasValue(), "prune-meta",
+       pattern == "hinm" || !pruneConfig.empty(), "--sparsity=hinm:..."},
+      {permuteSeed.hasValue(), "permute-seed", gyro || asp || swap,
+       "--permute"},
+      {permuteBudget.hasValue(), "permute-budget", gyro || asp || swap,
+       "--permute"},
+      {permuteExplicit.hasValue(), "permute-explicit", gyro || asp || swap,
+       "--permute"},
+      {permuteTries.hasValue(), "permute-tries", gyro, "--permute=gyro"},
+      {permuteColumnTries.hasValue(), "permute-column-tries", gyro,
+       "--permute=gyro"},
+      {permuteSchedule.hasValue(), "permute-schedule", gyro, "--permute=gyro"},
+      {permuteWindow.hasValue(), "permute-window", asp, "--permute=asp"},
+      {permuteEscapes.hasValue(), "permute-escapes", asp || swap,
+       "--permute=asp or --permute=swap"},
+  };
+  for (const Rule &rule : rules)
+    if (rule.given && !rule.used)
+      return "--" + std::string(rule.flag) + " has no effect without " +
+             rule.needs;
   return "";
 }
 

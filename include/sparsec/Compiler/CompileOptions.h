@@ -144,6 +144,11 @@ struct SparsecCompileOptions
   /// Checks every value and combination: "" when valid, else the error,
   /// worded with the command-line flag names.
   std::string validate() const;
+  /// Each value on its own: ranges, enumerations, regexes ("" or the error).
+  std::string validateValues() const;
+  /// Flags given explicitly that `pattern` ("" without --sparsity) and
+  /// --permute never read are refused ("" or the error).
+  std::string validateCombinations(llvm::StringRef pattern) const;
   /// Adds the compression passes these options ask for to `pm`
   /// (sparsec-permute-channels, sparsec-prune-hinm, sparsec-prune-nm);
   /// nothing when --sparsity is empty. "" or the error.
