@@ -117,6 +117,36 @@ def test_errors_carry_the_cli_message(tmp_path):
         m.compile().run([np.zeros((3, 3), np.float32)])
 
 
+def test_cuda_plan_and_artifact_match_the_cli(tmp_path):
+    """compile(target="cuda") runs the target's planner: lowered() shows the
+    plan, save() writes the CLI's artifact byte for byte, and what the target
+    cannot run fails compile() with the CLI's message."""
+    path = save(models.mlp_gemm(dims=(64, 128, 64, 10)), tmp_path / "m.onnx")
+    m = sparsec.load(path)
+    m.compress(sparsity="nm:n=2,m=4", prune_skip_last=True)
+    exe = m.compile(target="cuda", cuda_arch="sm_90a", cuda_wgmma="async")
+    lowered = exe.lowered()
+    assert 'sparsec.cuda.plan = {arch = "sm_90a", wgmma = "async"}' in lowered
+    assert lowered.count('kind = "sparse_kernel"') == 2
+    assert 'kind = "host_dense_linear"' in lowered
+    exe.save(tmp_path / "py")
+    rc, err = cli(path, "--sparsity=nm:n=2,m=4", "--prune-skip-last=1", "--target=cuda",
+                  "--cuda-arch=sm_90a", "--cuda-wgmma=async", "-o", tmp_path / "cli")
+    assert rc == 0, err
+    files = sorted(p.name for p in (tmp_path / "cli").iterdir())
+    assert files == sorted(p.name for p in (tmp_path / "py").iterdir())
+    for name in files:
+        assert (tmp_path / "py" / name).read_bytes() == \
+            (tmp_path / "cli" / name).read_bytes(), name
+
+    conv = save(models.resnet_cnn(), tmp_path / "cnn.onnx")
+    rc, err = cli(conv, "--target=cuda", "-o", tmp_path / "cnn")
+    with pytest.raises(sparsec.Error) as info:
+        sparsec.load(conv).compile(target="cuda")
+    assert rc != 0 and "the cuda target cannot run this op yet" in str(info.value)
+    assert str(info.value) in err
+
+
 def test_two_threads_with_different_options_match_two_cli_runs(tmp_path):
     jobs = [
         (save(models.mlp_gemm(dims=(64, 128, 64, 10)), tmp_path / "a.onnx"),

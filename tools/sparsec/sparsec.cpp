@@ -68,7 +68,8 @@ static cl::opt<Emit> emitKind(
         clEnumValN(Emit::MLIRBC, "mlirbc", "sparsec-level MLIR bytecode"),
         clEnumValN(Emit::Linalg, "linalg", "linalg-on-tensors MLIR"),
         clEnumValN(Emit::Lowered, "lowered",
-                   "target-level MLIR (LLVM dialect for host)"),
+                   "target-level MLIR (host: LLVM dialect; cuda: the "
+                   "kernel plan)"),
         clEnumValN(Emit::LLVMIR, "llvm", "LLVM IR"),
         clEnumValN(Emit::Object, "obj", "object file"),
         clEnumValN(Emit::Artifact, "artifact",

@@ -1,27 +1,27 @@
 //===- CUDATarget.cpp - artifact directories for NVIDIA sparse tensor cores
 //===//
 //
-// Maps func @main, at sparsec-dialect level, onto the runtime's step list
-// (docs/CUDABackend.md): packed 2:4 / HiNM linear layers become per-layer PTX
-// kernels (ReLU directly after a layer is fused into its epilogue); dense
-// linear layers, ReLU and Add run on the host in the runtime. Anything else
-// is refused with the op's location.
+// The cuda target: its options, its pipeline (sparsec-cuda-plan-kernels,
+// PlanKernels.cpp, which decides how each op of func @main runs) and the
+// artifact writer, which writes what the plan says (docs/CUDABackend.md):
+// one PTX module and the packed arrays per sparse layer, the host steps'
+// arrays and the manifest.
 //
 //===----------------------------------------------------------------------===//
+#include "CUDAPlan.h"
+
 #include "sparsec-c/Runtime.h"
 #include "sparsec/Dialect/Sparsec/IR/PackedIO.h"
 #include "sparsec/Dialect/Sparsec/IR/Sparsec.h"
 #include "sparsec/KernelGen/KernelGen.h"
 #include "sparsec/Runtime/ArtifactFormat.h"
 #include "sparsec/Support/Npy.h"
+#include "sparsec/Target/CUDA/Passes.h"
 #include "sparsec/Target/Target.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
-#include "mlir/Dialect/Linalg/IR/Linalg.h"
-#include "mlir/Dialect/Math/IR/Math.h"
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/ScopeExit.h"
-#include "llvm/ADT/SmallPtrSet.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/JSON.h"
@@ -75,26 +75,25 @@ struct CudaTargetOptions : TargetOptions {
                      "emulator) or auto (cuda when a driver is present)"),
       llvm::cl::init("auto")};
 
+  /// The options sparsec-cuda-plan-kernels takes (all but `device`).
+  SparsecCudaPlanKernelsOptions getPlanOptions() const {
+    SparsecCudaPlanKernelsOptions plan;
+    plan.arch = arch;
+    plan.dtype = valueType;
+    plan.tileN = tileN;
+    plan.tileM = tileM;
+    plan.wgmma = wgmma;
+    return plan;
+  }
+
   std::string validate() const override {
-    if (arch != "sm_80" && arch != "sm_90a")
-      return "--cuda-arch must be sm_80 or sm_90a, not '" + arch + "'";
-    if (!valueType.empty() && valueType != "f16" && valueType != "bf16")
-      return "--cuda-dtype must be f16 or bf16, not '" + valueType + "'";
+    if (std::string error =
+            cudaplan::validatePlanOptions(getPlanOptions(), "--cuda-");
+        !error.empty())
+      return error;
     if (device != "auto" && device != "cuda" && device != "emulator")
       return "--cuda-device must be cuda, emulator or auto, not '" + device +
              "'";
-    if (wgmma != "auto" && wgmma != "async" && wgmma != "sync" &&
-        wgmma != "off")
-      return "--cuda-wgmma must be auto, async, sync or off, not '" + wgmma +
-             "'";
-    // The generator names the legal tiles per instruction; this only keeps
-    // absurd values out of its arithmetic.
-    if (tileN < 0 || tileN > 4096)
-      return "--cuda-tile-n must be 0 (default) or a tile size, not " +
-             std::to_string(tileN);
-    if (tileM < 0 || tileM > 4096)
-      return "--cuda-tile-m must be 0 (auto) or a tile size, not " +
-             std::to_string(tileM);
     return "";
   }
 };
@@ -110,225 +109,6 @@ std::string sanitize(StringRef name) {
   return out;
 }
 
-std::string layerName(Operation *op) {
-  if (auto loc = dyn_cast<NameLoc>(op->getLoc()))
-    return loc.getName().str();
-  if (auto fused = dyn_cast<FusedLoc>(op->getLoc()))
-    for (Location inner : fused.getLocations())
-      if (auto loc = dyn_cast<NameLoc>(inner))
-        return loc.getName().str();
-  return "";
-}
-
-/// An error naming the op (and its layer name, when it has one); unlike
-/// op->emitError it does not dump the op, which can be megabytes of weights.
-InFlightDiagnostic opError(Operation *op) {
-  InFlightDiagnostic diag = emitError(op->getLoc());
-  std::string name = layerName(op);
-  if (!name.empty())
-    diag << "layer '" << name << "' ";
-  diag << "(" << op->getName() << "): ";
-  return diag;
-}
-
-/// Reads an f32 constant operand (weight or bias).
-FailureOr<std::vector<float>> constantF32(Operation *user, Value value,
-                                          StringRef what) {
-  auto cst = value.getDefiningOp<arith::ConstantOp>();
-  auto attr = cst ? dyn_cast<ElementsAttr>(cst.getValue()) : ElementsAttr();
-  if (!attr || !attr.getElementType().isF32())
-    return opError(user) << "the cuda target needs the " << what
-                         << " to be an f32 constant";
-  std::optional<RawBytes> raw = RawBytes::get(attr);
-  if (!raw)
-    return opError(user) << "cannot read the " << what;
-  std::vector<float> out(raw->view().size() / 4);
-  std::memcpy(out.data(), raw->view().data(), out.size() * 4);
-  return out;
-}
-
-/// Elementwise linalg.generic kinds the runtime knows.
-enum class Elementwise { Relu, Add, Unknown };
-
-Elementwise classify(linalg::GenericOp op) {
-  if (op.getNumDpsInits() != 1 ||
-      !llvm::all_of(op.getIndexingMapsArray(),
-                    [](AffineMap m) { return m.isIdentity(); }) ||
-      op.getNumParallelLoops() != op.getNumLoops())
-    return Elementwise::Unknown;
-  Block &body = op.getRegion().front();
-  auto yield = cast<linalg::YieldOp>(body.getTerminator());
-  Operation *def = yield.getOperand(0).getDefiningOp();
-  if (!def)
-    return Elementwise::Unknown;
-  auto isArg = [&](Value v, unsigned i) { return v == body.getArgument(i); };
-  auto isZero = [](Value v) {
-    auto cst = v.getDefiningOp<arith::ConstantOp>();
-    auto f = cst ? dyn_cast<FloatAttr>(cst.getValue()) : FloatAttr();
-    return f && f.getValue().isZero();
-  };
-  if (op.getNumDpsInputs() == 1 &&
-      isa<arith::MaximumFOp, arith::MaxNumFOp>(def))
-    if ((isArg(def->getOperand(0), 0) && isZero(def->getOperand(1))) ||
-        (isArg(def->getOperand(1), 0) && isZero(def->getOperand(0))))
-      return Elementwise::Relu;
-  if (op.getNumDpsInputs() == 2 && isa<arith::AddFOp>(def) &&
-      ((isArg(def->getOperand(0), 0) && isArg(def->getOperand(1), 1)) ||
-       (isArg(def->getOperand(0), 1) && isArg(def->getOperand(1), 0))) &&
-      op.getDpsInputs()[0].getType() == op.getDpsInputs()[1].getType())
-    return Elementwise::Add;
-  return Elementwise::Unknown;
-}
-
-/// The single op of an elementwise generic's body (before its yield), or
-/// null when the generic is not a one-op elementwise map.
-Operation *bodyOp(linalg::GenericOp op) {
-  if (op.getNumDpsInits() != 1 || op.getNumParallelLoops() != op.getNumLoops())
-    return nullptr;
-  auto yield = cast<linalg::YieldOp>(op.getRegion().front().getTerminator());
-  return yield.getOperand(0).getDefiningOp();
-}
-
-/// The generic that is `v`'s only user, or null.
-linalg::GenericOp soleGenericUser(Value v) {
-  if (!v.hasOneUse())
-    return {};
-  return dyn_cast<linalg::GenericOp>(*v.user_begin());
-}
-
-/// Whether `op` computes `kind`(v, c) (either order for commutative kinds)
-/// elementwise, with c a scalar f32 constant close to `constant`.
-template <typename BinaryOp>
-bool isScalarOp(linalg::GenericOp op, Value v, double constant) {
-  Operation *def = op ? bodyOp(op) : nullptr;
-  if (!def || !isa<BinaryOp>(def) || op.getNumDpsInputs() != 2)
-    return false;
-  Block &body = op.getRegion().front();
-  unsigned vIndex = op.getDpsInputs()[0] == v ? 0 : 1;
-  if (op.getDpsInputs()[vIndex] != v)
-    return false;
-  Value other = op.getDpsInputs()[1 - vIndex];
-  auto cst = other.getDefiningOp<arith::ConstantOp>();
-  auto dense =
-      cst ? dyn_cast<DenseElementsAttr>(cst.getValue()) : DenseElementsAttr();
-  if (!dense || !dense.isSplat() || !dense.getElementType().isF32())
-    return false;
-  double value = dense.getSplatValue<APFloat>().convertToDouble();
-  bool operandsOk = (def->getOperand(0) == body.getArgument(vIndex) &&
-                     def->getOperand(1) == body.getArgument(1 - vIndex)) ||
-                    (isa<arith::AddFOp, arith::MulFOp>(def) &&
-                     def->getOperand(1) == body.getArgument(vIndex) &&
-                     def->getOperand(0) == body.getArgument(1 - vIndex));
-  return operandsOk && std::abs(value - constant) <= 1e-5 * std::abs(constant);
-}
-
-/// GELU exactly as torch exports it: x * (erf(x / sqrt 2) + 1) * 0.5.
-/// Returns the generic producing the GELU of `x`, or null.
-linalg::GenericOp matchGelu(Value x) {
-  linalg::GenericOp div, mul;
-  for (Operation *user : x.getUsers()) {
-    auto generic = dyn_cast<linalg::GenericOp>(user);
-    if (!generic)
-      return {};
-    if (isScalarOp<arith::DivFOp>(generic, x, std::sqrt(2.0)))
-      div = generic;
-    else
-      mul = generic;
-  }
-  if (!div || !mul ||
-      std::distance(x.getUsers().begin(), x.getUsers().end()) != 2)
-    return {};
-  linalg::GenericOp erf = soleGenericUser(div.getResult(0));
-  if (!erf || erf.getNumDpsInputs() != 1 || !bodyOp(erf) ||
-      !isa<math::ErfOp>(bodyOp(erf)))
-    return {};
-  linalg::GenericOp plusOne = soleGenericUser(erf.getResult(0));
-  if (!isScalarOp<arith::AddFOp>(plusOne, erf.getResult(0), 1.0) ||
-      soleGenericUser(plusOne.getResult(0)) != mul)
-    return {};
-  Operation *product = bodyOp(mul);
-  if (!product || !isa<arith::MulFOp>(product) || mul.getNumDpsInputs() != 2 ||
-      !llvm::is_contained(mul.getDpsInputs(), plusOne.getResult(0)) ||
-      !llvm::all_of(mul.getIndexingMapsArray(),
-                    [](AffineMap m) { return m.isIdentity(); }))
-    return {};
-  linalg::GenericOp half = soleGenericUser(mul.getResult(0));
-  if (!isScalarOp<arith::MulFOp>(half, mul.getResult(0), 0.5))
-    return {};
-  return half;
-}
-
-/// A bias add after a layer: addf(v, b) with b an f32 constant of `rows`
-/// values broadcast along the last dimension. Returns its values.
-std::optional<std::vector<float>> matchBiasAdd(linalg::GenericOp op, Value v,
-                                               int64_t rows) {
-  Operation *def = op ? bodyOp(op) : nullptr;
-  if (!def || !isa<arith::AddFOp>(def) || op.getNumDpsInputs() != 2)
-    return std::nullopt;
-  unsigned vIndex = op.getDpsInputs()[0] == v ? 0 : 1;
-  Value other = op.getDpsInputs()[1 - vIndex];
-  auto cst = other.getDefiningOp<arith::ConstantOp>();
-  auto type = dyn_cast<RankedTensorType>(other.getType());
-  if (op.getDpsInputs()[vIndex] != v || !cst || !type || type.getRank() != 1 ||
-      type.getDimSize(0) != rows || !type.getElementType().isF32())
-    return std::nullopt;
-  AffineMap map = op.getIndexingMapsArray()[1 - vIndex];
-  if (map.getNumResults() != 1 ||
-      map.getResult(0) !=
-          getAffineDimExpr(map.getNumDims() - 1, op.getContext()) ||
-      !op.getIndexingMapsArray()[vIndex].isIdentity())
-    return std::nullopt;
-  auto attr = dyn_cast<ElementsAttr>(cst.getValue());
-  std::optional<RawBytes> raw = attr ? RawBytes::get(attr) : std::nullopt;
-  if (!raw)
-    return std::nullopt;
-  std::vector<float> values(rows);
-  std::memcpy(values.data(), raw->view().data(), rows * 4);
-  return values;
-}
-
-/// What follows a layer and runs in its epilogue: a bias add, then ReLU or
-/// GELU, each the only user of the value before it.
-struct Epilogue {
-  std::vector<float> bias;         // empty: none
-  std::string activation = "none"; // none | relu | gelu
-  Value result;                    // the value the chain produces
-  SmallVector<Operation *> fused;  // the generics it replaces
-};
-
-Epilogue matchEpilogue(Value v, int64_t rows) {
-  Epilogue epilogue;
-  epilogue.result = v;
-  if (linalg::GenericOp add = soleGenericUser(v))
-    if (auto bias = matchBiasAdd(add, v, rows)) {
-      epilogue.bias = std::move(*bias);
-      epilogue.result = add.getResult(0);
-      epilogue.fused.push_back(add);
-    }
-  Value cur = epilogue.result;
-  if (linalg::GenericOp relu = soleGenericUser(cur);
-      relu && classify(relu) == Elementwise::Relu) {
-    epilogue.activation = "relu";
-    epilogue.result = relu.getResult(0);
-    epilogue.fused.push_back(relu);
-  } else if (linalg::GenericOp gelu = matchGelu(cur)) {
-    epilogue.activation = "gelu";
-    epilogue.result = gelu.getResult(0);
-    // The chain: every generic between `cur` and the GELU's result.
-    SmallVector<Operation *> work(cur.getUsers().begin(), cur.getUsers().end());
-    while (!work.empty()) {
-      Operation *op = work.pop_back_val();
-      if (llvm::is_contained(epilogue.fused, op))
-        continue;
-      epilogue.fused.push_back(op);
-      if (op != gelu.getOperation())
-        for (Operation *user : op->getResult(0).getUsers())
-          work.push_back(user);
-    }
-  }
-  return epilogue;
-}
-
 llvm::json::Array shapeJson(Type type) {
   llvm::json::Array shape;
   for (int64_t d : cast<ShapedType>(type).getShape())
@@ -336,109 +116,13 @@ llvm::json::Array shapeJson(Type type) {
   return shape;
 }
 
-class ArtifactWriter {
-public:
-  ArtifactWriter(func::FuncOp main, StringRef dir,
-                 const CudaTargetOptions &options)
-      : main(main), dir(dir), options(options) {}
-  LogicalResult write();
+} // namespace
 
-private:
-  std::string nameOf(Value v) {
-    auto it = names.find(v);
-    return it == names.end() ? "" : it->second;
-  }
-  std::string freshName() { return "t" + std::to_string(nextTensor++); }
-  LogicalResult writeArray(Operation *op, const std::string &file,
-                           NpyArray array);
-  LogicalResult sparseLinear(LinearOp op, const Epilogue &epilogue,
-                             llvm::json::Object &step);
-  LogicalResult denseLinear(LinearOp op, const Epilogue &epilogue,
-                            llvm::json::Object &step);
-  FailureOr<std::vector<float>> layerBias(LinearOp op,
-                                          const Epilogue &epilogue);
-
-  func::FuncOp main;
-  std::string dir;
-  const CudaTargetOptions &options;
-  llvm::DenseMap<Value, std::string> names;
-  llvm::json::Array steps;
-  int nextTensor = 0, nextLayer = 0;
-  llvm::SmallPtrSet<Operation *, 16> fusedOps;
-};
-
-/// The layer's own bias plus a fused bias add (empty when neither exists).
-FailureOr<std::vector<float>>
-ArtifactWriter::layerBias(LinearOp op, const Epilogue &epilogue) {
-  std::vector<float> bias = epilogue.bias;
-  if (op.getBias()) {
-    FailureOr<std::vector<float>> own = constantF32(op, op.getBias(), "bias");
-    if (failed(own))
-      return failure();
-    if (bias.empty())
-      bias = std::move(*own);
-    else
-      for (size_t i = 0; i < bias.size(); ++i)
-        bias[i] += (*own)[i];
-  }
-  return bias;
-}
-
-LogicalResult ArtifactWriter::writeArray(Operation *op, const std::string &file,
-                                         NpyArray array) {
-  std::string error = writeNpy(dir + "/" + file, array);
-  if (!error.empty())
-    return opError(op) << error;
-  return success();
-}
-
-template <typename T>
-NpyArray makeArray(const char *dtype, std::vector<int64_t> shape,
-                   const std::vector<T> &data) {
-  NpyArray array;
-  array.dtype = dtype;
-  array.shape = std::move(shape);
-  array.data.resize(data.size() * sizeof(T));
-  std::memcpy(array.data.data(), data.data(), array.data.size());
-  return array;
-}
-
-LogicalResult ArtifactWriter::sparseLinear(LinearOp op,
-                                           const Epilogue &epilogue,
-                                           llvm::json::Object &step) {
+LogicalResult
+cudaplan::describeSparseWeight(LinearOp op, cuda::LinearKernelConfig &config,
+                               std::vector<std::vector<int64_t>> &tileColumns) {
   PackedWeightAttr packed = op.getPackedWeightAttr();
   Attribute encoding = op.getWeightEncodingAttr();
-  auto weightType = cast<ShapedType>(op.getWeight().getType());
-  cuda::LinearKernelConfig config;
-  config.rows = weightType.getDimSize(0);
-  config.cols = weightType.getDimSize(1);
-  int layer = nextLayer++;
-  config.name = "sparsec_linear_" + std::to_string(layer);
-  if (!cuda::parseArch(options.arch, config.arch))
-    return opError(op) << "unknown CUDA arch '" << options.arch
-                       << "' (sm_80 or sm_90a)";
-  Type valueElt =
-      cast<ShapedType>(packed.getValues().getType()).getElementType();
-  std::string valueType = options.valueType;
-  if (valueType.empty())
-    valueType = valueElt.isBF16() ? "bf16" : "f16";
-  if (!cuda::parseValueType(valueType, config.valueType))
-    return opError(op) << "unknown CUDA value type '" << valueType
-                       << "' (f16 or bf16)";
-  config.tileN = options.tileN;
-  if (!cuda::parseWgmmaMode(options.wgmma, config.wgmma))
-    return opError(op) << "unknown wgmma mode '" << options.wgmma
-                       << "' (auto, async, sync or off)";
-  config.tileM = options.tileM;
-  FailureOr<std::vector<float>> biasValues = layerBias(op, epilogue);
-  if (failed(biasValues))
-    return failure();
-  std::vector<float> bias = std::move(*biasValues);
-  config.hasBias = !bias.empty();
-  if (!cuda::parseActivation(epilogue.activation, config.activation))
-    return opError(op) << "unknown activation " << epilogue.activation;
-
-  std::vector<std::vector<int64_t>> tileColumns;
   if (auto nm = dyn_cast<NMEncodingAttr>(encoding)) {
     if (nm.getN() != 2 || nm.getM() != 4)
       return opError(op) << "the cuda target runs 2:4 and HiNM layers; "
@@ -464,8 +148,189 @@ LogicalResult ArtifactWriter::sparseLinear(LinearOp op,
   } else {
     return opError(op) << "packed weight without an N:M or HiNM encoding";
   }
+  return success();
+}
+
+namespace {
+
+using cudaplan::constantF32;
+using cudaplan::layerName;
+using cudaplan::opError;
+
+/// Writes the artifact of a planned func @main: it takes no decision of its
+/// own, every one comes from the plan attributes (CUDAPlan.h).
+class ArtifactWriter {
+public:
+  ArtifactWriter(func::FuncOp main, StringRef dir) : main(main), dir(dir) {}
+  LogicalResult write();
+
+private:
+  std::string nameOf(Value v) {
+    auto it = names.find(v);
+    return it == names.end() ? "" : it->second;
+  }
+  std::string freshName() { return "t" + std::to_string(nextTensor++); }
+  LogicalResult writeArray(Operation *op, const std::string &file,
+                           NpyArray array);
+  LogicalResult sparseLinear(LinearOp op, DictionaryAttr plan, int64_t layer,
+                             llvm::json::Object &step);
+  LogicalResult denseLinear(LinearOp op, DictionaryAttr plan, int64_t layer,
+                            llvm::json::Object &step);
+  FailureOr<std::vector<float>> layerBias(LinearOp op, DictionaryAttr plan,
+                                          int64_t layer);
+  /// The plan's string / integer `key`, or an error naming the op.
+  FailureOr<std::string> planString(Operation *op, DictionaryAttr plan,
+                                    StringRef key);
+  FailureOr<int64_t> planInt(Operation *op, DictionaryAttr plan, StringRef key);
+
+  func::FuncOp main;
+  std::string dir;
+  std::string arch, wgmma; // the plan of @main
+  llvm::DenseMap<Value, std::string> names;
+  /// Each layer's output tensor: also the name of the values its fused
+  /// epilogue ops produce.
+  llvm::DenseMap<int64_t, std::string> layerOutputs;
+  llvm::json::Array steps;
+  int nextTensor = 0;
+};
+
+FailureOr<std::string>
+ArtifactWriter::planString(Operation *op, DictionaryAttr plan, StringRef key) {
+  if (auto value = plan ? plan.getAs<StringAttr>(key) : StringAttr())
+    return value.str();
+  return opError(op) << "the plan ("
+                     << (op == main ? cudaplan::kPlanAttr : cudaplan::kStepAttr)
+                     << ") has no " << key;
+}
+
+FailureOr<int64_t> ArtifactWriter::planInt(Operation *op, DictionaryAttr plan,
+                                           StringRef key) {
+  if (auto value = plan ? plan.getAs<IntegerAttr>(key) : IntegerAttr())
+    return value.getInt();
+  return opError(op) << "the plan (" << cudaplan::kStepAttr << ") has no "
+                     << key;
+}
+
+/// The layer's own bias plus the bias add fused into it (empty when neither
+/// exists), as the plan's `bias` says.
+FailureOr<std::vector<float>>
+ArtifactWriter::layerBias(LinearOp op, DictionaryAttr plan, int64_t layer) {
+  auto planned = plan.getAs<BoolAttr>(cudaplan::key::kBias);
+  if (!planned)
+    return opError(op) << "the plan (" << cudaplan::kStepAttr << ") has no "
+                       << cudaplan::key::kBias;
+  std::vector<float> bias;
+  Value result = op.getResult();
+  if (result.hasOneUse()) {
+    Operation *user = *result.user_begin();
+    auto fused = user->getAttrOfType<DictionaryAttr>(cudaplan::kStepAttr);
+    auto role =
+        fused ? fused.getAs<StringAttr>(cudaplan::key::kRole) : StringAttr();
+    auto of =
+        fused ? fused.getAs<IntegerAttr>(cudaplan::key::kLayer) : IntegerAttr();
+    if (role && role.getValue() == cudaplan::role::kBiasAdd && of &&
+        of.getInt() == layer) {
+      int64_t rows = cast<ShapedType>(op.getWeight().getType()).getDimSize(0);
+      auto generic = dyn_cast<linalg::GenericOp>(user);
+      std::optional<std::vector<float>> add =
+          generic ? cudaplan::matchBiasAdd(generic, result, rows)
+                  : std::nullopt;
+      if (!add)
+        return opError(user) << "the plan fuses this op into layer " << layer
+                             << " as its bias add, which it is not";
+      bias = std::move(*add);
+    }
+  }
+  if (op.getBias()) {
+    FailureOr<std::vector<float>> own = constantF32(op, op.getBias(), "bias");
+    if (failed(own))
+      return failure();
+    if (bias.empty())
+      bias = std::move(*own);
+    else
+      for (size_t i = 0; i < bias.size(); ++i)
+        bias[i] += (*own)[i];
+  }
+  if (planned.getValue() == bias.empty())
+    return opError(op) << "the plan says the layer has "
+                       << (planned.getValue() ? "a" : "no")
+                       << " bias, but it has "
+                       << (bias.empty() ? "none" : "one");
+  return bias;
+}
+
+LogicalResult ArtifactWriter::writeArray(Operation *op, const std::string &file,
+                                         NpyArray array) {
+  std::string error = writeNpy(dir + "/" + file, array);
+  if (!error.empty())
+    return opError(op) << error;
+  return success();
+}
+
+template <typename T>
+NpyArray makeArray(const char *dtype, std::vector<int64_t> shape,
+                   const std::vector<T> &data) {
+  NpyArray array;
+  array.dtype = dtype;
+  array.shape = std::move(shape);
+  array.data.resize(data.size() * sizeof(T));
+  std::memcpy(array.data.data(), data.data(), array.data.size());
+  return array;
+}
+
+LogicalResult ArtifactWriter::sparseLinear(LinearOp op, DictionaryAttr plan,
+                                           int64_t layer,
+                                           llvm::json::Object &step) {
+  FailureOr<std::string> kernel = planString(op, plan, cudaplan::key::kKernel);
+  FailureOr<std::string> valueType =
+      planString(op, plan, cudaplan::key::kDtype);
+  FailureOr<std::string> activation =
+      planString(op, plan, cudaplan::key::kEpilogue);
+  FailureOr<std::string> instruction =
+      planString(op, plan, cudaplan::key::kInstruction);
+  FailureOr<int64_t> tileM = planInt(op, plan, cudaplan::key::kTileM);
+  FailureOr<int64_t> tileN = planInt(op, plan, cudaplan::key::kTileN);
+  if (failed(kernel) || failed(valueType) || failed(activation) ||
+      failed(instruction) || failed(tileM) || failed(tileN))
+    return failure();
+  auto weightType = cast<ShapedType>(op.getWeight().getType());
+  cuda::LinearKernelConfig config;
+  config.rows = weightType.getDimSize(0);
+  config.cols = weightType.getDimSize(1);
+  config.name = *kernel;
+  if (!cuda::parseArch(arch, config.arch))
+    return opError(op) << "unknown CUDA arch '" << arch
+                       << "' (sm_80 or sm_90a)";
+  if (!cuda::parseValueType(*valueType, config.valueType))
+    return opError(op) << "unknown CUDA value type '" << *valueType
+                       << "' (f16 or bf16)";
+  if (!cuda::parseWgmmaMode(wgmma, config.wgmma))
+    return opError(op) << "unknown wgmma mode '" << wgmma
+                       << "' (auto, async, sync or off)";
+  // The planned tiles are resolved ones (never 0): given as explicit tiles
+  // they make the generator choose what it chose when planning (checked
+  // below), so the kernel is the planned one.
+  config.tileM = *tileM;
+  config.tileN = *tileN;
+  FailureOr<std::vector<float>> biasValues = layerBias(op, plan, layer);
+  if (failed(biasValues))
+    return failure();
+  std::vector<float> bias = std::move(*biasValues);
+  config.hasBias = !bias.empty();
+  if (!cuda::parseActivation(*activation, config.activation))
+    return opError(op) << "unknown activation " << *activation;
+
+  std::vector<std::vector<int64_t>> tileColumns;
+  if (failed(cudaplan::describeSparseWeight(op, config, tileColumns)))
+    return failure();
   if (std::string error = cuda::verifyConfig(config); !error.empty())
     return opError(op) << "cannot generate a CUDA kernel: " << error;
+  cuda::KernelLaunchInfo info = cuda::launchInfo(config);
+  if (info.mma != *instruction || info.tileM != *tileM || info.tileN != *tileN)
+    return opError(op) << "the plan's " << *instruction << " " << *tileM << "x"
+                       << *tileN << " kernel is generated as " << info.mma
+                       << " " << info.tileM << "x" << info.tileN
+                       << " with wgmma=" << wgmma;
 
   std::vector<float> dense;
   if (std::string error = unpackLayerWeight(op, dense); !error.empty())
@@ -476,7 +341,6 @@ LogicalResult ArtifactWriter::sparseLinear(LinearOp op,
           bias.empty() ? nullptr : bias.data(), weights);
       !error.empty())
     return opError(op) << error;
-  cuda::KernelLaunchInfo info = cuda::launchInfo(config);
 
   std::string stem = std::to_string(layer) + "_" + sanitize(layerName(op));
   std::string ptxFile = stem + "." + cuda::archName(config.arch) + ".ptx";
@@ -543,7 +407,8 @@ LogicalResult ArtifactWriter::sparseLinear(LinearOp op,
   return success();
 }
 
-LogicalResult ArtifactWriter::denseLinear(LinearOp op, const Epilogue &epilogue,
+LogicalResult ArtifactWriter::denseLinear(LinearOp op, DictionaryAttr plan,
+                                          int64_t layer,
                                           llvm::json::Object &step) {
   auto weightType = cast<ShapedType>(op.getWeight().getType());
   int64_t rows = weightType.getDimSize(0), cols = weightType.getDimSize(1);
@@ -551,14 +416,13 @@ LogicalResult ArtifactWriter::denseLinear(LinearOp op, const Epilogue &epilogue,
       constantF32(op, op.getWeight(), "weight");
   if (failed(weight))
     return failure();
-  std::string stem =
-      std::to_string(nextLayer++) + "_" + sanitize(layerName(op));
+  std::string stem = std::to_string(layer) + "_" + sanitize(layerName(op));
   llvm::json::Object files;
   files[artifact::file::kWeight] = stem + ".weight.npy";
   if (failed(writeArray(op, stem + ".weight.npy",
                         makeArray("<f4", {rows, cols}, *weight))))
     return failure();
-  FailureOr<std::vector<float>> bias = layerBias(op, epilogue);
+  FailureOr<std::vector<float>> bias = layerBias(op, plan, layer);
   if (failed(bias))
     return failure();
   if (!bias->empty()) {
@@ -576,6 +440,16 @@ LogicalResult ArtifactWriter::denseLinear(LinearOp op, const Epilogue &epilogue,
 }
 
 LogicalResult ArtifactWriter::write() {
+  auto plan = main->getAttrOfType<DictionaryAttr>(cudaplan::kPlanAttr);
+  FailureOr<std::string> planArch =
+      planString(main, plan, cudaplan::key::kArch);
+  FailureOr<std::string> planWgmma =
+      planString(main, plan, cudaplan::key::kWgmma);
+  if (failed(planArch) || failed(planWgmma))
+    return failure();
+  arch = *planArch;
+  wgmma = *planWgmma;
+
   llvm::json::Array inputs, outputs;
   auto inputNames = main->getAttrOfType<ArrayAttr>("sparsec.input_names");
   auto outputNames = main->getAttrOfType<ArrayAttr>("sparsec.output_names");
@@ -611,51 +485,64 @@ LogicalResult ArtifactWriter::write() {
       }
       continue;
     }
+    auto stepPlan = op.getAttrOfType<DictionaryAttr>(cudaplan::kStepAttr);
+    FailureOr<std::string> kind =
+        planString(&op, stepPlan, cudaplan::key::kKind);
+    if (failed(kind))
+      return failure();
+    if (*kind == cudaplan::kind::kFused) {
+      // Runs in the epilogue of its layer, which came before it: what it
+      // produces is that layer's output.
+      FailureOr<int64_t> layer = planInt(&op, stepPlan, cudaplan::key::kLayer);
+      if (failed(layer))
+        return failure();
+      auto it = layerOutputs.find(*layer);
+      if (it == layerOutputs.end() || op.getNumResults() != 1)
+        return opError(&op) << "the plan fuses this op into layer " << *layer
+                            << ", which does not come before it";
+      names[op.getResult(0)] = it->second;
+      continue;
+    }
     for (Value operand : op.getOperands())
-      if (!fusedOps.contains(&op) && isa<RankedTensorType>(operand.getType()) &&
-          nameOf(operand).empty() &&
+      if (isa<RankedTensorType>(operand.getType()) && nameOf(operand).empty() &&
           !operand.getDefiningOp<arith::ConstantOp>() &&
           !operand.getDefiningOp<tensor::EmptyOp>())
         return opError(&op) << "operand has no runtime tensor";
-    if (auto linear = dyn_cast<LinearOp>(op)) {
-      // Bias add and ReLU/GELU after the layer run in its epilogue (sparse
-      // layers) or right after it on the host (dense layers).
-      int64_t rows =
-          cast<ShapedType>(linear.getWeight().getType()).getDimSize(0);
-      Epilogue epilogue = matchEpilogue(linear.getResult(), rows);
-      fusedOps.insert(epilogue.fused.begin(), epilogue.fused.end());
+    auto linear = dyn_cast<LinearOp>(op);
+    bool sparse = *kind == cudaplan::kind::kSparseKernel;
+    if (linear && (sparse || *kind == cudaplan::kind::kHostDenseLinear)) {
+      FailureOr<int64_t> layer = planInt(&op, stepPlan, cudaplan::key::kLayer);
+      FailureOr<std::string> activation =
+          planString(&op, stepPlan, cudaplan::key::kEpilogue);
+      if (failed(layer) || failed(activation))
+        return failure();
       llvm::json::Object step;
       step[artifact::key::kInput] = nameOf(linear.getInput());
-      bool sparse = static_cast<bool>(linear.getPackedWeightAttr());
-      if (failed(sparse ? sparseLinear(linear, epilogue, step)
-                        : denseLinear(linear, epilogue, step)))
+      if (failed(sparse ? sparseLinear(linear, stepPlan, *layer, step)
+                        : denseLinear(linear, stepPlan, *layer, step)))
         return failure();
       std::string out = freshName();
       step[artifact::key::kOutput] = out;
       steps.push_back(std::move(step));
-      if (!sparse && epilogue.activation != "none") {
+      // A dense layer's ReLU/GELU is a host step right after it.
+      if (!sparse && *activation != "none") {
         std::string activated = freshName();
         steps.push_back(
-            llvm::json::Object{{artifact::key::kOp, epilogue.activation},
+            llvm::json::Object{{artifact::key::kOp, *activation},
                                {artifact::key::kInput, out},
                                {artifact::key::kOutput, activated}});
         out = activated;
       }
       names[linear.getResult()] = out;
-      names[epilogue.result] = out;
+      layerOutputs[*layer] = out;
       continue;
     }
-    if (fusedOps.contains(&op))
-      continue; // runs in the epilogue of the layer before it
-    if (auto generic = dyn_cast<linalg::GenericOp>(op)) {
-      Elementwise kind = classify(generic);
-      if (kind == Elementwise::Unknown)
-        return opError(&op)
-               << "the cuda target cannot run this linalg.generic yet "
-                  "(supported between layers: ReLU, GELU and Add)";
+    auto generic = dyn_cast<linalg::GenericOp>(op);
+    if (generic && (*kind == cudaplan::kind::kHostRelu ||
+                    *kind == cudaplan::kind::kHostAdd)) {
       llvm::json::Object step;
       std::string out = freshName();
-      if (kind == Elementwise::Relu) {
+      if (*kind == cudaplan::kind::kHostRelu) {
         step[artifact::key::kOp] = artifact::op::kRelu;
         step[artifact::key::kInput] = nameOf(generic.getDpsInputs()[0]);
       } else {
@@ -669,15 +556,14 @@ LogicalResult ArtifactWriter::write() {
       steps.push_back(std::move(step));
       continue;
     }
-    return opError(&op) << "the cuda target cannot run this op yet "
-                           "(supported: sparsec.linear, bias Add, ReLU, "
-                           "GELU, Add)";
+    return opError(&op) << "the plan's kind '" << *kind
+                        << "' does not apply to this op";
   }
 
   llvm::json::Object manifest{
       {artifact::key::kFormat, artifact::kFormatName},
       {artifact::key::kFormatVersion, artifact::kCurrentVersion},
-      {artifact::key::kArch, options.arch.getValue()},
+      {artifact::key::kArch, arch},
       {artifact::key::kInputs, std::move(inputs)},
       {artifact::key::kOutputs, std::move(outputs)},
       {artifact::key::kSteps, std::move(steps)}};
@@ -700,7 +586,11 @@ public:
   std::unique_ptr<TargetOptions> createOptions() const override {
     return std::make_unique<CudaTargetOptions>();
   }
-  void buildPipeline(OpPassManager &, const TargetOptions &) const override {}
+  void buildPipeline(OpPassManager &pm,
+                     const TargetOptions &options) const override {
+    pm.addPass(
+        createSparsecCudaPlanKernels(cudaOptions(options).getPlanOptions()));
+  }
   bool prefersArtifact() const override { return true; }
   LogicalResult emit(ModuleOp module, ArtifactKind kind, llvm::raw_ostream &os,
                      const TargetOptions &) const override {
@@ -717,10 +607,20 @@ public:
     auto main = module.lookupSymbol<func::FuncOp>("main");
     if (!main)
       return emitError(module.getLoc()) << "the module has no func.func @main";
+    // A module that has not been through buildPipeline is planned here, on
+    // a copy, so that the caller's module stays as it was.
+    OwningOpRef<ModuleOp> planned;
+    if (!main->hasAttr(cudaplan::kPlanAttr)) {
+      planned = module.clone();
+      if (failed(cudaplan::planKernels(*planned,
+                                       cudaOptions(options).getPlanOptions())))
+        return failure();
+      main = planned->lookupSymbol<func::FuncOp>("main");
+    }
     if (std::error_code ec = llvm::sys::fs::create_directories(dir))
       return emitError(module.getLoc())
              << "cannot create '" << dir << "': " << ec.message();
-    return ArtifactWriter(main, dir, cudaOptions(options)).write();
+    return ArtifactWriter(main, dir).write();
   }
   LogicalResult run(ModuleOp module, FunctionType,
                     const std::vector<NpyArray> &inputs,
@@ -793,6 +693,11 @@ LogicalResult CudaTarget::run(ModuleOp module, FunctionType,
 
 void registerCudaTarget(TargetRegistry &registry) {
   registry.add(std::make_unique<CudaTarget>());
+  // The target's own passes join the pass registry with it: sparsec-opt and
+  // the mlir-opt plugin build the target registry (registerTargetPipelines)
+  // before they parse their command line, so they get
+  // --sparsec-cuda-plan-kernels without a shared list naming it.
+  registerSparsecCUDAPasses();
 }
 
 } // namespace sparsec
