@@ -146,7 +146,10 @@ cudaplan::describeSparseWeight(LinearOp op, cuda::LinearKernelConfig &config,
       tileColumns.emplace_back(colIdx->begin() + t * width,
                                colIdx->begin() + t * width + h.getKept());
   } else {
-    return opError(op) << "packed weight without an N:M or HiNM encoding";
+    auto named = dyn_cast_or_null<SparsityEncodingAttrInterface>(encoding);
+    return opError(op) << "the cuda target runs 2:4 and HiNM layers, not "
+                       << (named ? named.getLabel() : "unencoded")
+                       << " packed weights";
   }
   return success();
 }

@@ -129,14 +129,15 @@ std::string checkArray(ElementsAttr attr, StringRef what,
     return "packed " + what.str() + " must be " + shapeText(shape) +
            (isFloat ? " f32/f16/bf16" : " unsigned integers") + ", got " +
            shapeText(type.getShape());
-  if (!RawBytes::get(attr))
-    return "packed " + what.str() + " is not readable";
   return "";
 }
 
-/// Positions must lie in [0, M).
+/// Positions must lie in [0, M). Unreadable data (a blob not loaded yet, or
+/// elided) is left to unpack, which needs it.
 std::string checkPositions(ElementsAttr attr, int64_t m) {
   std::optional<RawBytes> raw = RawBytes::get(attr);
+  if (!raw)
+    return "";
   for (char c : raw->view())
     if (uint8_t(c) >= m)
       return "packed positions hold " + std::to_string(uint8_t(c)) +
@@ -443,7 +444,7 @@ std::string HiNMEncodingAttr::verifyPacked(Attribute attr, int64_t rows,
       return e;
   }
   std::optional<std::vector<uint32_t>> colIdx = readIndexArray(p.getColIdx());
-  for (uint32_t c : *colIdx)
+  for (uint32_t c : colIdx.value_or(std::vector<uint32_t>()))
     if (c >= uint32_t(cols))
       return "packed HiNM col_idx holds column " + std::to_string(c) +
              ", outside K = " + std::to_string(cols);
@@ -471,7 +472,10 @@ std::string HiNMEncodingAttr::unpack(Attribute attr, int64_t rows, int64_t cols,
   packed.layout = p.getMetaLayout() == MetaLayout::meta16
                       ? MetaWordLayout::Meta16
                       : MetaWordLayout::Meta32;
-  packed.colIdx = *readIndexArray(p.getColIdx());
+  std::optional<std::vector<uint32_t>> colIdx = readIndexArray(p.getColIdx());
+  if (!colIdx)
+    return "packed HiNM col_idx is not readable";
+  packed.colIdx = std::move(*colIdx);
   if (p.getMeta())
     if (std::string error = checkMeta(p.getMeta(), hinmMetaWords(packed));
         !error.empty())
