@@ -20,31 +20,6 @@ using namespace mlir;
 namespace sparsec {
 namespace {
 
-/// new row j = old row perm[j].
-void permuteRows(std::vector<float> &m, int64_t rows, int64_t cols,
-                 ArrayRef<int64_t> perm) {
-  std::vector<float> out(m.size());
-  for (int64_t j = 0; j < rows; ++j)
-    std::copy_n(m.begin() + perm[j] * cols, cols, out.begin() + j * cols);
-  m = std::move(out);
-}
-
-/// Input channel j = old channel perm[j] in a GEMM view whose K axis holds
-/// `channels` channels (hwc: channel fastest; chw: channel slowest).
-void permuteInputs(std::vector<float> &m, int64_t rows, int64_t cols,
-                   int64_t channels, bool chw, ArrayRef<int64_t> perm) {
-  std::vector<float> out(m.size());
-  int64_t spatial = cols / channels;
-  for (int64_t r = 0; r < rows; ++r)
-    for (int64_t s = 0; s < spatial; ++s)
-      for (int64_t j = 0; j < channels; ++j) {
-        int64_t to = chw ? j * spatial + s : s * channels + j;
-        int64_t from = chw ? perm[j] * spatial + s : s * channels + perm[j];
-        out[r * cols + to] = m[r * cols + from];
-      }
-  m = std::move(out);
-}
-
 /// Composes a recorded permutation attribute with a new one.
 void recordPermutation(Operation *op, StringRef attr, ArrayRef<int64_t> perm) {
   SmallVector<int64_t> composed(perm.begin(), perm.end());
@@ -121,6 +96,31 @@ struct ClassTask {
 };
 
 } // namespace
+
+/// new row j = old row perm[j].
+void permuteRows(std::vector<float> &m, int64_t rows, int64_t cols,
+                 ArrayRef<int64_t> perm) {
+  std::vector<float> out(m.size());
+  for (int64_t j = 0; j < rows; ++j)
+    std::copy_n(m.begin() + perm[j] * cols, cols, out.begin() + j * cols);
+  m = std::move(out);
+}
+
+/// Input channel j = old channel perm[j] in a GEMM view whose K axis holds
+/// `channels` channels (hwc: channel fastest; chw: channel slowest).
+void permuteInputs(std::vector<float> &m, int64_t rows, int64_t cols,
+                   int64_t channels, bool chw, ArrayRef<int64_t> perm) {
+  std::vector<float> out(m.size());
+  int64_t spatial = cols / channels;
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t s = 0; s < spatial; ++s)
+      for (int64_t j = 0; j < channels; ++j) {
+        int64_t to = chw ? j * spatial + s : s * channels + j;
+        int64_t from = chw ? perm[j] * spatial + s : s * channels + perm[j];
+        out[r * cols + to] = m[r * cols + from];
+      }
+  m = std::move(out);
+}
 
 LogicalResult permuteChannels(ModuleOp module,
                               std::vector<PermutableLayer> &layers,

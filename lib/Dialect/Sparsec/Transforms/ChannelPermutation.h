@@ -31,6 +31,14 @@ struct PermutationOptions {
   bool explicitPermutes = true, progress = false;
 };
 
+/// Reorders an R x K GEMM view: row j becomes old row perm[j].
+void permuteRows(std::vector<float> &m, int64_t rows, int64_t cols,
+                 llvm::ArrayRef<int64_t> perm);
+/// Input channel j becomes old channel perm[j] in a GEMM view whose K axis
+/// holds `channels` channels (hwc: channel fastest; chw: channel slowest).
+void permuteInputs(std::vector<float> &m, int64_t rows, int64_t cols,
+                   int64_t channels, bool chw, llvm::ArrayRef<int64_t> perm);
+
 /// Searches and applies channel permutations (algorithms.md §2–§4) to the
 /// layers' classes: weights, biases and per-channel constants are rewritten,
 /// `sparsec.permute` ops are inserted only where no neighbour can absorb a

@@ -1,5 +1,6 @@
 //===- LayerSelection.cpp - which layers a compression pass takes ---------===//
 #include "sparsec/Dialect/Sparsec/Transforms/LayerSelection.h"
+#include "ChannelPermutation.h"
 #include "sparsec/Dialect/Sparsec/IR/PackedIO.h"
 #include "sparsec/Dialect/Sparsec/IR/WeightData.h"
 #include "sparsec/Sparsity/Selection.h"
@@ -171,30 +172,6 @@ std::string validateSettings(const PruneSettings &s) {
   return "";
 }
 
-/// new row j = old row perm[j].
-void permuteScoreRows(std::vector<float> &m, int64_t cols,
-                      ArrayRef<int64_t> perm) {
-  std::vector<float> out(m.size());
-  for (size_t j = 0; j < perm.size(); ++j)
-    std::copy_n(m.begin() + perm[j] * cols, cols, out.begin() + j * cols);
-  m = std::move(out);
-}
-
-/// Input channel j = old channel perm[j] (hwc: channel fastest in K).
-void permuteScoreColumns(std::vector<float> &m, int64_t rows, int64_t cols,
-                         bool chw, ArrayRef<int64_t> perm) {
-  int64_t channels = perm.size(), spatial = cols / channels;
-  std::vector<float> out(m.size());
-  for (int64_t r = 0; r < rows; ++r)
-    for (int64_t s = 0; s < spatial; ++s)
-      for (int64_t j = 0; j < channels; ++j) {
-        int64_t to = chw ? j * spatial + s : s * channels + j;
-        int64_t from = chw ? perm[j] * spatial + s : s * channels + perm[j];
-        out[r * cols + to] = m[r * cols + from];
-      }
-  m = std::move(out);
-}
-
 /// Reads the layer's user scores into its GEMM view, in the channel order an
 /// earlier sparsec-permute-channels left (sparsec.row_perm / col_perm).
 std::string loadScores(SaliencySource &scores, SelectedLayer &layer,
@@ -232,10 +209,10 @@ std::string loadScores(SaliencySource &scores, SelectedLayer &layer,
           transposed ? raw[k * rows + r]
                      : raw[gemmToStorageIndex(wShape, layer.korder, r, k)];
   if (auto rowPerm = op->getAttrOfType<DenseI64ArrayAttr>("sparsec.row_perm"))
-    permuteScoreRows(layer.saliency, cols, rowPerm.asArrayRef());
+    permuteRows(layer.saliency, rows, cols, rowPerm.asArrayRef());
   if (auto colPerm = op->getAttrOfType<DenseI64ArrayAttr>("sparsec.col_perm"))
-    permuteScoreColumns(layer.saliency, rows, cols, layer.korder == KOrder::chw,
-                        colPerm.asArrayRef());
+    permuteInputs(layer.saliency, rows, cols, int64_t(colPerm.size()),
+                  layer.korder == KOrder::chw, colPerm.asArrayRef());
   return "";
 }
 

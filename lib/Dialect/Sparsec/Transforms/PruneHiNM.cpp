@@ -100,42 +100,29 @@ struct SparsecPruneHiNMPass
     LayerSelectionOptions options = SPARSEC_LAYER_SELECTION_OPTIONS();
     options.metaLayout = metaLayout;
     options.defaults = {"hinm", n, m, v, vectorSparsity, sparsity};
-    std::vector<SelectedLayer> layers;
-    uint64_t skipped = 0;
-    LogicalResult selected = selectLayers(
-        module, options, "sparsec-prune-hinm",
-        [](StringRef pattern) { return pattern == "hinm"; }, layers, skipped);
-    numSkipped += skipped;
-    if (failed(selected))
-      return signalPassFailure();
-
-    std::vector<PrunedLayer> pruned(layers.size());
-    for (size_t i = 0; i < layers.size(); ++i)
-      pruned[i].layer = std::move(layers[i]);
-    std::string vt = valueType;
     bool stageB = columnGrouping == "gyro";
-    parallelForEach(&getContext(), pruned, [&](PrunedLayer &p) {
-      const SelectedLayer &l = p.layer;
-      const PruneSettings &s = l.settings;
-      p.selection = stageB ? selectWithColumnGrouping(l)
-                           : selectHiNM(l.saliency.data(), l.rows, l.cols,
-                                        {s.v, l.nnzVec, s.n, s.m});
-      maskLayer(p, vt);
-    });
-    for (PrunedLayer &p : pruned) {
-      const SelectedLayer &l = p.layer;
-      const PruneSettings &s = l.settings;
-      auto encoding = HiNMEncodingAttr::get(&getContext(), s.v, l.nnzVec, s.n,
-                                            s.m, l.korder);
-      MetaLayout layout = l.layout == MetaWordLayout::Meta16
-                              ? MetaLayout::meta16
-                              : MetaLayout::meta32;
-      if (failed(commitPrunedLayer(p, encoding, vt, layout, keepMask,
-                                   "sparsec-prune-hinm")))
-        return signalPassFailure();
-      ++numPruned;
-    }
-    eraseDeadConstants(module);
+    uint64_t pruned = 0, skipped = 0;
+    LogicalResult result = pruneLayers(
+        module, options, "sparsec-prune-hinm", "hinm", valueType, keepMask,
+        [&](const SelectedLayer &l) {
+          const PruneSettings &s = l.settings;
+          return stageB ? selectWithColumnGrouping(l)
+                        : selectHiNM(l.saliency.data(), l.rows, l.cols,
+                                     {s.v, l.nnzVec, s.n, s.m});
+        },
+        [&](const SelectedLayer &l) {
+          const PruneSettings &s = l.settings;
+          return PruneEncoding{
+              HiNMEncodingAttr::get(&getContext(), s.v, l.nnzVec, s.n, s.m,
+                                    l.korder),
+              l.layout == MetaWordLayout::Meta16 ? MetaLayout::meta16
+                                                 : MetaLayout::meta32};
+        },
+        pruned, skipped);
+    numPruned += pruned;
+    numSkipped += skipped;
+    if (failed(result))
+      signalPassFailure();
   }
 };
 

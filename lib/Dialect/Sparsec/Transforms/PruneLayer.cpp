@@ -3,6 +3,7 @@
 #include "sparsec/Dialect/Sparsec/IR/PackedIO.h"
 
 #include "mlir/IR/Builders.h"
+#include "mlir/IR/Threading.h"
 
 using namespace mlir;
 
@@ -81,6 +82,38 @@ LogicalResult commitPrunedLayer(PrunedLayer &p,
            b.getNamedAttr("value_type", b.getStringAttr(valueType)),
            b.getNamedAttr("kept_saliency_unpermuted",
                           b.getF64FloatAttr(unpermuted))}));
+  return success();
+}
+
+LogicalResult
+pruneLayers(ModuleOp module, const LayerSelectionOptions &options,
+            StringRef passName, StringRef pattern, StringRef valueType,
+            bool keepMask,
+            function_ref<Selection(const SelectedLayer &)> select,
+            function_ref<PruneEncoding(const SelectedLayer &)> encodingFor,
+            uint64_t &numPruned, uint64_t &numSkipped) {
+  std::vector<SelectedLayer> layers;
+  if (failed(selectLayers(
+          module, options, passName,
+          [&](StringRef layerPattern) { return layerPattern == pattern; },
+          layers, numSkipped)))
+    return failure();
+  std::vector<PrunedLayer> pruned(layers.size());
+  for (size_t i = 0; i < layers.size(); ++i)
+    pruned[i].layer = std::move(layers[i]);
+  // Selection is pure computation: all layers in parallel.
+  parallelForEach(module.getContext(), pruned, [&](PrunedLayer &p) {
+    p.selection = select(p.layer);
+    maskLayer(p, valueType);
+  });
+  for (PrunedLayer &p : pruned) {
+    PruneEncoding target = encodingFor(p.layer);
+    if (failed(commitPrunedLayer(p, target.encoding, valueType,
+                                 target.metaLayout, keepMask, passName)))
+      return failure();
+    ++numPruned;
+  }
+  eraseDeadConstants(module);
   return success();
 }
 

@@ -33,6 +33,23 @@ mlir::LogicalResult commitPrunedLayer(PrunedLayer &pruned,
                                       MetaLayout metaLayout, bool keepMask,
                                       llvm::StringRef passName);
 
+/// The encoding a pruned layer gets, and the 2:4 metadata layout to pack.
+struct PruneEncoding {
+  SparsityEncodingAttrInterface encoding;
+  MetaLayout metaLayout;
+};
+
+/// The body of a pruning pass: selects the layers of `pattern`, runs
+/// `select` on all of them in parallel, then packs and commits each with
+/// the encoding `encodingFor` gives, and erases the replaced weights.
+mlir::LogicalResult pruneLayers(
+    mlir::ModuleOp module, const LayerSelectionOptions &options,
+    llvm::StringRef passName, llvm::StringRef pattern,
+    llvm::StringRef valueType, bool keepMask,
+    llvm::function_ref<Selection(const SelectedLayer &)> select,
+    llvm::function_ref<PruneEncoding(const SelectedLayer &)> encodingFor,
+    uint64_t &numPruned, uint64_t &numSkipped);
+
 /// Checks the packing options shared by the pruning passes.
 std::string validatePackOptions(llvm::StringRef valueType);
 

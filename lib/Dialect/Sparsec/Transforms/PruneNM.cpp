@@ -2,8 +2,6 @@
 #include "PruneLayer.h"
 #include "sparsec/Dialect/Sparsec/Transforms/Passes.h"
 
-#include "mlir/IR/Threading.h"
-
 namespace sparsec {
 #define GEN_PASS_DEF_SPARSECPRUNENM
 #include "sparsec/Dialect/Sparsec/Transforms/Passes.h.inc"
@@ -28,36 +26,23 @@ struct SparsecPruneNMPass
     options.defaults.pattern = "nm";
     options.defaults.n = n;
     options.defaults.m = m;
-    std::vector<SelectedLayer> layers;
-    uint64_t skipped = 0;
-    LogicalResult selected = selectLayers(
-        module, options, "sparsec-prune-nm",
-        [](StringRef pattern) { return pattern == "nm"; }, layers, skipped);
+    uint64_t pruned = 0, skipped = 0;
+    LogicalResult result = pruneLayers(
+        module, options, "sparsec-prune-nm", "nm", valueType, keepMask,
+        [](const SelectedLayer &l) {
+          return selectNM(l.saliency.data(), l.rows, l.cols,
+                          {l.settings.n, l.settings.m});
+        },
+        [&](const SelectedLayer &l) {
+          return PruneEncoding{NMEncodingAttr::get(&getContext(), l.settings.n,
+                                                   l.settings.m, l.korder),
+                               MetaLayout::meta32};
+        },
+        pruned, skipped);
+    numPruned += pruned;
     numSkipped += skipped;
-    if (failed(selected))
-      return signalPassFailure();
-
-    std::vector<PrunedLayer> pruned(layers.size());
-    for (size_t i = 0; i < layers.size(); ++i)
-      pruned[i].layer = std::move(layers[i]);
-    // Selection is pure computation: all layers in parallel.
-    std::string vt = valueType;
-    parallelForEach(&getContext(), pruned, [&](PrunedLayer &p) {
-      const SelectedLayer &l = p.layer;
-      p.selection = selectNM(l.saliency.data(), l.rows, l.cols,
-                             {l.settings.n, l.settings.m});
-      maskLayer(p, vt);
-    });
-    for (PrunedLayer &p : pruned) {
-      const SelectedLayer &l = p.layer;
-      auto encoding = NMEncodingAttr::get(&getContext(), l.settings.n,
-                                          l.settings.m, l.korder);
-      if (failed(commitPrunedLayer(p, encoding, vt, MetaLayout::meta32,
-                                   keepMask, "sparsec-prune-nm")))
-        return signalPassFailure();
-      ++numPruned;
-    }
-    eraseDeadConstants(module);
+    if (failed(result))
+      signalPassFailure();
   }
 };
 
