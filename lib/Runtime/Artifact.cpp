@@ -13,6 +13,8 @@
 #include "sparsec/Runtime/Json.h"
 #include "sparsec/Support/Npy.h"
 
+#include <sys/stat.h>
+
 #include <cstring>
 #include <fstream>
 #include <initializer_list>
@@ -50,11 +52,25 @@ std::string shapeString(const std::vector<int64_t> &shape) {
   return s + "]";
 }
 
+/// Every size in a manifest is at most this (the kernels index with 32-bit
+/// integers), so that no product of a few of them overflows int64_t.
+constexpr int64_t kMaxSize = INT32_MAX;
+/// Elements of any tensor; keeps byte counts far from overflowing.
+constexpr int64_t kMaxElements = int64_t(1) << 48;
+
+/// Product of dims[begin, end); the dimensions are checked by readTensors.
 int64_t product(const std::vector<int64_t> &dims, size_t begin, size_t end) {
   int64_t n = 1;
   for (size_t i = begin; i < end; ++i)
     n *= dims[i];
   return n;
+}
+
+/// Whether `path` names a regular file (after symbolic links): a FIFO or a
+/// device in an artifact would hang or never end a read.
+bool isRegularFile(const std::string &path) {
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
 }
 
 // A file name the manifest may use: no directories, so nothing outside the
@@ -76,6 +92,8 @@ public:
 
   std::string run() {
     Value root;
+    if (!isRegularFile(path))
+      return "cannot open '" + path + "': not a regular file";
     if (std::string err = json::parseFile(path, root); !err.empty())
       return err;
     if (!readRoot(root))
@@ -148,9 +166,10 @@ private:
       return !required;
     if (!v->isNumber() || !v->isInteger)
       return wrongType(*v, field, "an integer");
-    if (v->integer < min)
-      return fail(v, std::string("'") + field +
-                         "': expected an integer >= " + std::to_string(min) +
+    if (v->integer < min || v->integer > kMaxSize)
+      return fail(v, std::string("'") + field + "': expected an integer " +
+                         (v->integer < min ? ">= " + std::to_string(min)
+                                           : "<= " + std::to_string(kMaxSize)) +
                          ", got " + std::to_string(v->integer));
     n = v->integer;
     return true;
@@ -279,10 +298,16 @@ private:
         return fail(shape, "'shape': expected a non-empty array of positive "
                            "integers");
       for (const Value &dim : shape->elements) {
-        if (!dim.isNumber() || !dim.isInteger || dim.integer <= 0)
-          return fail(&dim, "'shape': expected positive integers");
+        if (!dim.isNumber() || !dim.isInteger || dim.integer <= 0 ||
+            dim.integer > kMaxSize)
+          return fail(&dim, "'shape': expected positive integers at most " +
+                                std::to_string(kMaxSize));
         spec.shape.push_back(dim.integer);
       }
+      int64_t elements = NpyArray::checkedNumElements(spec.shape);
+      if (elements < 0 || elements > kMaxElements)
+        return fail(shape, "'shape': " + shapeString(spec.shape) +
+                               " has more than 2^48 elements");
       specs.push_back(std::move(spec));
     }
     where.clear();
@@ -615,9 +640,12 @@ private:
   }
 
   bool readText(const Value *at, const std::string &name, std::string &text) {
-    std::ifstream in(directory + "/" + name, std::ios::binary);
+    std::string file = directory + "/" + name;
+    if (!isRegularFile(file))
+      return fail(at, "cannot open '" + file + "': not a regular file");
+    std::ifstream in(file, std::ios::binary);
     if (!in)
-      return fail(at, "cannot open '" + directory + "/" + name + "'");
+      return fail(at, "cannot open '" + file + "'");
     std::ostringstream buffer;
     buffer << in.rdbuf();
     text = buffer.str();
@@ -628,6 +656,9 @@ private:
                  const char *dtype, const std::vector<int64_t> &shape,
                  NpyArray &array) {
     std::string file = directory + "/" + name;
+    if (!isRegularFile(file))
+      return fail(at, std::string("'") + field + "': cannot open '" + file +
+                          "': not a regular file");
     if (std::string err = readNpy(file, array); !err.empty())
       return fail(at, std::string("'") + field + "': " + err);
     if (array.dtype != dtype || array.shape != shape)

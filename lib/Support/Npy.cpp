@@ -1,8 +1,12 @@
 //===- Npy.cpp - minimal .npy reader/writer -------------------------------===//
 #include "sparsec/Support/Npy.h"
 
+#include <cerrno>
+#include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <iterator>
 #include <sstream>
 
 namespace sparsec {
@@ -11,6 +15,16 @@ int64_t NpyArray::numElements() const {
   int64_t n = 1;
   for (int64_t d : shape)
     n *= d;
+  return n;
+}
+
+int64_t NpyArray::checkedNumElements(const std::vector<int64_t> &dims) {
+  int64_t n = 1;
+  for (int64_t d : dims) {
+    if (d < 0 || (d != 0 && n > INT64_MAX / d))
+      return -1;
+    n *= d;
+  }
   return n;
 }
 
@@ -51,56 +65,114 @@ static std::string headerField(const std::string &header,
   return header.substr(pos, end - pos);
 }
 
-std::string readNpy(const std::string &path, NpyArray &out) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in)
-    return "cannot open '" + path + "'";
-  char magic[8];
-  if (!in.read(magic, 8) || std::memcmp(magic, "\x93NUMPY", 6) != 0)
-    return "'" + path + "' is not a .npy file";
-  uint32_t headerLen = 0;
-  if (magic[6] == 1) {
-    unsigned char len[2];
-    in.read(reinterpret_cast<char *>(len), 2);
-    headerLen = len[0] | (len[1] << 8);
-  } else {
-    unsigned char len[4];
-    in.read(reinterpret_cast<char *>(len), 4);
-    headerLen = len[0] | (len[1] << 8) | (len[2] << 16) | (uint32_t(len[3]) << 24);
+/// Parses a shape such as "(3, 4)", "(7,)" or "()".
+static bool parseShape(const std::string &text, std::vector<int64_t> &shape) {
+  if (text.size() < 2 || text.front() != '(' || text.back() != ')')
+    return false;
+  shape.clear();
+  std::string inner = text.substr(1, text.size() - 2);
+  if (inner.find_first_not_of(' ') == std::string::npos)
+    return true; // a scalar
+  size_t begin = 0;
+  while (true) {
+    size_t comma = inner.find(',', begin);
+    std::string dim = inner.substr(begin, comma - begin);
+    size_t first = dim.find_first_not_of(' ');
+    if (first == std::string::npos) {
+      // Only "(n,)" ends in an empty dimension.
+      return comma == std::string::npos && !shape.empty();
+    }
+    const char *digits = dim.c_str() + first;
+    char *end = nullptr;
+    errno = 0;
+    long long v = std::strtoll(digits, &end, 10);
+    if (end == digits || errno == ERANGE || v < 0)
+      return false;
+    if (*end == 'L') // Python 2 wrote longs as "3L"
+      ++end;
+    while (*end == ' ')
+      ++end;
+    if (*end)
+      return false;
+    shape.push_back(v);
+    if (comma == std::string::npos)
+      return true;
+    begin = comma + 1;
   }
-  if (!in || headerLen > (1u << 20))
-    return "'" + path + "' has a corrupt .npy header";
+}
+
+/// Reads a .npy image of `size` bytes from `in`.
+static std::string readNpyFrom(std::istream &in, uint64_t size,
+                               const std::string &path, NpyArray &out) {
+  std::string file = "'" + path + "'";
+  char magic[8];
+  if (size < 10 || !in.read(magic, 8) ||
+      std::memcmp(magic, "\x93NUMPY", 6) != 0)
+    return file + " is not a .npy file";
+  unsigned version = static_cast<unsigned char>(magic[6]);
+  if (version < 1 || version > 3)
+    return file + " has unsupported .npy format version " +
+           std::to_string(version);
+  uint64_t prefix = version == 1 ? 10 : 12;
+  unsigned char len[4] = {0, 0, 0, 0};
+  if (size < prefix || !in.read(reinterpret_cast<char *>(len), prefix - 8))
+    return file + " has a truncated .npy header";
+  uint64_t headerLen =
+      len[0] | (len[1] << 8) | (len[2] << 16) | (uint64_t(len[3]) << 24);
+  if (headerLen > size - prefix)
+    return file + " has a truncated .npy header: it declares " +
+           std::to_string(headerLen) + " header bytes, the file holds " +
+           std::to_string(size - prefix);
   std::string header(headerLen, '\0');
   if (!in.read(header.data(), headerLen))
-    return "'" + path + "' has a truncated .npy header";
+    return file + " has a truncated .npy header";
   out.dtype = headerField(header, "descr");
   if (out.dtype == "<b1" || out.dtype == "|b1" || out.dtype == "?")
     out.dtype = "|b1";
-  if (NpyArray::elementSize(out.dtype) == 0)
-    return "'" + path + "' has unsupported dtype '" + out.dtype + "'";
+  int64_t elementSize = NpyArray::elementSize(out.dtype);
+  if (elementSize == 0)
+    return file + " has unsupported dtype '" + out.dtype + "'";
   if (headerField(header, "fortran_order").find("True") != std::string::npos)
-    return "'" + path + "' is in Fortran order; save it C-contiguous";
+    return file + " is in Fortran order; save it C-contiguous";
   std::string shape = headerField(header, "shape");
   if (shape.empty() || shape.front() != '(')
-    return "'" + path + "' has no shape in its header";
-  out.shape.clear();
-  std::stringstream dims(shape.substr(1, shape.size() - 2));
-  for (std::string dim; std::getline(dims, dim, ',');) {
-    size_t first = dim.find_first_not_of(' ');
-    if (first == std::string::npos)
-      continue;
-    char *end = nullptr;
-    long long v = std::strtoll(dim.c_str() + first, &end, 10);
-    if (end == dim.c_str() + first || v < 0)
-      return "'" + path + "' has a malformed shape " + shape;
-    out.shape.push_back(v);
-  }
-  size_t bytes = size_t(out.numElements()) * NpyArray::elementSize(out.dtype);
+    return file + " has no shape in its header";
+  if (!parseShape(shape, out.shape))
+    return file + " has a malformed shape " + shape;
+  // Nothing is allocated before the file is known to hold it.
+  int64_t elements = NpyArray::checkedNumElements(out.shape);
+  uint64_t available = size - prefix - headerLen;
+  if (elements < 0 || uint64_t(elements) > available / elementSize)
+    return file + " is truncated: shape " + shape + " of '" + out.dtype +
+           "' needs " +
+           (elements < 0 ? std::string("more than 2^63")
+                         : std::to_string(uint64_t(elements) * elementSize)) +
+           " data bytes, the file holds " + std::to_string(available);
+  size_t bytes = size_t(elements) * elementSize;
   out.data.resize(bytes);
   if (bytes && !in.read(out.data.data(), bytes))
-    return "'" + path + "' is truncated: expected " + std::to_string(bytes) +
+    return file + " is truncated: expected " + std::to_string(bytes) +
            " data bytes";
   return "";
+}
+
+std::string readNpy(const std::string &path, NpyArray &out) {
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
+  if (!in)
+    return "cannot open '" + path + "'";
+  std::streamoff size = in.tellg();
+  if (size >= 0 && in.seekg(0))
+    return readNpyFrom(in, uint64_t(size), path, out);
+  // A pipe: its size is what it holds.
+  std::ifstream pipe(path, std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(pipe)), {});
+  return parseNpy(bytes.data(), bytes.size(), path, out);
+}
+
+std::string parseNpy(const char *data, size_t size, const std::string &name,
+                     NpyArray &out) {
+  std::istringstream in(std::string(data, size));
+  return readNpyFrom(in, size, name, out);
 }
 
 std::string writeNpy(const std::string &path, const NpyArray &array) {

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -88,6 +89,99 @@ TEST(Npy, RejectsGarbageTruncationAndFortranOrder) {
     out << fortran;
   }
   EXPECT_NE(readNpy(path, a).find("Fortran order"), std::string::npos);
+}
+
+/// A version 1.0 .npy image with `header` (padded) and `dataBytes` zeros.
+std::string npyImage(const std::string &header, size_t dataBytes) {
+  std::string h = header;
+  h.append((64 - (10 + h.size() + 1) % 64) % 64, ' ');
+  h.push_back('\n');
+  std::string bytes = "\x93NUMPY\x01";
+  bytes.push_back('\0');
+  bytes.push_back(char(h.size() & 0xff));
+  bytes.push_back(char(h.size() >> 8));
+  return bytes + h + std::string(dataBytes, '\0');
+}
+
+std::string writeFile(const char *name, const std::string &bytes) {
+  std::string path = tempPath(name);
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
+  return path;
+}
+
+// Issue 13, item 5: a 128-byte file declaring 10^12 elements was allocated
+// ("LLVM ERROR: out of memory") before its size was checked.
+TEST(Npy, SizesAreCheckedAgainstTheFileBeforeAllocating) {
+  std::string image = npyImage("{'descr': '<f4', 'fortran_order': False, "
+                               "'shape': (1000000, 1000000), }",
+                               0);
+  image.resize(128, '\0');
+  std::string path = writeFile("huge.npy", image);
+  NpyArray a;
+  std::string err = readNpy(path, a);
+  EXPECT_NE(err.find("'" + path + "' is truncated"), std::string::npos) << err;
+  EXPECT_NE(err.find("needs 4000000000000 data bytes"), std::string::npos)
+      << err;
+  EXPECT_TRUE(a.data.empty());
+}
+
+// The product 2^32 * 2^32 * 16 wrapped to 0: an empty array was returned.
+TEST(Npy, ShapeProductsThatOverflowAreErrors) {
+  std::string path = writeFile(
+      "overflow.npy", npyImage("{'descr': '|u1', 'fortran_order': False, "
+                               "'shape': (4294967296, 4294967296, 16), }",
+                               16));
+  NpyArray a;
+  std::string err = readNpy(path, a);
+  EXPECT_NE(err.find("needs more than 2^63 data bytes"), std::string::npos)
+      << err;
+  EXPECT_EQ(NpyArray::checkedNumElements({4294967296, 4294967296, 16}), -1);
+  EXPECT_EQ(NpyArray::checkedNumElements({3, -1}), -1);
+  EXPECT_EQ(NpyArray::checkedNumElements({0, INT64_MAX, 2}), 0);
+  EXPECT_EQ(NpyArray::checkedNumElements({}), 1);
+}
+
+TEST(Npy, HeaderLengthBeyondTheFileIsAnError) {
+  std::string image = npyImage("{'descr': '<f4', 'fortran_order': False, "
+                               "'shape': (2,), }",
+                               8);
+  image[8] = '\xff';
+  image[9] = '\xff'; // 65535 header bytes in a ~100-byte file
+  std::string path = writeFile("longheader.npy", image);
+  NpyArray a;
+  EXPECT_NE(readNpy(path, a).find("truncated .npy header"), std::string::npos);
+  image[6] = 9;
+  path = writeFile("version9.npy", image);
+  EXPECT_NE(readNpy(path, a).find("unsupported .npy format version 9"),
+            std::string::npos);
+}
+
+TEST(Npy, MalformedShapesAreErrors) {
+  for (const char *shape : {"(3,,4)", "(,)", "(3 4)", "(3x)", "(-1,)",
+                            "(99999999999999999999,)", "(3,4,,)"}) {
+    std::string path = writeFile(
+        "shape.npy",
+        npyImage(std::string("{'descr': '|u1', 'fortran_order': False, "
+                             "'shape': ") +
+                     shape + ", }",
+                 64));
+    NpyArray a;
+    EXPECT_NE(readNpy(path, a).find("malformed shape"), std::string::npos)
+        << shape;
+  }
+  for (auto [shape, dims] :
+       {std::pair<const char *, std::vector<int64_t>>{"()", {}},
+        {"(4,)", {4}},
+        {"( 2 , 3 )", {2, 3}},
+        {"(2L, 3L)", {2, 3}}}) {
+    std::string image = npyImage(
+        std::string("{'descr': '|u1', 'fortran_order': False, 'shape': ") +
+            shape + ", }",
+        6);
+    NpyArray a;
+    EXPECT_EQ(parseNpy(image.data(), image.size(), "mem", a), "") << shape;
+    EXPECT_EQ(a.shape, dims) << shape;
+  }
 }
 
 } // namespace

@@ -15,13 +15,25 @@ struct NpyArray {
   std::vector<int64_t> shape;
   std::vector<char> data;
 
+  /// Product of `shape`; for arrays readNpy returned or whose shape was
+  /// checked with checkedNumElements.
   int64_t numElements() const;
   /// Bytes per element of `dtype` (0 if unknown).
   static int64_t elementSize(const std::string &dtype);
+  /// Product of `dims`, or -1 if a dimension is negative or the product
+  /// does not fit in int64_t.
+  static int64_t checkedNumElements(const std::vector<int64_t> &dims);
 };
 
-/// Reads `path`; returns an empty string or an error message.
+/// Reads `path`; returns an empty string or an error message naming `path`.
+/// Nothing in the file is trusted: the header and the data must fit in the
+/// file before anything is allocated, so `data` holds exactly
+/// numElements() * elementSize(dtype) bytes.
 std::string readNpy(const std::string &path, NpyArray &out);
+/// The same for a .npy image in memory; `name` stands for the file in
+/// messages.
+std::string parseNpy(const char *data, size_t size, const std::string &name,
+                     NpyArray &out);
 /// Writes `array` to `path` (version 1.0 format).
 std::string writeNpy(const std::string &path, const NpyArray &array);
 
