@@ -80,6 +80,14 @@ set_target_properties(sparsec_capi SparsecPlugin PROPERTIES
 set_target_properties(sparsec sparsec-opt PROPERTIES
   INSTALL_RPATH "${SPARSEC_INSTALL_TOOL_RPATH}")
 
+# A sanitizer build (docs/Hardening.md): whatever links its libraries needs
+# the sanitizer runtime too (and clang).
+foreach(option IN LISTS SPARSEC_SANITIZE_LINK_OPTIONS)
+  foreach(target sparsec_capi sparsec_runtime sparsec_compiler)
+    target_link_options(${target} INTERFACE $<INSTALL_INTERFACE:${option}>)
+  endforeach()
+endforeach()
+
 # INCLUDES DESTINATION puts <prefix>/include on every exported target's
 # interface.
 install(TARGETS sparsec_capi sparsec_runtime sparsec_compiler

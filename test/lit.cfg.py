@@ -13,9 +13,20 @@ config.test_source_root = os.path.dirname(__file__)
 config.test_exec_root = os.path.join(config.sparsec_obj_root, "test")
 
 llvm_config.use_default_substitutions()
+# ASAN_OPTIONS and UBSAN_OPTIONS pass through already (scripts/sanitize.sh).
+llvm_config.with_system_environment(["LSAN_OPTIONS"])
 tool_dirs = [os.path.join(config.sparsec_obj_root, "bin"), config.llvm_tools_dir]
-llvm_config.add_tool_substitutions(["sparsec", "sparsec-opt", "mlir-opt"],
-                                   tool_dirs)
+llvm_config.add_tool_substitutions(["sparsec", "sparsec-opt"], tool_dirs)
+if config.sparsec_asan_runtime:
+    # A sanitizer build: the stock mlir-opt loads the instrumented plugin
+    # only with the ASan runtime preloaded (docs/Hardening.md).
+    from lit.llvm.subst import ToolSubst
+    mlir_opt = os.path.join(config.llvm_tools_dir, "mlir-opt")
+    llvm_config.add_tool_substitutions(
+        [ToolSubst("mlir-opt", command="env LD_PRELOAD=" +
+                   config.sparsec_asan_runtime + " " + mlir_opt)])
+else:
+    llvm_config.add_tool_substitutions(["mlir-opt"], tool_dirs)
 config.substitutions.append(("%sparsec_python", config.python_executable))
 config.substitutions.append(
     ("%sparsec_plugin", os.path.join(config.sparsec_obj_root, "lib",

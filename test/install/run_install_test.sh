@@ -9,7 +9,8 @@
 # Environment: PYTHON (with numpy; default python3), CMAKE (default cmake),
 # NINJA (default ninja), MLIR_OPT (the stock mlir-opt for the plugin check;
 # default /usr/lib/llvm-22/bin/mlir-opt, skipped if absent), KEEP_TMP=1 to
-# keep the temporary directory. ctest runs it as `install-package`.
+# keep the temporary directory; SPARSEC_TEST_PRELOAD, CC, CXX in sanitizer
+# builds (test/CMakeLists.txt). ctest runs it as `install-package`.
 set -euo pipefail
 
 if [[ $# -ne 1 ]]; then
@@ -22,6 +23,12 @@ PYTHON=${PYTHON:-python3}
 CMAKE=${CMAKE:-cmake}
 NINJA=${NINJA:-ninja}
 MLIR_OPT=${MLIR_OPT:-/usr/lib/llvm-22/bin/mlir-opt}
+# Sanitizer builds (docs/Hardening.md): the uninstrumented mlir-opt loads the
+# instrumented plugin only with the sanitizer runtime preloaded.
+preload=()
+if [[ -n "${SPARSEC_TEST_PRELOAD:-}" ]]; then
+  preload=(env "LD_PRELOAD=$SPARSEC_TEST_PRELOAD")
+fi
 MODEL=$SRC_DIR/test/tools/Inputs/linear.mlir
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/sparsec-install-test.XXXXXX")
@@ -72,7 +79,8 @@ done
 
 if [[ -x "$MLIR_OPT" ]]; then
   step "the stock mlir-opt loads the installed plugin"
-  "$MLIR_OPT" "$MODEL" --load-dialect-plugin="$prefix/lib/SparsecPlugin.so" \
+  "${preload[@]}" "$MLIR_OPT" "$MODEL" \
+    --load-dialect-plugin="$prefix/lib/SparsecPlugin.so" \
     --load-pass-plugin="$prefix/lib/SparsecPlugin.so" \
     --pass-pipeline="builtin.module(sparsec-lower-to-linalg)" >"$tmp/plugin.mlir"
   grep -q "linalg\." "$tmp/plugin.mlir" && ! grep -q "sparsec\.linear" "$tmp/plugin.mlir" ||
