@@ -47,6 +47,21 @@ EXPECTED_HINTS: Dict[str, List[Tuple[str, ...]]] = {
     "duplicate_output_name": [("dup",), ("more than once", "duplicate", "redefin", "already")],
     "unsupported_opset": [("opset",)],
     "no_graph": [("graph",)],
+    # issue 13: each crashed, over-read or exited silently before
+    "uint8_constant_output": [("'y'",), ("UINT8",)],
+    "raw_data_short_shape_input": [("target",), ("raw_data",), ("12 bytes",)],
+    "external_offset_overflow": [("external",), ("outside",)],
+    "external_offset_not_a_number": [("external",), ("offset",), ("not a",)],
+    "conv_zero_stride": [("conv0",), ("strides",), ("out of range",)],
+    "gemm_missing_input_no_checker": [("gemm1",), ("inputs",)],
+    "concat_no_inputs_no_checker": [("cat0",), ("input",)],
+    "cast_fold_out_of_range": [("cast_big",), ("out of range",)],
+}
+
+# Cases that run with extra flags (the checker would catch them first).
+EXTRA_ARGS: Dict[str, List[str]] = {
+    "gemm_missing_input_no_checker": ["--no-onnx-checker"],
+    "concat_no_inputs_no_checker": ["--no-onnx-checker"],
 }
 
 # --run-only cases (CLI input problems on a valid model): case -> hint groups
@@ -202,6 +217,66 @@ def _b_no_graph(d: Path) -> onnx.ModelProto:
                            opset_import=[helper.make_opsetid("", 17)])
 
 
+def _b_uint8_output(d: Path) -> onnx.ModelProto:
+    # elementType() failed and was dereferenced for the graph output
+    t = numpy_helper.from_array(np.array([1, 2, 3], np.uint8), "u")
+    n = helper.make_node("Constant", [], ["y"], name="u8", value=t)
+    return _model([n], [], [_vi("y", [3], TensorProto.UINT8)])
+
+
+def _b_raw_short_shape(d: Path) -> onnx.ModelProto:
+    # 12 bytes for dims [2] of INT64: ONNX 1.12's ParseData overflowed the heap
+    t = TensorProto(name="target", dims=[2], data_type=TensorProto.INT64,
+                    raw_data=np.array([3, 2], np.int64).tobytes()[:12])
+    n = helper.make_node("Reshape", ["x", "target"], ["y"], name="reshape")
+    return _model([n], [_vi("x", [2, 3])], [_vi("y", [3, 2])], [t])
+
+
+def _external_in(d: Path, offset: str, length: str) -> onnx.ModelProto:
+    (d / "w.bin").write_bytes(np.arange(8, dtype=np.float32).tobytes())
+    t = _external_tensor("W_ext", "w.bin")
+    for e in t.external_data:
+        e.value = {"offset": offset, "length": length}.get(e.key, e.value)
+    return _uses_init(t)
+
+
+def _b_ext_offset_overflow(d: Path) -> onnx.ModelProto:
+    return _external_in(d, "1", str(2 ** 63 - 1))  # offset + length wrapped
+
+
+def _b_ext_offset_nan(d: Path) -> onnx.ModelProto:
+    return _external_in(d, "16abc", "16")  # was read as 16
+
+
+def _b_conv_zero_stride(d: Path) -> onnx.ModelProto:
+    # SIGFPE in ONNX 1.12's conv shape inference and in sparsec
+    w = numpy_helper.from_array(np.ones([1, 1, 3, 3], np.float32), "w")
+    n = helper.make_node("Conv", ["x", "w"], ["y"], name="conv0", strides=[0, 1],
+                         auto_pad="SAME_UPPER")
+    return _model([n], [_vi("x", [1, 1, 5, 5])], [_vi("y", [1, 1, 5, 5])], [w])
+
+
+def _b_gemm_missing_input(d: Path) -> onnx.ModelProto:
+    # exited 1 with an empty stderr
+    n = helper.make_node("Gemm", ["x"], ["y"], name="gemm1")
+    return _model([n], [_vi("x", [2, 3])], [_vi("y", [2, 3])])
+
+
+def _b_concat_no_inputs(d: Path) -> onnx.ModelProto:
+    # read the first of zero inputs
+    c = helper.make_node("Concat", [], ["c"], name="cat0", axis=0)
+    a = helper.make_node("Add", ["x", "c"], ["y"], name="add")
+    return _model([c, a], [_vi("x", [2, 3])], [_vi("y", [2, 3])])
+
+
+def _b_cast_fold_big(d: Path) -> onnx.ModelProto:
+    # float -> int64 conversion of 1e30 while folding: undefined behaviour
+    c = numpy_helper.from_array(np.array([1e30, 3], np.float32), "c")
+    cast = helper.make_node("Cast", ["c"], ["s"], name="cast_big", to=TensorProto.INT64)
+    r = helper.make_node("Reshape", ["x", "s"], ["y"], name="reshape")
+    return _model([cast, r], [_vi("x", [2, 3])], [_vi("y", [3, 2])], [c])
+
+
 BUILDERS: Dict[str, Callable[[Path], object]] = {
     "truncated_protobuf": _b_truncated,
     "garbage_bytes": _b_garbage,
@@ -223,8 +298,17 @@ BUILDERS: Dict[str, Callable[[Path], object]] = {
     "duplicate_output_name": _b_dup_output,
     "unsupported_opset": _b_opset,
     "no_graph": _b_no_graph,
+    "uint8_constant_output": _b_uint8_output,
+    "raw_data_short_shape_input": _b_raw_short_shape,
+    "external_offset_overflow": _b_ext_offset_overflow,
+    "external_offset_not_a_number": _b_ext_offset_nan,
+    "conv_zero_stride": _b_conv_zero_stride,
+    "gemm_missing_input_no_checker": _b_gemm_missing_input,
+    "concat_no_inputs_no_checker": _b_concat_no_inputs,
+    "cast_fold_out_of_range": _b_cast_fold_big,
 }
 assert set(BUILDERS) == set(EXPECTED_HINTS)
+assert set(EXTRA_ARGS) <= set(BUILDERS)
 
 
 def _write_case(case: str, tmp_path: Path) -> Path:
@@ -260,7 +344,7 @@ def _check_failure(proc: subprocess.CompletedProcess, hints) -> None:
 def test_bad_model_emit(case, sparsec, tmp_path):
     model = _write_case(case, tmp_path)
     out = tmp_path / "out.mlir"
-    proc = _run([model, "--emit=mlir", "-o", out])
+    proc = _run([model, "--emit=mlir", "-o", out, *EXTRA_ARGS.get(case, [])])
     _check_failure(proc, EXPECTED_HINTS[case])
     assert not out.exists(), "output file written despite the error"
 
@@ -271,7 +355,8 @@ def test_bad_model_run(case, sparsec, tmp_path):
     inp = tmp_path / "in0.npy"
     np.save(inp, np.zeros([2, 3], np.float32))
     outdir = tmp_path / "outdir"
-    proc = _run([model, "--run", f"--input={inp}", "-o", outdir])
+    proc = _run([model, "--run", f"--input={inp}", "-o", outdir,
+                 *EXTRA_ARGS.get(case, [])])
     _check_failure(proc, None)
     written = list(outdir.iterdir()) if outdir.exists() else []
     assert not written, f"outputs written despite the error: {written}"

@@ -9,10 +9,13 @@
 #define SPARSEC_IMPORT_ONNXLOADER_H
 
 #include <cstdint>
+#include <functional>
 #include <string>
 
 namespace onnx {
 class ModelProto;
+class NodeProto;
+class TensorProto;
 } // namespace onnx
 
 namespace sparsec {
@@ -26,12 +29,21 @@ struct ONNXLoadOptions {
   bool runChecker = true;
   /// Run strict ONNX shape inference (fills value_info).
   bool runShapeInference = true;
+  /// Called for every node of the main graph before the checker and shape
+  /// inference see it (ONNX 1.12's inference functions trust attributes and
+  /// data they should not): a non-empty result is the error. The importer
+  /// refuses ops it does not support here, so that only their inference
+  /// functions ever run.
+  std::function<std::string(const onnx::NodeProto &)> checkNode;
 };
 
-/// Parses `path` into `model`, then validates external-data references (they
-/// must stay inside the model's folder), the graph structure (no cycles, every
-/// input defined), the opset range, the ONNX checker and strict shape
-/// inference. Returns an empty string on success, else the error message.
+/// Parses `path` into `model`, then validates, before anything else reads
+/// them, the data of every tensor (initializers and attribute tensors, in
+/// subgraphs too: sizes against dims, overflow-safe) and every external-data
+/// reference (it must stay inside the model's folder and its range inside the
+/// file), the graph structure (unique names, no cycles, every input defined),
+/// the opset range, then runs the ONNX checker and strict shape inference.
+/// Returns an empty string on success, else the error message.
 std::string loadONNXModel(const std::string &path, onnx::ModelProto &model,
                           const ONNXLoadOptions &options = {});
 
@@ -40,6 +52,30 @@ std::string loadONNXModel(const std::string &path, onnx::ModelProto &model,
 std::string resolveExternalDataPath(const std::string &modelDir,
                                     const std::string &location,
                                     std::string &resolved);
+
+/// An external-data reference, checked against the file it names.
+struct ExternalDataRef {
+  std::string location; ///< as written in the model
+  std::string path;     ///< resolved, inside the model's folder
+  int64_t offset = 0;
+  int64_t length = -1; ///< -1: not given (up to the end of the file)
+  int64_t fileSize = 0;
+};
+
+/// Parses the external-data fields of `tensor` (decimal `offset` and
+/// `length`, nothing else accepted), resolves `location` relative to
+/// `modelDir` and checks that [offset, offset + length) lies inside the file
+/// without overflowing. Returns an error message naming the tensor, or "".
+std::string getExternalData(const onnx::TensorProto &tensor,
+                            const std::string &modelDir, ExternalDataRef &ref);
+
+/// Bytes of one element of ONNX data type `dataType`; 0 for STRING,
+/// UNDEFINED and unknown types.
+int64_t onnxElementByteSize(int32_t dataType);
+
+/// The element count of `tensor` from its dims: -1 (and `error` set) if a
+/// dim is negative or the count or its byte size exceeds 2^62.
+int64_t onnxElementCount(const onnx::TensorProto &tensor, std::string &error);
 
 } // namespace sparsec
 

@@ -4,8 +4,15 @@
 // Concat chains. With static shapes these are compile-time constants; we
 // evaluate them here so that Reshape sees a constant shape.
 //
+// Integer data is folded in int64 with two's-complement wrap-around to the
+// element width (as ONNX runtimes compute it), never through double. A fold
+// that does not apply (inputs of unexpected types or shapes) leaves the node
+// to its lowering, which reports the error.
+//
 //===----------------------------------------------------------------------===//
 #include "Importer.h"
+
+#include "llvm/ADT/APFloat.h"
 
 #include <cmath>
 
@@ -16,13 +23,6 @@ namespace {
 
 constexpr int64_t kMaxFoldElements = 1 << 20;
 
-int64_t product(ArrayRef<int64_t> s) {
-  int64_t n = 1;
-  for (int64_t d : s)
-    n *= d;
-  return n;
-}
-
 /// Row-major strides of `shape`.
 SmallVector<int64_t> stridesOf(ArrayRef<int64_t> shape) {
   SmallVector<int64_t> st(shape.size(), 1);
@@ -31,10 +31,30 @@ SmallVector<int64_t> stridesOf(ArrayRef<int64_t> shape) {
   return st;
 }
 
-/// Numpy-broadcast n-ary evaluation.
-std::optional<HostTensor> broadcastEval(
-    ArrayRef<const HostTensor *> ins, int32_t outType,
-    const std::function<double(ArrayRef<double>)> &fn) {
+/// Wraps `v` to the range of integer dtype `dtype` (two's complement).
+int64_t wrapTo(int32_t dtype, int64_t v) {
+  switch (dtype) {
+  case onnx::TensorProto::INT32:
+    return int32_t(uint32_t(uint64_t(v)));
+  case onnx::TensorProto::INT16:
+    return int16_t(uint16_t(uint64_t(v)));
+  case onnx::TensorProto::INT8:
+    return int8_t(uint8_t(uint64_t(v)));
+  case onnx::TensorProto::UINT8:
+    return uint8_t(uint64_t(v));
+  case onnx::TensorProto::BOOL:
+    return v != 0;
+  default:
+    return v;
+  }
+}
+
+/// Numpy-broadcast n-ary evaluation: `fn(out, index, offsets)` computes
+/// output element `index` from the inputs' elements at `offsets`.
+using ElementFn =
+    llvm::function_ref<void(HostTensor &, int64_t, ArrayRef<int64_t>)>;
+std::optional<HostTensor> broadcastEval(ArrayRef<const HostTensor *> ins,
+                                        int32_t outType, ElementFn fn) {
   size_t rank = 0;
   for (auto *t : ins)
     rank = std::max(rank, t->shape.size());
@@ -48,32 +68,425 @@ std::optional<HostTensor> broadcastEval(
       if (d != 1)
         o = d;
     }
+  if (!checkedProduct(shape, kMaxFoldElements))
+    return std::nullopt;
   HostTensor out;
   out.dtype = outType;
   out.shape = shape;
-  if (out.numElements() > kMaxFoldElements)
-    return std::nullopt;
   out.allocate();
   SmallVector<int64_t> outStrides = stridesOf(shape);
-  SmallVector<double> args(ins.size());
-  for (int64_t idx = 0; idx < out.numElements(); ++idx) {
+  SmallVector<SmallVector<int64_t>> inStrides;
+  for (auto *t : ins)
+    inStrides.push_back(stridesOf(t->shape));
+  SmallVector<int64_t> offsets(ins.size());
+  for (int64_t idx = 0, e = out.numElements(); idx < e; ++idx) {
     for (size_t k = 0; k < ins.size(); ++k) {
       const HostTensor *t = ins[k];
-      SmallVector<int64_t> st = stridesOf(t->shape);
       int64_t off = 0;
       for (size_t i = 0; i < t->shape.size(); ++i) {
         size_t od = rank - t->shape.size() + i;
         int64_t coord = (idx / outStrides[od]) % shape[od];
-        off += (t->shape[i] == 1 ? 0 : coord) * st[i];
+        off += (t->shape[i] == 1 ? 0 : coord) * inStrides[k][i];
       }
-      args[k] = t->at(off);
+      offsets[k] = off;
     }
-    out.set(idx, fn(args));
+    fn(out, idx, offsets);
   }
   return out;
 }
 
 int64_t normAxis(int64_t a, int64_t rank) { return a < 0 ? a + rank : a; }
+
+std::string formatDouble(double v) {
+  std::string out;
+  llvm::raw_string_ostream os(out);
+  os << v;
+  return out;
+}
+
+/// Integer binary ops in int64 with wrap-around; division truncates toward
+/// zero (0 for a zero divisor, which ONNX leaves undefined).
+std::optional<int64_t> intBinary(StringRef op, int64_t a, int64_t b) {
+  uint64_t ua = a, ub = b;
+  if (op == "Add")
+    return int64_t(ua + ub);
+  if (op == "Sub")
+    return int64_t(ua - ub);
+  if (op == "Mul")
+    return int64_t(ua * ub);
+  if (op == "Div") {
+    if (b == 0)
+      return 0;
+    if (a == std::numeric_limits<int64_t>::min() && b == -1)
+      return a;
+    return a / b;
+  }
+  if (op == "Max")
+    return std::max(a, b);
+  if (op == "Min")
+    return std::min(a, b);
+  return std::nullopt;
+}
+
+std::optional<double> floatBinary(StringRef op, double a, double b) {
+  if (op == "Add")
+    return a + b;
+  if (op == "Sub")
+    return a - b;
+  if (op == "Mul")
+    return a * b;
+  if (op == "Div")
+    return a / b;
+  if (op == "Max")
+    return std::max(a, b);
+  if (op == "Min")
+    return std::min(a, b);
+  return std::nullopt;
+}
+
+/// float(v) with IEEE rounding: out-of-range values become +-inf (a plain
+/// C++ conversion is undefined for them).
+double roundToFloat(double v) {
+  llvm::APFloat f(v);
+  bool lost;
+  f.convert(llvm::APFloat::IEEEsingle(), llvm::APFloat::rmNearestTiesToEven,
+            &lost);
+  return f.convertToFloat();
+}
+
+/// Folds Cast. Float -> integer casts of NaN or of values outside the
+/// target's range are an error: ONNX leaves them undefined, and folding them
+/// silently would bake an arbitrary value into the model.
+LogicalResult foldCast(Importer &im, const HostTensor &x, bool &folded) {
+  int32_t to = im.attrInt("to", onnx::TensorProto::FLOAT);
+  if (to != onnx::TensorProto::INT64 && to != onnx::TensorProto::INT32 &&
+      to != onnx::TensorProto::FLOAT && to != onnx::TensorProto::BOOL &&
+      to != onnx::TensorProto::DOUBLE)
+    return success();
+  if (HostTensor::isFloatType(to) && !x.isFloat() && x.numElements() > 4096)
+    return success();
+  HostTensor t;
+  t.dtype = to;
+  t.shape = x.shape;
+  t.allocate();
+  for (int64_t i = 0, e = x.numElements(); i < e; ++i) {
+    if (to == onnx::TensorProto::BOOL) {
+      t.ints[i] = x.isFloat() ? x.floats[i] != 0 : x.ints[i] != 0;
+    } else if (to == onnx::TensorProto::FLOAT) {
+      t.floats[i] = roundToFloat(x.at(i));
+    } else if (to == onnx::TensorProto::DOUBLE) {
+      t.floats[i] = x.at(i);
+    } else if (!x.isFloat()) {
+      t.ints[i] = wrapTo(to, x.ints[i]);
+    } else {
+      double v = std::trunc(x.floats[i]);
+      bool is64 = to == onnx::TensorProto::INT64;
+      double lo = is64 ? -9223372036854775808.0 : -2147483648.0;
+      double hi = is64 ? 9223372036854775808.0 : 2147483648.0;
+      if (!(v >= lo && v < hi))
+        return im.error("cannot fold Cast of " + formatDouble(x.floats[i]) +
+                        " to " + (is64 ? "INT64" : "INT32") +
+                        ": the value is NaN or out of range (undefined in "
+                        "ONNX)");
+      t.ints[i] = int64_t(v);
+    }
+  }
+  if (failed(im.setConstOutput(0, std::move(t))))
+    return failure();
+  folded = true;
+  return success();
+}
+
+LogicalResult foldConstant(Importer &im, bool &folded) {
+  HostTensor t;
+  if (const onnx::AttributeProto *a = im.attr("value")) {
+    FailureOr<HostTensor> h = im.initializerAsHost(a->t());
+    if (failed(h))
+      return failure();
+    t = std::move(*h);
+  } else if (const onnx::AttributeProto *a = im.attr("value_float")) {
+    t.dtype = onnx::TensorProto::FLOAT;
+    t.floats = {a->f()};
+  } else if (const onnx::AttributeProto *a = im.attr("value_floats")) {
+    t.dtype = onnx::TensorProto::FLOAT;
+    t.shape = {a->floats_size()};
+    t.floats.assign(a->floats().begin(), a->floats().end());
+  } else if (const onnx::AttributeProto *a = im.attr("value_int")) {
+    t.ints = {a->i()};
+  } else if (const onnx::AttributeProto *a = im.attr("value_ints")) {
+    t.shape = {a->ints_size()};
+    t.ints.assign(a->ints().begin(), a->ints().end());
+  } else {
+    return im.error("Constant without a supported value attribute");
+  }
+  if (failed(im.setConstOutput(0, std::move(t))))
+    return failure();
+  folded = true;
+  return success();
+}
+
+LogicalResult foldRange(Importer &im, ArrayRef<const HostTensor *> ins,
+                        bool &folded) {
+  const HostTensor &x = *ins[0];
+  for (const HostTensor *in : ins)
+    if (in->numElements() != 1 || in->dtype != x.dtype)
+      return im.error("Range expects three scalars of one type");
+  HostTensor t;
+  t.dtype = x.dtype;
+  int64_t count;
+  if (x.isFloat()) {
+    double start = x.floats[0], limit = ins[1]->floats[0],
+           delta = ins[2]->floats[0];
+    double n = std::ceil((limit - start) / delta);
+    if (delta == 0 || !(n >= 1 && n <= kMaxFoldElements))
+      return im.error("Range from " + formatDouble(start) + " to " +
+                      formatDouble(limit) + " by " + formatDouble(delta) +
+                      " does not yield 1 to " + Twine(kMaxFoldElements) +
+                      " elements");
+    count = int64_t(n);
+    t.shape = {count};
+    t.allocate();
+    for (int64_t k = 0; k < count; ++k)
+      t.floats[k] = start + k * delta;
+  } else {
+    __int128 start = x.ints[0], limit = ins[1]->ints[0],
+             delta = ins[2]->ints[0];
+    if (delta == 0)
+      return im.error("Range delta must not be 0");
+    __int128 span = limit - start;
+    // ceil(span / delta) for either sign.
+    __int128 n = span / delta +
+                 ((span % delta != 0 && (span > 0) == (delta > 0)) ? 1 : 0);
+    if (n < 1 || n > kMaxFoldElements)
+      return im.error("Range from " + Twine(x.ints[0]) + " to " +
+                      Twine(ins[1]->ints[0]) + " by " + Twine(ins[2]->ints[0]) +
+                      " does not yield 1 to " + Twine(kMaxFoldElements) +
+                      " elements");
+    count = int64_t(n);
+    t.shape = {count};
+    t.allocate();
+    for (int64_t k = 0; k < count; ++k)
+      t.ints[k] = wrapTo(t.dtype, int64_t(uint64_t(start + k * delta)));
+  }
+  if (failed(im.setConstOutput(0, std::move(t))))
+    return failure();
+  folded = true;
+  return success();
+}
+
+LogicalResult foldConstantOfShape(Importer &im, const HostTensor &x,
+                                  bool &folded) {
+  if (x.isFloat())
+    return im.error("the ConstantOfShape shape must be an integer tensor");
+  HostTensor t;
+  t.dtype = onnx::TensorProto::FLOAT;
+  double value = 0;
+  if (im.attr("value")) {
+    FailureOr<HostTensor> v = im.attrTensor("value");
+    if (failed(v))
+      return failure();
+    if (v->numElements() != 1)
+      return im.error("the ConstantOfShape value must hold one element, not " +
+                      Twine(v->numElements()));
+    t.dtype = v->dtype;
+    value = v->at(0);
+  }
+  t.shape.assign(x.ints.begin(), x.ints.end());
+  if (llvm::any_of(t.shape, [](int64_t d) { return d <= 0; }))
+    return im.error("ConstantOfShape needs positive dimensions");
+  if (!checkedProduct(t.shape, kMaxFoldElements))
+    return im.error("ConstantOfShape output is too large to fold (more than " +
+                    Twine(kMaxFoldElements) + " elements)");
+  t.allocate();
+  for (int64_t k = 0, e = t.numElements(); k < e; ++k)
+    t.set(k, value);
+  if (failed(im.setConstOutput(0, std::move(t))))
+    return failure();
+  folded = true;
+  return success();
+}
+
+/// The folds of shape-manipulating ops; `result` stays empty if the fold
+/// does not apply.
+void foldShapeOp(Importer &im, StringRef op, ArrayRef<const HostTensor *> ins,
+                 std::optional<HostTensor> &result) {
+  const HostTensor &x = *ins[0];
+  auto intInput = [&](size_t i) -> const HostTensor * {
+    return ins.size() > i && ins[i] && !ins[i]->isFloat() ? ins[i] : nullptr;
+  };
+  if (op == "Unsqueeze" || op == "Squeeze") {
+    SmallVector<int64_t> axes;
+    if (im.opset() < 13) {
+      if (auto a = im.attrInts("axes"))
+        axes = *a;
+    } else if (const HostTensor *a = intInput(1)) {
+      axes.assign(a->ints.begin(), a->ints.end());
+    } else if (ins.size() > 1 && ins[1]) {
+      return; // float axes: the lowering reports it
+    }
+    HostTensor t = x;
+    t.shape.clear();
+    if (op == "Unsqueeze") {
+      int64_t outRank = x.shape.size() + axes.size();
+      SmallVector<bool> isNew(outRank, false);
+      for (int64_t a : axes) {
+        a = normAxis(a, outRank);
+        if (a < 0 || a >= outRank || isNew[a])
+          return;
+        isNew[a] = true;
+      }
+      size_t next = 0;
+      for (int64_t i = 0; i < outRank; ++i)
+        t.shape.push_back(isNew[i] ? 1 : x.shape[next++]);
+    } else {
+      SmallVector<bool> drop(x.shape.size(), axes.empty());
+      for (int64_t a : axes) {
+        a = normAxis(a, x.shape.size());
+        if (a < 0 || a >= int64_t(x.shape.size()) || x.shape[a] != 1)
+          return;
+        drop[a] = true;
+      }
+      for (size_t i = 0; i < x.shape.size(); ++i)
+        if (!(drop[i] && x.shape[i] == 1))
+          t.shape.push_back(x.shape[i]);
+    }
+    result = std::move(t);
+    return;
+  }
+  if (op == "Reshape") {
+    const HostTensor *target = intInput(1);
+    if (!target)
+      return;
+    SmallVector<int64_t> shape;
+    int64_t infer = -1;
+    for (int64_t k = 0; k < target->numElements(); ++k) {
+      int64_t d = target->ints[k];
+      if (d == 0 && !im.attrInt("allowzero", 0)) {
+        if (k >= int64_t(x.shape.size()))
+          return;
+        d = x.shape[k];
+      }
+      if (d == -1) {
+        if (infer >= 0)
+          return;
+        infer = k;
+      } else if (d < 0) {
+        return;
+      }
+      shape.push_back(d);
+    }
+    int64_t total = x.numElements();
+    if (infer >= 0) {
+      shape[infer] = 1;
+      std::optional<int64_t> known =
+          checkedProduct(shape, std::numeric_limits<int64_t>::max());
+      if (!known || *known == 0 || total % *known != 0)
+        return;
+      shape[infer] = total / *known;
+    }
+    std::optional<int64_t> n =
+        checkedProduct(shape, std::numeric_limits<int64_t>::max());
+    if (!n || *n != total)
+      return; // the lowering reports the error
+    HostTensor t = x;
+    t.shape = shape;
+    result = std::move(t);
+    return;
+  }
+  if (op == "Concat") {
+    if (x.shape.size() != 1 || normAxis(im.attrInt("axis", 0), 1) != 0)
+      return;
+    HostTensor t;
+    t.dtype = x.dtype;
+    for (auto *in : ins) {
+      if (!in || in->dtype != x.dtype || in->shape.size() != 1)
+        return;
+      t.floats.insert(t.floats.end(), in->floats.begin(), in->floats.end());
+      t.ints.insert(t.ints.end(), in->ints.begin(), in->ints.end());
+    }
+    t.shape = {int64_t(t.isFloat() ? t.floats.size() : t.ints.size())};
+    result = std::move(t);
+    return;
+  }
+  if (op == "Gather") {
+    const HostTensor *idx = intInput(1);
+    int64_t rank = x.shape.size();
+    int64_t axis = normAxis(im.attrInt("axis", 0), rank);
+    if (!idx || axis < 0 || axis >= rank)
+      return;
+    SmallVector<int64_t> outShape(x.shape.begin(), x.shape.begin() + axis);
+    llvm::append_range(outShape, idx->shape);
+    outShape.append(x.shape.begin() + axis + 1, x.shape.end());
+    if (!checkedProduct(outShape, kMaxFoldElements))
+      return;
+    int64_t outer = *checkedProduct(ArrayRef<int64_t>(x.shape).take_front(axis),
+                                    std::numeric_limits<int64_t>::max());
+    int64_t inner =
+        *checkedProduct(ArrayRef<int64_t>(x.shape).drop_front(axis + 1),
+                        std::numeric_limits<int64_t>::max());
+    int64_t dim = x.shape[axis];
+    HostTensor t;
+    t.dtype = x.dtype;
+    t.shape = outShape;
+    t.allocate();
+    int64_t o = 0;
+    for (int64_t a = 0; a < outer; ++a)
+      for (int64_t k = 0; k < idx->numElements(); ++k) {
+        int64_t i = idx->ints[k];
+        if (i < 0)
+          i += dim;
+        if (i < 0 || i >= dim)
+          return; // the lowering reports it
+        for (int64_t c = 0; c < inner; ++c, ++o) {
+          int64_t from = (a * dim + i) * inner + c;
+          if (t.isFloat())
+            t.floats[o] = x.floats[from];
+          else
+            t.ints[o] = x.ints[from];
+        }
+      }
+    result = std::move(t);
+    return;
+  }
+  if (op == "Slice" && im.opset() >= 10 && x.shape.size() == 1) {
+    // Scalar integer starts/ends (and axes/steps when given).
+    for (size_t i = 1; i < ins.size() && i <= 4; ++i)
+      if (ins[i] && (!intInput(i) || ins[i]->numElements() != 1))
+        return;
+    if (!intInput(1) || !intInput(2))
+      return;
+    int64_t dim = x.shape[0];
+    int64_t step = intInput(4) ? ins[4]->ints[0] : 1;
+    if (intInput(3) && normAxis(ins[3]->ints[0], 1) != 0)
+      return;
+    if (step == 0 || dim == 0)
+      return;
+    step = std::clamp<int64_t>(step, -dim, dim); // same elements, no overflow
+    int64_t s = ins[1]->ints[0], e = ins[2]->ints[0];
+    if (s < 0)
+      s += dim;
+    if (e < 0)
+      e += dim;
+    HostTensor t;
+    t.dtype = x.dtype;
+    if (step > 0) {
+      s = std::clamp<int64_t>(s, 0, dim);
+      e = std::clamp<int64_t>(e, 0, dim);
+      for (int64_t i = s; i < e; i += step)
+        x.isFloat() ? t.floats.push_back(x.floats[i])
+                    : t.ints.push_back(x.ints[i]);
+    } else {
+      s = std::clamp<int64_t>(s, 0, dim - 1);
+      e = std::clamp<int64_t>(e, -1, dim - 1);
+      for (int64_t i = s; i > e; i += step)
+        x.isFloat() ? t.floats.push_back(x.floats[i])
+                    : t.ints.push_back(x.ints[i]);
+    }
+    t.shape = {int64_t(t.isFloat() ? t.floats.size() : t.ints.size())};
+    if (t.shape[0] != 0)
+      result = std::move(t);
+  }
+}
 
 } // namespace
 
@@ -82,32 +495,8 @@ LogicalResult tryFoldNode(Importer &im, bool &folded) {
   StringRef op = n.op_type();
   folded = false;
 
-  if (op == "Constant") {
-    HostTensor t;
-    if (const onnx::AttributeProto *a = im.attr("value")) {
-      FailureOr<HostTensor> h = im.initializerAsHost(a->t());
-      if (failed(h))
-        return failure();
-      t = std::move(*h);
-    } else if (const onnx::AttributeProto *a = im.attr("value_float")) {
-      t.dtype = onnx::TensorProto::FLOAT;
-      t.floats = {a->f()};
-    } else if (const onnx::AttributeProto *a = im.attr("value_floats")) {
-      t.dtype = onnx::TensorProto::FLOAT;
-      t.shape = {a->floats_size()};
-      t.floats.assign(a->floats().begin(), a->floats().end());
-    } else if (const onnx::AttributeProto *a = im.attr("value_int")) {
-      t.ints = {a->i()};
-    } else if (const onnx::AttributeProto *a = im.attr("value_ints")) {
-      t.shape = {a->ints_size()};
-      t.ints.assign(a->ints().begin(), a->ints().end());
-    } else {
-      return im.error("Constant without a supported value attribute");
-    }
-    im.setConstOutput(0, std::move(t));
-    folded = true;
-    return success();
-  }
+  if (op == "Constant")
+    return foldConstant(im, folded);
 
   if (op == "Shape" || op == "Size") {
     std::optional<SmallVector<int64_t>> shape = im.inputShape(0);
@@ -115,7 +504,11 @@ LogicalResult tryFoldNode(Importer &im, bool &folded) {
       return success();
     HostTensor t;
     if (op == "Size") {
-      t.ints = {product(*shape)};
+      std::optional<int64_t> n =
+          checkedProduct(*shape, std::numeric_limits<int64_t>::max());
+      if (!n)
+        return success();
+      t.ints = {*n};
     } else {
       int64_t rank = shape->size();
       int64_t start = normAxis(im.attrInt("start", 0), rank);
@@ -126,7 +519,8 @@ LogicalResult tryFoldNode(Importer &im, bool &folded) {
         t.ints.push_back((*shape)[i]);
       t.shape = {int64_t(t.ints.size())};
     }
-    im.setConstOutput(0, std::move(t));
+    if (failed(im.setConstOutput(0, std::move(t))))
+      return failure();
     folded = true;
     return success();
   }
@@ -147,249 +541,86 @@ LogicalResult tryFoldNode(Importer &im, bool &folded) {
     return success();
   const HostTensor &x = *ins[0];
 
-  auto setResult = [&](std::optional<HostTensor> r) {
-    if (r) {
-      im.setConstOutput(0, std::move(*r));
-      folded = true;
-    }
+  auto setResult = [&](std::optional<HostTensor> r) -> LogicalResult {
+    if (!r)
+      return success();
+    if (failed(im.setConstOutput(0, std::move(*r))))
+      return failure();
+    folded = true;
     return success();
   };
 
   bool isFloat = x.isFloat();
-  static const llvm::StringMap<std::function<double(double, double, bool)>>
-      binary = {
-          {"Add", [](double a, double b, bool) { return a + b; }},
-          {"Sub", [](double a, double b, bool) { return a - b; }},
-          {"Mul", [](double a, double b, bool) { return a * b; }},
-          {"Div",
-           [](double a, double b, bool f) {
-             return f ? a / b : (b == 0 ? 0.0 : std::trunc(a / b));
-           }},
-          {"Max", [](double a, double b, bool) { return std::max(a, b); }},
-          {"Min", [](double a, double b, bool) { return std::min(a, b); }},
-      };
-  auto bin = binary.find(op);
-  if (bin != binary.end() && ins.size() == 2 && ins[1] &&
-      ins[1]->dtype == x.dtype && (isFloat || x.numElements() <= 4096)) {
+  if (ins.size() == 2 && ins[1] && ins[1]->dtype == x.dtype &&
+      floatBinary(op, 0, 1) && (isFloat || x.numElements() <= 4096)) {
     // Integer shape arithmetic is exact; float constants follow ONNX float
     // math only in float32, so fold them only when tiny.
     if (isFloat && x.numElements() > 64)
       return success();
-    auto fn = bin->second;
+    const HostTensor &y = *ins[1];
     return setResult(broadcastEval(
-        {ins[0], ins[1]}, x.dtype,
-        [&](ArrayRef<double> a) { return fn(a[0], a[1], isFloat); }));
+        {&x, &y}, x.dtype,
+        [&](HostTensor &out, int64_t i, ArrayRef<int64_t> o) {
+          if (isFloat)
+            out.floats[i] = *floatBinary(op, x.floats[o[0]], y.floats[o[1]]);
+          else
+            out.ints[i] =
+                wrapTo(x.dtype, *intBinary(op, x.ints[o[0]], y.ints[o[1]]));
+        }));
   }
-  if (op == "Equal" && ins.size() == 2 && ins[1])
-    return setResult(broadcastEval({ins[0], ins[1]}, onnx::TensorProto::BOOL,
-                                   [](ArrayRef<double> a) {
-                                     return double(a[0] == a[1]);
-                                   }));
-  if (op == "Where" && ins.size() == 3 && ins[1] && ins[2])
-    return setResult(broadcastEval(
-        {ins[0], ins[1], ins[2]}, ins[1]->dtype,
-        [](ArrayRef<double> a) { return a[0] != 0 ? a[1] : a[2]; }));
+  if (op == "Equal" && ins.size() == 2 && ins[1] && ins[1]->dtype == x.dtype) {
+    const HostTensor &y = *ins[1];
+    return setResult(
+        broadcastEval({&x, &y}, onnx::TensorProto::BOOL,
+                      [&](HostTensor &out, int64_t i, ArrayRef<int64_t> o) {
+                        out.ints[i] = isFloat ? x.floats[o[0]] == y.floats[o[1]]
+                                              : x.ints[o[0]] == y.ints[o[1]];
+                      }));
+  }
+  if (op == "Where" && ins.size() == 3 && ins[1] && ins[2] &&
+      ins[1]->dtype == ins[2]->dtype && !isFloat) {
+    const HostTensor &a = *ins[1], &b = *ins[2];
+    return setResult(
+        broadcastEval({&x, &a, &b}, a.dtype,
+                      [&](HostTensor &out, int64_t i, ArrayRef<int64_t> o) {
+                        bool c = x.ints[o[0]] != 0;
+                        if (a.isFloat())
+                          out.floats[i] = c ? a.floats[o[1]] : b.floats[o[2]];
+                        else
+                          out.ints[i] = c ? a.ints[o[1]] : b.ints[o[2]];
+                      }));
+  }
   if (op == "Neg" && !isFloat)
-    return setResult(broadcastEval({ins[0]}, x.dtype,
-                                   [](ArrayRef<double> a) { return -a[0]; }));
+    return setResult(broadcastEval(
+        {&x}, x.dtype, [&](HostTensor &out, int64_t i, ArrayRef<int64_t> o) {
+          out.ints[i] = wrapTo(x.dtype, int64_t(0 - uint64_t(x.ints[o[0]])));
+        }));
   if (op == "Identity") {
     HostTensor t = x;
     return setResult(std::move(t));
   }
-  if (op == "Cast") {
-    int32_t to = im.attrInt("to", onnx::TensorProto::FLOAT);
-    if (to != onnx::TensorProto::INT64 && to != onnx::TensorProto::INT32 &&
-        to != onnx::TensorProto::FLOAT && to != onnx::TensorProto::BOOL &&
-        to != onnx::TensorProto::DOUBLE)
-      return success();
-    if (HostTensor::isFloatType(to) && !isFloat && x.numElements() > 4096)
-      return success();
-    return setResult(broadcastEval({ins[0]}, to, [to](ArrayRef<double> a) {
-      if (to == onnx::TensorProto::BOOL)
-        return double(a[0] != 0);
-      if (to == onnx::TensorProto::FLOAT)
-        return double(float(a[0]));
-      if (!HostTensor::isFloatType(to))
-        return std::trunc(a[0]);
-      return a[0];
-    }));
-  }
+  if (op == "Cast")
+    return foldCast(im, x, folded);
+  if (op == "ConstantOfShape")
+    return foldConstantOfShape(im, x, folded);
+  if (op == "Range" && ins.size() == 3 && ins[1] && ins[2])
+    return foldRange(im, ins, folded);
   if (isFloat && x.numElements() > 4096)
     return success(); // leave large float data to the IR path
 
-  if (op == "Unsqueeze" || op == "Squeeze") {
-    SmallVector<int64_t> axes;
-    if (im.opset() < 13) {
-      if (auto a = im.attrInts("axes"))
-        axes = *a;
-    } else if (ins.size() > 1 && ins[1]) {
-      for (int64_t k = 0; k < ins[1]->numElements(); ++k)
-        axes.push_back(ins[1]->intAt(k));
-    }
-    HostTensor t = x;
-    if (op == "Unsqueeze") {
-      int64_t outRank = x.shape.size() + axes.size();
-      SmallVector<bool> isNew(outRank, false);
-      for (int64_t a : axes) {
-        a = normAxis(a, outRank);
-        if (a < 0 || a >= outRank)
-          return success();
-        isNew[a] = true;
-      }
-      t.shape.clear();
-      size_t next = 0;
-      for (int64_t i = 0; i < outRank; ++i)
-        t.shape.push_back(isNew[i] ? 1 : x.shape[next++]);
-    } else {
-      SmallVector<bool> drop(x.shape.size(), axes.empty());
-      for (int64_t a : axes) {
-        a = normAxis(a, x.shape.size());
-        if (a < 0 || a >= int64_t(x.shape.size()))
-          return success();
-        drop[a] = true;
-      }
-      t.shape.clear();
-      for (size_t i = 0; i < x.shape.size(); ++i)
-        if (!(drop[i] && x.shape[i] == 1))
-          t.shape.push_back(x.shape[i]);
-    }
-    return setResult(std::move(t));
-  }
-  if (op == "Reshape" && ins.size() > 1 && ins[1]) {
-    SmallVector<int64_t> shape;
-    int64_t known = 1, infer = -1;
-    for (int64_t k = 0; k < ins[1]->numElements(); ++k) {
-      int64_t d = ins[1]->intAt(k);
-      if (d == 0 && !im.attrInt("allowzero", 0))
-        d = k < int64_t(x.shape.size()) ? x.shape[k] : 0;
-      if (d == -1)
-        infer = k;
-      else
-        known *= d;
-      shape.push_back(d);
-    }
-    if (infer >= 0 && known > 0)
-      shape[infer] = x.numElements() / known;
-    if (product(shape) != x.numElements())
-      return success(); // the IR path reports the error
-    HostTensor t = x;
-    t.shape = shape;
-    return setResult(std::move(t));
-  }
-  if (op == "Concat") {
-    if (x.shape.size() != 1)
-      return success();
-    HostTensor t;
-    t.dtype = x.dtype;
-    for (auto *in : ins) {
-      if (!in || in->dtype != x.dtype || in->shape.size() != 1)
-        return success();
-      for (int64_t k = 0; k < in->numElements(); ++k)
-        in->isFloat() ? t.floats.push_back(in->floats[k])
-                      : t.ints.push_back(in->ints[k]);
-    }
-    t.shape = {int64_t(t.isFloat() ? t.floats.size() : t.ints.size())};
-    return setResult(std::move(t));
-  }
-  if (op == "Gather" && ins.size() > 1 && ins[1]) {
-    const HostTensor &idx = *ins[1];
-    int64_t rank = x.shape.size();
-    int64_t axis = normAxis(im.attrInt("axis", 0), rank);
-    if (axis < 0 || axis >= rank)
-      return success();
-    SmallVector<int64_t> outShape(x.shape.begin(), x.shape.begin() + axis);
-    llvm::append_range(outShape, idx.shape);
-    outShape.append(x.shape.begin() + axis + 1, x.shape.end());
-    int64_t outer = product(ArrayRef<int64_t>(x.shape).take_front(axis));
-    int64_t inner = product(ArrayRef<int64_t>(x.shape).drop_front(axis + 1));
-    int64_t dim = x.shape[axis];
-    HostTensor t;
-    t.dtype = x.dtype;
-    t.shape = outShape;
-    t.allocate();
-    int64_t o = 0;
-    for (int64_t a = 0; a < outer; ++a)
-      for (int64_t k = 0; k < idx.numElements(); ++k) {
-        int64_t i = idx.intAt(k);
-        if (i < 0)
-          i += dim;
-        if (i < 0 || i >= dim)
-          return success(); // the IR path reports it
-        for (int64_t c = 0; c < inner; ++c)
-          t.set(o++, x.at((a * dim + i) * inner + c));
-      }
-    return setResult(std::move(t));
-  }
-  if (op == "Slice" && im.opset() >= 10 && x.shape.size() == 1 && ins.size() >= 3 &&
-      ins[1] && ins[2]) {
-    int64_t dim = x.shape[0];
-    int64_t step = ins.size() > 4 && ins[4] ? ins[4]->intAt(0) : 1;
-    if (ins.size() > 3 && ins[3] && normAxis(ins[3]->intAt(0), 1) != 0)
-      return success();
-    if (step == 0 || ins[1]->numElements() != 1)
-      return success();
-    int64_t s = ins[1]->intAt(0), e = ins[2]->intAt(0);
-    if (s < 0)
-      s += dim;
-    if (e < 0)
-      e += dim;
-    HostTensor t;
-    t.dtype = x.dtype;
-    if (step > 0) {
-      s = std::clamp<int64_t>(s, 0, dim);
-      e = std::clamp<int64_t>(e, 0, dim);
-      for (int64_t i = s; i < e; i += step)
-        x.isFloat() ? t.floats.push_back(x.floats[i]) : t.ints.push_back(x.ints[i]);
-    } else {
-      s = std::clamp<int64_t>(s, 0, dim - 1);
-      e = std::clamp<int64_t>(e, -1, dim - 1);
-      for (int64_t i = s; i > e; i += step)
-        x.isFloat() ? t.floats.push_back(x.floats[i]) : t.ints.push_back(x.ints[i]);
-    }
-    t.shape = {int64_t(t.isFloat() ? t.floats.size() : t.ints.size())};
-    if (t.shape[0] == 0)
-      return success();
-    return setResult(std::move(t));
-  }
-  if (op == "ConstantOfShape") {
-    HostTensor t;
-    t.dtype = onnx::TensorProto::FLOAT;
-    double value = 0;
-    if (im.attr("value")) {
-      FailureOr<HostTensor> v = im.attrTensor("value");
-      if (failed(v) || v->numElements() != 1)
-        return failure();
-      t.dtype = v->dtype;
-      value = v->at(0);
-    }
-    for (int64_t k = 0; k < x.numElements(); ++k)
-      t.shape.push_back(x.intAt(k));
-    if (llvm::any_of(t.shape, [](int64_t d) { return d <= 0; }))
-      return im.error("ConstantOfShape needs positive dimensions");
-    if (t.numElements() > kMaxFoldElements)
-      return im.error("ConstantOfShape output is too large to fold");
-    t.allocate();
-    for (int64_t k = 0; k < t.numElements(); ++k)
-      t.set(k, value);
-    return setResult(std::move(t));
-  }
-  if (op == "Range" && ins.size() == 3 && ins[1] && ins[2]) {
-    double start = x.at(0), limit = ins[1]->at(0), delta = ins[2]->at(0);
-    if (delta == 0)
-      return im.error("Range delta must not be 0");
-    int64_t count =
-        std::max<int64_t>(int64_t(std::ceil((limit - start) / delta)), 0);
-    if (count == 0 || count > kMaxFoldElements)
-      return im.error("Range yields " + Twine(count) + " elements");
-    HostTensor t;
-    t.dtype = x.dtype;
-    t.shape = {count};
-    t.allocate();
-    for (int64_t k = 0; k < count; ++k)
-      t.set(k, start + k * delta);
-    return setResult(std::move(t));
-  }
-  return success();
+  std::optional<HostTensor> result;
+  foldShapeOp(im, op, ins, result);
+  return setResult(std::move(result));
+}
+
+void registerFoldedOps(LoweringTable &t) {
+  // No lowering: these must fold (their inputs must be compile-time
+  // constants, or for Shape and Size have static shapes).
+  t["Constant"] = {nullptr, 0, 0};
+  t["Shape"] = {nullptr, 1, 1};
+  t["Size"] = {nullptr, 1, 1};
+  t["ConstantOfShape"] = {nullptr, 1, 1};
+  t["Range"] = {nullptr, 3, 3};
 }
 
 } // namespace sparsec::onnx_import

@@ -19,7 +19,7 @@ Value fconst(OpBuilder &b, Location loc, Type t, double v) {
 /// Registers a float-only unary op.
 void unaryFloat(LoweringTable &table, StringRef name,
                 std::function<Value(Importer &, OpBuilder &, Location, Value)> fn) {
-  table[name] = [fn, name = name.str()](Importer &im) -> LogicalResult {
+  table[name].lower = [fn, name = name.str()](Importer &im) -> LogicalResult {
     Value x = im.input(0);
     if (!x)
       return failure();
@@ -48,8 +48,11 @@ template <typename MathOp> void mathUnary(LoweringTable &table, StringRef name) 
 /// (`intFn` may be null for float-only ops).
 void nary(LoweringTable &table, StringRef name, bool boolResult,
           std::function<Value(OpBuilder &, Location, Value, Value)> floatFn,
-          std::function<Value(OpBuilder &, Location, Value, Value)> intFn) {
-  table[name] = [=, name = name.str()](Importer &im) -> LogicalResult {
+          std::function<Value(OpBuilder &, Location, Value, Value)> intFn,
+          unsigned minInputs = 2, unsigned maxInputs = 2) {
+  table[name].minInputs = minInputs;
+  table[name].maxInputs = maxInputs;
+  table[name].lower = [=, name = name.str()](Importer &im) -> LogicalResult {
     SmallVector<Value> ins;
     for (unsigned i = 0; i < im.numInputs(); ++i)
       if (im.hasInput(i)) {
@@ -84,7 +87,8 @@ void nary(LoweringTable &table, StringRef name, bool boolResult,
 }
 
 template <typename FOp, typename IOp>
-void arithBinary(LoweringTable &table, StringRef name) {
+void arithBinary(LoweringTable &table, StringRef name, unsigned minInputs = 2,
+                 unsigned maxInputs = 2) {
   nary(
       table, name, false,
       [](OpBuilder &b, Location l, Value x, Value y) -> Value {
@@ -92,7 +96,8 @@ void arithBinary(LoweringTable &table, StringRef name) {
       },
       [](OpBuilder &b, Location l, Value x, Value y) -> Value {
         return IOp::create(b, l, x, y);
-      });
+      },
+      minInputs, maxInputs);
 }
 
 void compare(LoweringTable &table, StringRef name, arith::CmpFPredicate fp,
@@ -129,10 +134,14 @@ LogicalResult lowerCast(Importer &im) {
           Value zero = arith::ConstantOp::create(b, l, b.getIntegerAttr(from, 0));
           return arith::CmpIOp::create(b, l, arith::CmpIPredicate::ne, v, zero);
         }
-        if (fromF && toF)
-          return from.getIntOrFloatBitWidth() < target.getIntOrFloatBitWidth()
-                     ? arith::ExtFOp::create(b, l, target, v).getResult()
-                     : arith::TruncFOp::create(b, l, target, v).getResult();
+        if (fromF && toF) {
+          unsigned fw = from.getIntOrFloatBitWidth(),
+                   tw = target.getIntOrFloatBitWidth();
+          if (fw == tw) // f16 <-> bf16: through f32
+            v = arith::ExtFOp::create(b, l, b.getF32Type(), v);
+          return fw < tw ? arith::ExtFOp::create(b, l, target, v).getResult()
+                         : arith::TruncFOp::create(b, l, target, v).getResult();
+        }
         if (fromF)
           return arith::FPToSIOp::create(b, l, target, v);
         if (toF)
@@ -167,10 +176,16 @@ LogicalResult lowerClip(Importer &im) {
     hi = im.attrFloat("max", std::numeric_limits<float>::infinity());
   }
   Value loV, hiV;
-  if (im.hasInput(1))
-    loV = im.input(1);
-  if (im.hasInput(2))
-    hiV = im.input(2);
+  for (unsigned i = 1; i <= 2; ++i) {
+    if (!im.hasInput(i))
+      continue;
+    Value bound = im.input(i);
+    if (!bound)
+      return failure();
+    if (Importer::typeOf(bound).getElementType() != elt)
+      return im.error("Clip bounds must have the input's element type");
+    (i == 1 ? loV : hiV) = bound;
+  }
   SmallVector<Value> ins = {x};
   if (loV)
     ins.push_back(loV);
@@ -198,6 +213,11 @@ LogicalResult lowerWhere(Importer &im) {
   Value c = im.input(0), x = im.input(1), y = im.input(2);
   if (!c || !x || !y)
     return failure();
+  if (!Importer::typeOf(c).getElementType().isInteger(1))
+    return im.error("the Where condition must be a bool tensor");
+  if (Importer::typeOf(x).getElementType() !=
+      Importer::typeOf(y).getElementType())
+    return im.error("Where operands have different element types");
   FailureOr<Value> r = im.elementwise(
       {c, x, y}, Importer::typeOf(x).getElementType(),
       [](OpBuilder &b, Location l, ValueRange a) -> Value {
@@ -288,7 +308,7 @@ void registerElementwiseLowerings(LoweringTable &t) {
     return arith::DivFOp::create(b, l, fconst(b, l, x.getType(), 1), x);
   });
   // Unary ops with an integer variant go through their own lambdas.
-  t["Neg"] = [](Importer &im) -> LogicalResult {
+  t["Neg"].lower = [](Importer &im) -> LogicalResult {
     Value x = im.input(0);
     if (!x)
       return failure();
@@ -305,7 +325,7 @@ void registerElementwiseLowerings(LoweringTable &t) {
     im.setOutput(0, *r);
     return success();
   };
-  t["Abs"] = [](Importer &im) -> LogicalResult {
+  t["Abs"].lower = [](Importer &im) -> LogicalResult {
     Value x = im.input(0);
     if (!x)
       return failure();
@@ -321,10 +341,12 @@ void registerElementwiseLowerings(LoweringTable &t) {
     im.setOutput(0, *r);
     return success();
   };
-  t["Not"] = [](Importer &im) -> LogicalResult {
+  t["Not"].lower = [](Importer &im) -> LogicalResult {
     Value x = im.input(0);
     if (!x)
       return failure();
+    if (!Importer::typeOf(x).getElementType().isInteger(1))
+      return im.error("Not expects a bool tensor");
     FailureOr<Value> r = im.elementwise(
         {x}, im.builder().getI1Type(),
         [&](OpBuilder &b, Location l, ValueRange a) -> Value {
@@ -341,10 +363,10 @@ void registerElementwiseLowerings(LoweringTable &t) {
   arithBinary<arith::SubFOp, arith::SubIOp>(t, "Sub");
   arithBinary<arith::MulFOp, arith::MulIOp>(t, "Mul");
   arithBinary<arith::DivFOp, arith::DivSIOp>(t, "Div");
-  arithBinary<arith::AddFOp, arith::AddIOp>(t, "Sum");
-  arithBinary<arith::MaximumFOp, arith::MaxSIOp>(t, "Max");
-  arithBinary<arith::MinimumFOp, arith::MinSIOp>(t, "Min");
-  t["Pow"] = [](Importer &im) -> LogicalResult {
+  arithBinary<arith::AddFOp, arith::AddIOp>(t, "Sum", 1, kVariadic);
+  arithBinary<arith::MaximumFOp, arith::MaxSIOp>(t, "Max", 1, kVariadic);
+  arithBinary<arith::MinimumFOp, arith::MinSIOp>(t, "Min", 1, kVariadic);
+  t["Pow"].lower = [](Importer &im) -> LogicalResult {
     Value x = im.input(0), y = im.input(1);
     if (!x || !y)
       return failure();
@@ -355,8 +377,13 @@ void registerElementwiseLowerings(LoweringTable &t) {
         {x, y}, elt, [&](OpBuilder &b, Location l, ValueRange a) -> Value {
           Value e = a[1];
           if (isa<IntegerType>(e.getType()))
-            e = arith::SIToFPOp::create(b, l, elt, e);
-          else if (e.getType() != elt)
+            return math::PowFOp::create(b, l, a[0],
+                                        arith::SIToFPOp::create(b, l, elt, e));
+          if (e.getType() != elt &&
+              e.getType().getIntOrFloatBitWidth() ==
+                  elt.getIntOrFloatBitWidth()) // f16 <-> bf16: through f32
+            e = arith::ExtFOp::create(b, l, b.getF32Type(), e);
+          if (e.getType() != elt)
             e = e.getType().getIntOrFloatBitWidth() > elt.getIntOrFloatBitWidth()
                     ? arith::TruncFOp::create(b, l, elt, e).getResult()
                     : arith::ExtFOp::create(b, l, elt, e).getResult();
@@ -367,6 +394,7 @@ void registerElementwiseLowerings(LoweringTable &t) {
     im.setOutput(0, *r);
     return success();
   };
+  t["Pow"].minInputs = t["Pow"].maxInputs = 2;
   nary(t, "And", false, nullptr,
        [](OpBuilder &b, Location l, Value x, Value y) -> Value {
          return arith::AndIOp::create(b, l, x, y);
@@ -385,11 +413,11 @@ void registerElementwiseLowerings(LoweringTable &t) {
   compare(t, "Greater", arith::CmpFPredicate::OGT, arith::CmpIPredicate::sgt);
   compare(t, "GreaterOrEqual", arith::CmpFPredicate::OGE,
           arith::CmpIPredicate::sge);
-  t["Clip"] = lowerClip;
-  t["Where"] = lowerWhere;
-  t["Cast"] = lowerCast;
-  t["Identity"] = lowerIdentity;
-  t["Dropout"] = lowerDropout;
+  t["Clip"] = {lowerClip, 1, 3};
+  t["Where"] = {lowerWhere, 3, 3};
+  t["Cast"] = {lowerCast, 1, 1};
+  t["Identity"] = {lowerIdentity, 1, 1};
+  t["Dropout"] = {lowerDropout, 1, 3};
 }
 
 } // namespace sparsec::onnx_import

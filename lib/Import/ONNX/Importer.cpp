@@ -5,80 +5,15 @@
 #include "sparsec/Import/ONNXLoader.h"
 
 #include "mlir/IR/Diagnostics.h"
-#include "mlir/IR/DialectResourceBlobManager.h"
 #include "mlir/IR/Verifier.h"
-#include "llvm/Support/Endian.h"
-
-#include <cstring>
-#include <fcntl.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
 using namespace mlir;
 
 namespace sparsec::onnx_import {
 
 //===----------------------------------------------------------------------===//
-// HostTensor / TensorBytes
-//===----------------------------------------------------------------------===//
-
-bool HostTensor::isFloatType(int32_t dtype) {
-  return dtype == onnx::TensorProto::FLOAT ||
-         dtype == onnx::TensorProto::DOUBLE ||
-         dtype == onnx::TensorProto::FLOAT16 ||
-         dtype == onnx::TensorProto::BFLOAT16;
-}
-
-int64_t HostTensor::numElements() const {
-  int64_t n = 1;
-  for (int64_t d : shape)
-    n *= d;
-  return n;
-}
-
-void HostTensor::allocate() {
-  if (isFloat())
-    floats.assign(numElements(), 0.0);
-  else
-    ints.assign(numElements(), 0);
-}
-
-void HostTensor::set(int64_t i, double v) {
-  if (isFloat())
-    floats[i] = v;
-  else
-    ints[i] = int64_t(v);
-}
-
-TensorBytes::~TensorBytes() {
-  if (mapBase)
-    munmap(mapBase, mapLength);
-}
-
-//===----------------------------------------------------------------------===//
 // Importer
 //===----------------------------------------------------------------------===//
-
-static int64_t elementByteSize(int32_t dtype) {
-  switch (dtype) {
-  case onnx::TensorProto::FLOAT:
-  case onnx::TensorProto::INT32:
-    return 4;
-  case onnx::TensorProto::DOUBLE:
-  case onnx::TensorProto::INT64:
-    return 8;
-  case onnx::TensorProto::FLOAT16:
-  case onnx::TensorProto::BFLOAT16:
-  case onnx::TensorProto::INT16:
-    return 2;
-  case onnx::TensorProto::INT8:
-  case onnx::TensorProto::UINT8:
-  case onnx::TensorProto::BOOL:
-    return 1;
-  default:
-    return 0;
-  }
-}
 
 Importer::Importer(MLIRContext &ctx, onnx::ModelProto &model, std::string path,
                    const ONNXImportOptions &options)
@@ -95,8 +30,9 @@ LogicalResult Importer::error(const Twine &message) {
   std::string label = curNode ? "node '" + curLabel + "' (" +
                                     curNode->op_type() + ", opset " +
                                     std::to_string(opsetVersion) + "): "
-                              : "";
+                              : context;
   emitError(curLoc) << label << message;
+  errorEmitted = true;
   return failure();
 }
 
@@ -142,43 +78,100 @@ const onnx::AttributeProto *Importer::attr(StringRef name) const {
   return nullptr;
 }
 
+using AttrType = onnx::AttributeProto::AttributeType;
+
 int64_t Importer::attrInt(StringRef name, int64_t def) const {
   const onnx::AttributeProto *a = attr(name);
-  return a ? a->i() : def;
+  return a && a->type() == onnx::AttributeProto::INT ? a->i() : def;
 }
 
 float Importer::attrFloat(StringRef name, float def) const {
   const onnx::AttributeProto *a = attr(name);
-  return a ? a->f() : def;
+  return a && a->type() == onnx::AttributeProto::FLOAT ? a->f() : def;
 }
 
 std::string Importer::attrString(StringRef name, StringRef def) const {
   const onnx::AttributeProto *a = attr(name);
-  return a ? a->s() : def.str();
+  return a && a->type() == onnx::AttributeProto::STRING ? a->s() : def.str();
 }
 
 std::optional<SmallVector<int64_t>> Importer::attrInts(StringRef name) const {
   const onnx::AttributeProto *a = attr(name);
-  if (!a)
+  if (!a || a->type() != onnx::AttributeProto::INTS)
     return std::nullopt;
   return SmallVector<int64_t>(a->ints().begin(), a->ints().end());
 }
 
 FailureOr<HostTensor> Importer::attrTensor(StringRef name) {
   const onnx::AttributeProto *a = attr(name);
-  if (!a || !a->has_t()) {
-    (void)error("missing tensor attribute '" + name + "'");
-    return failure();
-  }
+  if (!a || a->type() != onnx::AttributeProto::TENSOR || !a->has_t())
+    return error("missing tensor attribute '" + name + "'");
   return initializerAsHost(a->t());
+}
+
+/// The type of every attribute a lowering or fold reads, by name (the same
+/// for every op sparsec imports).
+static const llvm::StringMap<AttrType> &knownAttributeTypes() {
+  using A = onnx::AttributeProto;
+  static const llvm::StringMap<AttrType> types = {
+      {"alpha", A::FLOAT},
+      {"beta", A::FLOAT},
+      {"epsilon", A::FLOAT},
+      {"min", A::FLOAT},
+      {"max", A::FLOAT},
+      {"value_float", A::FLOAT},
+      {"axis", A::INT},
+      {"transA", A::INT},
+      {"transB", A::INT},
+      {"group", A::INT},
+      {"keepdims", A::INT},
+      {"noop_with_empty_axes", A::INT},
+      {"ceil_mode", A::INT},
+      {"count_include_pad", A::INT},
+      {"allowzero", A::INT},
+      {"to", A::INT},
+      {"start", A::INT},
+      {"end", A::INT},
+      {"value_int", A::INT},
+      {"axes", A::INTS},
+      {"perm", A::INTS},
+      {"pads", A::INTS},
+      {"strides", A::INTS},
+      {"dilations", A::INTS},
+      {"kernel_shape", A::INTS},
+      {"starts", A::INTS},
+      {"ends", A::INTS},
+      {"value_ints", A::INTS},
+      {"value_floats", A::FLOATS},
+      {"auto_pad", A::STRING},
+      {"value", A::TENSOR},
+  };
+  return types;
+}
+
+static std::string attrTypeName(int type) {
+  if (!onnx::AttributeProto::AttributeType_IsValid(type))
+    return "type " + std::to_string(type);
+  return onnx::AttributeProto::AttributeType_Name(AttrType(type));
+}
+
+LogicalResult Importer::checkAttributes(const onnx::NodeProto &n) {
+  const llvm::StringMap<AttrType> &known = knownAttributeTypes();
+  for (const auto &a : n.attribute()) {
+    auto it = known.find(a.name());
+    if (it != known.end() && a.type() != it->second)
+      return error("attribute '" + a.name() + "' must be " +
+                   attrTypeName(it->second) + ", not " +
+                   attrTypeName(a.type()));
+  }
+  return success();
 }
 
 FailureOr<int64_t> Importer::normalizeAxis(int64_t axis, int64_t rank) {
   int64_t normalized = axis < 0 ? axis + rank : axis;
-  if (normalized < 0 || normalized >= std::max<int64_t>(rank, 1)) {
-    (void)error("axis " + Twine(axis) + " is out of range for rank " + Twine(rank));
-    return failure();
-  }
+  if (normalized < 0 || normalized >= rank)
+    return error("axis " + Twine(axis) + " is out of range for rank " +
+                 Twine(rank));
   return normalized;
 }
 
@@ -203,10 +196,11 @@ FailureOr<Type> Importer::elementType(int32_t t) {
   case onnx::TensorProto::BOOL:
     return Type(b.getI1Type());
   default:
-    (void)error("unsupported tensor element type " +
-          onnx::TensorProto::DataType_Name(
-              static_cast<onnx::TensorProto::DataType>(t)));
-    return failure();
+    return error("unsupported tensor element type " +
+                 (onnx::TensorProto::DataType_IsValid(t)
+                      ? onnx::TensorProto::DataType_Name(
+                            static_cast<onnx::TensorProto::DataType>(t))
+                      : std::to_string(t)));
   }
 }
 
@@ -232,355 +226,11 @@ FailureOr<int32_t> Importer::onnxType(Type elt) {
   return failure();
 }
 
-FailureOr<std::shared_ptr<TensorBytes>>
-Importer::initializerBytes(const onnx::TensorProto &t) {
-  auto cached = bytesCache.find(t.name());
-  if (!t.name().empty() && cached != bytesCache.end())
-    return cached->second;
-  int64_t count = 1;
-  for (int64_t d : t.dims()) {
-    if (d < 0) {
-      (void)error("tensor '" + t.name() + "' has a negative dimension " + Twine(d));
-      return failure();
-    }
-    if (d != 0 && count > (int64_t(1) << 46) / d) {
-      (void)error("tensor '" + t.name() + "' has more than 2^46 elements");
-      return failure();
-    }
-    count *= d;
-  }
-  int64_t eltSize = elementByteSize(t.data_type());
-  if (eltSize == 0) {
-    (void)error("tensor '" + t.name() + "' has unsupported element type " +
-          onnx::TensorProto::DataType_Name(
-              static_cast<onnx::TensorProto::DataType>(t.data_type())));
-    return failure();
-  }
-  size_t expected = size_t(count) * eltSize;
-  auto result = std::make_shared<TensorBytes>();
-  auto &proto = const_cast<onnx::TensorProto &>(t);
-
-  if (t.data_location() == onnx::TensorProto::EXTERNAL) {
-    std::string location, resolved;
-    int64_t offset = 0, length = -1;
-    for (const auto &entry : t.external_data()) {
-      if (entry.key() == "location")
-        location = entry.value();
-      else if (entry.key() == "offset")
-        offset = std::strtoll(entry.value().c_str(), nullptr, 10);
-      else if (entry.key() == "length")
-        length = std::strtoll(entry.value().c_str(), nullptr, 10);
-    }
-    std::string err = resolveExternalDataPath(modelDir, location, resolved);
-    if (!err.empty()) {
-      (void)error("tensor '" + t.name() + "': " + err);
-      return failure();
-    }
-    if (length >= 0 && size_t(length) != expected) {
-      (void)error("tensor '" + t.name() + "': external data length " + Twine(length) +
-            " does not match its shape (" + Twine(expected) + " bytes)");
-      return failure();
-    }
-    int fd = open(resolved.c_str(), O_RDONLY);
-    off_t fileSize = fd >= 0 ? lseek(fd, 0, SEEK_END) : -1;
-    if (fd < 0 || offset < 0 || offset + int64_t(expected) > fileSize) {
-      if (fd >= 0)
-        close(fd);
-      (void)error("tensor '" + t.name() + "': external data file '" + location +
-            "' is too short for the tensor's shape");
-      return failure();
-    }
-    if (expected == 0) {
-      close(fd);
-      return result;
-    }
-    long page = sysconf(_SC_PAGESIZE);
-    int64_t alignedOffset = offset / page * page;
-    size_t mapLength = expected + (offset - alignedOffset);
-    void *base =
-        mmap(nullptr, mapLength, PROT_READ, MAP_PRIVATE, fd, alignedOffset);
-    close(fd);
-    if (base == MAP_FAILED) {
-      (void)error("tensor '" + t.name() + "': cannot map external data '" +
-            location + "'");
-      return failure();
-    }
-    result->mapBase = base;
-    result->mapLength = mapLength;
-    const char *data = static_cast<const char *>(base) + (offset - alignedOffset);
-    if (reinterpret_cast<uintptr_t>(data) % eltSize != 0) {
-      result->owned.assign(data, expected);
-      result->bytes = ArrayRef<char>(result->owned.data(), expected);
-      munmap(base, mapLength);
-      result->mapBase = nullptr;
-    } else {
-      result->bytes = ArrayRef<char>(data, expected);
-    }
-  } else if (t.has_raw_data()) {
-    if (t.raw_data().size() != expected) {
-      (void)error("tensor '" + t.name() + "' has " + Twine(t.raw_data().size()) +
-            " bytes of raw data, but its shape needs " + Twine(expected));
-      return failure();
-    }
-    // Steal the proto's buffer: no copy of the weights.
-    result->owned.swap(*proto.mutable_raw_data());
-    result->bytes = ArrayRef<char>(result->owned.data(), expected);
-  } else {
-    result->owned.resize(expected);
-    char *out = result->owned.data();
-    auto mismatch = [&](int64_t got) {
-      (void)error("tensor '" + t.name() + "' has " + Twine(got) +
-            " values, but its shape needs " + Twine(count));
-      return failure();
-    };
-    switch (t.data_type()) {
-    case onnx::TensorProto::FLOAT:
-      if (t.float_data_size() != count)
-        return mismatch(t.float_data_size());
-      std::memcpy(out, t.float_data().data(), expected);
-      proto.clear_float_data();
-      break;
-    case onnx::TensorProto::DOUBLE:
-      if (t.double_data_size() != count)
-        return mismatch(t.double_data_size());
-      std::memcpy(out, t.double_data().data(), expected);
-      break;
-    case onnx::TensorProto::INT64:
-      if (t.int64_data_size() != count)
-        return mismatch(t.int64_data_size());
-      std::memcpy(out, t.int64_data().data(), expected);
-      break;
-    case onnx::TensorProto::INT32:
-    case onnx::TensorProto::INT16:
-    case onnx::TensorProto::INT8:
-    case onnx::TensorProto::UINT8:
-    case onnx::TensorProto::BOOL:
-    case onnx::TensorProto::FLOAT16:
-    case onnx::TensorProto::BFLOAT16:
-      if (t.int32_data_size() != count)
-        return mismatch(t.int32_data_size());
-      for (int64_t i = 0; i < count; ++i) {
-        int32_t v = t.int32_data(i);
-        std::memcpy(out + i * eltSize, &v, eltSize);
-      }
-      break;
-    default:
-      (void)error("tensor '" + t.name() + "' stores data in an unsupported field");
-      return failure();
-    }
-    result->bytes = ArrayRef<char>(result->owned.data(), expected);
-  }
-  if (!t.name().empty())
-    bytesCache[t.name()] = result;
-  return result;
-}
-
-LogicalResult Importer::validateInitializer(const onnx::TensorProto &t) {
-  int64_t count = 1;
-  for (int64_t d : t.dims()) {
-    if (d < 0)
-      return error("initializer '" + t.name() + "' has a negative dimension " +
-                   Twine(d));
-    if (d != 0 && count > (int64_t(1) << 46) / d)
-      return error("initializer '" + t.name() +
-                   "' has more than 2^46 elements (dimension overflow)");
-    count *= d;
-  }
-  int64_t eltSize = elementByteSize(t.data_type());
-  if (eltSize == 0 || t.data_location() == onnx::TensorProto::EXTERNAL)
-    return success(); // checked when the tensor is used / loaded
-  if (t.has_raw_data() && int64_t(t.raw_data().size()) != count * eltSize)
-    return error("initializer '" + t.name() + "' has " +
-                 Twine(t.raw_data().size()) +
-                 " bytes of raw data, but its shape needs " +
-                 Twine(count * eltSize));
-  return success();
-}
-
-FailureOr<HostTensor> Importer::initializerAsHost(const onnx::TensorProto &t) {
-  FailureOr<std::shared_ptr<TensorBytes>> bytes = initializerBytes(t);
-  if (failed(bytes))
-    return failure();
-  HostTensor h;
-  h.dtype = t.data_type();
-  h.shape.assign(t.dims().begin(), t.dims().end());
-  h.allocate();
-  const char *p = (*bytes)->bytes.data();
-  int64_t n = h.numElements();
-  for (int64_t i = 0; i < n; ++i) {
-    switch (h.dtype) {
-    case onnx::TensorProto::FLOAT: {
-      float v;
-      std::memcpy(&v, p + 4 * i, 4);
-      h.floats[i] = v;
-      break;
-    }
-    case onnx::TensorProto::DOUBLE: {
-      double v;
-      std::memcpy(&v, p + 8 * i, 8);
-      h.floats[i] = v;
-      break;
-    }
-    case onnx::TensorProto::FLOAT16:
-    case onnx::TensorProto::BFLOAT16: {
-      uint16_t bits;
-      std::memcpy(&bits, p + 2 * i, 2);
-      APFloat f(h.dtype == onnx::TensorProto::FLOAT16 ? APFloat::IEEEhalf()
-                                                      : APFloat::BFloat(),
-                APInt(16, bits));
-      h.floats[i] = f.convertToFloat();
-      break;
-    }
-    case onnx::TensorProto::INT64: {
-      int64_t v;
-      std::memcpy(&v, p + 8 * i, 8);
-      h.ints[i] = v;
-      break;
-    }
-    case onnx::TensorProto::INT32: {
-      int32_t v;
-      std::memcpy(&v, p + 4 * i, 4);
-      h.ints[i] = v;
-      break;
-    }
-    case onnx::TensorProto::INT16: {
-      int16_t v;
-      std::memcpy(&v, p + 2 * i, 2);
-      h.ints[i] = v;
-      break;
-    }
-    case onnx::TensorProto::INT8:
-      h.ints[i] = int8_t(p[i]);
-      break;
-    case onnx::TensorProto::UINT8:
-    case onnx::TensorProto::BOOL:
-      h.ints[i] = uint8_t(p[i]);
-      break;
-    default:
-      (void)error("unsupported constant element type");
-      return failure();
-    }
-  }
-  return h;
-}
-
-Value Importer::scalarConstant(Type elt, double value) {
-  TypedAttr attr;
-  if (isa<FloatType>(elt))
-    attr = b.getFloatAttr(elt, value);
-  else
-    attr = b.getIntegerAttr(elt, int64_t(value));
-  return arith::ConstantOp::create(b, curLoc, attr);
-}
-
-Value Importer::materialize(const HostTensor &t) {
-  Type elt = *elementType(t.dtype);
-  auto type = RankedTensorType::get(t.shape, elt);
-  DenseElementsAttr attr;
-  bool splat = t.numElements() > 1;
-  for (int64_t i = 1; splat && i < t.numElements(); ++i)
-    splat = t.isFloat() ? t.floats[i] == t.floats[0] : t.ints[i] == t.ints[0];
-  if (splat) {
-    HostTensor one = t;
-    one.shape.clear();
-    one.floats.resize(t.isFloat() ? 1 : 0);
-    one.ints.resize(t.isFloat() ? 0 : 1);
-    auto scalar = cast<arith::ConstantOp>(materialize(one).getDefiningOp());
-    auto attr = DenseElementsAttr::get(
-        type, cast<DenseElementsAttr>(scalar.getValue()).getSplatValue<Attribute>());
-    scalar.erase();
-    return arith::ConstantOp::create(b, curLoc, attr);
-  }
-  if (auto ft = dyn_cast<FloatType>(elt)) {
-    SmallVector<APFloat> vals;
-    vals.reserve(t.floats.size());
-    for (double v : t.floats) {
-      APFloat f(v);
-      bool lost;
-      f.convert(ft.getFloatSemantics(), APFloat::rmNearestTiesToEven, &lost);
-      vals.push_back(f);
-    }
-    attr = DenseElementsAttr::get(type, vals);
-  } else {
-    unsigned width = elt.getIntOrFloatBitWidth();
-    SmallVector<APInt> vals;
-    vals.reserve(t.ints.size());
-    for (int64_t v : t.ints)
-      vals.push_back(APInt(width, uint64_t(v), /*isSigned=*/width > 1));
-    attr = DenseElementsAttr::get(type, vals);
-  }
-  return arith::ConstantOp::create(b, curLoc, attr);
-}
-
-FailureOr<Value> Importer::materializeInitializer(const onnx::TensorProto &t,
-                                                  bool transpose) {
-  auto &cache = transpose ? materializedT : materialized;
-  if (Value v = cache.lookup(t.name()))
-    return v;
-  FailureOr<Type> elt = elementType(t.data_type());
-  if (failed(elt))
-    return failure();
-  SmallVector<int64_t> shape(t.dims().begin(), t.dims().end());
-  if (transpose && shape.size() != 2) {
-    (void)error("expected a rank-2 weight '" + t.name() + "'");
-    return failure();
-  }
-  FailureOr<std::shared_ptr<TensorBytes>> bytes = initializerBytes(t);
-  if (failed(bytes))
-    return failure();
-  std::shared_ptr<TensorBytes> data = *bytes;
-  int64_t eltSize = elementByteSize(t.data_type());
-  if (transpose) {
-    // [K, R] -> [R, K] into a fresh buffer.
-    int64_t rows = shape[0], cols = shape[1];
-    auto transposed = std::make_shared<TensorBytes>();
-    transposed->owned.resize(data->bytes.size());
-    const char *src = data->bytes.data();
-    char *dst = transposed->owned.data();
-    for (int64_t i = 0; i < rows; ++i)
-      for (int64_t j = 0; j < cols; ++j)
-        std::memcpy(dst + (j * rows + i) * eltSize,
-                    src + (i * cols + j) * eltSize, eltSize);
-    transposed->bytes =
-        ArrayRef<char>(transposed->owned.data(), transposed->owned.size());
-    data = transposed;
-    std::swap(shape[0], shape[1]);
-  }
-  auto type = RankedTensorType::get(shape, *elt);
-  Attribute value;
-  OpBuilder::InsertionGuard guard(b);
-  b.setInsertionPointToStart(b.getInsertionBlock());
-  if (elt->isF32() &&
-      int64_t(data->bytes.size()) >= options.resourceThresholdBytes) {
-    // The blob keeps `data` alive; MLIR owns it from here on.
-    ArrayRef<char> raw = data->bytes;
-    AsmResourceBlob blob(
-        raw, alignof(float),
-        [keep = data](void *, size_t, size_t) mutable { keep.reset(); },
-        /*dataIsMutable=*/false);
-    value = DenseResourceElementsAttr::get(
-        type, transpose ? t.name() + ".T" : t.name(), std::move(blob));
-  } else if (elt->isInteger(1)) {
-    SmallVector<bool> bits;
-    for (char c : data->bytes)
-      bits.push_back(c != 0);
-    value = DenseElementsAttr::get(type, bits);
-  } else {
-    bool splat = false;
-    if (!DenseElementsAttr::isValidRawBuffer(type, data->bytes, splat)) {
-      (void)error("initializer '" + t.name() + "' has malformed data");
-      return failure();
-    }
-    value = DenseElementsAttr::getFromRawBuffer(type, data->bytes);
-  }
-  Value v = arith::ConstantOp::create(b, curLoc, cast<TypedAttr>(value));
-  cache[t.name()] = v;
-  return v;
-}
-
 Value Importer::input(unsigned i) {
-  if (!hasInput(i))
+  if (!hasInput(i)) {
+    (void)error("input " + Twine(i) + " is missing");
     return nullptr;
+  }
   const std::string &name = curNode->input(i);
   if (Value v = values.lookup(name))
     return v;
@@ -591,7 +241,8 @@ Value Importer::input(unsigned i) {
   auto it = constants.find(name);
   if (it != constants.end()) {
     Value v = materialize(it->second);
-    values[name] = v;
+    if (v)
+      values[name] = v;
     return v;
   }
   (void)error("input '" + name + "' is not defined");
@@ -599,7 +250,8 @@ Value Importer::input(unsigned i) {
 }
 
 Value Importer::weightInput(unsigned i, bool transposeWeight) {
-  const onnx::TensorProto *t = initializers.lookup(curNode->input(i));
+  const onnx::TensorProto *t =
+      hasInput(i) ? initializers.lookup(curNode->input(i)) : nullptr;
   if (!t) {
     Value v = input(i);
     return v && transposeWeight ? transpose(v, {1, 0}) : v;
@@ -617,10 +269,8 @@ const HostTensor *Importer::constInput(unsigned i) {
     return &it->second;
   if (const onnx::TensorProto *t = initializers.lookup(name)) {
     // Only small initializers are mirrored on the host.
-    int64_t count = 1;
-    for (int64_t d : t->dims())
-      count *= d;
-    if (count > (1 << 16))
+    ArrayRef<int64_t> dims(t->dims().data(), t->dims_size());
+    if (!checkedProduct(dims, int64_t(1) << 16))
       return nullptr;
     FailureOr<HostTensor> h = initializerAsHost(*t);
     if (failed(h))
@@ -636,10 +286,13 @@ void Importer::setOutput(unsigned i, Value v) {
   values[curNode->output(i)] = v;
 }
 
-void Importer::setConstOutput(unsigned i, HostTensor t) {
+LogicalResult Importer::setConstOutput(unsigned i, HostTensor t) {
+  if (!t.isConsistent())
+    return error("internal error: inconsistent folded constant");
   if (int(i) >= curNode->output_size() || curNode->output(i).empty())
-    return;
+    return success();
   constants[curNode->output(i)] = std::move(t);
+  return success();
 }
 
 FailureOr<RankedTensorType>
@@ -719,29 +372,44 @@ static const LoweringTable &getLoweringTable() {
     registerElementwiseLowerings(t);
     registerTensorLowerings(t);
     registerNNLowerings(t);
+    registerConvPoolLowerings(t);
+    registerFoldedOps(t);
     return t;
   }();
   return table;
 }
 
-LogicalResult Importer::importNode(const onnx::NodeProto &n, int index) {
-  curNode = &n;
-  curLabel = n.name().empty() ? "#" + std::to_string(index) : n.name();
-  curLoc = NameLoc::get(b.getStringAttr(curLabel),
-                        FileLineColLoc::get(b.getStringAttr(path), 0, 0));
+std::string checkNodeIsSupported(const onnx::NodeProto &n) {
   if (!n.domain().empty() && n.domain() != "ai.onnx")
-    return error("operator from domain '" + n.domain() + "' is not supported");
-  bool folded = false;
-  if (failed(tryFoldNode(*this, folded)))
-    return failure();
-  if (!folded) {
-    const LoweringTable &table = getLoweringTable();
-    auto it = table.find(n.op_type());
-    if (it == table.end())
-      return error("unsupported operator " + n.op_type());
-    if (failed(it->second(*this)))
-      return failure();
-  }
+    return "operator from domain '" + n.domain() + "' is not supported";
+  if (!getLoweringTable().count(n.op_type()))
+    return "unsupported operator " + n.op_type();
+  return "";
+}
+
+LogicalResult Importer::checkInputs(const onnx::NodeProto &n,
+                                    const OpSpec &spec) {
+  for (unsigned i = 0; i < spec.minInputs && int(i) < n.input_size(); ++i)
+    if (n.input(i).empty())
+      return error("input " + Twine(i) + " is required but empty");
+  // Optional inputs left out at the end may be written as empty names.
+  unsigned count = n.input_size();
+  while (count > 0 && n.input(count - 1).empty())
+    --count;
+  if (count >= spec.minInputs && count <= spec.maxInputs)
+    return success();
+  std::string expected = spec.maxInputs == kVariadic
+                             ? "at least " + std::to_string(spec.minInputs)
+                         : spec.minInputs == spec.maxInputs
+                             ? std::to_string(spec.minInputs)
+                             : std::to_string(spec.minInputs) + " to " +
+                                   std::to_string(spec.maxInputs);
+  return error("expects " + expected + " input" +
+               (spec.minInputs == 1 && spec.maxInputs != 2 ? "" : "s") +
+               ", got " + Twine(count));
+}
+
+LogicalResult Importer::checkOutputs(const onnx::NodeProto &n) {
   for (int i = 0; i < n.output_size(); ++i) {
     const std::string &out = n.output(i);
     if (out.empty())
@@ -753,10 +421,47 @@ LogicalResult Importer::importNode(const onnx::NodeProto &n, int index) {
       continue;
     }
     if (Value v = values.lookup(out))
-      if (failed(checkInferredShape(out, v.getType())))
+      if (failed(checkShape(typeOf(v).getShape(), "output '" + out + "'")) ||
+          failed(checkInferredShape(out, v.getType())))
         return failure();
   }
   return success();
+}
+
+LogicalResult Importer::importNodeImpl(const onnx::NodeProto &n) {
+  if (!n.domain().empty() && n.domain() != "ai.onnx")
+    return error("operator from domain '" + n.domain() + "' is not supported");
+  const LoweringTable &table = getLoweringTable();
+  auto it = table.find(n.op_type());
+  if (it == table.end())
+    return error("unsupported operator " + n.op_type());
+  if (failed(checkInputs(n, it->second)) || failed(checkAttributes(n)))
+    return failure();
+  bool folded = false;
+  if (failed(tryFoldNode(*this, folded)))
+    return failure();
+  if (!folded) {
+    if (!it->second.lower)
+      return error("needs compile-time constant inputs (sparsec evaluates " +
+                   n.op_type() + " only at import time)");
+    if (failed(it->second.lower(*this)))
+      return failure();
+  }
+  return checkOutputs(n);
+}
+
+LogicalResult Importer::importNode(const onnx::NodeProto &n, int index) {
+  curNode = &n;
+  curLabel = n.name().empty() ? "#" + std::to_string(index) : n.name();
+  curLoc = NameLoc::get(b.getStringAttr(curLabel),
+                        FileLineColLoc::get(b.getStringAttr(path), 0, 0));
+  errorEmitted = false;
+  if (succeeded(importNodeImpl(n)))
+    return success();
+  // Every failure must tell the user why.
+  if (!errorEmitted)
+    return error("cannot be imported (internal error: no diagnostic)");
+  return failure();
 }
 
 OwningOpRef<ModuleOp> Importer::run() {
@@ -768,11 +473,10 @@ OwningOpRef<ModuleOp> Importer::run() {
   module->getOperation()->setAttr("sparsec.opset",
                                   b.getI64IntegerAttr(opsetVersion));
 
-  for (const auto &init : graph.initializer()) {
+  // The loader checked every initializer's data against its dims and that
+  // names are unique.
+  for (const auto &init : graph.initializer())
     initializers[init.name()] = &init;
-    if (failed(validateInitializer(init)))
-      return nullptr;
-  }
   for (const auto &vi : graph.value_info())
     inferredTypes[vi.name()] = &vi.type();
   for (const auto &vi : graph.output())
@@ -821,6 +525,7 @@ OwningOpRef<ModuleOp> Importer::run() {
   SmallVector<Attribute> outputNames;
   for (const auto &out : graph.output()) {
     Value v = values.lookup(out.name());
+    context = "graph output '" + out.name() + "': ";
     if (!v) {
       if (const onnx::TensorProto *t = initializers.lookup(out.name())) {
         FailureOr<Value> m = materializeInitializer(*t, false);
@@ -829,6 +534,8 @@ OwningOpRef<ModuleOp> Importer::run() {
         v = *m;
       } else if (constants.count(out.name())) {
         v = materialize(constants[out.name()]);
+        if (!v)
+          return nullptr;
       } else {
         emitError(fileLoc) << "graph output '" << out.name()
                            << "' is not produced by any node";
@@ -838,6 +545,7 @@ OwningOpRef<ModuleOp> Importer::run() {
     results.push_back(v);
     outputNames.push_back(b.getStringAttr(out.name()));
   }
+  context.clear();
   func::ReturnOp::create(b, fileLoc, results);
   func.setFunctionType(b.getFunctionType(argTypes, ValueRange(results).getTypes()));
   func->setAttr("sparsec.input_names", b.getArrayAttr(inputNames));
@@ -872,6 +580,7 @@ OwningOpRef<ModuleOp> importONNXFile(MLIRContext &context, StringRef path,
   ONNXLoadOptions loadOptions;
   loadOptions.runChecker = options.validate;
   loadOptions.runShapeInference = options.validate;
+  loadOptions.checkNode = onnx_import::checkNodeIsSupported;
   std::string error = loadONNXModel(path.str(), *model, loadOptions);
   if (!error.empty()) {
     emitError(FileLineColLoc::get(&context, path, 0, 0)) << error;

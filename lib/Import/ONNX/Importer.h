@@ -11,6 +11,7 @@
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinOps.h"
+#include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/StringMap.h"
 
 #include "onnx/onnx_pb.h"
@@ -31,15 +32,32 @@ struct HostTensor {
 
   static bool isFloatType(int32_t dtype);
   bool isFloat() const { return isFloatType(dtype); }
+  /// Product of `shape`; callers keep shapes valid (see isConsistent).
   int64_t numElements() const;
+  /// Dims non-negative, their product fits, and storage holds exactly that
+  /// many values of the right kind.
+  bool isConsistent() const;
   double at(int64_t i) const { return isFloat() ? floats[i] : double(ints[i]); }
+  /// Integer value of element `i`; float values saturate to int64 (NaN: 0).
   int64_t intAt(int64_t i) const {
-    return isFloat() ? int64_t(floats[i]) : ints[i];
+    return isFloat() ? saturatingToInt64(floats[i]) : ints[i];
   }
   /// Resizes storage for numElements() values of the current dtype.
   void allocate();
+  /// Stores `v`; into an integer dtype it saturates (NaN: 0).
   void set(int64_t i, double v);
+
+  static int64_t saturatingToInt64(double v);
 };
+
+/// Every SSA value the importer creates has positive dims and at most this
+/// many elements, so that shape arithmetic on them cannot overflow.
+constexpr int64_t kMaxTensorElements = int64_t(1) << 40;
+
+/// Product of `shape`, or nullopt if a dim is negative or the product
+/// exceeds `limit`.
+std::optional<int64_t> checkedProduct(llvm::ArrayRef<int64_t> shape,
+                                      int64_t limit = kMaxTensorElements);
 
 /// Bytes of an initializer: stolen from the proto, mapped from an external
 /// file, or decoded from typed fields. Freed when its last user goes.
@@ -53,7 +71,19 @@ struct TensorBytes {
 
 class Importer;
 using Lowering = std::function<mlir::LogicalResult(Importer &)>;
-using LoweringTable = llvm::StringMap<Lowering>;
+
+/// How an op type is imported: its lowering (null for ops that are only ever
+/// folded) and the inputs it takes (by default exactly one). Inputs below
+/// `minInputs` must be present (a non-empty name); the importer checks this
+/// before folding or lowering, so lowerings may rely on it. Optional inputs are
+/// tested with hasInput().
+struct OpSpec {
+  Lowering lower;
+  unsigned minInputs = 1;
+  unsigned maxInputs = 1;
+};
+constexpr unsigned kVariadic = ~0u;
+using LoweringTable = llvm::StringMap<OpSpec>;
 using BodyBuilder = std::function<mlir::Value(mlir::OpBuilder &, mlir::Location,
                                               mlir::ValueRange)>;
 
@@ -77,7 +107,8 @@ public:
 
   unsigned numInputs() const { return curNode->input_size(); }
   bool hasInput(unsigned i) const;
-  /// SSA value of input `i` (constants are materialized); null if absent.
+  /// SSA value of input `i` (constants are materialized); null, with an
+  /// error emitted, if it is absent or cannot be materialized.
   mlir::Value input(unsigned i);
   /// Host value of input `i` when known at compile time.
   const HostTensor *constInput(unsigned i);
@@ -91,9 +122,12 @@ public:
   mlir::Value weightInput(unsigned i, bool transpose);
   bool outputUsed(unsigned i) const;
   void setOutput(unsigned i, mlir::Value v);
-  void setConstOutput(unsigned i, HostTensor t);
+  /// Records a folded output; fails (error emitted) if `t` is inconsistent.
+  mlir::LogicalResult setConstOutput(unsigned i, HostTensor t);
 
   //===--- Attributes ---------------------------------------------------===//
+  // Types are checked before the node is lowered (checkAttributes): the
+  // typed getters return `def` for an attribute of another type.
   const onnx::AttributeProto *attr(llvm::StringRef name) const;
   int64_t attrInt(llvm::StringRef name, int64_t def) const;
   float attrFloat(llvm::StringRef name, float def) const;
@@ -107,7 +141,13 @@ public:
   }
   mlir::FailureOr<mlir::Type> elementType(int32_t onnxType);
   mlir::FailureOr<int32_t> onnxType(mlir::Type elt);
+  /// An arith.constant holding `t`; null (error emitted) for element types
+  /// sparsec does not compile or zero-sized tensors.
   mlir::Value materialize(const HostTensor &t);
+  /// Fails with an error unless every dim is positive and the element count
+  /// is at most kMaxTensorElements. `what` names the tensor.
+  mlir::LogicalResult checkShape(llvm::ArrayRef<int64_t> shape,
+                                 const llvm::Twine &what);
   mlir::Value scalarConstant(mlir::Type elt, double value);
   /// Broadcasting elementwise op (numpy rules).
   mlir::FailureOr<mlir::Value> elementwise(llvm::ArrayRef<mlir::Value> inputs,
@@ -128,11 +168,13 @@ public:
 private:
   mlir::FailureOr<std::shared_ptr<TensorBytes>>
   initializerBytes(const onnx::TensorProto &t);
-  mlir::FailureOr<mlir::Value> materializeInitializer(const onnx::TensorProto &t,
-                                                      bool transpose);
-  /// Shape and raw-data size checks done for every initializer up front.
-  mlir::LogicalResult validateInitializer(const onnx::TensorProto &t);
+  mlir::FailureOr<mlir::Value>
+  materializeInitializer(const onnx::TensorProto &t, bool transpose);
   mlir::LogicalResult importNode(const onnx::NodeProto &n, int index);
+  mlir::LogicalResult importNodeImpl(const onnx::NodeProto &n);
+  mlir::LogicalResult checkInputs(const onnx::NodeProto &n, const OpSpec &spec);
+  mlir::LogicalResult checkAttributes(const onnx::NodeProto &n);
+  mlir::LogicalResult checkOutputs(const onnx::NodeProto &n);
   mlir::FailureOr<mlir::RankedTensorType>
   graphInputType(const onnx::ValueInfoProto &info);
   mlir::LogicalResult checkInferredShape(llvm::StringRef name, mlir::Type type);
@@ -146,15 +188,26 @@ private:
   const onnx::NodeProto *curNode = nullptr;
   /// The node's name, or "#<index>" for unnamed nodes.
   std::string curLabel;
+  /// Set by error(): a failure without it gets a generic message.
+  bool errorEmitted = false;
+  /// Prefix of errors outside any node (e.g. "graph output 'y': ").
+  std::string context;
 
   llvm::StringMap<mlir::Value> values;
   llvm::StringMap<HostTensor> constants;
   llvm::StringMap<const onnx::TensorProto *> initializers;
   llvm::StringMap<mlir::Value> materialized, materializedT;
-  llvm::StringMap<std::shared_ptr<TensorBytes>> bytesCache;
+  /// Keyed by the proto itself, not its name: names of Constant values need
+  /// not be unique, and the raw bytes are moved out of the proto.
+  llvm::DenseMap<const onnx::TensorProto *, std::shared_ptr<TensorBytes>>
+      bytesCache;
   llvm::StringMap<const onnx::TypeProto *> inferredTypes;
   llvm::StringMap<int> useCount;
 };
+
+/// "" if sparsec imports nodes of `n`'s domain and op type, else why not
+/// (ONNXLoadOptions::checkNode: before ONNX's checker and shape inference).
+std::string checkNodeIsSupported(const onnx::NodeProto &n);
 
 /// Tries to evaluate the current node on the host; sets `folded` on success.
 mlir::LogicalResult tryFoldNode(Importer &im, bool &folded);
@@ -162,6 +215,23 @@ mlir::LogicalResult tryFoldNode(Importer &im, bool &folded);
 void registerElementwiseLowerings(LoweringTable &table);
 void registerTensorLowerings(LoweringTable &table);
 void registerNNLowerings(LoweringTable &table);
+void registerConvPoolLowerings(LoweringTable &table);
+
+// Shared by the layer lowerings (NNOps.cpp, ConvPoolOps.cpp).
+/// Records which initializer a layer's weight came from (see NNOps.cpp).
+void recordWeightOrigin(Importer &im, mlir::Operation *layer, unsigned input,
+                        bool transposed);
+/// Fails with an error unless `v` holds floating-point elements.
+mlir::LogicalResult requireFloat(Importer &im, mlir::Value v);
+/// Fails unless `v` has the element type of `like`; `what` names `v`.
+mlir::LogicalResult requireSameElementType(Importer &im, mlir::Value v,
+                                           mlir::Value like,
+                                           llvm::StringRef what);
+/// Ops handled only by tryFoldNode (Constant, Shape, Size, ...).
+void registerFoldedOps(LoweringTable &table);
+
+/// Bytes of one element of an ONNX data type the importer reads; 0 if none.
+int64_t elementByteSize(int32_t dtype);
 
 } // namespace sparsec::onnx_import
 

@@ -1,4 +1,4 @@
-//===- NNOps.cpp - ONNX layers: matmul, conv, norms, pooling, softmax -----===//
+//===- NNOps.cpp - ONNX layers: matmul, gemm, norms, softmax, reductions --===//
 #include "Importer.h"
 
 #include "sparsec/Dialect/Sparsec/IR/Sparsec.h"
@@ -6,11 +6,6 @@
 using namespace mlir;
 
 namespace sparsec::onnx_import {
-namespace {
-
-Value fconst(OpBuilder &b, Location loc, Type t, double v) {
-  return arith::ConstantOp::create(b, loc, b.getFloatAttr(t, v));
-}
 
 /// Records which initializer a layer's weight came from, and whether the
 /// GEMM view is its transpose, so that pruning can read user scores and
@@ -31,10 +26,29 @@ LogicalResult requireFloat(Importer &im, Value v) {
   return success();
 }
 
+/// Fails unless `v` has the element type of `like`; `what` names `v`.
+LogicalResult requireSameElementType(Importer &im, Value v, Value like,
+                                     StringRef what) {
+  if (Importer::typeOf(v).getElementType() !=
+      Importer::typeOf(like).getElementType())
+    return im.error(what + " has a different element type than input 0");
+  return success();
+}
+
+namespace {
+
+Value fconst(OpBuilder &b, Location loc, Type t, double v) {
+  return arith::ConstantOp::create(b, loc, b.getFloatAttr(t, v));
+}
+
 /// numpy.matmul of two activations as one linalg.generic with broadcast
 /// batch dimensions.
 FailureOr<Value> batchMatmul(Importer &im, Value a, Value b2) {
   RankedTensorType at = Importer::typeOf(a), bt = Importer::typeOf(b2);
+  if (at.getRank() < 1 || bt.getRank() < 1)
+    return im.error("MatMul operands must have rank 1 or more");
+  if (at.getElementType() != bt.getElementType())
+    return im.error("MatMul operands have different element types");
   bool aVec = at.getRank() == 1, bVec = bt.getRank() == 1;
   if (aVec)
     a = im.reshape(a, {1, at.getDimSize(0)});
@@ -117,12 +131,16 @@ LogicalResult lowerMatMul(Importer &im) {
   Value a = im.input(0);
   if (!a || failed(requireFloat(im, a)))
     return failure();
+  if (Importer::typeOf(a).getRank() < 1)
+    return im.error("MatMul operands must have rank 1 or more");
   // A constant 2-D right operand is a weight: sparsec.linear with W = Bᵀ.
   if (im.initializerRank(1) == 2) {
     Value w = im.weightInput(1, /*transpose=*/true);
     if (!w)
       return failure();
     RankedTensorType at = Importer::typeOf(a), wt = Importer::typeOf(w);
+    if (failed(requireSameElementType(im, w, a, "the MatMul weight")))
+      return failure();
     if (wt.getRank() == 2) {
       if (at.getShape().back() != wt.getDimSize(1))
         return im.error("MatMul reduction sizes differ (" +
@@ -163,7 +181,12 @@ LogicalResult lowerGemm(Importer &im) {
   OpBuilder &b = im.builder();
   Type elt = Importer::typeOf(a).getElementType();
   Value y;
-  Value c = im.hasInput(2) ? im.input(2) : Value();
+  Value c;
+  if (im.hasInput(2)) {
+    c = im.input(2);
+    if (!c || failed(requireSameElementType(im, c, a, "Gemm's C")))
+      return failure();
+  }
   bool biasFused = false;
   if (im.initializerRank(1) == 2) {
     // W must be [R, K]: B is [K, R] unless transB.
@@ -171,6 +194,8 @@ LogicalResult lowerGemm(Importer &im) {
     if (!w)
       return failure();
     RankedTensorType wt = Importer::typeOf(w);
+    if (failed(requireSameElementType(im, w, a, "Gemm's B")))
+      return failure();
     if (wt.getRank() != 2 ||
         wt.getDimSize(1) != Importer::typeOf(a).getDimSize(1))
       return im.error("Gemm operand shapes do not agree");
@@ -193,6 +218,8 @@ LogicalResult lowerGemm(Importer &im) {
     Value bm = im.input(1);
     if (!bm)
       return failure();
+    if (Importer::typeOf(bm).getRank() != 2)
+      return im.error("Gemm expects a rank-2 B");
     if (transB)
       bm = im.transpose(bm, {1, 0});
     FailureOr<Value> r = batchMatmul(im, a, bm);
@@ -225,120 +252,6 @@ LogicalResult lowerGemm(Importer &im) {
   return success();
 }
 
-/// Explicit [begin..., end...] pads for the spatial dims of a conv/pool,
-/// resolving auto_pad.
-FailureOr<SmallVector<int64_t>> spatialPads(Importer &im, ArrayRef<int64_t> in,
-                                            ArrayRef<int64_t> kernel,
-                                            ArrayRef<int64_t> strides,
-                                            ArrayRef<int64_t> dilations) {
-  size_t n = in.size();
-  std::string autoPad = im.attrString("auto_pad", "NOTSET");
-  SmallVector<int64_t> pads(2 * n, 0);
-  if (autoPad == "NOTSET") {
-    if (auto p = im.attrInts("pads")) {
-      if (p->size() != 2 * n) {
-        (void)im.error("pads has " + Twine(p->size()) + " entries, expected " +
-                 Twine(2 * n));
-        return failure();
-      }
-      pads = *p;
-    }
-  } else if (autoPad == "SAME_UPPER" || autoPad == "SAME_LOWER") {
-    for (size_t i = 0; i < n; ++i) {
-      int64_t out = (in[i] + strides[i] - 1) / strides[i];
-      int64_t window = (kernel[i] - 1) * dilations[i] + 1;
-      int64_t total =
-          std::max<int64_t>((out - 1) * strides[i] + window - in[i], 0);
-      int64_t small = total / 2, large = total - small;
-      pads[i] = autoPad == "SAME_UPPER" ? small : large;
-      pads[i + n] = autoPad == "SAME_UPPER" ? large : small;
-    }
-  } else if (autoPad != "VALID") {
-    (void)im.error("unsupported auto_pad '" + autoPad + "'");
-    return failure();
-  }
-  for (int64_t p : pads)
-    if (p < 0) {
-      (void)im.error("negative pads are not supported");
-      return failure();
-    }
-  return pads;
-}
-
-LogicalResult lowerConv(Importer &im) {
-  Value x = im.input(0);
-  if (!x || failed(requireFloat(im, x)))
-    return failure();
-  Value w = im.weightInput(1, false);
-  if (!w)
-    return failure();
-  RankedTensorType xt = Importer::typeOf(x), wt = Importer::typeOf(w);
-  int64_t spatial = xt.getRank() - 2;
-  if (spatial != 1 && spatial != 2)
-    return im.error("Conv with " + Twine(spatial) +
-                    " spatial dimensions is not supported (1-D and 2-D are)");
-  if (wt.getRank() != xt.getRank())
-    return im.error("Conv weight rank differs from input rank");
-  SmallVector<int64_t> kernel(wt.getShape().drop_front(2));
-  SmallVector<int64_t> strides =
-      im.attrInts("strides").value_or(SmallVector<int64_t>(spatial, 1));
-  SmallVector<int64_t> dilations =
-      im.attrInts("dilations").value_or(SmallVector<int64_t>(spatial, 1));
-  if (int64_t(strides.size()) != spatial || int64_t(dilations.size()) != spatial)
-    return im.error("strides/dilations do not match the spatial rank");
-  if (auto ks = im.attrInts("kernel_shape"))
-    if (ArrayRef<int64_t>(*ks) != ArrayRef<int64_t>(kernel))
-      return im.error("kernel_shape does not match the weight");
-  FailureOr<SmallVector<int64_t>> pads =
-      spatialPads(im, xt.getShape().drop_front(2), kernel, strides, dilations);
-  if (failed(pads))
-    return failure();
-  int64_t groups = im.attrInt("group", 1);
-  Value bias = im.hasInput(2) ? im.input(2) : Value();
-  // 1-D convolutions run as 2-D with a unit height.
-  SmallVector<int64_t> pads2d;
-  if (spatial == 1) {
-    x = im.reshape(x, {xt.getDimSize(0), xt.getDimSize(1), 1, xt.getDimSize(2)});
-    w = im.reshape(w, {wt.getDimSize(0), wt.getDimSize(1), 1, wt.getDimSize(2)});
-    strides.insert(strides.begin(), 1);
-    dilations.insert(dilations.begin(), 1);
-    kernel.insert(kernel.begin(), 1);
-    pads2d = {0, (*pads)[0], 0, (*pads)[1]};
-  } else {
-    pads2d = *pads;
-  }
-  RankedTensorType x2 = Importer::typeOf(x), w2 = Importer::typeOf(w);
-  if (groups <= 0 || x2.getDimSize(1) % groups || w2.getDimSize(0) % groups ||
-      w2.getDimSize(1) * groups != x2.getDimSize(1))
-    return im.error("group = " + Twine(groups) +
-                    " does not fit input channels " + Twine(x2.getDimSize(1)) +
-                    " and weight " + Twine(w2.getDimSize(0)) + "x" +
-                    Twine(w2.getDimSize(1)));
-  SmallVector<int64_t> outShape = {x2.getDimSize(0), w2.getDimSize(0)};
-  for (int i = 0; i < 2; ++i) {
-    int64_t padded = x2.getDimSize(2 + i) + pads2d[i] + pads2d[i + 2];
-    int64_t window = dilations[i] * (kernel[i] - 1) + 1;
-    if (padded < window)
-      return im.error("the kernel window is larger than the padded input");
-    outShape.push_back((padded - window) / strides[i] + 1);
-  }
-  auto outType = RankedTensorType::get(outShape, x2.getElementType());
-  OpBuilder &b = im.builder();
-  auto conv = Conv2DOp::create(b, im.loc(), outType, x, w, bias,
-                               b.getDenseI64ArrayAttr(strides),
-                               b.getDenseI64ArrayAttr(pads2d),
-                               b.getDenseI64ArrayAttr(dilations),
-                               b.getI64IntegerAttr(groups), nullptr, nullptr,
-                               nullptr);
-  // 1-D weights were reshaped; pruning still reads them in GEMM view.
-  recordWeightOrigin(im, conv, 1, /*transposed=*/false);
-  Value y = conv.getResult();
-  if (spatial == 1)
-    y = im.reshape(y, {outShape[0], outShape[1], outShape[3]});
-  im.setOutput(0, y);
-  return success();
-}
-
 /// [C] -> [C, 1, ..., 1] so that it broadcasts against an N x C x ... input.
 Value channelVector(Importer &im, Value v, int64_t rank) {
   SmallVector<int64_t> shape = {Importer::typeOf(v).getDimSize(0)};
@@ -358,7 +271,8 @@ LogicalResult lowerBatchNorm(Importer &im) {
   SmallVector<Value> params;
   for (unsigned i = 1; i <= 4; ++i) {
     Value p = im.input(i);
-    if (!p)
+    if (!p || failed(requireSameElementType(
+                  im, p, x, "BatchNormalization input " + std::to_string(i))))
       return failure();
     if (Importer::typeOf(p).getRank() != 1 ||
         Importer::typeOf(p).getDimSize(0) != Importer::typeOf(x).getDimSize(1))
@@ -445,7 +359,8 @@ LogicalResult lowerSoftmaxLike(Importer &im, bool logSoftmax) {
 
 LogicalResult lowerLayerNorm(Importer &im) {
   Value x = im.input(0), scale = im.input(1);
-  if (!x || !scale || failed(requireFloat(im, x)))
+  if (!x || !scale || failed(requireFloat(im, x)) ||
+      failed(requireSameElementType(im, scale, x, "the LayerNorm scale")))
     return failure();
   RankedTensorType t = Importer::typeOf(x);
   FailureOr<int64_t> axis = im.normalizeAxis(im.attrInt("axis", -1), t.getRank());
@@ -471,9 +386,14 @@ LogicalResult lowerLayerNorm(Importer &im) {
     return failure();
   Value var = im.reduce(*sq, axes, true, ReduceKind::Mean);
   SmallVector<Value> ins = {*centered, var, scale};
-  Value bias = im.hasInput(2) ? im.input(2) : Value();
-  if (bias)
+  Value bias;
+  if (im.hasInput(2)) {
+    bias = im.input(2);
+    if (!bias ||
+        failed(requireSameElementType(im, bias, x, "the LayerNorm bias")))
+      return failure();
     ins.push_back(bias);
+  }
   FailureOr<Value> r = im.elementwise(
       ins, elt, [&](OpBuilder &b, Location l, ValueRange a) -> Value {
         Value denom = math::SqrtOp::create(
@@ -513,6 +433,8 @@ LogicalResult lowerReduce(Importer &im, ReduceKind kind, int64_t axesInputSince)
       const HostTensor *t = im.constInput(1);
       if (!t)
         return im.error("axes must be a compile-time constant");
+      if (t->isFloat())
+        return im.error("axes must be an integer tensor");
       axes.emplace();
       for (int64_t k = 0; k < t->numElements(); ++k)
         axes->push_back(t->intAt(k));
@@ -540,185 +462,25 @@ LogicalResult lowerReduce(Importer &im, ReduceKind kind, int64_t axesInputSince)
   return success();
 }
 
-/// MaxPool / AveragePool over the two trailing dims of an NCHW tensor.
-LogicalResult lowerPool(Importer &im, bool isMax) {
-  Value x = im.input(0);
-  if (!x || failed(requireFloat(im, x)))
-    return failure();
-  if (isMax && im.outputUsed(1))
-    return im.error("the MaxPool Indices output is not supported");
-  RankedTensorType t = Importer::typeOf(x);
-  int64_t spatial = t.getRank() - 2;
-  if (spatial != 2 && spatial != 1)
-    return im.error("only 1-D and 2-D pooling is supported");
-  auto kernelAttr = im.attrInts("kernel_shape");
-  if (!kernelAttr || int64_t(kernelAttr->size()) != spatial)
-    return im.error("kernel_shape is required and must match the spatial rank");
-  SmallVector<int64_t> kernel = *kernelAttr;
-  SmallVector<int64_t> strides =
-      im.attrInts("strides").value_or(SmallVector<int64_t>(spatial, 1));
-  SmallVector<int64_t> dilations =
-      im.attrInts("dilations").value_or(SmallVector<int64_t>(spatial, 1));
-  if (!isMax && llvm::any_of(dilations, [](int64_t d) { return d != 1; }))
-    return im.error("AveragePool with dilations is not supported");
-  FailureOr<SmallVector<int64_t>> padsOr =
-      spatialPads(im, t.getShape().drop_front(2), kernel, strides, dilations);
-  if (failed(padsOr))
-    return failure();
-  SmallVector<int64_t> pads = *padsOr;
-  bool ceilMode = im.attrInt("ceil_mode", 0) != 0;
-  bool countIncludePad = im.attrInt("count_include_pad", 0) != 0;
-  if (spatial == 1) {
-    x = im.reshape(x, {t.getDimSize(0), t.getDimSize(1), 1, t.getDimSize(2)});
-    kernel.insert(kernel.begin(), 1);
-    strides.insert(strides.begin(), 1);
-    dilations.insert(dilations.begin(), 1);
-    pads = {0, pads[0], 0, pads[1]};
-  }
-  RankedTensorType xt = Importer::typeOf(x);
-  Type elt = xt.getElementType();
-  SmallVector<int64_t> inHW = {xt.getDimSize(2), xt.getDimSize(3)}, outHW(2),
-                       extra(2, 0);
-  for (int i = 0; i < 2; ++i) {
-    int64_t window = (kernel[i] - 1) * dilations[i] + 1;
-    int64_t span = inHW[i] + pads[i] + pads[i + 2] - window;
-    if (span < 0)
-      return im.error("the pooling window is larger than the padded input");
-    int64_t out = ceilMode ? (span + strides[i] - 1) / strides[i] + 1
-                           : span / strides[i] + 1;
-    // The last window must start inside the input or the begin padding.
-    if (ceilMode && (out - 1) * strides[i] >= inHW[i] + pads[i])
-      --out;
-    outHW[i] = out;
-    extra[i] = std::max<int64_t>(
-        0, (out - 1) * strides[i] + window - (inHW[i] + pads[i] + pads[i + 2]));
-  }
-  OpBuilder &b = im.builder();
-  double padValue = isMax ? -std::numeric_limits<double>::infinity() : 0.0;
-  Value padded = x;
-  if (llvm::any_of(pads, [](int64_t p) { return p; }) || extra[0] || extra[1]) {
-    SmallVector<OpFoldResult> low = {b.getIndexAttr(0), b.getIndexAttr(0),
-                                     b.getIndexAttr(pads[0]),
-                                     b.getIndexAttr(pads[1])};
-    SmallVector<OpFoldResult> high = {b.getIndexAttr(0), b.getIndexAttr(0),
-                                      b.getIndexAttr(pads[2] + extra[0]),
-                                      b.getIndexAttr(pads[3] + extra[1])};
-    SmallVector<int64_t> shape(xt.getShape());
-    shape[2] += pads[0] + pads[2] + extra[0];
-    shape[3] += pads[1] + pads[3] + extra[1];
-    padded = tensor::PadOp::create(b, im.loc(), RankedTensorType::get(shape, elt),
-                                   x, low, high,
-                                   im.scalarConstant(elt, padValue));
-  }
-  SmallVector<int64_t> outShape = {xt.getDimSize(0), xt.getDimSize(1), outHW[0],
-                                   outHW[1]};
-  Value init = im.fill(outShape, elt, padValue);
-  Value window = im.emptyTensor({kernel[0], kernel[1]}, elt);
-  auto i64x2 = RankedTensorType::get({2}, b.getI64Type());
-  auto stridesAttr = DenseIntElementsAttr::get(i64x2, strides);
-  auto dilationsAttr = DenseIntElementsAttr::get(i64x2, dilations);
-  Value y;
-  if (isMax)
-    y = linalg::PoolingNchwMaxOp::create(b, im.loc(), TypeRange{init.getType()},
-                                         ValueRange{padded, window},
-                                         ValueRange{init}, stridesAttr,
-                                         dilationsAttr)
-            .getResult(0);
-  else
-    y = linalg::PoolingNchwSumOp::create(b, im.loc(), TypeRange{init.getType()},
-                                         ValueRange{padded, window},
-                                         ValueRange{init}, stridesAttr,
-                                         dilationsAttr)
-            .getResult(0);
-  if (!isMax) {
-    // Divisor per output position: window elements inside the input (or the
-    // explicit padding with count_include_pad), never the ceil-mode overhang.
-    HostTensor divisor;
-    divisor.dtype = onnx::TensorProto::FLOAT;
-    divisor.shape = {outHW[0], outHW[1]};
-    divisor.allocate();
-    for (int64_t oh = 0; oh < outHW[0]; ++oh)
-      for (int64_t ow = 0; ow < outHW[1]; ++ow) {
-        int64_t counts[2];
-        int64_t pos[2] = {oh, ow};
-        for (int i = 0; i < 2; ++i) {
-          int64_t start = pos[i] * strides[i] - pads[i];
-          int64_t end = start + kernel[i];
-          int64_t lo = countIncludePad ? -pads[i] : 0;
-          int64_t hi = countIncludePad ? inHW[i] + pads[i + 2] : inHW[i];
-          counts[i] = std::min(end, hi) - std::max(start, lo);
-        }
-        divisor.set(oh * outHW[1] + ow, double(counts[0] * counts[1]));
-      }
-    Value div = im.materialize(divisor);
-    if (!elt.isF32()) {
-      FailureOr<Value> cast = im.elementwise(
-          {div}, elt, [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
-            return elt.getIntOrFloatBitWidth() > 32
-                       ? arith::ExtFOp::create(nb, l, elt, a[0]).getResult()
-                       : arith::TruncFOp::create(nb, l, elt, a[0]).getResult();
-          });
-      div = *cast;
-    }
-    FailureOr<Value> r = im.elementwise(
-        {y, div}, elt, [](OpBuilder &nb, Location l, ValueRange a) -> Value {
-          return arith::DivFOp::create(nb, l, a[0], a[1]);
-        });
-    if (failed(r))
-      return failure();
-    y = *r;
-  }
-  if (spatial == 1)
-    y = im.reshape(y, {outShape[0], outShape[1], outShape[3]});
-  im.setOutput(0, y);
-  return success();
-}
-
-LogicalResult lowerGlobalPool(Importer &im, ReduceKind kind) {
-  Value x = im.input(0);
-  if (!x || failed(requireFloat(im, x)))
-    return failure();
-  int64_t rank = Importer::typeOf(x).getRank();
-  SmallVector<int64_t> axes;
-  for (int64_t i = 2; i < rank; ++i)
-    axes.push_back(i);
-  im.setOutput(0, im.reduce(x, axes, true, kind));
-  return success();
-}
-
 } // namespace
 
 void registerNNLowerings(LoweringTable &t) {
-  t["MatMul"] = lowerMatMul;
-  t["Gemm"] = lowerGemm;
-  t["Conv"] = lowerConv;
-  t["BatchNormalization"] = lowerBatchNorm;
-  t["Softmax"] = [](Importer &im) { return lowerSoftmaxLike(im, false); };
-  t["LogSoftmax"] = [](Importer &im) { return lowerSoftmaxLike(im, true); };
-  t["LayerNormalization"] = lowerLayerNorm;
-  t["ReduceMean"] = [](Importer &im) {
-    return lowerReduce(im, ReduceKind::Mean, 18);
+  t["MatMul"] = {lowerMatMul, 2, 2};
+  t["Gemm"] = {lowerGemm, 2, 3};
+  t["BatchNormalization"] = {lowerBatchNorm, 5, 5};
+  t["Softmax"] = {[](Importer &im) { return lowerSoftmaxLike(im, false); }};
+  t["LogSoftmax"] = {[](Importer &im) { return lowerSoftmaxLike(im, true); }};
+  t["LayerNormalization"] = {lowerLayerNorm, 2, 3};
+  auto reduce = [&](StringRef name, ReduceKind kind, int64_t axesInputSince) {
+    t[name] = {
+        [=](Importer &im) { return lowerReduce(im, kind, axesInputSince); }, 1,
+        2};
   };
-  t["ReduceSum"] = [](Importer &im) {
-    return lowerReduce(im, ReduceKind::Sum, 13);
-  };
-  t["ReduceMax"] = [](Importer &im) {
-    return lowerReduce(im, ReduceKind::Max, 18);
-  };
-  t["ReduceMin"] = [](Importer &im) {
-    return lowerReduce(im, ReduceKind::Min, 18);
-  };
-  t["ReduceProd"] = [](Importer &im) {
-    return lowerReduce(im, ReduceKind::Prod, 18);
-  };
-  t["MaxPool"] = [](Importer &im) { return lowerPool(im, true); };
-  t["AveragePool"] = [](Importer &im) { return lowerPool(im, false); };
-  t["GlobalAveragePool"] = [](Importer &im) {
-    return lowerGlobalPool(im, ReduceKind::Mean);
-  };
-  t["GlobalMaxPool"] = [](Importer &im) {
-    return lowerGlobalPool(im, ReduceKind::Max);
-  };
+  reduce("ReduceMean", ReduceKind::Mean, 18);
+  reduce("ReduceSum", ReduceKind::Sum, 13);
+  reduce("ReduceMax", ReduceKind::Max, 18);
+  reduce("ReduceMin", ReduceKind::Min, 18);
+  reduce("ReduceProd", ReduceKind::Prod, 18);
 }
 
 } // namespace sparsec::onnx_import

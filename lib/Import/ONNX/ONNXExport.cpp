@@ -32,28 +32,26 @@ std::vector<T> transposeBack(ArrayRef<T> data, int64_t rows, int64_t cols) {
 }
 
 std::string inlineExternalData(onnx::TensorProto &t, const std::string &dir) {
-  std::string location, resolved;
-  long long offset = 0, length = -1;
-  for (const auto &e : t.external_data()) {
-    if (e.key() == "location")
-      location = e.value();
-    else if (e.key() == "offset")
-      offset = std::atoll(e.value().c_str());
-    else if (e.key() == "length")
-      length = std::atoll(e.value().c_str());
-  }
-  std::string error = resolveExternalDataPath(dir, location, resolved);
+  // The loader checked the range; it is read again here from the file as it
+  // is now, with every size checked before use.
+  ExternalDataRef ref;
+  std::string error = getExternalData(t, dir, ref);
   if (!error.empty())
-    return "tensor '" + t.name() + "': " + error;
-  std::ifstream in(resolved, std::ios::binary | std::ios::ate);
-  long long size = in.tellg();
-  if (length < 0)
-    length = size - offset;
-  if (offset < 0 || offset + length > size)
-    return "tensor '" + t.name() + "': external data out of range";
-  std::string bytes(length, '\0');
-  in.seekg(offset);
-  in.read(bytes.data(), length);
+    return error;
+  // Exactly the bytes the dims need (the loader checked that the file holds
+  // them), not the rest of the file when no length is given.
+  int64_t count = onnxElementCount(t, error);
+  int64_t length = count * onnxElementByteSize(t.data_type());
+  if (count < 0 || (length == 0 && count != 0) ||
+      length > ref.fileSize - ref.offset)
+    return "tensor '" + t.name() + "': " +
+           (count < 0 ? error : "external data does not match its dims");
+  std::ifstream in(ref.path, std::ios::binary);
+  std::string bytes(size_t(length), '\0');
+  if (!in.seekg(ref.offset) || !in.read(bytes.data(), length))
+    return "tensor '" + t.name() + "': cannot read " + std::to_string(length) +
+           " bytes at offset " + std::to_string(ref.offset) + " of '" +
+           ref.location + "'";
   t.clear_external_data();
   t.set_data_location(onnx::TensorProto::DEFAULT);
   t.set_raw_data(std::move(bytes));

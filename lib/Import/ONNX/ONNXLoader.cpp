@@ -10,6 +10,7 @@
 #include <google/protobuf/io/zero_copy_stream_impl.h>
 
 #include <climits>
+#include <cstdint>
 #include <cstdlib>
 #include <fcntl.h>
 #include <map>
@@ -56,37 +57,289 @@ std::string resolveExternalDataPath(const std::string &modelDir,
   return "";
 }
 
-static std::string checkExternalData(const onnx::TensorProto &tensor,
-                                     const std::string &modelDir) {
-  if (tensor.data_location() != onnx::TensorProto::EXTERNAL)
-    return "";
-  std::string location;
-  long long offset = 0, length = -1;
+/// A non-negative decimal without sign, spaces or suffix, that fits int64.
+static bool parseDecimal(const std::string &text, int64_t &value) {
+  if (text.empty())
+    return false;
+  int64_t v = 0;
+  for (char c : text) {
+    if (c < '0' || c > '9')
+      return false;
+    int digit = c - '0';
+    if (v > (INT64_MAX - digit) / 10)
+      return false;
+    v = v * 10 + digit;
+  }
+  value = v;
+  return true;
+}
+
+std::string getExternalData(const onnx::TensorProto &tensor,
+                            const std::string &modelDir, ExternalDataRef &ref) {
+  std::string label = "tensor '" + tensor.name() + "': ";
+  ref = ExternalDataRef();
   for (const auto &entry : tensor.external_data()) {
-    try {
-      if (entry.key() == "location")
-        location = entry.value();
-      else if (entry.key() == "offset")
-        offset = std::stoll(entry.value());
-      else if (entry.key() == "length")
-        length = std::stoll(entry.value());
-    } catch (...) {
-      return "tensor '" + tensor.name() + "': external data field '" +
-             entry.key() + "' is not a number";
+    if (entry.key() == "location") {
+      ref.location = entry.value();
+    } else if (entry.key() == "offset" || entry.key() == "length") {
+      int64_t &field = entry.key() == "offset" ? ref.offset : ref.length;
+      if (!parseDecimal(entry.value(), field))
+        return label + "external data field '" + entry.key() + "' ('" +
+               entry.value() + "') is not a non-negative 64-bit integer";
     }
   }
-  std::string resolved;
-  std::string error = resolveExternalDataPath(modelDir, location, resolved);
+  std::string error = resolveExternalDataPath(modelDir, ref.location, ref.path);
   if (!error.empty())
-    return "tensor '" + tensor.name() + "': " + error;
+    return label + error;
   struct stat st;
-  stat(resolved.c_str(), &st);
-  if (offset < 0 || (length >= 0 && offset + length > st.st_size) ||
-      offset > st.st_size)
-    return "tensor '" + tensor.name() + "': external data range [" +
-           std::to_string(offset) + ", +" + std::to_string(length) +
-           ") lies outside '" + location + "' (" + std::to_string(st.st_size) +
-           " bytes)";
+  if (stat(ref.path.c_str(), &st) != 0)
+    return label + "cannot read external data file '" + ref.location + "'";
+  ref.fileSize = st.st_size;
+  // Both are non-negative: compare against what is left after the offset
+  // instead of adding them.
+  if (ref.offset > ref.fileSize ||
+      (ref.length >= 0 && ref.length > ref.fileSize - ref.offset))
+    return label + "external data range [offset " + std::to_string(ref.offset) +
+           (ref.length >= 0 ? ", length " + std::to_string(ref.length) : "") +
+           "] lies outside '" + ref.location + "' (" +
+           std::to_string(ref.fileSize) + " bytes)";
+  return "";
+}
+
+int64_t onnxElementByteSize(int32_t dataType) {
+  switch (dataType) {
+  case onnx::TensorProto::UINT8:
+  case onnx::TensorProto::INT8:
+  case onnx::TensorProto::BOOL:
+    return 1;
+  case onnx::TensorProto::UINT16:
+  case onnx::TensorProto::INT16:
+  case onnx::TensorProto::FLOAT16:
+  case onnx::TensorProto::BFLOAT16:
+    return 2;
+  case onnx::TensorProto::FLOAT:
+  case onnx::TensorProto::INT32:
+  case onnx::TensorProto::UINT32:
+    return 4;
+  case onnx::TensorProto::DOUBLE:
+  case onnx::TensorProto::INT64:
+  case onnx::TensorProto::UINT64:
+  case onnx::TensorProto::COMPLEX64:
+    return 8;
+  case onnx::TensorProto::COMPLEX128:
+    return 16;
+  default:
+    return 0;
+  }
+}
+
+static std::string dimsString(const onnx::TensorProto &tensor) {
+  std::string out = "[";
+  for (int i = 0; i < tensor.dims_size(); ++i)
+    out += (i ? ", " : "") + std::to_string(tensor.dims(i));
+  return out + "]";
+}
+
+static std::string typeName(int32_t dataType) {
+  if (!onnx::TensorProto::DataType_IsValid(dataType))
+    return "data type " + std::to_string(dataType);
+  return onnx::TensorProto::DataType_Name(
+      static_cast<onnx::TensorProto::DataType>(dataType));
+}
+
+int64_t onnxElementCount(const onnx::TensorProto &tensor, std::string &error) {
+  // 2^58 elements of at most 16 bytes keep every byte count below 2^62.
+  constexpr int64_t kMaxElements = int64_t(1) << 58;
+  int64_t count = 1;
+  for (int64_t d : tensor.dims()) {
+    if (d < 0) {
+      error = "negative dimension in dims " + dimsString(tensor);
+      return -1;
+    }
+    if (d != 0 && count > kMaxElements / d) {
+      error = "dims " + dimsString(tensor) + " have more than 2^58 elements";
+      return -1;
+    }
+    count *= d;
+  }
+  return count;
+}
+
+/// Checks that the data of `tensor` is exactly what its dims and type need,
+/// before the ONNX checker or shape inference (which trust it) read it.
+static std::string checkTensorData(const onnx::TensorProto &tensor,
+                                   const std::string &modelDir) {
+  std::string label = "tensor '" + tensor.name() + "': ";
+  std::string error;
+  int64_t count = onnxElementCount(tensor, error);
+  if (count < 0)
+    return label + error;
+  int32_t type = tensor.data_type();
+  if (type == onnx::TensorProto::UNDEFINED ||
+      !onnx::TensorProto::DataType_IsValid(type))
+    return label + "unknown " + typeName(type);
+  int64_t eltSize = onnxElementByteSize(type);
+  bool hasTyped = tensor.float_data_size() || tensor.int32_data_size() ||
+                  tensor.string_data_size() || tensor.int64_data_size() ||
+                  tensor.double_data_size() || tensor.uint64_data_size();
+  if (tensor.data_location() == onnx::TensorProto::EXTERNAL) {
+    if (hasTyped || tensor.has_raw_data())
+      return label + "has both external and inline data";
+    if (eltSize == 0)
+      return label + "external data of type " + typeName(type) +
+             " is not supported";
+    ExternalDataRef ref;
+    error = getExternalData(tensor, modelDir, ref);
+    if (!error.empty())
+      return error;
+    int64_t needed = count * eltSize;
+    if (ref.length >= 0 && ref.length != needed)
+      return label + "external data length " + std::to_string(ref.length) +
+             " does not match dims " + dimsString(tensor) + " of " +
+             typeName(type) + " (" + std::to_string(needed) + " bytes)";
+    if (needed > ref.fileSize - ref.offset)
+      return label + "dims " + dimsString(tensor) + " of " + typeName(type) +
+             " need " + std::to_string(needed) + " bytes, but '" +
+             ref.location + "' holds " +
+             std::to_string(ref.fileSize - ref.offset) + " after offset " +
+             std::to_string(ref.offset);
+    return "";
+  }
+  if (tensor.has_raw_data()) {
+    if (hasTyped)
+      return label + "holds data both in raw_data and in a typed field";
+    if (eltSize == 0)
+      return label + "raw_data of type " + typeName(type) + " is not supported";
+    if (int64_t(tensor.raw_data().size()) != count * eltSize)
+      return label + "raw_data holds " +
+             std::to_string(tensor.raw_data().size()) + " bytes, but dims " +
+             dimsString(tensor) + " of " + typeName(type) + " need " +
+             std::to_string(count * eltSize);
+    return "";
+  }
+  // The typed field each data type uses, and values per element.
+  int expectedField = 0, perElement = 1;
+  switch (type) {
+  case onnx::TensorProto::COMPLEX64:
+    perElement = 2;
+    [[fallthrough]];
+  case onnx::TensorProto::FLOAT:
+    expectedField = 1;
+    break;
+  case onnx::TensorProto::INT32:
+  case onnx::TensorProto::INT16:
+  case onnx::TensorProto::INT8:
+  case onnx::TensorProto::UINT16:
+  case onnx::TensorProto::UINT8:
+  case onnx::TensorProto::BOOL:
+  case onnx::TensorProto::FLOAT16:
+  case onnx::TensorProto::BFLOAT16:
+    expectedField = 2;
+    break;
+  case onnx::TensorProto::STRING:
+    expectedField = 3;
+    break;
+  case onnx::TensorProto::INT64:
+    expectedField = 4;
+    break;
+  case onnx::TensorProto::COMPLEX128:
+    perElement = 2;
+    [[fallthrough]];
+  case onnx::TensorProto::DOUBLE:
+    expectedField = 5;
+    break;
+  default: // UINT32, UINT64
+    expectedField = 6;
+    break;
+  }
+  const int64_t sizes[] = {0,
+                           tensor.float_data_size(),
+                           tensor.int32_data_size(),
+                           tensor.string_data_size(),
+                           tensor.int64_data_size(),
+                           tensor.double_data_size(),
+                           tensor.uint64_data_size()};
+  const char *names[] = {
+      "",           "float_data",  "int32_data", "string_data",
+      "int64_data", "double_data", "uint64_data"};
+  for (int f = 1; f <= 6; ++f)
+    if (f != expectedField && sizes[f] != 0)
+      return label + std::string(names[f]) + " does not hold " +
+             typeName(type) + " data (expected " + names[expectedField] +
+             " or raw_data)";
+  int64_t expected = count * perElement;
+  if (sizes[expectedField] == 0 && expected != 0)
+    return label + "has no data for dims " + dimsString(tensor) + " of " +
+           typeName(type);
+  if (sizes[expectedField] != expected)
+    return label + std::string(names[expectedField]) + " holds " +
+           std::to_string(sizes[expectedField]) + " values, but dims " +
+           dimsString(tensor) + " of " + typeName(type) + " need " +
+           std::to_string(expected);
+  return "";
+}
+
+static std::string checkSparseTensor(const onnx::SparseTensorProto &sparse,
+                                     const std::string &modelDir) {
+  std::string error = checkTensorData(sparse.values(), modelDir);
+  if (error.empty())
+    error = checkTensorData(sparse.indices(), modelDir);
+  return error;
+}
+
+/// checkTensorData for every tensor a graph holds: initializers, sparse
+/// initializers and node attributes, in subgraphs too (protobuf's recursion
+/// limit bounds the nesting).
+static std::string checkGraphTensors(const onnx::GraphProto &graph,
+                                     const std::string &modelDir,
+                                     int64_t opset) {
+  for (const auto &init : graph.initializer())
+    if (std::string error = checkTensorData(init, modelDir); !error.empty())
+      return "initializer " + error.substr(std::string("tensor ").size());
+  for (const auto &sparse : graph.sparse_initializer())
+    if (std::string error = checkSparseTensor(sparse, modelDir); !error.empty())
+      return "sparse initializer: " + error;
+  for (int i = 0; i < graph.node_size(); ++i) {
+    const onnx::NodeProto &node = graph.node(i);
+    for (const auto &attr : node.attribute()) {
+      std::string error;
+      if (attr.has_t())
+        error = checkTensorData(attr.t(), modelDir);
+      for (int k = 0; error.empty() && k < attr.tensors_size(); ++k)
+        error = checkTensorData(attr.tensors(k), modelDir);
+      if (error.empty() && attr.has_sparse_tensor())
+        error = checkSparseTensor(attr.sparse_tensor(), modelDir);
+      for (int k = 0; error.empty() && k < attr.sparse_tensors_size(); ++k)
+        error = checkSparseTensor(attr.sparse_tensors(k), modelDir);
+      if (error.empty() && attr.has_g())
+        error = checkGraphTensors(attr.g(), modelDir, opset);
+      for (int k = 0; error.empty() && k < attr.graphs_size(); ++k)
+        error = checkGraphTensors(attr.graphs(k), modelDir, opset);
+      if (!error.empty())
+        return "node '" +
+               (node.name().empty() ? "#" + std::to_string(i) : node.name()) +
+               "' (" + node.op_type() + ", opset " + std::to_string(opset) +
+               "): attribute '" + attr.name() + "': " + error;
+    }
+  }
+  return "";
+}
+
+/// ONNX 1.12's convolution and pooling shape inference divides by strides
+/// and multiplies dilations unchecked (a stride of 0 is a SIGFPE): these
+/// attributes must be positive before it runs, whatever the op.
+static std::string checkWindowAttributes(const onnx::NodeProto &node) {
+  if (!node.domain().empty() && node.domain() != "ai.onnx")
+    return "";
+  for (const auto &attr : node.attribute()) {
+    if (attr.name() != "strides" && attr.name() != "dilations" &&
+        attr.name() != "kernel_shape")
+      continue;
+    for (int64_t v : attr.ints())
+      if (v < 1 || v > (int64_t(1) << 31))
+        return "attribute '" + attr.name() + "' value " + std::to_string(v) +
+               " is out of range [1, 2^31]";
+  }
   return "";
 }
 
@@ -94,11 +347,14 @@ static std::string checkExternalData(const onnx::TensorProto &tensor,
 /// nodes involved.
 static std::string checkGraphStructure(const onnx::GraphProto &graph) {
   std::map<std::string, int> producer;
-  std::set<std::string> available;
+  std::set<std::string> available, inputs;
   for (const auto &init : graph.initializer())
-    available.insert(init.name());
+    if (!available.insert(init.name()).second)
+      return "initializer '" + init.name() + "' is defined more than once";
   for (const auto &input : graph.input())
-    available.insert(input.name());
+    if (!inputs.insert(input.name()).second)
+      return "graph input '" + input.name() + "' is listed more than once";
+  available.insert(inputs.begin(), inputs.end());
   for (int i = 0; i < graph.node_size(); ++i)
     for (const auto &out : graph.node(i).output()) {
       if (out.empty())
@@ -197,21 +453,25 @@ std::string loadONNXModel(const std::string &path, onnx::ModelProto &model,
 
   std::string modelDir = dirName(path);
   const onnx::GraphProto &graph = model.graph();
-  for (const auto &init : graph.initializer()) {
-    std::string error = checkExternalData(init, modelDir);
-    if (!error.empty())
-      return error;
-  }
-  for (const auto &node : graph.node())
-    for (const auto &attr : node.attribute())
-      if (attr.has_t()) {
-        std::string error = checkExternalData(attr.t(), modelDir);
-        if (!error.empty())
-          return "node '" + node.name() + "': " + error;
-      }
-  std::string error = checkGraphStructure(graph);
+  // Before the checker and shape inference: ONNX 1.12's ParseData trusts a
+  // tensor's data size (a raw_data shorter than its dims overflows the heap).
+  std::string error = checkGraphTensors(graph, modelDir, opset);
   if (!error.empty())
     return error;
+  error = checkGraphStructure(graph);
+  if (!error.empty())
+    return error;
+  for (int i = 0; i < graph.node_size(); ++i) {
+    const onnx::NodeProto &node = graph.node(i);
+    error = checkWindowAttributes(node);
+    if (error.empty() && options.checkNode)
+      error = options.checkNode(node);
+    if (!error.empty())
+      return "node '" +
+             (node.name().empty() ? "#" + std::to_string(i) : node.name()) +
+             "' (" + node.op_type() + ", opset " + std::to_string(opset) +
+             "): " + error;
+  }
 
   // The Debian checker knows IR versions up to its own; newer IR versions
   // only add types and features sparsec does not accept anyway.

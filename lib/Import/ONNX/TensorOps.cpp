@@ -8,11 +8,13 @@ namespace sparsec::onnx_import {
 /// The values of constant integer input `i`; errors if it is not constant.
 static FailureOr<SmallVector<int64_t>> constInts(Importer &im, unsigned i,
                                                  StringRef what) {
+  if (!im.hasInput(i))
+    return im.error(what + " (input " + Twine(i) + ") is missing");
   const HostTensor *t = im.constInput(i);
-  if (!t) {
-    (void)im.error(what + " must be a compile-time constant");
-    return failure();
-  }
+  if (!t)
+    return im.error(what + " must be a compile-time constant");
+  if (t->isFloat())
+    return im.error(what + " must be an integer tensor");
   SmallVector<int64_t> out;
   for (int64_t k = 0, e = t->numElements(); k < e; ++k)
     out.push_back(t->intAt(k));
@@ -58,6 +60,8 @@ static LogicalResult lowerReshape(Importer &im) {
     } else if (d <= 0) {
       return im.error("invalid target dimension " + Twine(d) + " at axis " +
                       Twine(i));
+    } else if (known > kMaxTensorElements / d) {
+      return im.error("the target shape has more than 2^40 elements");
     } else {
       known *= d;
     }
@@ -136,6 +140,8 @@ static LogicalResult lowerConcat(Importer &im) {
     return failure();
   SmallVector<int64_t> shape(first.getShape());
   shape[*axis] = 0;
+  // Every input has at most kMaxTensorElements elements: the sum of the axis
+  // sizes is checked as it grows.
   for (Value v : ins) {
     RankedTensorType t = Importer::typeOf(v);
     if (t.getRank() != first.getRank() ||
@@ -145,6 +151,8 @@ static LogicalResult lowerConcat(Importer &im) {
       if (d != *axis && t.getDimSize(d) != first.getDimSize(d))
         return im.error("inputs differ in dimension " + Twine(d));
     shape[*axis] += t.getDimSize(*axis);
+    if (shape[*axis] > kMaxTensorElements)
+      return im.error("the result has more than 2^40 elements");
   }
   OpBuilder &b = im.builder();
   Value result = im.emptyTensor(shape, first.getElementType());
@@ -194,8 +202,11 @@ static LogicalResult lowerSlice(Importer &im) {
   int64_t rank = t.getRank();
   SmallVector<int64_t> starts, ends, axes, steps;
   if (im.opset() < 10) {
-    starts = im.attrInts("starts").value_or(SmallVector<int64_t>{});
-    ends = im.attrInts("ends").value_or(SmallVector<int64_t>{});
+    auto s = im.attrInts("starts"), e = im.attrInts("ends");
+    if (!s || !e)
+      return im.error("Slice needs the 'starts' and 'ends' attributes");
+    starts = *s;
+    ends = *e;
     if (auto a = im.attrInts("axes"))
       axes = *a;
   } else {
@@ -217,10 +228,11 @@ static LogicalResult lowerSlice(Importer &im) {
       steps = *st;
     }
   }
-  if (axes.empty())
+  bool axesGiven = im.opset() < 10 ? bool(im.attrInts("axes")) : im.hasInput(3);
+  if (!axesGiven)
     for (size_t i = 0; i < starts.size(); ++i)
       axes.push_back(i);
-  if (steps.empty())
+  if (im.opset() < 10 || !im.hasInput(4))
     steps.assign(starts.size(), 1);
   if (ends.size() != starts.size() || axes.size() != starts.size() ||
       steps.size() != starts.size())
@@ -240,6 +252,9 @@ static LogicalResult lowerSlice(Importer &im) {
     int64_t dim = t.getDimSize(*axis), step = steps[i];
     if (step == 0)
       return im.error("slice step must not be 0");
+    // A step beyond the axis size selects one element, as any larger step
+    // does: clamping keeps the index arithmetic below from overflowing.
+    step = std::clamp<int64_t>(step, -dim, dim);
     auto clampIndex = [&](int64_t v, int64_t lo, int64_t hi) {
       if (v < 0)
         v += dim;
@@ -411,6 +426,8 @@ static LogicalResult lowerExpand(Importer &im) {
   for (int64_t d : *shape)
     if (d <= 0)
       return im.error("Expand shape entries must be positive");
+  if (failed(im.checkShape(*shape, "the Expand shape")))
+    return failure();
   // Broadcast against a dummy of the requested shape.
   Type elt = Importer::typeOf(x).getElementType();
   Value shaped = im.emptyTensor(*shape, elt);
@@ -424,15 +441,16 @@ static LogicalResult lowerExpand(Importer &im) {
 }
 
 void registerTensorLowerings(LoweringTable &t) {
-  t["Reshape"] = lowerReshape;
-  t["Flatten"] = lowerFlatten;
-  t["Transpose"] = lowerTranspose;
-  t["Concat"] = lowerConcat;
-  t["Slice"] = lowerSlice;
-  t["Gather"] = lowerGather;
-  t["Unsqueeze"] = lowerUnsqueeze;
-  t["Squeeze"] = lowerSqueeze;
-  t["Expand"] = lowerExpand;
+  t["Reshape"] = {lowerReshape, 2, 2};
+  t["Flatten"] = {lowerFlatten, 1, 1};
+  t["Transpose"] = {lowerTranspose, 1, 1};
+  t["Concat"] = {lowerConcat, 1, kVariadic};
+  // Slice-1 takes starts and ends as attributes, Slice-10 as inputs 1 and 2.
+  t["Slice"] = {lowerSlice, 1, 5};
+  t["Gather"] = {lowerGather, 2, 2};
+  t["Unsqueeze"] = {lowerUnsqueeze, 1, 2};
+  t["Squeeze"] = {lowerSqueeze, 1, 2};
+  t["Expand"] = {lowerExpand, 2, 2};
 }
 
 } // namespace sparsec::onnx_import
