@@ -1,6 +1,7 @@
 //===- Compiler.cpp - import -> compress -> target as a library -----------===//
 #include "sparsec/Compiler/Compiler.h"
 #include "sparsec/Dialect/Sparsec/Transforms/Passes.h"
+#include "sparsec/Import/MLIRInput.h"
 #include "sparsec/Import/ONNXImporter.h"
 
 #include "mlir/IR/Location.h"
@@ -66,17 +67,8 @@ bool isMLIRInput(llvm::StringRef path) {
 
 OwningOpRef<ModuleOp> loadModule(MLIRContext &context, llvm::StringRef path,
                                  const SparsecCompileOptions &options) {
-  if (isMLIRInput(path)) {
-    std::string error;
-    auto file = openInputFile(path, &error);
-    if (!file) {
-      emitError(UnknownLoc::get(&context)) << error;
-      return nullptr;
-    }
-    llvm::SourceMgr sourceMgr;
-    sourceMgr.AddNewSourceBuffer(std::move(file), llvm::SMLoc());
-    return parseSourceFile<ModuleOp>(sourceMgr, &context);
-  }
+  if (isMLIRInput(path))
+    return parseMLIRFile(context, path);
   ONNXImportOptions import;
   import.validate = !options.noOnnxChecker;
   if (std::string error = options.getInputShapes(import.inputShapes);
