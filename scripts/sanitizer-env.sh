@@ -35,7 +35,8 @@ ASAN_OPTIONS="$(IFS=:; echo "${asan_options[*]}")"
 UBSAN_OPTIONS="$(IFS=:; echo "${ubsan_options[*]}")"
 LSAN_OPTIONS="$(IFS=:; echo "${lsan_options[*]}")"
 export ASAN_OPTIONS UBSAN_OPTIONS LSAN_OPTIONS
-for sym in /usr/lib/llvm-14/bin/llvm-symbolizer /usr/bin/llvm-symbolizer; do
+for sym in /usr/lib/llvm-14/bin/llvm-symbolizer /usr/lib/llvm-22/bin/llvm-symbolizer \
+  /usr/bin/llvm-symbolizer; do
   if [[ -x "$sym" ]]; then
     export ASAN_SYMBOLIZER_PATH="$sym" UBSAN_SYMBOLIZER_PATH="$sym"
     break
