@@ -1,21 +1,21 @@
 //===- MLIRFuzzer.cpp - fuzz .mlir input with the sparsec dialect ---------===//
 //
-// Parses the input as sparsec's driver does for a .mlir or .mlirbc file
-// (the parser verifies every op, and with it every sparsec encoding), with
-// the dialects the importer produces. A module that parses is printed and
-// must parse again.
+// Parses the input as sparsec's driver and C API load a .mlir or .mlirbc
+// file (parseMLIRBuffer: MLIR's parser, which verifies every op and with it
+// every sparsec encoding, plus sparsec's guards around it), with the dialects
+// the importer produces. A module that parses is printed and must parse
+// again.
 //
 //===----------------------------------------------------------------------===//
 #include "FuzzSupport.h"
 
+#include "sparsec/Import/MLIRInput.h"
 #include "sparsec/Import/ONNXImporter.h"
 
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/MLIRContext.h"
-#include "mlir/Parser/Parser.h"
 #include "llvm/Support/MemoryBuffer.h"
-#include "llvm/Support/SourceMgr.h"
 #include "llvm/Support/raw_ostream.h"
 
 #include <cstdlib>
@@ -23,11 +23,8 @@
 using namespace mlir;
 
 static OwningOpRef<ModuleOp> parse(MLIRContext &context, llvm::StringRef text) {
-  // A copy: the lexer needs the terminating NUL a file buffer has.
-  llvm::SourceMgr sourceMgr;
-  sourceMgr.AddNewSourceBuffer(
-      llvm::MemoryBuffer::getMemBufferCopy(text, "input.mlir"), llvm::SMLoc());
-  return parseSourceFile<ModuleOp>(sourceMgr, ParserConfig(&context));
+  return sparsec::parseMLIRBuffer(
+      context, llvm::MemoryBuffer::getMemBufferCopy(text, "input.mlir"));
 }
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {

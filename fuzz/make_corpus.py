@@ -198,6 +198,11 @@ def mlir_seeds(sparsec) -> None:
                 capture_output=True)
             if proc.returncode == 0:
                 write("mlir", f"{name}.mlir", proc.stdout)
+                if name == "nm24":  # and as bytecode (.mlirbc)
+                    bc = subprocess.run(
+                        [str(opt), "--emit-bytecode", "-"], input=proc.stdout,
+                        capture_output=True, check=True)
+                    write("mlir", f"{name}.mlirbc", bc.stdout)
             else:
                 print(f"mlir seed {name}: {proc.stderr.decode()[:300]}", file=sys.stderr)
 
