@@ -39,6 +39,17 @@ std::string shapeString(const std::vector<int64_t> &shape) {
   return s + "]";
 }
 
+/// `v` as an int64_t, if it is an integer in range. llvm::json's
+/// getAsInteger() converts the double 2^63 (written 9223372036854775807.0 or
+/// 9.3e18) to int64_t, which is undefined behaviour (LLVM 22); such values
+/// are out of range here.
+std::optional<int64_t> asInteger(const llvm::json::Value &v) {
+  std::optional<double> d = v.getAsNumber();
+  if (!d || !(*d >= -0x1p63 && *d < 0x1p63))
+    return std::nullopt;
+  return v.getAsInteger();
+}
+
 struct Range {
   uint64_t begin, end;
   std::string name;
@@ -89,13 +100,13 @@ std::string parseSafetensors(const char *data, size_t size,
     if (elementSize == 0)
       return tensor + " has unsupported dtype '" + t.dtype + "'";
     for (const llvm::json::Value &d : *shape) {
-      std::optional<int64_t> v = d.getAsInteger();
+      std::optional<int64_t> v = asInteger(d);
       if (!v || *v < 0)
         return tensor + " has a bad shape";
       t.shape.push_back(*v);
     }
-    std::optional<int64_t> begin = (*offsets)[0].getAsInteger(),
-                           end = (*offsets)[1].getAsInteger();
+    std::optional<int64_t> begin = asInteger((*offsets)[0]),
+                           end = asInteger((*offsets)[1]);
     if (!begin || !end || *begin < 0 || *end < *begin ||
         uint64_t(*end) > dataSize)
       return tensor + " has data offsets outside the file";

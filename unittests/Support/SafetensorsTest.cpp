@@ -81,6 +81,16 @@ TEST(Safetensors, OverflowingShapesAndOffsetsAreErrors) {
   bytes = image(header, "x");
   EXPECT_TRUE(contains(parseSafetensors(bytes.data(), bytes.size(), "m", out),
                        "tensor 't' has data offsets outside the file"));
+  // 2^63 as a double: llvm::json's getAsInteger() converted it to int64_t
+  // (undefined behaviour; found by the safetensors fuzz target).
+  for (const char *big : {"9223372036854775807.0", "9.3e18", "-9.3e18"}) {
+    header = std::string(R"({"t": {"dtype": "U8", "shape": [)") + big +
+             R"(], "data_offsets": [0, 1]}})";
+    bytes = image(header, "x");
+    EXPECT_TRUE(contains(parseSafetensors(bytes.data(), bytes.size(), "m", out),
+                         "tensor 't' has a bad shape"))
+        << big;
+  }
   // A header length past the end of the file.
   bytes = image("{}", "");
   bytes[7] = '\x7f';
