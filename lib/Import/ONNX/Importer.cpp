@@ -500,6 +500,20 @@ OwningOpRef<ModuleOp> Importer::run() {
     inputNames.push_back(b.getStringAttr(in.name()));
     args.push_back(&in);
   }
+  // An --input-shape for a name that is no graph input (a typo, or an
+  // initializer) would otherwise be ignored without a word.
+  for (const auto &entry : options.inputShapes)
+    if (!llvm::is_contained(inputNames,
+                            b.getStringAttr(entry.getKey()))) {
+      std::string names;
+      for (Attribute name : inputNames)
+        names += (names.empty() ? "'" : ", '") +
+                 cast<StringAttr>(name).getValue().str() + "'";
+      emitError(fileLoc) << "--input-shape names '" << entry.getKey()
+                         << "', which is not a graph input (inputs: "
+                         << (names.empty() ? "none" : names) << ")";
+      return nullptr;
+    }
   for (const auto &out : graph.output())
     if (!out.type().has_tensor_type()) {
       emitError(fileLoc) << "graph output '" << out.name()
