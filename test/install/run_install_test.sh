@@ -69,12 +69,16 @@ done
 # RUNPATH, the rest on the default path).
 for f in lib/libsparsec_capi.so lib/libsparsec_runtime.so lib/SparsecPlugin.so \
   bin/sparsec bin/sparsec-opt bin/sparsec-run; do
-  if ldd "$prefix/$f" | grep -q "not found"; then
-    ldd "$prefix/$f" >&2
+  # ldd's output is captured first: `ldd | grep -q` under pipefail fails at
+  # random when grep exits before ldd has written everything (SIGPIPE).
+  libs=$(ldd "$prefix/$f")
+  if grep -q "not found" <<<"$libs"; then
+    echo "$libs" >&2
     fail "$f: unresolved shared libraries"
   fi
 done
-"$prefix/bin/sparsec" --version | grep -q "^sparsec " ||
+version=$("$prefix/bin/sparsec" --version)
+grep -q "^sparsec " <<<"$version" ||
   fail "installed sparsec --version"
 
 if [[ -x "$MLIR_OPT" ]]; then
@@ -103,8 +107,9 @@ grep -q "Using SparsecConfig.cmake in: $prefix/lib/cmake/sparsec" \
 if grep -q -e "$SRC_DIR/include" -e "$BUILD_DIR" "$tmp/consumer/build.ninja"; then
   fail "the consumer's build refers to the sparsec source or build tree"
 fi
-ldd "$tmp/consumer/capi_consumer" | grep -q "libsparsec_capi.so => $prefix/lib/" ||
-  { ldd "$tmp/consumer/capi_consumer" >&2;
+libs=$(ldd "$tmp/consumer/capi_consumer")
+grep -q "libsparsec_capi.so => $prefix/lib/" <<<"$libs" ||
+  { echo "$libs" >&2;
   fail "capi_consumer does not load the installed libsparsec_capi.so"; }
 
 step "run the consumers"
