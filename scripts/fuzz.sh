@@ -16,6 +16,8 @@
 # Targets: npy safetensors artifact onnx-importer mlir prune-config.
 # Environment: SPARSEC_JOBS (build parallelism, default 2), FUZZ_TIMEOUT
 # (seconds one input may take, default 20), FUZZ_RSS_MB (default 2560),
+# FUZZ_SEED (libFuzzer's -seed; 0, the default, lets it pick one and print
+# it in the log; CI uses 1 so that a run can be repeated),
 # FUZZ_ARGS (more libFuzzer flags, e.g. "-jobs=2 -workers=2").
 # A crash found: fix it, then copy the crash file to
 # fuzz/regressions/<target>/ so every build replays it from then on.
@@ -114,6 +116,7 @@ for t in "${targets[@]}"; do
   if "$build/bin/sparsec-fuzz-$t" "$work" "${seeds[@]}" "${dict[@]}" \
     -max_total_time="$seconds" -timeout="${FUZZ_TIMEOUT:-20}" \
     -rss_limit_mb="${FUZZ_RSS_MB:-2560}" -artifact_prefix="$findings/" \
+    -seed="${FUZZ_SEED:-0}" \
     -print_final_stats=1 ${FUZZ_ARGS:-} >"$log" 2>&1; then
     grep -E "^stat::number_of_executed_units|^stat::peak_rss_mb" "$log" |
       sed "s/^/fuzz: $t: /"
