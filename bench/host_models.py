@@ -180,7 +180,7 @@ def bench_model(name: str, work: Path, repeat: int, timeout: float, log) -> Row:
     if obj.exists() and runner is not None:
         so = work / f"{name}.so"
         link = subprocess.run(["cc", "-shared", "-o", str(so), str(obj), f"-L{runner.parent}",
-                               "-lmlir_c_runner_utils", f"-Wl,-rpath,{runner.parent}"],
+                               "-lmlir_c_runner_utils", "-lomp", f"-Wl,-rpath,{runner.parent}"],
                               capture_output=True, text=True)
         if link.returncode != 0:
             row.errors.append(f"link: {link.stderr.strip()[-500:]}")

@@ -7,7 +7,7 @@ cd "$root"
 
 apt_packages=(
   build-essential cmake ninja-build ccache clang git
-  llvm-22-dev libmlir-22-dev mlir-22-tools llvm-22-tools
+  llvm-22-dev libmlir-22-dev mlir-22-tools llvm-22-tools libomp-22-dev
   libonnx-dev libonnx-testdata libprotobuf-dev protobuf-compiler
   libgtest-dev libgmock-dev libeigen3-dev
   python3 python3-venv python3-pip

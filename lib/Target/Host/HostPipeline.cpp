@@ -1,6 +1,7 @@
 //===- HostPipeline.cpp - lowering to LLVM for the host CPU ---------------===//
 #include "HostPipeline.h"
 #include "sparsec/Dialect/Sparsec/Transforms/Passes.h"
+#include "sparsec/Target/Host/Passes.h"
 
 #include "mlir/Conversion/Passes.h"
 #include "mlir/Dialect/Bufferization/Pipelines/Passes.h"
@@ -11,6 +12,7 @@
 #include "mlir/Dialect/Linalg/Passes.h"
 #include "mlir/Dialect/MemRef/Transforms/Passes.h"
 #include "mlir/Transforms/Passes.h"
+#include "llvm/TargetParser/Host.h"
 
 using namespace mlir;
 
@@ -32,13 +34,17 @@ struct EmitCInterfacePass
 };
 } // namespace
 
-void buildHostPipeline(OpPassManager &pm) {
+void buildHostPipeline(OpPassManager &pm,
+                       const SparsecCpuLowerLayersOptions &kernels,
+                       unsigned numThreads) {
+  pm.addPass(createSparsecCpuLowerLayers(kernels));
   pm.addPass(createSparsecLowerToLinalg());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
   pm.addNestedPass<func::FuncOp>(createLinalgElementwiseOpFusionPass());
   // After the canonicalizer, which would fold the reshapes back.
   pm.addNestedPass<func::FuncOp>(createSparsecFlattenConstants());
+  pm.addNestedPass<func::FuncOp>(createSparsecCpuInterchangeLoops());
 
   bufferization::OneShotBufferizePassOptions bufferization;
   bufferization.bufferizeFunctionBoundaries = true;
@@ -55,14 +61,37 @@ void buildHostPipeline(OpPassManager &pm) {
   bufferization::buildBufferDeallocationPipeline(pm, dealloc);
 
   pm.addNestedPass<func::FuncOp>(createConvertLinalgToLoopsPass());
+  // Before any conversion to LLVM (convert-openmp-to-llvm converts func ops
+  // too).
+  pm.addPass(std::make_unique<EmitCInterfacePass>());
   pm.addPass(memref::createExpandStridedMetadataPass());
   pm.addPass(createLowerAffinePass());
-  pm.addPass(createSCFToControlFlowPass());
   pm.addPass(createConvertMathToLibmPass());
-  pm.addPass(std::make_unique<EmitCInterfacePass>());
+  // The kernels' scf.parallel panel loops become OpenMP work-sharing loops
+  // (libomp at run time; OMP_NUM_THREADS caps the threads when numThreads
+  // is 0).
+  ConvertSCFToOpenMPPassOptions openmp;
+  openmp.numThreads = numThreads;
+  pm.addPass(createConvertSCFToOpenMPPass(openmp));
+  // Inlines the memref.alloca_scope that wraps each parallel body (the
+  // kernels allocate nothing there), which scf-to-cf would otherwise fill
+  // with blocks it may not hold.
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createSCFToControlFlowPass());
+  pm.addPass(createConvertVectorToLLVMPass());
+  pm.addPass(createConvertOpenMPToLLVMPass());
   pm.addPass(createConvertToLLVMPass());
   pm.addPass(createReconcileUnrealizedCastsPass());
   pm.addPass(createCanonicalizerPass());
+}
+
+int64_t getHostVectorWidth() {
+  llvm::StringMap<bool> features = llvm::sys::getHostCPUFeatures();
+  if (features.lookup("avx512f"))
+    return 16;
+  if (features.lookup("avx"))
+    return 8;
+  return 4;
 }
 
 } // namespace sparsec

@@ -2,12 +2,22 @@
 #ifndef SPARSEC_LIB_TARGET_HOST_HOSTPIPELINE_H
 #define SPARSEC_LIB_TARGET_HOST_HOSTPIPELINE_H
 
+#include "sparsec/Target/Host/Passes.h"
+
 #include "mlir/Pass/PassManager.h"
 
 namespace sparsec {
-/// linalg -> one-shot bufferization -> loops -> LLVM dialect, with a C
-/// interface on `main` (docs/Architecture.md, "Targets").
-void buildHostPipeline(mlir::OpPassManager &pm);
+/// Linear layers as packed vector kernels (sparsec-cpu-lower-layers), the
+/// rest through linalg -> one-shot bufferization -> loops -> LLVM dialect,
+/// with a C interface on `main` (docs/CPUBackend.md). Parallel loops run on
+/// `numThreads` OpenMP threads (0: as many as libomp chooses).
+void buildHostPipeline(mlir::OpPassManager &pm,
+                       const SparsecCpuLowerLayersOptions &kernels,
+                       unsigned numThreads);
+
+/// The widest f32 vector this machine's CPU has: 16 (AVX-512), 8 (AVX),
+/// else 4.
+int64_t getHostVectorWidth();
 } // namespace sparsec
 
 #endif

@@ -8,6 +8,7 @@
 #include "mlir/IR/BuiltinTypes.h"
 #include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/OpenMP/OpenMPToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Export.h"
 
 #include "llvm/IR/LegacyPassManager.h"
@@ -28,9 +29,18 @@ using namespace mlir;
 #ifndef SPARSEC_MLIR_RUNTIME_LIB
 #define SPARSEC_MLIR_RUNTIME_LIB ""
 #endif
+#ifndef SPARSEC_OPENMP_RUNTIME_LIB
+#define SPARSEC_OPENMP_RUNTIME_LIB ""
+#endif
 
 namespace sparsec {
 namespace {
+
+void registerTranslations(MLIRContext &context) {
+  registerBuiltinDialectTranslation(context);
+  registerLLVMDialectTranslation(context);
+  registerOpenMPDialectTranslation(context);
+}
 
 void initializeNativeTarget() {
   static bool done = [] {
@@ -96,11 +106,56 @@ struct HostTargetOptions : TargetOptions {
       llvm::cl::desc("host target: LLVM optimization level, 0 to 3"),
       llvm::cl::init(3)};
 
+  Option<unsigned> vectorWidth{
+      *this, "vector-width",
+      llvm::cl::desc("host target: f32 lanes per vector in the linear-layer "
+                     "kernels: 4, 8, 16, or 0 for the widest this CPU has"),
+      llvm::cl::init(0)};
+  Option<unsigned> tileTokens{
+      *this, "tile-tokens",
+      llvm::cl::desc("host target: tokens per register tile of the "
+                     "linear-layer kernels, 1 to 16 (0: 8 with 16 lanes, "
+                     "else 6)"),
+      llvm::cl::init(0)};
+  Option<unsigned> threads{
+      *this, "threads",
+      llvm::cl::desc("host target: threads of the generated code (OpenMP); "
+                     "0: one per core, capped by OMP_NUM_THREADS at run "
+                     "time"),
+      llvm::cl::init(0)};
+  Option<unsigned> tileVectors{
+      *this, "tile-vectors",
+      llvm::cl::desc("host target: vectors of output features per register "
+                     "tile of the linear-layer kernels, 1 to 8"),
+      llvm::cl::init(2)};
+
   std::string validate() const override {
     if (optLevel > 3)
       return "--host-opt-level must be 0, 1, 2 or 3, not " +
              std::to_string(optLevel);
+    if (vectorWidth != 0 && vectorWidth != 4 && vectorWidth != 8 &&
+        vectorWidth != 16)
+      return "--host-vector-width must be 0, 4, 8 or 16, not " +
+             std::to_string(vectorWidth);
+    if (tileTokens > 16)
+      return "--host-tile-tokens must be 0 to 16, not " +
+             std::to_string(tileTokens);
+    if (threads > 1024)
+      return "--host-threads must be 0 to 1024, not " + std::to_string(threads);
+    if (tileVectors < 1 || tileVectors > 8)
+      return "--host-tile-vectors must be 1 to 8, not " +
+             std::to_string(tileVectors);
     return "";
+  }
+
+  /// The kernel options these flags resolve to on this machine.
+  SparsecCpuLowerLayersOptions kernelOptions() const {
+    SparsecCpuLowerLayersOptions kernels;
+    kernels.vectorWidth = vectorWidth ? vectorWidth : getHostVectorWidth();
+    kernels.tileTokens =
+        tileTokens ? tileTokens : (kernels.vectorWidth == 16 ? 8 : 6);
+    kernels.tileVectors = tileVectors;
+    return kernels;
   }
 };
 
@@ -117,8 +172,10 @@ public:
   std::unique_ptr<TargetOptions> createOptions() const override {
     return std::make_unique<HostTargetOptions>();
   }
-  void buildPipeline(OpPassManager &pm, const TargetOptions &) const override {
-    buildHostPipeline(pm);
+  void buildPipeline(OpPassManager &pm,
+                     const TargetOptions &options) const override {
+    buildHostPipeline(pm, hostOptions(options).kernelOptions(),
+                      hostOptions(options).threads);
   }
 
   LogicalResult emit(ModuleOp lowered, ArtifactKind kind, raw_ostream &os,
@@ -127,8 +184,7 @@ public:
       lowered.print(os);
       return success();
     }
-    registerBuiltinDialectTranslation(*lowered.getContext());
-    registerLLVMDialectTranslation(*lowered.getContext());
+    registerTranslations(*lowered.getContext());
     llvm::LLVMContext llvmContext;
     std::unique_ptr<llvm::Module> module =
         translateModuleToLLVMIR(lowered, llvmContext, "sparsec");
@@ -187,6 +243,10 @@ public:
         {"entry", "_mlir_ciface_main"},
         {"abi", "strided memref descriptors: inputs, then caller-allocated "
                 "outputs"},
+        // What model.o calls: MLIR's C runner utils and the OpenMP runtime
+        // of the parallel kernels.
+        {"link_libraries", llvm::json::Array{SPARSEC_MLIR_RUNTIME_LIB,
+                                             SPARSEC_OPENMP_RUNTIME_LIB}},
         {"opt_level", int64_t(hostOptions(options).optLevel)}};
     manifest << llvm::formatv("{0:2}", llvm::json::Value(std::move(root)))
              << "\n";
@@ -225,8 +285,7 @@ public:
       outputs.push_back(std::move(out));
     }
 
-    registerBuiltinDialectTranslation(*lowered.getContext());
-    registerLLVMDialectTranslation(*lowered.getContext());
+    registerTranslations(*lowered.getContext());
     initializeNativeTarget();
     ExecutionEngineOptions options;
     // ExecutionEngineOptions::transformer is a function_ref: the callable it
@@ -238,10 +297,11 @@ public:
     // No perf/gdb JIT listeners: they would litter /tmp/.debug/jit.
     options.enableGDBNotificationListener = false;
     options.enablePerfNotificationListener = false;
-    std::string runtimeLib = SPARSEC_MLIR_RUNTIME_LIB;
     SmallVector<StringRef> libs;
-    if (!runtimeLib.empty())
-      libs.push_back(runtimeLib);
+    for (StringRef lib : {StringRef(SPARSEC_MLIR_RUNTIME_LIB),
+                          StringRef(SPARSEC_OPENMP_RUNTIME_LIB)})
+      if (!lib.empty())
+        libs.push_back(lib);
     options.sharedLibPaths = libs;
     auto engine = ExecutionEngine::create(lowered, options);
     if (!engine) {
@@ -274,6 +334,9 @@ public:
 
 void registerHostTarget(TargetRegistry &registry) {
   registry.add(std::make_unique<HostTarget>());
+  // Like the cuda target's: sparsec-opt and the plugin get the passes with
+  // the target.
+  registerSparsecHostPasses();
 }
 
 } // namespace sparsec

@@ -1,0 +1,85 @@
+//===- Passes.td - host target passes ----------------------*- tablegen -*-===//
+#ifndef SPARSEC_TARGET_HOST_PASSES_TD
+#define SPARSEC_TARGET_HOST_PASSES_TD
+
+include "mlir/Pass/PassBase.td"
+
+def SparsecCpuLowerLayers
+    : Pass<"sparsec-cpu-lower-layers", "::mlir::ModuleOp"> {
+  let summary = "Linear layers and convolutions with constant weights as "
+                "register-tiled vector kernels over weights packed at compile "
+                "time";
+  let description = [{
+    Rewrites every f32 `sparsec.linear`, and every f32 `sparsec.conv2d` with
+    `groups = 1`, whose weight (and bias) is a readable constant into a GEMM
+    kernel specialised to its shape and its zeros (docs/CPUBackend.md). A
+    linear layer's GEMM is its T x K input times Wᵀ; a convolution's is its
+    im2col matrix (one row per output pixel, columns in the weight's GEMM view
+    order c, kh, kw) times the OIHW weight viewed as O x (C·KH·KW), written
+    back to NCHW.
+
+    - The R output features are cut into panels of `tile-vectors` x
+      `vector-width` features. Each panel keeps the list of input columns in
+      which any of its rows has a nonzero weight; its weights are packed at
+      compile time as [kept column][panel feature] rows (a private
+      `memref.global`), zero-padded past R.
+    - A panel that keeps every column runs the dense kernel; one that keeps
+      fewer runs the same kernel over its kept-column list (one index load
+      per column, no gather: each kept column is one scalar of each token,
+      broadcast). A HiNM weight with V a multiple of the panel width keeps
+      exactly its tiles' kept vectors, so the work drops by the vector
+      sparsity; the N:M zeros inside the kept vectors are filled back.
+    - The register tile is `tile-tokens` tokens x `tile-vectors` vectors:
+      per kept column, `tile-vectors` weight loads, `tile-tokens` broadcast
+      loads and their product of FMAs into accumulators that stay in
+      registers; the bias initialises them. Panels are an `scf.parallel`
+      loop (OpenMP threads in the host pipeline).
+
+    The output buffer's `memref.alloc` records the decision:
+    `sparsec.cpu.kernel = {kind = "dense" | "kept_columns", panels,
+    kept_columns, vector_width, tile_tokens, tile_vectors}`. Other layers
+    (grouped convolutions, weights that are not readable f32 constants) are
+    left to `sparsec-lower-to-linalg`.
+
+    Example: `sparsec-opt --sparsec-cpu-lower-layers="vector-width=8" m.mlir`.
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect", "::mlir::bufferization::BufferizationDialect",
+    "::mlir::linalg::LinalgDialect",
+    "::mlir::memref::MemRefDialect", "::mlir::scf::SCFDialect",
+    "::mlir::tensor::TensorDialect", "::mlir::vector::VectorDialect"
+  ];
+  let options = [
+    Option<"vectorWidth", "vector-width", "int64_t", /*default=*/"8",
+           "f32 lanes per vector: 4 (SSE, NEON), 8 (AVX2), 16 (AVX-512)">,
+    Option<"tileTokens", "tile-tokens", "int64_t", /*default=*/"6",
+           "Tokens (rows of the input) per register tile, 1 to 16">,
+    Option<"tileVectors", "tile-vectors", "int64_t", /*default=*/"2",
+           "Vectors of output features per register tile, 1 to 8">
+  ];
+}
+
+def SparsecCpuInterchangeLoops
+    : Pass<"sparsec-cpu-interchange-loops", "::mlir::func::FuncOp"> {
+  let summary = "Reduction loops outside the innermost parallel loop, so "
+                "LLVM vectorises the ops the kernels do not cover";
+  let description = [{
+    For every linalg op whose innermost loop is a reduction (depthwise and
+    grouped convolutions, pooling, matmuls no kernel took), makes the loop
+    of the output's last (contiguous) dimension the innermost one, with the
+    reduction loops just outside it: a depthwise convolution iterated as
+    (n, oh, ow, c, kh, kw) becomes (n, oh, c, kh, kw, ow). The innermost loop
+    then walks contiguous output (and input) elements with no loop-carried
+    dependence, which LLVM's loop vectoriser turns into vector code; each
+    output element still sums its terms in the same order, so results do not
+    change. Named ops are generalised first. Ops are left alone when an input
+    reads along that loop anywhere but in its own last dimension (a row
+    reduction such as softmax's sum would become strided loads), or when the
+    output's last dimension is not a plain parallel loop.
+
+    Example: `sparsec-opt --sparsec-cpu-interchange-loops m.mlir`.
+  }];
+  let dependentDialects = ["::mlir::linalg::LinalgDialect"];
+}
+
+#endif

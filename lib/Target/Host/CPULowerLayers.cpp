@@ -1,0 +1,297 @@
+//===- CPULowerLayers.cpp - layers with constant weights as packed GEMMs --===//
+//
+// sparsec.linear runs the packed GEMM kernel on its T x K view; sparsec.conv2d
+// (groups = 1) on its im2col matrix: rows are output pixels, columns the
+// weight's GEMM view order (c, kh, kw), so a HiNM or N:M weight of a
+// convolution prunes the same columns it does for a linear layer.
+//
+//===----------------------------------------------------------------------===//
+#include "PackedGemm.h"
+
+#include "sparsec/Dialect/Sparsec/IR/Sparsec.h"
+#include "sparsec/Dialect/Sparsec/IR/WeightData.h"
+#include "sparsec/Target/Host/Passes.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+
+namespace sparsec {
+#define GEN_PASS_DEF_SPARSECCPULOWERLAYERS
+#include "sparsec/Target/Host/Passes.h.inc"
+} // namespace sparsec
+
+using namespace mlir;
+using namespace sparsec;
+
+namespace {
+
+SmallVector<ReassociationIndices> leadingDims(int64_t rank) {
+  ReassociationIndices lead;
+  for (int64_t i = 0; i + 1 < rank; ++i)
+    lead.push_back(i);
+  return {lead, {rank - 1}};
+}
+
+/// The weight (and bias) of a layer as floats, if both are readable
+/// constants.
+struct LayerData {
+  std::optional<WeightData> weight, bias;
+};
+std::optional<LayerData> readLayer(Value weight, Value bias) {
+  LayerData data;
+  data.weight = WeightData::getFromValue(weight);
+  if (!data.weight)
+    return std::nullopt;
+  if (bias) {
+    data.bias = WeightData::getFromValue(bias);
+    if (!data.bias)
+      return std::nullopt;
+  }
+  return data;
+}
+
+struct SparsecCpuLowerLayersPass
+    : sparsec::impl::SparsecCpuLowerLayersBase<SparsecCpuLowerLayersPass> {
+  using Base::Base;
+
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    if (vectorWidth != 4 && vectorWidth != 8 && vectorWidth != 16) {
+      module.emitError("sparsec-cpu-lower-layers: vector-width must be 4, 8 "
+                       "or 16, not ")
+          << vectorWidth.getValue();
+      return signalPassFailure();
+    }
+    if (tileTokens < 1 || tileTokens > 16 || tileVectors < 1 ||
+        tileVectors > 8) {
+      module.emitError("sparsec-cpu-lower-layers: tile-tokens must be 1 to "
+                       "16 and tile-vectors 1 to 8, not ")
+          << tileTokens.getValue() << " and " << tileVectors.getValue();
+      return signalPassFailure();
+    }
+    tiling = {vectorWidth, tileTokens, tileVectors};
+    SmallVector<Operation *> layers;
+    module.walk([&](Operation *op) {
+      if (isa<LinearOp, Conv2DOp, linalg::GenericOp>(op))
+        layers.push_back(op);
+    });
+    for (Operation *op : layers) {
+      std::string prefix = "__sparsec_cpu_layer" + std::to_string(counter);
+      if (auto linear = dyn_cast<LinearOp>(op)) {
+        rewriteLinear(linear, module, prefix);
+        ++counter;
+      } else if (auto conv = dyn_cast<Conv2DOp>(op)) {
+        rewriteConv(conv, module, prefix);
+        ++counter;
+      } else {
+        rewriteMatmul(cast<linalg::GenericOp>(op));
+      }
+    }
+  }
+
+  /// A linalg.generic computing C[b.., m, n] += A[b.., m, k] * B[b.., k, n]
+  /// (the importer's MatMul of two computed values) runs the batched kernel.
+  void rewriteMatmul(linalg::GenericOp op) {
+    if (!linalg::isaContractionOpInterface(op) || op.getNumDpsInputs() != 2 ||
+        op.getNumDpsInits() != 1 || op->getNumResults() != 1)
+      return;
+    FailureOr<linalg::ContractionDimensions> dims =
+        linalg::inferContractionDims(op);
+    if (failed(dims) || dims->m.size() != 1 || dims->n.size() != 1 ||
+        dims->k.size() != 1)
+      return;
+    SmallVector<unsigned> batch(dims->batch.begin(), dims->batch.end());
+    auto expect = [&](AffineMap map, unsigned second, unsigned last) {
+      SmallVector<unsigned> want = batch;
+      want.push_back(second);
+      want.push_back(last);
+      if (map.getNumResults() != want.size())
+        return false;
+      for (auto [expr, dim] : llvm::zip(map.getResults(), want)) {
+        auto d = dyn_cast<AffineDimExpr>(expr);
+        if (!d || d.getPosition() != dim)
+          return false;
+      }
+      return true;
+    };
+    SmallVector<AffineMap> maps = op.getIndexingMapsArray();
+    unsigned m = dims->m[0], n = dims->n[0], k = dims->k[0];
+    if (!expect(maps[0], m, k) || !expect(maps[1], k, n) ||
+        !expect(maps[2], m, n))
+      return;
+    auto outType = cast<RankedTensorType>(op->getResult(0).getType());
+    for (Value v : op->getOperands()) {
+      auto t = dyn_cast<RankedTensorType>(v.getType());
+      if (!t || !t.hasStaticShape() || !t.getElementType().isF32() ||
+          t.getNumElements() == 0)
+        return;
+    }
+
+    // Every operand as [batch, rows, cols].
+    OpBuilder b(op);
+    Location loc = op.getLoc();
+    auto to3d = [&](Value v) -> Value {
+      auto t = cast<RankedTensorType>(v.getType());
+      int64_t rank = t.getRank();
+      int64_t leading = 1;
+      for (int64_t i = 0; i + 2 < rank; ++i)
+        leading *= t.getDimSize(i);
+      auto type = RankedTensorType::get(
+          {leading, t.getDimSize(rank - 2), t.getDimSize(rank - 1)},
+          t.getElementType());
+      if (rank == 3)
+        return v;
+      if (rank == 2)
+        return tensor::ExpandShapeOp::create(
+            b, loc, type, v, ArrayRef<ReassociationIndices>{{0, 1}, {2}});
+      ReassociationIndices lead;
+      for (int64_t i = 0; i + 2 < rank; ++i)
+        lead.push_back(i);
+      return tensor::CollapseShapeOp::create(
+          b, loc, type, v,
+          ArrayRef<ReassociationIndices>{lead, {rank - 2}, {rank - 1}});
+    };
+    Value result = emitBatchedMatmul(b, loc, to3d(op.getDpsInputs()[0]),
+                                     to3d(op.getDpsInputs()[1]),
+                                     to3d(op.getDpsInits()[0]), tiling);
+    int64_t rank = outType.getRank();
+    if (rank == 2) {
+      result = tensor::CollapseShapeOp::create(
+          b, loc, outType, result, ArrayRef<ReassociationIndices>{{0, 1}, {2}});
+    } else if (rank > 3) {
+      ReassociationIndices lead;
+      for (int64_t i = 0; i + 2 < rank; ++i)
+        lead.push_back(i);
+      result = tensor::ExpandShapeOp::create(
+          b, loc, outType, result,
+          ArrayRef<ReassociationIndices>{lead, {rank - 2}, {rank - 1}});
+    }
+    op->getResult(0).replaceAllUsesWith(result);
+    op.erase();
+  }
+
+  PackedWeight pack(const LayerData &data, int64_t rows, int64_t cols) {
+    return packWeight(data.weight->values(),
+                      data.bias ? data.bias->values() : ArrayRef<float>(), rows,
+                      cols, tiling.panelWidth());
+  }
+
+  void rewriteLinear(LinearOp op, ModuleOp module, StringRef prefix) {
+    RankedTensorType inType = op.getInput().getType();
+    RankedTensorType outType = op.getResult().getType();
+    if (!inType.getElementType().isF32() || !outType.hasStaticShape() ||
+        !inType.hasStaticShape())
+      return;
+    std::optional<LayerData> data = readLayer(op.getWeight(), op.getBias());
+    int64_t rows = op.getNumRows(), cols = op.getReductionSize();
+    if (!data || rows == 0 || cols == 0 || inType.getNumElements() == 0)
+      return;
+    int64_t tokens = inType.getNumElements() / cols;
+
+    OpBuilder b(op);
+    Location loc = op.getLoc();
+    Value in2d = op.getInput();
+    auto in2dType = RankedTensorType::get({tokens, cols}, b.getF32Type());
+    if (inType.getRank() == 1)
+      in2d = tensor::ExpandShapeOp::create(
+          b, loc, in2dType, in2d, ArrayRef<ReassociationIndices>{{0, 1}});
+    else if (inType.getRank() > 2)
+      in2d = tensor::CollapseShapeOp::create(b, loc, in2dType, in2d,
+                                             leadingDims(inType.getRank()));
+    Value result = emitPackedGemm(b, loc, module, in2d, pack(*data, rows, cols),
+                                  tiling, prefix);
+    if (outType.getRank() == 1)
+      result = tensor::CollapseShapeOp::create(
+          b, loc, outType, result, ArrayRef<ReassociationIndices>{{0, 1}});
+    else if (outType.getRank() > 2)
+      result = tensor::ExpandShapeOp::create(b, loc, outType, result,
+                                             leadingDims(outType.getRank()));
+    op.replaceAllUsesWith(result);
+    op.erase();
+  }
+
+  /// out[n, o, y, x] = b[o] + sum_{c,i,j} W[o, c, i, j] *
+  ///   in[n, c, y*sh + i*dh - pad_top, x*sw + j*dw - pad_left]:
+  /// the GEMM of the im2col matrix [(n, y, x)][(c, i, j)] with W's GEMM view.
+  void rewriteConv(Conv2DOp op, ModuleOp module, StringRef prefix) {
+    RankedTensorType inType = op.getInput().getType();
+    RankedTensorType wType = op.getWeight().getType();
+    RankedTensorType outType = op.getResult().getType();
+    if (op.getGroups() != 1 || !inType.getElementType().isF32() ||
+        !inType.hasStaticShape() || !outType.hasStaticShape())
+      return;
+    std::optional<LayerData> data = readLayer(op.getWeight(), op.getBias());
+    int64_t rows = op.getNumRows(), cols = op.getReductionSize();
+    if (!data || rows == 0 || cols == 0 || outType.getNumElements() == 0)
+      return;
+
+    OpBuilder b(op);
+    Location loc = op.getLoc();
+    Type f32 = b.getF32Type();
+    ArrayRef<int64_t> pads = op.getPads(), strides = op.getStrides(),
+                      dilations = op.getDilations();
+    Value input = op.getInput();
+    if (llvm::any_of(pads, [](int64_t p) { return p != 0; })) {
+      SmallVector<int64_t> padded(inType.getShape());
+      padded[2] += pads[0] + pads[2];
+      padded[3] += pads[1] + pads[3];
+      auto index = [&](int64_t v) -> OpFoldResult { return b.getIndexAttr(v); };
+      Value zero = arith::ConstantOp::create(b, loc, b.getZeroAttr(f32));
+      input = tensor::PadOp::create(
+          b, loc, RankedTensorType::get(padded, f32), input,
+          {index(0), index(0), index(pads[0]), index(pads[1])},
+          {index(0), index(0), index(pads[2]), index(pads[3])}, zero);
+    }
+
+    // im2col as [N, OH, OW, C, KH, KW]: an affine copy from the padded input.
+    int64_t n = outType.getDimSize(0), oh = outType.getDimSize(2),
+            ow = outType.getDimSize(3);
+    int64_t c = wType.getDimSize(1), kh = wType.getDimSize(2),
+            kw = wType.getDimSize(3);
+    MLIRContext *ctx = b.getContext();
+    AffineExpr dn, dy, dx, dc, di, dj;
+    bindDims(ctx, dn, dy, dx, dc, di, dj);
+    AffineMap inMap =
+        AffineMap::get(6, 0,
+                       {dn, dc, dy * strides[0] + di * dilations[0],
+                        dx * strides[1] + dj * dilations[1]},
+                       ctx);
+    auto colsType = RankedTensorType::get({n, oh, ow, c, kh, kw}, f32);
+    Value empty = tensor::EmptyOp::create(b, loc, colsType.getShape(), f32);
+    Value im2col =
+        linalg::GenericOp::create(
+            b, loc, colsType, ValueRange{input}, ValueRange{empty},
+            {inMap, b.getMultiDimIdentityMap(6)},
+            SmallVector<utils::IteratorType>(6, utils::IteratorType::parallel),
+            [](OpBuilder &nb, Location nl, ValueRange args) {
+              linalg::YieldOp::create(nb, nl, args[0]);
+            })
+            .getResult(0);
+    Value matrix = tensor::CollapseShapeOp::create(
+        b, loc, RankedTensorType::get({n * oh * ow, cols}, f32), im2col,
+        ArrayRef<ReassociationIndices>{{0, 1, 2}, {3, 4, 5}});
+
+    Value gemm = emitPackedGemm(b, loc, module, matrix, pack(*data, rows, cols),
+                                tiling, prefix);
+    // [N*OH*OW, O] -> [N, OH, OW, O] -> NCHW.
+    Value nhwc = tensor::ExpandShapeOp::create(
+        b, loc, RankedTensorType::get({n, oh, ow, rows}, f32), gemm,
+        ArrayRef<ReassociationIndices>{{0, 1, 2}, {3}});
+    Value init = tensor::EmptyOp::create(b, loc, outType.getShape(), f32);
+    Value result = linalg::TransposeOp::create(b, loc, nhwc, init,
+                                               ArrayRef<int64_t>{0, 3, 1, 2})
+                       .getResult()[0];
+    op.replaceAllUsesWith(result);
+    op.erase();
+  }
+
+  GemmTiling tiling;
+  int64_t counter = 0;
+};
+
+} // namespace

@@ -1,0 +1,286 @@
+//===- PackedGemm.cpp - packed, register-tiled GEMM kernels ---------------===//
+//
+// y[t, r] = sum_k x[t, k] * W[r, k] + b[r] with W a constant: the output
+// features are cut into panels of NR = tile-vectors * vector-width, each
+// panel's weights are packed at compile time as [kept column][NR], and a
+// register tile of MR tokens x NR features accumulates, per kept column,
+// NR/VW weight vectors times MR broadcast activations. A panel lists only
+// the columns where one of its rows is nonzero, so structured sparsity that
+// zeroes whole columns of a panel (HiNM's vector level) removes their work
+// with no gather (docs/CPUBackend.md).
+//
+//===----------------------------------------------------------------------===//
+#include "PackedGemm.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/IR/SymbolTable.h"
+
+using namespace mlir;
+
+namespace sparsec {
+
+PackedWeight packWeight(ArrayRef<float> weight, ArrayRef<float> bias,
+                        int64_t rows, int64_t cols, int64_t panelWidth) {
+  PackedWeight p;
+  p.rows = rows;
+  p.cols = cols;
+  p.panelWidth = panelWidth;
+  p.panels = (rows + panelWidth - 1) / panelWidth;
+  p.offsets.push_back(0);
+  for (int64_t panel = 0; panel < p.panels; ++panel) {
+    int64_t first = panel * panelWidth,
+            last = std::min(rows, first + panelWidth);
+    for (int64_t k = 0; k < cols; ++k) {
+      bool kept = false;
+      for (int64_t r = first; r < last && !kept; ++r)
+        kept = weight[r * cols + k] != 0.0f;
+      if (!kept)
+        continue;
+      p.columns.push_back(int32_t(k));
+      for (int64_t r = first; r < first + panelWidth; ++r)
+        p.values.push_back(r < last ? weight[r * cols + k] : 0.0f);
+    }
+    p.offsets.push_back(int32_t(p.columns.size()));
+  }
+  p.bias.assign(p.panels * panelWidth, 0.0f);
+  for (size_t r = 0; r < bias.size(); ++r)
+    p.bias[r] = bias[r];
+  return p;
+}
+
+namespace {
+
+class KernelBuilder {
+public:
+  KernelBuilder(OpBuilder &b, Location loc, const GemmTiling &tiling)
+      : b(b), loc(loc), vw(tiling.vectorWidth), mr(tiling.tileTokens),
+        nv(tiling.tileVectors), vecType(VectorType::get({vw}, b.getF32Type())) {
+  }
+
+  /// Emits the kernel for `layer` reading `input` (T x K, row-contiguous)
+  /// into `output` (T x R).
+  void build(const PackedWeight &layer, StringRef symbolPrefix, ModuleOp module,
+             Value input, Value output) {
+    Value values = global(
+        module, symbolPrefix.str() + "_w",
+        {int64_t(layer.columns.size()), layer.panelWidth}, b.getF32Type(),
+        DenseElementsAttr::get(
+            RankedTensorType::get(
+                {int64_t(layer.columns.size()), layer.panelWidth},
+                b.getF32Type()),
+            ArrayRef<float>(layer.values)));
+    Value bias = global(
+        module, symbolPrefix.str() + "_b", {int64_t(layer.bias.size())},
+        b.getF32Type(),
+        DenseElementsAttr::get(
+            RankedTensorType::get({int64_t(layer.bias.size())}, b.getF32Type()),
+            ArrayRef<float>(layer.bias)));
+    Value columns, offsets;
+    dense = layer.everyPanelDense();
+    if (!dense) {
+      columns = global(module, symbolPrefix.str() + "_k",
+                       {int64_t(layer.columns.size())}, b.getI32Type(),
+                       DenseElementsAttr::get(
+                           RankedTensorType::get(
+                               {int64_t(layer.columns.size())}, b.getI32Type()),
+                           ArrayRef<int32_t>(layer.columns)));
+      offsets = global(module, symbolPrefix.str() + "_o",
+                       {int64_t(layer.offsets.size())}, b.getI32Type(),
+                       DenseElementsAttr::get(
+                           RankedTensorType::get(
+                               {int64_t(layer.offsets.size())}, b.getI32Type()),
+                           ArrayRef<int32_t>(layer.offsets)));
+    }
+    this->input = input;
+    this->output = output;
+    this->values = values;
+    this->bias = bias;
+    this->columns = columns;
+    this->cols = layer.cols;
+    this->rows = layer.rows;
+    tokens = cast<RankedTensorType>(input.getType()).getDimSize(0);
+
+    // Full panels, then the last one with masked stores if R % NR != 0.
+    int64_t fullPanels = layer.rows / layer.panelWidth;
+    // Panels are independent (each writes its own output columns with the
+    // same arithmetic whichever thread runs it): an scf.parallel, which the
+    // host pipeline hands to OpenMP, gives the same bits at any thread count.
+    if (fullPanels > 0) {
+      scf::ParallelOp::create(
+          b, loc, ValueRange{index(0)}, ValueRange{index(fullPanels)},
+          ValueRange{index(1)}, [&](OpBuilder &nb, Location, ValueRange panel) {
+            OpBuilder::InsertionGuard guard(b);
+            b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
+            emitPanel(panel[0], offsets, /*partial=*/false);
+          });
+    }
+    if (fullPanels < layer.panels)
+      emitPanel(index(fullPanels), offsets, /*partial=*/true);
+  }
+
+private:
+  Value index(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
+
+  Value global(ModuleOp module, std::string name, ArrayRef<int64_t> shape,
+               Type element, Attribute init) {
+    auto type = MemRefType::get(shape, element);
+    OpBuilder mb(module.getBodyRegion());
+    auto op = memref::GlobalOp::create(
+        mb, loc, name, mb.getStringAttr("private"), type, init,
+        /*constant=*/true, mb.getI64IntegerAttr(64));
+    SymbolTable(module).insert(op); // renames on a clash
+    return memref::GetGlobalOp::create(b, loc, type, op.getSymName());
+  }
+
+  /// The loops over the token tiles of one panel.
+  void emitPanel(Value panel, Value offsets, bool partial) {
+    Value first, last;
+    if (dense) {
+      first = arith::MulIOp::create(b, loc, panel, index(cols));
+      last = arith::AddIOp::create(b, loc, first, index(cols));
+    } else {
+      Value next = arith::AddIOp::create(b, loc, panel, index(1));
+      first = arith::IndexCastOp::create(
+          b, loc, b.getIndexType(),
+          memref::LoadOp::create(b, loc, offsets, ValueRange{panel}));
+      last = arith::IndexCastOp::create(
+          b, loc, b.getIndexType(),
+          memref::LoadOp::create(b, loc, offsets, ValueRange{next}));
+    }
+    Value firstRow = arith::MulIOp::create(b, loc, panel, index(nv * vw));
+    int64_t fullTiles = tokens / mr;
+    if (fullTiles > 0) {
+      scf::ForOp::create(
+          b, loc, index(0), index(fullTiles * mr), index(mr), ValueRange{},
+          [&](OpBuilder &nb, Location, Value token, ValueRange) {
+            OpBuilder::InsertionGuard guard(b);
+            b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
+            emitTile(token, mr, firstRow, first, last, partial);
+            scf::YieldOp::create(b, loc);
+          });
+    }
+    for (int64_t t = fullTiles * mr; t < tokens; ++t)
+      emitTile(index(t), 1, firstRow, first, last, partial);
+  }
+
+  /// `tileTokens` tokens from `token` x the panel's NR features.
+  void emitTile(Value token, int64_t tileTokens, Value firstRow, Value first,
+                Value last, bool partial) {
+    SmallVector<Value> tokenIndex;
+    for (int64_t i = 0; i < tileTokens; ++i)
+      tokenIndex.push_back(
+          i == 0 ? token : arith::AddIOp::create(b, loc, token, index(i)));
+    SmallVector<Value> featureIndex, init;
+    for (int64_t j = 0; j < nv; ++j) {
+      featureIndex.push_back(
+          j == 0 ? firstRow
+                 : arith::AddIOp::create(b, loc, firstRow, index(j * vw)));
+      init.push_back(
+          vector::LoadOp::create(b, loc, vecType, bias, featureIndex[j]));
+    }
+    SmallVector<Value> accumulators;
+    for (int64_t i = 0; i < tileTokens; ++i)
+      accumulators.append(init.begin(), init.end());
+
+    auto loop = scf::ForOp::create(
+        b, loc, first, last, index(1), accumulators,
+        [&](OpBuilder &nb, Location, Value packedRow, ValueRange acc) {
+          OpBuilder::InsertionGuard guard(b);
+          b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
+          Value column =
+              dense ? arith::SubIOp::create(b, loc, packedRow, first)
+                    : arith::IndexCastOp::create(
+                          b, loc, b.getIndexType(),
+                          memref::LoadOp::create(b, loc, columns,
+                                                 ValueRange{packedRow}))
+                          .getResult();
+          SmallVector<Value> weights;
+          for (int64_t j = 0; j < nv; ++j)
+            weights.push_back(vector::LoadOp::create(
+                b, loc, vecType, values, ValueRange{packedRow, index(j * vw)}));
+          SmallVector<Value> next;
+          for (int64_t i = 0; i < tileTokens; ++i) {
+            // A tensor read, not a memref load: one-shot bufferization must
+            // see where the input is read (an early to_buffer could be
+            // CSE'd or hoisted past a later in-place write of its buffer).
+            Value x = tensor::ExtractOp::create(
+                b, loc, input, ValueRange{tokenIndex[i], column});
+            Value splat = vector::BroadcastOp::create(b, loc, vecType, x);
+            for (int64_t j = 0; j < nv; ++j)
+              next.push_back(vector::FMAOp::create(b, loc, splat, weights[j],
+                                                   acc[i * nv + j]));
+          }
+          scf::YieldOp::create(b, loc, next);
+        });
+
+    for (int64_t i = 0; i < tileTokens; ++i)
+      for (int64_t j = 0; j < nv; ++j) {
+        Value result = loop.getResult(i * nv + j);
+        SmallVector<Value, 2> at = {tokenIndex[i], featureIndex[j]};
+        if (!partial) {
+          vector::StoreOp::create(b, loc, result, output, at);
+          continue;
+        }
+        // Lanes past R are not stored: min(max(R - feature, 0), VW).
+        Value remaining =
+            arith::SubIOp::create(b, loc, index(rows), featureIndex[j]);
+        remaining = arith::MaxSIOp::create(b, loc, remaining, index(0));
+        remaining = arith::MinSIOp::create(b, loc, remaining, index(vw));
+        Value mask = vector::CreateMaskOp::create(
+            b, loc, VectorType::get({vw}, b.getI1Type()),
+            ValueRange{remaining});
+        vector::MaskedStoreOp::create(b, loc, output, at, mask, result);
+      }
+  }
+
+  OpBuilder &b;
+  Location loc;
+  int64_t vw, mr, nv;
+  VectorType vecType;
+  bool dense = true;
+  int64_t cols = 0, rows = 0, tokens = 0;
+  Value input, output, values, bias, columns;
+};
+
+} // namespace
+
+Value emitPackedGemm(OpBuilder &b, Location loc, ModuleOp module, Value input,
+                     const PackedWeight &weight, const GemmTiling &tiling,
+                     StringRef symbolPrefix) {
+  auto inType = cast<RankedTensorType>(input.getType());
+  int64_t tokens = inType.getDimSize(0);
+  Type f32 = b.getF32Type();
+  auto output = memref::AllocOp::create(
+      b, loc, MemRefType::get({tokens, weight.rows}, f32),
+      b.getI64IntegerAttr(64));
+  KernelBuilder(b, loc, tiling)
+      .build(weight, symbolPrefix, module, input, output);
+  // What was decided, on the buffer the kernel writes (for tests and
+  // readers of the IR).
+  output->setAttr(
+      "sparsec.cpu.kernel",
+      b.getDictionaryAttr({
+          b.getNamedAttr("kind", b.getStringAttr(weight.everyPanelDense()
+                                                     ? "dense"
+                                                     : "kept_columns")),
+          b.getNamedAttr("panels", b.getI64IntegerAttr(weight.panels)),
+          b.getNamedAttr("kept_columns",
+                         b.getI64IntegerAttr(weight.columns.size())),
+          b.getNamedAttr("vector_width",
+                         b.getI64IntegerAttr(tiling.vectorWidth)),
+          b.getNamedAttr("tile_tokens", b.getI64IntegerAttr(tiling.tileTokens)),
+          b.getNamedAttr("tile_vectors",
+                         b.getI64IntegerAttr(tiling.tileVectors)),
+      }));
+  return bufferization::ToTensorOp::create(
+      b, loc, RankedTensorType::get({tokens, weight.rows}, f32), output,
+      /*restrict=*/true, /*writable=*/true);
+}
+
+} // namespace sparsec

@@ -1,0 +1,18 @@
+// Option values outside what the kernels can be built with are errors.
+// RUN: not sparsec-opt %s --sparsec-cpu-lower-layers="vector-width=6" 2>&1 | FileCheck %s --check-prefix=WIDTH
+// RUN: not sparsec-opt %s --sparsec-cpu-lower-layers="tile-tokens=0" 2>&1 | FileCheck %s --check-prefix=TILES
+// RUN: not sparsec-opt %s --sparsec-cpu-lower-layers="tile-vectors=9" 2>&1 | FileCheck %s --check-prefix=TILES
+// And through the driver, by the host target's flags.
+// RUN: not sparsec %s --host-vector-width=32 2>&1 | FileCheck %s --check-prefix=HOSTWIDTH
+// RUN: not sparsec %s --host-tile-tokens=17 2>&1 | FileCheck %s --check-prefix=HOSTTOKENS
+// RUN: not sparsec %s --host-tile-vectors=0 2>&1 | FileCheck %s --check-prefix=HOSTVECTORS
+// WIDTH: error: sparsec-cpu-lower-layers: vector-width must be 4, 8 or 16, not 6
+// TILES: error: sparsec-cpu-lower-layers: tile-tokens must be 1 to 16 and tile-vectors 1 to 8, not
+// HOSTWIDTH: sparsec: error: --host-vector-width must be 0, 4, 8 or 16, not 32
+// HOSTTOKENS: sparsec: error: --host-tile-tokens must be 0 to 16, not 17
+// HOSTVECTORS: sparsec: error: --host-tile-vectors must be 1 to 8, not 0
+func.func @main(%x: tensor<2x4xf32>) -> tensor<2x3xf32> {
+  %w = arith.constant dense<1.0> : tensor<3x4xf32>
+  %y = sparsec.linear %x, %w : (tensor<2x4xf32>, tensor<3x4xf32>) -> tensor<2x3xf32>
+  return %y : tensor<2x3xf32>
+}

@@ -1,0 +1,285 @@
+"""The host target's linear-layer kernels (sparsec-cpu-lower-layers, docs/CPUBackend.md)
+against numpy: random shapes that are multiples of no tile, vector width or V; dense, HiNM,
+2:4 and all-zero weights; with and without bias; rank 1, 2 and 3 inputs; every vector width
+and several register tiles. The reference is float64 numpy of the same float32 data.
+"""
+from __future__ import annotations
+
+import subprocess
+import zlib
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+import pytest
+
+from sparsec_cli import run_model, sparsec_bin
+
+RTOL = 1e-5  # float32 sums of at most ~300 products, relative to max |y|
+
+
+def dense_literal(a: np.ndarray) -> str:
+    """An exact MLIR dense literal: the little-endian bytes as hex."""
+    return 'dense<"0x' + np.ascontiguousarray(a, "<f4").tobytes().hex().upper() + '">'
+
+
+def tensor_type(shape) -> str:
+    return "tensor<" + "x".join(map(str, shape)) + "xf32>"
+
+
+def linear_module(in_shape, weight: np.ndarray, bias: Optional[np.ndarray]) -> str:
+    rows = weight.shape[0]
+    out_shape = tuple(in_shape[:-1]) + (rows,)
+    lines = [f"func.func @main(%x: {tensor_type(in_shape)}) -> {tensor_type(out_shape)} {{",
+             f"  %w = arith.constant {dense_literal(weight)} : {tensor_type(weight.shape)}"]
+    operands, types = "%x, %w", f"{tensor_type(in_shape)}, {tensor_type(weight.shape)}"
+    if bias is not None:
+        lines.append(f"  %b = arith.constant {dense_literal(bias)} : {tensor_type(bias.shape)}")
+        operands += ", %b"
+        types += f", {tensor_type(bias.shape)}"
+    lines += [f"  %y = sparsec.linear {operands} : ({types}) -> {tensor_type(out_shape)}",
+              f"  return %y : {tensor_type(out_shape)}", "}"]
+    return "\n".join(lines) + "\n"
+
+
+def hinm_weight(rng, rows, cols, v, kept_fraction, n=2, m=4):
+    """Rows in tiles of v share one kept-column list; inside it each row keeps n of every m."""
+    w = rng.standard_normal((rows, cols)).astype(np.float32)
+    mask = np.zeros_like(w, dtype=bool)
+    for first in range(0, rows, v):
+        kept = np.sort(rng.choice(cols, max(1, int(cols * kept_fraction)), replace=False))
+        for r in range(first, min(rows, first + v)):
+            for g in range(0, len(kept), m):
+                group = kept[g:g + m]
+                mask[r, rng.choice(group, min(n, len(group)), replace=False)] = True
+    return np.where(mask, w, 0).astype(np.float32)
+
+
+def nm_weight(rng, rows, cols, n=2, m=4):
+    w = rng.standard_normal((rows, cols)).astype(np.float32)
+    mask = np.zeros_like(w, dtype=bool)
+    for r in range(rows):
+        for g in range(0, cols, m):
+            width = min(m, cols - g)
+            mask[r, g + rng.choice(width, min(n, width), replace=False)] = True
+    return np.where(mask, w, 0).astype(np.float32)
+
+
+CASES = [
+    # name, tokens shape (leading dims), rows, cols, pattern, bias
+    ("dense-odd", (7,), 37, 29, "dense", True),
+    ("dense-rank1", (), 19, 33, "dense", True),
+    ("dense-rank3", (2, 5), 40, 24, "dense", False),
+    ("hinm-v16", (13,), 70, 96, "hinm16", True),
+    ("hinm-v64", (9,), 130, 120, "hinm64", True),
+    ("nm24", (11,), 33, 50, "nm", False),
+    ("zero-rows", (5,), 21, 17, "zero-panel", True),
+    ("one-token", (1,), 64, 64, "hinm64", False),
+]
+KERNEL_OPTIONS = [
+    ["--host-vector-width=4", "--host-tile-tokens=1", "--host-tile-vectors=1"],
+    ["--host-vector-width=8", "--host-tile-tokens=6", "--host-tile-vectors=2"],
+    ["--host-vector-width=16", "--host-tile-tokens=8", "--host-tile-vectors=3"],
+    [],  # this machine's defaults
+]
+
+
+def make_weight(rng, pattern, rows, cols):
+    if pattern == "dense":
+        return rng.standard_normal((rows, cols)).astype(np.float32)
+    if pattern.startswith("hinm"):
+        return hinm_weight(rng, rows, cols, int(pattern[4:]), 0.5)
+    if pattern == "nm":
+        return nm_weight(rng, rows, cols)
+    w = rng.standard_normal((rows, cols)).astype(np.float32)
+    w[: rows // 2] = 0  # whole panels without a kept column: the output is the bias
+    return w
+
+
+@pytest.mark.parametrize("options", KERNEL_OPTIONS, ids=lambda o: " ".join(o) or "defaults")
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c[0])
+def test_linear_kernel_matches_numpy(tmp_path: Path, case, options):
+    name, lead, rows, cols, pattern, with_bias = case
+    rng = np.random.default_rng(zlib.crc32(name.encode()))
+    weight = make_weight(rng, pattern, rows, cols)
+    bias = rng.standard_normal(rows).astype(np.float32) if with_bias else None
+    in_shape = tuple(lead) + (cols,)
+    x = rng.standard_normal(in_shape).astype(np.float32)
+    model = tmp_path / "linear.mlir"
+    model.write_text(linear_module(in_shape, weight, bias))
+
+    result = run_model(model, [x], tmp_path, 1, extra_args=options)
+    assert result.error is None, f"{result.error}\n{result.cmd}"
+    expected = x.astype(np.float64) @ weight.astype(np.float64).T
+    if bias is not None:
+        expected = expected + bias
+    (actual,) = result.outputs
+    assert actual.shape == expected.shape and actual.dtype == np.float32
+    scale = max(float(np.abs(expected).max()), 1e-6)
+    err = float(np.abs(actual - expected).max()) / scale
+    assert err <= RTOL, f"max relative error {err:.3g} > {RTOL} ({result.cmd})"
+
+
+def test_kernel_decision_follows_the_zeros(tmp_path: Path):
+    """A HiNM weight with V = 64 keeps half of each panel's columns; a dense one keeps all;
+    a 2:4 weight keeps all (its zeros differ from row to row)."""
+    rng = np.random.default_rng(5)
+    decisions = {}
+    for pattern in ("dense", "hinm64", "nm"):
+        weight = make_weight(rng, pattern, 128, 64)
+        model = tmp_path / f"{pattern}.mlir"
+        model.write_text(linear_module((4, 64), weight, None))
+        out = subprocess.run([str(sparsec_bin().parent / "sparsec-opt"), str(model),
+                              "--sparsec-cpu-lower-layers=vector-width=16 tile-vectors=2"],
+                             capture_output=True, text=True, timeout=60)
+        assert out.returncode == 0, out.stderr
+        line = next(ln for ln in out.stdout.splitlines() if "sparsec.cpu.kernel" in ln)
+        decisions[pattern] = line
+    assert 'kind = "dense"' in decisions["dense"] and "kept_columns = 256" in decisions["dense"]
+    assert 'kind = "kept_columns"' in decisions["hinm64"]
+    assert "kept_columns = 128 " in decisions["hinm64"] + " "
+    assert 'kind = "dense"' in decisions["nm"]
+
+
+@pytest.mark.parametrize("threads_flag", [[], ["--host-threads=2"]], ids=["runtime", "compiled"])
+def test_threads_give_the_same_bits(tmp_path: Path, threads_flag):
+    """Panels run on OpenMP threads: 1 and 2 threads (OMP_NUM_THREADS, or --host-threads
+    fixed at compile time) give bit-identical outputs, and both match numpy."""
+    import os
+    rng = np.random.default_rng(11)
+    weight = hinm_weight(rng, 200, 72, 16, 0.5)
+    x = rng.standard_normal((13, 72)).astype(np.float32)
+    model = tmp_path / "linear.mlir"
+    model.write_text(linear_module(x.shape, weight, None))
+    np.save(tmp_path / "x.npy", x)
+    outputs = []
+    for threads in ("1", "2"):
+        out = tmp_path / f"out{threads}"
+        env = dict(os.environ, OMP_NUM_THREADS=threads)
+        proc = subprocess.run([str(sparsec_bin()), str(model), "--run",
+                               f"--input={tmp_path / 'x.npy'}", "-o", str(out),
+                               "--host-vector-width=8", *threads_flag],
+                              capture_output=True, text=True, env=env, timeout=120)
+        assert proc.returncode == 0, proc.stderr
+        outputs.append(np.load(out / "output_0.npy"))
+    assert outputs[0].tobytes() == outputs[1].tobytes()
+    expected = x.astype(np.float64) @ weight.astype(np.float64).T
+    assert np.abs(outputs[0] - expected).max() <= RTOL * np.abs(expected).max()
+
+
+def test_sparse_layer_code_is_parallel_and_vectorised(tmp_path: Path):
+    """The object of a HiNM layer forks OpenMP threads and uses FMA instructions."""
+    rng = np.random.default_rng(12)
+    model = tmp_path / "linear.mlir"
+    model.write_text(linear_module((8, 64), hinm_weight(rng, 128, 64, 64, 0.5), None))
+    proc = subprocess.run([str(sparsec_bin()), str(model), "--emit=llvm",
+                           "--host-vector-width=8"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert "__kmpc_fork_call" in proc.stdout
+    assert "llvm.fma.v8f32" in proc.stdout or "llvm.fmuladd.v8f32" in proc.stdout
+
+
+def conv_module(in_shape, weight, bias, strides, pads, dilations) -> str:
+    n, _, h, w = in_shape
+    o, _, kh, kw = weight.shape
+    oh = (h + pads[0] + pads[2] - dilations[0] * (kh - 1) - 1) // strides[0] + 1
+    ow = (w + pads[1] + pads[3] - dilations[1] * (kw - 1) - 1) // strides[1] + 1
+    out_shape = (n, o, oh, ow)
+    operands, types = "%x, %w", f"{tensor_type(in_shape)}, {tensor_type(weight.shape)}"
+    lines = [f"func.func @main(%x: {tensor_type(in_shape)}) -> {tensor_type(out_shape)} {{",
+             f"  %w = arith.constant {dense_literal(weight)} : {tensor_type(weight.shape)}"]
+    if bias is not None:
+        lines.append(f"  %b = arith.constant {dense_literal(bias)} : {tensor_type(bias.shape)}")
+        operands += ", %b"
+        types += f", {tensor_type(bias.shape)}"
+    arr = lambda v: "array<i64: " + ", ".join(map(str, v)) + ">"  # noqa: E731
+    lines += [f"  %y = sparsec.conv2d {operands} {{strides = {arr(strides)}, pads = {arr(pads)}, "
+              f"dilations = {arr(dilations)}, groups = 1 : i64}} : ({types}) -> {tensor_type(out_shape)}",
+              f"  return %y : {tensor_type(out_shape)}", "}"]
+    return "\n".join(lines) + "\n", out_shape
+
+
+def conv_reference(x, weight, bias, strides, pads, dilations, out_shape):
+    """float64 direct convolution (NCHW, OIHW)."""
+    xp = np.pad(x.astype(np.float64), ((0, 0), (0, 0), (pads[0], pads[2]), (pads[1], pads[3])))
+    n, o, oh, ow = out_shape
+    kh, kw = weight.shape[2:]
+    y = np.zeros(out_shape)
+    for i in range(kh):
+        for j in range(kw):
+            rows = i * dilations[0] + strides[0] * np.arange(oh)
+            cols = j * dilations[1] + strides[1] * np.arange(ow)
+            patch = xp[:, :, rows][:, :, :, cols]  # n, c, oh, ow
+            y += np.einsum("nchw,oc->nohw", patch, weight[:, :, i, j].astype(np.float64))
+    if bias is not None:
+        y += bias[None, :, None, None]
+    return y
+
+
+CONV_CASES = [
+    # name, input NCHW, out channels, kernel, strides, pads, dilations, pattern, bias
+    ("1x1", (1, 19, 5, 6), 33, (1, 1), (1, 1), (0, 0, 0, 0), (1, 1), "dense", True),
+    ("3x3-pad", (2, 7, 9, 8), 20, (3, 3), (1, 1), (1, 1, 1, 1), (1, 1), "dense", False),
+    ("7x7-s2", (1, 3, 17, 15), 40, (7, 7), (2, 2), (3, 2, 3, 1), (1, 1), "dense", True),
+    ("3x3-dilated", (1, 5, 12, 11), 17, (3, 2), (1, 2), (2, 0, 1, 1), (2, 3), "dense", True),
+    ("3x3-hinm", (1, 16, 8, 8), 64, (3, 3), (1, 1), (1, 1, 1, 1), (1, 1), "hinm32", True),
+]
+
+
+@pytest.mark.parametrize("options", KERNEL_OPTIONS[1:3], ids=lambda o: " ".join(o))
+@pytest.mark.parametrize("case", CONV_CASES, ids=lambda c: c[0])
+def test_conv_kernel_matches_numpy(tmp_path: Path, case, options):
+    name, in_shape, out_ch, kernel, strides, pads, dilations, pattern, with_bias = case
+    rng = np.random.default_rng(zlib.crc32(name.encode()))
+    cols = in_shape[1] * kernel[0] * kernel[1]
+    gemm = (hinm_weight(rng, out_ch, cols, int(pattern[4:]), 0.5) if pattern.startswith("hinm")
+            else rng.standard_normal((out_ch, cols)).astype(np.float32))
+    weight = gemm.reshape(out_ch, in_shape[1], *kernel)
+    bias = rng.standard_normal(out_ch).astype(np.float32) if with_bias else None
+    x = rng.standard_normal(in_shape).astype(np.float32)
+    text, out_shape = conv_module(in_shape, weight, bias, strides, pads, dilations)
+    model = tmp_path / "conv.mlir"
+    model.write_text(text)
+    result = run_model(model, [x], tmp_path, 1, extra_args=options)
+    assert result.error is None, f"{result.error}\n{result.cmd}"
+    expected = conv_reference(x, weight, bias, strides, pads, dilations, out_shape)
+    (actual,) = result.outputs
+    assert actual.shape == expected.shape
+    err = float(np.abs(actual - expected).max()) / max(float(np.abs(expected).max()), 1e-6)
+    assert err <= RTOL, f"max relative error {err:.3g} > {RTOL} ({result.cmd})"
+
+
+MATMUL_CASES = [
+    # A shape, B shape: ONNX MatMul of two graph inputs (attention's Q·Kᵀ and P·V)
+    ((7, 5), (5, 37)),
+    ((2, 3, 13, 9), (2, 3, 9, 70)),
+    ((4, 33, 16), (4, 16, 8)),
+    ((1, 1), (1, 1)),
+    ((1, 4, 16, 16), (1, 4, 16, 16)),
+]
+
+
+@pytest.mark.parametrize("options", KERNEL_OPTIONS[:3], ids=lambda o: " ".join(o))
+@pytest.mark.parametrize("shapes", MATMUL_CASES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_batched_matmul_kernel_matches_numpy(tmp_path: Path, shapes, options):
+    import onnx
+    from onnx import TensorProto, helper
+    a_shape, b_shape = shapes
+    out_shape = tuple(a_shape[:-1]) + (b_shape[-1],)
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["a", "b"], ["y"])], "matmul",
+        [helper.make_tensor_value_info("a", TensorProto.FLOAT, list(a_shape)),
+         helper.make_tensor_value_info("b", TensorProto.FLOAT, list(b_shape))],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, list(out_shape))])
+    model = tmp_path / "matmul.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), model)
+    rng = np.random.default_rng(sum(a_shape) * 31 + sum(b_shape))
+    a = rng.standard_normal(a_shape).astype(np.float32)
+    b = rng.standard_normal(b_shape).astype(np.float32)
+    result = run_model(model, [a, b], tmp_path, 1, extra_args=options)
+    assert result.error is None, f"{result.error}\n{result.cmd}"
+    expected = np.matmul(a.astype(np.float64), b.astype(np.float64))
+    (actual,) = result.outputs
+    assert actual.shape == expected.shape
+    err = float(np.abs(actual - expected).max()) / max(float(np.abs(expected).max()), 1e-6)
+    assert err <= RTOL, f"max relative error {err:.3g} > {RTOL} ({result.cmd})"
