@@ -16,10 +16,18 @@
 
 #include <cerrno>
 #include <csignal>
+#include <cstdio>
+#include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 using namespace mlir;
+
+// Set in sanitizer builds (and under libFuzzer, which installs its own): the
+// probe child replaces it so that a report there ends only the child.
+extern "C" void __sanitizer_set_death_callback(void (*)(void))
+    __attribute__((weak));
 
 namespace sparsec {
 namespace {
@@ -79,6 +87,38 @@ LogicalResult checkResourceBlobs(ModuleOp module) {
 }
 
 [[noreturn]] void exitOnSignal(int signal) { _exit(128 + signal); }
+void exitAfterSanitizerReport() { _exit(128 + SIGABRT); }
+
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SPARSEC_ASAN 1
+#endif
+#endif
+
+/// The reader allocates sizes it reads from the file: a 4 KB file asked for
+/// 5 GB and zero-filled it. The probe child may grow its address space by
+/// 2 GiB plus 64 times the file's size; beyond that an allocation fails and
+/// the child aborts, so the caller never tries. (Not under AddressSanitizer,
+/// whose shadow memory needs terabytes of address space.)
+void limitAddressSpace(size_t fileBytes) {
+#ifndef SPARSEC_ASAN
+  unsigned long pages = 0;
+  if (FILE *statm = fopen("/proc/self/statm", "r")) {
+    if (fscanf(statm, "%lu", &pages) != 1)
+      pages = 0;
+    fclose(statm);
+  }
+  if (pages == 0)
+    return;
+  uint64_t current = uint64_t(pages) * uint64_t(sysconf(_SC_PAGESIZE));
+  uint64_t extra = (uint64_t(2) << 30) + 64 * uint64_t(fileBytes);
+  struct rlimit limit;
+  limit.rlim_cur = limit.rlim_max = current + extra;
+  setrlimit(RLIMIT_AS, &limit);
+#else
+  (void)fileBytes;
+#endif
+}
 
 /// Upstream defect (MLIR 22, found by fuzz/MLIRFuzzer.cpp): the bytecode
 /// reader trusts offsets and indices in its input, and malformed bytecode
@@ -91,16 +131,30 @@ int bytecodeCrashesReader(MLIRContext &context, llvm::MemoryBufferRef buffer) {
     return 0; // cannot probe: read it directly
   if (child == 0) {
     // A crash ends the child with 128 + signal, before any sanitizer
-    // handler reports it as a bug of this process.
+    // handler reports it as a bug of this process; what the reader or a
+    // sanitizer prints is dropped (the caller reports the error).
     for (int sig : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT})
       std::signal(sig, exitOnSignal);
-    MLIRContext probe(context.getDialectRegistry(),
-                      MLIRContext::Threading::DISABLED);
-    probe.allowUnregisteredDialects(context.allowsUnregisteredDialects());
-    ScopedDiagnosticHandler silence(&probe,
-                                    [](Diagnostic &) { return success(); });
-    Block block;
-    (void)readBytecodeFile(buffer, &block, ParserConfig(&probe));
+    if (__sanitizer_set_death_callback)
+      __sanitizer_set_death_callback(exitAfterSanitizerReport);
+    int devNull = open("/dev/null", O_WRONLY);
+    if (devNull >= 0) {
+      dup2(devNull, STDOUT_FILENO);
+      dup2(devNull, STDERR_FILENO);
+    }
+    limitAddressSpace(buffer.getBufferSize());
+    {
+      // Destroyed before the child exits: damage the reader did to the heap
+      // shows up when its allocations are freed, here rather than in the
+      // caller.
+      MLIRContext probe(context.getDialectRegistry(),
+                        MLIRContext::Threading::DISABLED);
+      probe.allowUnregisteredDialects(context.allowsUnregisteredDialects());
+      ScopedDiagnosticHandler silence(&probe,
+                                      [](Diagnostic &) { return success(); });
+      Block block;
+      (void)readBytecodeFile(buffer, &block, ParserConfig(&probe));
+    }
     _exit(0);
   }
   int status = 0;
