@@ -219,6 +219,10 @@ def conv_reference(x, weight, bias, strides, pads, dilations, out_shape):
 CONV_CASES = [
     # name, input NCHW, out channels, kernel, strides, pads, dilations, pattern, bias
     ("1x1", (1, 19, 5, 6), 33, (1, 1), (1, 1), (0, 0, 0, 0), (1, 1), "dense", True),
+    ("1x1-batch2", (2, 6, 3, 5), 9, (1, 1), (1, 1), (0, 0, 0, 0), (1, 1), "dense", False),
+    ("1x1-s2", (1, 8, 7, 9), 12, (1, 1), (2, 2), (0, 0, 0, 0), (1, 1), "dense", True),
+    ("1x1-pad", (1, 5, 4, 4), 7, (1, 1), (1, 1), (1, 0, 0, 1), (1, 1), "dense", True),
+    ("1x1-hinm", (1, 64, 9, 9), 72, (1, 1), (1, 1), (0, 0, 0, 0), (1, 1), "hinm16", True),
     ("3x3-pad", (2, 7, 9, 8), 20, (3, 3), (1, 1), (1, 1, 1, 1), (1, 1), "dense", False),
     ("7x7-s2", (1, 3, 17, 15), 40, (7, 7), (2, 2), (3, 2, 3, 1), (1, 1), "dense", True),
     ("3x3-dilated", (1, 5, 12, 11), 17, (3, 2), (1, 2), (2, 0, 1, 1), (2, 3), "dense", True),

@@ -30,8 +30,7 @@ public:
       : b(b), loc(loc), vw(tiling.vectorWidth), mr(tiling.tileTokens),
         nv(tiling.tileVectors), a(a), bMatrix(bMatrix), init(init), out(out),
         m(shape[1]), n(shape[2]), k(shape[3]),
-        vecType(VectorType::get({vw}, b.getF32Type())),
-        maskType(VectorType::get({vw}, b.getI1Type())) {}
+        vecType(VectorType::get({vw}, b.getF32Type())) {}
 
   void build(int64_t batch) {
     int64_t nr = nv * vw, fullPanels = n / nr;
@@ -67,14 +66,9 @@ private:
           j == 0 ? firstColumn
                  : arith::AddIOp::create(b, loc, firstColumn, index(j * vw))
                        .getResult());
-      if (partial) {
-        // Lanes past N are neither loaded nor stored.
-        Value left = arith::SubIOp::create(b, loc, index(n), columns[j]);
-        left = arith::MaxSIOp::create(b, loc, left, index(0));
-        left = arith::MinSIOp::create(b, loc, left, index(vw));
-        masks.push_back(
-            vector::CreateMaskOp::create(b, loc, maskType, ValueRange{left}));
-      }
+      // Lanes past N are neither loaded nor stored.
+      if (partial)
+        masks.push_back(kernel::tailMask(b, loc, n, columns[j], vw));
     }
     int64_t fullTiles = m / mr;
     if (fullTiles > 0)
@@ -135,11 +129,8 @@ private:
     for (int64_t i = 0; i < rows; ++i)
       for (int64_t j = 0; j < nv; ++j) {
         SmallVector<Value, 3> at = {batchIndex, rowIndex[i], columns[j]};
-        Value result = loop.getResult(i * nv + j);
-        if (masks.empty())
-          vector::StoreOp::create(b, loc, result, out, at);
-        else
-          vector::MaskedStoreOp::create(b, loc, out, at, masks[j], result);
+        kernel::store(b, loc, loop.getResult(i * nv + j), out, at,
+                      masks.empty() ? Value() : masks[j]);
       }
   }
 
@@ -148,7 +139,7 @@ private:
   int64_t vw, mr, nv;
   Value a, bMatrix, init, out;
   int64_t m, n, k;
-  VectorType vecType, maskType;
+  VectorType vecType;
 };
 
 } // namespace

@@ -217,7 +217,8 @@ struct SparsecCpuLowerLayersPass
 
   /// out[n, o, y, x] = b[o] + sum_{c,i,j} W[o, c, i, j] *
   ///   in[n, c, y*sh + i*dh - pad_top, x*sw + j*dw - pad_left]:
-  /// the GEMM of the im2col matrix [(n, y, x)][(c, i, j)] with W's GEMM view.
+  /// per image, W's GEMM view times the im2col matrix [(c, i, j)][(y, x)],
+  /// which leaves the result in NCHW order.
   void rewriteConv(Conv2DOp op, ModuleOp module, StringRef prefix) {
     RankedTensorType inType = op.getInput().getType();
     RankedTensorType wType = op.getWeight().getType();
@@ -248,44 +249,54 @@ struct SparsecCpuLowerLayersPass
           {index(0), index(0), index(pads[2]), index(pads[3])}, zero);
     }
 
-    // im2col as [N, OH, OW, C, KH, KW]: an affine copy from the padded input.
+    // The GEMM's right-hand side with pixels contiguous: the input itself
+    // for a 1x1 convolution with stride 1 (no padding), else the im2col
+    // matrix [N, C, KH, KW, OH, OW], an affine copy from the padded input.
     int64_t n = outType.getDimSize(0), oh = outType.getDimSize(2),
             ow = outType.getDimSize(3);
     int64_t c = wType.getDimSize(1), kh = wType.getDimSize(2),
             kw = wType.getDimSize(3);
-    MLIRContext *ctx = b.getContext();
-    AffineExpr dn, dy, dx, dc, di, dj;
-    bindDims(ctx, dn, dy, dx, dc, di, dj);
-    AffineMap inMap =
-        AffineMap::get(6, 0,
-                       {dn, dc, dy * strides[0] + di * dilations[0],
-                        dx * strides[1] + dj * dilations[1]},
-                       ctx);
-    auto colsType = RankedTensorType::get({n, oh, ow, c, kh, kw}, f32);
-    Value empty = tensor::EmptyOp::create(b, loc, colsType.getShape(), f32);
-    Value im2col =
-        linalg::GenericOp::create(
-            b, loc, colsType, ValueRange{input}, ValueRange{empty},
-            {inMap, b.getMultiDimIdentityMap(6)},
-            SmallVector<utils::IteratorType>(6, utils::IteratorType::parallel),
-            [](OpBuilder &nb, Location nl, ValueRange args) {
-              linalg::YieldOp::create(nb, nl, args[0]);
-            })
-            .getResult(0);
-    Value matrix = tensor::CollapseShapeOp::create(
-        b, loc, RankedTensorType::get({n * oh * ow, cols}, f32), im2col,
-        ArrayRef<ReassociationIndices>{{0, 1, 2}, {3, 4, 5}});
+    auto matrixType = RankedTensorType::get({n, cols, oh * ow}, f32);
+    Value matrix;
+    if (kh == 1 && kw == 1 && strides[0] == 1 && strides[1] == 1 &&
+        input == op.getInput()) {
+      matrix = tensor::CollapseShapeOp::create(
+          b, loc, matrixType, input,
+          ArrayRef<ReassociationIndices>{{0}, {1}, {2, 3}});
+    } else {
+      MLIRContext *ctx = b.getContext();
+      AffineExpr dn, dc, di, dj, dy, dx;
+      bindDims(ctx, dn, dc, di, dj, dy, dx);
+      AffineMap inMap =
+          AffineMap::get(6, 0,
+                         {dn, dc, dy * strides[0] + di * dilations[0],
+                          dx * strides[1] + dj * dilations[1]},
+                         ctx);
+      auto colsType = RankedTensorType::get({n, c, kh, kw, oh, ow}, f32);
+      Value empty = tensor::EmptyOp::create(b, loc, colsType.getShape(), f32);
+      Value im2col = linalg::GenericOp::create(
+                         b, loc, colsType, ValueRange{input}, ValueRange{empty},
+                         {inMap, b.getMultiDimIdentityMap(6)},
+                         SmallVector<utils::IteratorType>(
+                             6, utils::IteratorType::parallel),
+                         [](OpBuilder &nb, Location nl, ValueRange args) {
+                           linalg::YieldOp::create(nb, nl, args[0]);
+                         })
+                         .getResult(0);
+      matrix = tensor::CollapseShapeOp::create(
+          b, loc, matrixType, im2col,
+          ArrayRef<ReassociationIndices>{{0}, {1, 2, 3}, {4, 5}});
+    }
 
-    Value gemm = emitPackedGemm(b, loc, module, matrix, pack(*data, rows, cols),
-                                tiling, prefix);
-    // [N*OH*OW, O] -> [N, OH, OW, O] -> NCHW.
-    Value nhwc = tensor::ExpandShapeOp::create(
-        b, loc, RankedTensorType::get({n, oh, ow, rows}, f32), gemm,
-        ArrayRef<ReassociationIndices>{{0, 1, 2}, {3}});
-    Value init = tensor::EmptyOp::create(b, loc, outType.getShape(), f32);
-    Value result = linalg::TransposeOp::create(b, loc, nhwc, init,
-                                               ArrayRef<int64_t>{0, 3, 1, 2})
-                       .getResult()[0];
+    ConvTiling convTiling = ConvTiling::forVectorWidth(tiling.vectorWidth);
+    PackedWeight packed =
+        packWeight(data->weight->values(),
+                   data->bias ? data->bias->values() : ArrayRef<float>(), rows,
+                   cols, convTiling.channelsPerTile);
+    Value nop = emitChannelMajorConv(b, loc, module, matrix, packed, convTiling,
+                                     prefix);
+    Value result = tensor::ExpandShapeOp::create(
+        b, loc, outType, nop, ArrayRef<ReassociationIndices>{{0}, {1}, {2, 3}});
     op.replaceAllUsesWith(result);
     op.erase();
   }

@@ -108,8 +108,8 @@ struct HostTargetOptions : TargetOptions {
 
   Option<unsigned> vectorWidth{
       *this, "vector-width",
-      llvm::cl::desc("host target: f32 lanes per vector in the linear-layer "
-                     "kernels: 4, 8, 16, or 0 for the widest this CPU has"),
+      llvm::cl::desc("host target: f32 lanes per vector in the kernels: 4, "
+                     "8, 16, or 0 for the widest this CPU has"),
       llvm::cl::init(0)};
   Option<unsigned> tileTokens{
       *this, "tile-tokens",

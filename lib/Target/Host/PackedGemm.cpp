@@ -17,7 +17,6 @@
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
-#include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/SymbolTable.h"
 
@@ -56,6 +55,106 @@ PackedWeight packWeight(ArrayRef<float> weight, ArrayRef<float> bias,
 
 namespace {
 
+/// A private constant global of `module` holding `init`, and its get_global
+/// at `b`'s insertion point.
+Value createGlobal(OpBuilder &b, Location loc, ModuleOp module,
+                   const std::string &name, ArrayRef<int64_t> shape,
+                   Type element, Attribute init) {
+  auto type = MemRefType::get(shape, element);
+  OpBuilder mb(module.getBodyRegion());
+  auto op = memref::GlobalOp::create(mb, loc, name, mb.getStringAttr("private"),
+                                     type, init, /*constant=*/true,
+                                     mb.getI64IntegerAttr(64));
+  SymbolTable(module).insert(op); // renames on a clash
+  return memref::GetGlobalOp::create(b, loc, type, op.getSymName());
+}
+
+template <typename T>
+Value createArrayGlobal(OpBuilder &b, Location loc, ModuleOp module,
+                        const std::string &name, ArrayRef<int64_t> shape,
+                        Type element, const std::vector<T> &data) {
+  return createGlobal(
+      b, loc, module, name, shape, element,
+      DenseElementsAttr::get(RankedTensorType::get(shape, element),
+                             ArrayRef<T>(data)));
+}
+
+} // namespace
+
+namespace kernel {
+
+std::pair<Value, Value> panelRows(OpBuilder &b, Location loc, Value panel,
+                                  bool dense, int64_t cols, Value offsets) {
+  auto index = [&](int64_t v) {
+    return arith::ConstantIndexOp::create(b, loc, v);
+  };
+  if (dense) {
+    Value first = arith::MulIOp::create(b, loc, panel, index(cols));
+    return {first, arith::AddIOp::create(b, loc, first, index(cols))};
+  }
+  auto load = [&](Value at) -> Value {
+    return arith::IndexCastOp::create(
+        b, loc, b.getIndexType(),
+        memref::LoadOp::create(b, loc, offsets, ValueRange{at}));
+  };
+  return {load(panel), load(arith::AddIOp::create(b, loc, panel, index(1)))};
+}
+
+Value keptColumn(OpBuilder &b, Location loc, Value row, Value first, bool dense,
+                 Value columns) {
+  if (dense)
+    return arith::SubIOp::create(b, loc, row, first);
+  return arith::IndexCastOp::create(
+      b, loc, b.getIndexType(),
+      memref::LoadOp::create(b, loc, columns, ValueRange{row}));
+}
+
+Value tailMask(OpBuilder &b, Location loc, int64_t bound, Value start,
+               int64_t lanes) {
+  auto index = [&](int64_t v) {
+    return arith::ConstantIndexOp::create(b, loc, v);
+  };
+  Value left = arith::SubIOp::create(b, loc, index(bound), start);
+  left = arith::MaxSIOp::create(b, loc, left, index(0));
+  left = arith::MinSIOp::create(b, loc, left, index(lanes));
+  return vector::CreateMaskOp::create(
+      b, loc, VectorType::get({lanes}, b.getI1Type()), ValueRange{left});
+}
+
+void store(OpBuilder &b, Location loc, Value value, Value memref, ValueRange at,
+           Value mask) {
+  if (mask)
+    vector::MaskedStoreOp::create(b, loc, memref, at, mask, value);
+  else
+    vector::StoreOp::create(b, loc, value, memref, at);
+}
+
+} // namespace kernel
+
+PackedGlobals createPackedGlobals(OpBuilder &b, Location loc, ModuleOp module,
+                                  const PackedWeight &weight,
+                                  StringRef symbolPrefix) {
+  PackedGlobals globals;
+  std::string prefix = symbolPrefix.str();
+  int64_t kept = weight.columns.size();
+  globals.values = createArrayGlobal(b, loc, module, prefix + "_w",
+                                     {kept, weight.panelWidth}, b.getF32Type(),
+                                     weight.values);
+  globals.bias = createArrayGlobal(b, loc, module, prefix + "_b",
+                                   {int64_t(weight.bias.size())},
+                                   b.getF32Type(), weight.bias);
+  if (!weight.everyPanelDense()) {
+    globals.columns = createArrayGlobal(b, loc, module, prefix + "_k", {kept},
+                                        b.getI32Type(), weight.columns);
+    globals.offsets = createArrayGlobal(b, loc, module, prefix + "_o",
+                                        {int64_t(weight.offsets.size())},
+                                        b.getI32Type(), weight.offsets);
+  }
+  return globals;
+}
+
+namespace {
+
 class KernelBuilder {
 public:
   KernelBuilder(OpBuilder &b, Location loc, const GemmTiling &tiling)
@@ -67,36 +166,11 @@ public:
   /// into `output` (T x R).
   void build(const PackedWeight &layer, StringRef symbolPrefix, ModuleOp module,
              Value input, Value output) {
-    Value values = global(
-        module, symbolPrefix.str() + "_w",
-        {int64_t(layer.columns.size()), layer.panelWidth}, b.getF32Type(),
-        DenseElementsAttr::get(
-            RankedTensorType::get(
-                {int64_t(layer.columns.size()), layer.panelWidth},
-                b.getF32Type()),
-            ArrayRef<float>(layer.values)));
-    Value bias = global(
-        module, symbolPrefix.str() + "_b", {int64_t(layer.bias.size())},
-        b.getF32Type(),
-        DenseElementsAttr::get(
-            RankedTensorType::get({int64_t(layer.bias.size())}, b.getF32Type()),
-            ArrayRef<float>(layer.bias)));
-    Value columns, offsets;
+    PackedGlobals globals =
+        createPackedGlobals(b, loc, module, layer, symbolPrefix);
+    Value values = globals.values, bias = globals.bias,
+          columns = globals.columns, offsets = globals.offsets;
     dense = layer.everyPanelDense();
-    if (!dense) {
-      columns = global(module, symbolPrefix.str() + "_k",
-                       {int64_t(layer.columns.size())}, b.getI32Type(),
-                       DenseElementsAttr::get(
-                           RankedTensorType::get(
-                               {int64_t(layer.columns.size())}, b.getI32Type()),
-                           ArrayRef<int32_t>(layer.columns)));
-      offsets = global(module, symbolPrefix.str() + "_o",
-                       {int64_t(layer.offsets.size())}, b.getI32Type(),
-                       DenseElementsAttr::get(
-                           RankedTensorType::get(
-                               {int64_t(layer.offsets.size())}, b.getI32Type()),
-                           ArrayRef<int32_t>(layer.offsets)));
-    }
     this->input = input;
     this->output = output;
     this->values = values;
@@ -127,32 +201,11 @@ public:
 private:
   Value index(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
 
-  Value global(ModuleOp module, std::string name, ArrayRef<int64_t> shape,
-               Type element, Attribute init) {
-    auto type = MemRefType::get(shape, element);
-    OpBuilder mb(module.getBodyRegion());
-    auto op = memref::GlobalOp::create(
-        mb, loc, name, mb.getStringAttr("private"), type, init,
-        /*constant=*/true, mb.getI64IntegerAttr(64));
-    SymbolTable(module).insert(op); // renames on a clash
-    return memref::GetGlobalOp::create(b, loc, type, op.getSymName());
-  }
-
   /// The loops over the token tiles of one panel.
   void emitPanel(Value panel, Value offsets, bool partial) {
     Value first, last;
-    if (dense) {
-      first = arith::MulIOp::create(b, loc, panel, index(cols));
-      last = arith::AddIOp::create(b, loc, first, index(cols));
-    } else {
-      Value next = arith::AddIOp::create(b, loc, panel, index(1));
-      first = arith::IndexCastOp::create(
-          b, loc, b.getIndexType(),
-          memref::LoadOp::create(b, loc, offsets, ValueRange{panel}));
-      last = arith::IndexCastOp::create(
-          b, loc, b.getIndexType(),
-          memref::LoadOp::create(b, loc, offsets, ValueRange{next}));
-    }
+    std::tie(first, last) =
+        kernel::panelRows(b, loc, panel, dense, cols, offsets);
     Value firstRow = arith::MulIOp::create(b, loc, panel, index(nv * vw));
     int64_t fullTiles = tokens / mr;
     if (fullTiles > 0) {
@@ -194,12 +247,7 @@ private:
           OpBuilder::InsertionGuard guard(b);
           b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
           Value column =
-              dense ? arith::SubIOp::create(b, loc, packedRow, first)
-                    : arith::IndexCastOp::create(
-                          b, loc, b.getIndexType(),
-                          memref::LoadOp::create(b, loc, columns,
-                                                 ValueRange{packedRow}))
-                          .getResult();
+              kernel::keptColumn(b, loc, packedRow, first, dense, columns);
           SmallVector<Value> weights;
           for (int64_t j = 0; j < nv; ++j)
             weights.push_back(vector::LoadOp::create(
@@ -223,19 +271,11 @@ private:
       for (int64_t j = 0; j < nv; ++j) {
         Value result = loop.getResult(i * nv + j);
         SmallVector<Value, 2> at = {tokenIndex[i], featureIndex[j]};
-        if (!partial) {
-          vector::StoreOp::create(b, loc, result, output, at);
-          continue;
-        }
-        // Lanes past R are not stored: min(max(R - feature, 0), VW).
-        Value remaining =
-            arith::SubIOp::create(b, loc, index(rows), featureIndex[j]);
-        remaining = arith::MaxSIOp::create(b, loc, remaining, index(0));
-        remaining = arith::MinSIOp::create(b, loc, remaining, index(vw));
-        Value mask = vector::CreateMaskOp::create(
-            b, loc, VectorType::get({vw}, b.getI1Type()),
-            ValueRange{remaining});
-        vector::MaskedStoreOp::create(b, loc, output, at, mask, result);
+        // Lanes past R are not stored.
+        Value mask = partial
+                         ? kernel::tailMask(b, loc, rows, featureIndex[j], vw)
+                         : Value();
+        kernel::store(b, loc, result, output, at, mask);
       }
   }
 

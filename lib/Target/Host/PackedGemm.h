@@ -47,6 +47,38 @@ PackedWeight packWeight(llvm::ArrayRef<float> weight,
                         llvm::ArrayRef<float> bias, int64_t rows, int64_t cols,
                         int64_t panelWidth);
 
+/// The packed arrays of a weight as private memref.globals of `module`
+/// (`<symbolPrefix>_w`, `_b`, and `_k`, `_o` unless every panel is dense),
+/// with their get_global at `b`'s insertion point.
+struct PackedGlobals {
+  mlir::Value values, bias, columns, offsets;
+};
+PackedGlobals createPackedGlobals(mlir::OpBuilder &b, mlir::Location loc,
+                                  mlir::ModuleOp module,
+                                  const PackedWeight &weight,
+                                  llvm::StringRef symbolPrefix);
+
+/// Pieces the kernels share, emitted at `b`'s insertion point.
+namespace kernel {
+/// The range [first, last) of packed rows of `panel`: panel * cols and
+/// (panel + 1) * cols when every panel is dense, else offsets[panel] and
+/// offsets[panel + 1].
+std::pair<mlir::Value, mlir::Value>
+panelRows(mlir::OpBuilder &b, mlir::Location loc, mlir::Value panel, bool dense,
+          int64_t cols, mlir::Value offsets);
+/// The input column of packed row `row`: row - first when dense, else
+/// columns[row].
+mlir::Value keptColumn(mlir::OpBuilder &b, mlir::Location loc, mlir::Value row,
+                       mlir::Value first, bool dense, mlir::Value columns);
+/// The lanes of a vector of `lanes` starting at `start` that lie below
+/// `bound`: min(max(bound - start, 0), lanes) leading ones.
+mlir::Value tailMask(mlir::OpBuilder &b, mlir::Location loc, int64_t bound,
+                     mlir::Value start, int64_t lanes);
+/// vector.store, or vector.maskedstore when `mask` is set.
+void store(mlir::OpBuilder &b, mlir::Location loc, mlir::Value value,
+           mlir::Value memref, mlir::ValueRange at, mlir::Value mask);
+} // namespace kernel
+
 /// Emits, at `b`'s insertion point, the kernel computing `input` (a T x K
 /// f32 tensor) times the packed weight: a T x R tensor. The packed arrays
 /// become private memref.globals of `module` named `<symbolPrefix>_*`. The
@@ -63,6 +95,25 @@ mlir::Value emitPackedGemm(mlir::OpBuilder &b, mlir::Location loc,
 mlir::Value emitBatchedMatmul(mlir::OpBuilder &b, mlir::Location loc,
                               mlir::Value lhs, mlir::Value rhs,
                               mlir::Value init, const GemmTiling &tiling);
+
+/// The register tile of the convolution kernel: `channelsPerTile` output
+/// channels x `pixelVectors` vectors of output pixels.
+struct ConvTiling {
+  int64_t vectorWidth = 8, channelsPerTile = 4, pixelVectors = 3;
+  static ConvTiling forVectorWidth(int64_t vectorWidth);
+};
+
+/// Emits Y[n, o, p] = b[o] + sum_k W[o, k] * X[n, k, p] for `input` X, an
+/// [N, K, P] f32 tensor (the im2col matrix with pixels contiguous, or a 1x1
+/// convolution's input), and `weight` packed with panelWidth ==
+/// tiling.channelsPerTile; returns Y as an [N, O, P] tensor. The output
+/// buffer's memref.alloc carries `sparsec.cpu.kernel` (kind conv_dense or
+/// conv_kept_columns).
+mlir::Value emitChannelMajorConv(mlir::OpBuilder &b, mlir::Location loc,
+                                 mlir::ModuleOp module, mlir::Value input,
+                                 const PackedWeight &weight,
+                                 const ConvTiling &tiling,
+                                 llvm::StringRef symbolPrefix);
 
 } // namespace sparsec
 

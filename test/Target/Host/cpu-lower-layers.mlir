@@ -86,19 +86,22 @@ func.func @not_constant(%x: tensor<2x4xf32>, %w: tensor<3x4xf32>) -> tensor<2x3x
 // -----
 
 // A 3x3 convolution with padding and stride 2: the padded input is copied
-// into its im2col matrix [N, OH, OW, C, KH, KW] (rows: output pixels;
-// columns: c, kh, kw, the weight's GEMM view), the GEMM runs over
-// 1*2*2 = 4 pixels x 2*3*3 = 18 columns, and its [pixels, O] result is
-// transposed back to NCHW.
+// into its im2col matrix [N, C, KH, KW, OH, OW] (rows: the weight's GEMM-view
+// columns c, kh, kw; pixels contiguous), and the kernel writes
+// [N, O, OH*OW], which is the NCHW output: no transpose. The register tile
+// is 4 channels (3 of them here) x 2 vectors of 4 pixels; per column, one
+// activation vector per pixel vector and one weight broadcast per channel.
 // CHECK-LABEL: func.func @conv
 // CHECK: %[[PAD:.*]] = tensor.pad %{{.*}} low[0, 0, 1, 1] high[0, 0, 1, 1]
-// CHECK: %[[COLS:.*]] = linalg.generic {indexing_maps = [#[[IN:.*]], #{{.*}}], iterator_types = ["parallel", "parallel", "parallel", "parallel", "parallel", "parallel"]} ins(%[[PAD]] : tensor<1x2x6x6xf32>) outs(%{{.*}} : tensor<1x2x2x2x3x3xf32>)
-// CHECK: %[[MAT:.*]] = tensor.collapse_shape %[[COLS]] {{\[}}[0, 1, 2], [3, 4, 5]] : tensor<1x2x2x2x3x3xf32> into tensor<4x18xf32>
-// CHECK: sparsec.cpu.kernel = {kept_columns = 18 : i64, kind = "dense", panels = 1
-// CHECK: tensor.extract %[[MAT]]
-// CHECK: %[[GEMM:.*]] = bufferization.to_tensor
-// CHECK: %[[NHWC:.*]] = tensor.expand_shape %[[GEMM]] {{\[}}[0, 1, 2], [3]] output_shape [1, 2, 2, 3] : tensor<4x3xf32> into tensor<1x2x2x3xf32>
-// CHECK: linalg.transpose ins(%[[NHWC]] : tensor<1x2x2x3xf32>) outs(%{{.*}} : tensor<1x3x2x2xf32>) permutation = [0, 3, 1, 2]
+// CHECK: %[[COLS:.*]] = linalg.generic {{.*}} ins(%[[PAD]] : tensor<1x2x6x6xf32>) outs(%{{.*}} : tensor<1x2x3x3x2x2xf32>)
+// CHECK: %[[MAT:.*]] = tensor.collapse_shape %[[COLS]] {{\[}}[0], [1, 2, 3], [4, 5]] : tensor<1x2x3x3x2x2xf32> into tensor<1x18x4xf32>
+// CHECK: %[[OUT:.*]] = memref.alloc() {alignment = 64 : i64, sparsec.cpu.kernel = {kept_columns = 18 : i64, kind = "conv_dense", panels = 1 : i64, tile_channels = 4 : i64, tile_pixel_vectors = 2 : i64, vector_width = 4 : i64}} : memref<1x3x4xf32>
+// CHECK: scf.parallel
+// CHECK: vector.transfer_read %[[MAT]]
+// CHECK: vector.broadcast
+// CHECK: vector.fma
+// CHECK: %[[Y:.*]] = bufferization.to_tensor %[[OUT]] restrict writable : memref<1x3x4xf32> to tensor<1x3x4xf32>
+// CHECK: tensor.expand_shape %[[Y]] {{\[}}[0], [1], [2, 3]] output_shape [1, 3, 2, 2] : tensor<1x3x4xf32> into tensor<1x3x2x2xf32>
 // CHECK-NOT: sparsec.conv2d
 func.func @conv(%x: tensor<1x2x4x4xf32>) -> tensor<1x3x2x2xf32> {
   %w = arith.constant dense<1.0> : tensor<3x2x3x3xf32>
@@ -106,6 +109,22 @@ func.func @conv(%x: tensor<1x2x4x4xf32>) -> tensor<1x3x2x2xf32> {
       dilations = array<i64: 1, 1>, groups = 1 : i64}
       : (tensor<1x2x4x4xf32>, tensor<3x2x3x3xf32>) -> tensor<1x3x2x2xf32>
   return %y : tensor<1x3x2x2xf32>
+}
+
+// -----
+
+// A 1x1 convolution with stride 1 reads its input in place: no copy.
+// CHECK-LABEL: func.func @pointwise
+// CHECK: %[[X:.*]] = tensor.collapse_shape %{{.*}} {{\[}}[0], [1], [2, 3]] : tensor<2x3x2x5xf32> into tensor<2x3x10xf32>
+// CHECK-NOT: linalg.generic
+// CHECK: kind = "conv_dense"
+// CHECK: vector.transfer_read %[[X]]
+func.func @pointwise(%x: tensor<2x3x2x5xf32>) -> tensor<2x4x2x5xf32> {
+  %w = arith.constant dense<1.0> : tensor<4x3x1x1xf32>
+  %y = sparsec.conv2d %x, %w {strides = array<i64: 1, 1>, pads = array<i64: 0, 0, 0, 0>,
+      dilations = array<i64: 1, 1>, groups = 1 : i64}
+      : (tensor<2x3x2x5xf32>, tensor<4x3x1x1xf32>) -> tensor<2x4x2x5xf32>
+  return %y : tensor<2x4x2x5xf32>
 }
 
 // -----

@@ -13,10 +13,16 @@ def SparsecCpuLowerLayers
     Rewrites every f32 `sparsec.linear`, and every f32 `sparsec.conv2d` with
     `groups = 1`, whose weight (and bias) is a readable constant into a GEMM
     kernel specialised to its shape and its zeros (docs/CPUBackend.md). A
-    linear layer's GEMM is its T x K input times Wᵀ; a convolution's is its
-    im2col matrix (one row per output pixel, columns in the weight's GEMM view
-    order c, kh, kw) times the OIHW weight viewed as O x (C·KH·KW), written
-    back to NCHW.
+    linear layer's GEMM is its T x K input times Wᵀ. A convolution's is, per
+    image, the OIHW weight viewed as O x (C·KH·KW) times the im2col matrix
+    [(c, kh, kw)][output pixel] (for a 1x1 convolution with stride 1, the
+    input itself), with pixels along the vectors, which leaves the result in
+    NCHW order: the convolution kernel's register tile is output channels x
+    vectors of pixels (4 x 3 vectors with 8 lanes, 8 x 2 with 16), and its
+    panels are that many channels. Matmuls of two computed values (a
+    `linalg.generic` contraction `C[b.., m, n] += A[b.., m, k] · B[b.., k, n]`)
+    run a batched kernel with the linear layers' tile that reads B's rows in
+    place.
 
     - The R output features are cut into panels of `tile-vectors` x
       `vector-width` features. Each panel keeps the list of input columns in
@@ -37,7 +43,9 @@ def SparsecCpuLowerLayers
 
     The output buffer's `memref.alloc` records the decision:
     `sparsec.cpu.kernel = {kind = "dense" | "kept_columns", panels,
-    kept_columns, vector_width, tile_tokens, tile_vectors}`. Other layers
+    kept_columns, vector_width, tile_tokens, tile_vectors}` (convolutions:
+    `conv_dense` | `conv_kept_columns` with `tile_channels`,
+    `tile_pixel_vectors`; matmuls: `batched_matmul`). Other layers
     (grouped convolutions, weights that are not readable f32 constants) are
     left to `sparsec-lower-to-linalg`.
 
