@@ -17,7 +17,7 @@ namespace {
 /// One weight-carrying layer; byte counts follow formats.md §1.3 and §3.6.
 struct LayerRow {
   std::string name, weight, kind, pattern = "dense", label = "dense",
-                                  valueType = "f32";
+                                  valueType = "f32", kernel;
   int64_t rows = 0, cols = 0, params = 0, kept = 0, nonZeros = -1;
   int64_t outputsPerRow = 0;
   // The encoding's own parameters (n, m, v, nnz_vec, terms, ...).
@@ -87,7 +87,8 @@ LayerRow describe(LayerOp op, int64_t outputsPerRow) {
 
 } // namespace
 
-void writeModelReport(ModuleOp module, bool json, raw_ostream &os) {
+void writeModelReport(ModuleOp module, bool json, raw_ostream &os,
+                      llvm::function_ref<std::string(Operation *)> kernelOf) {
   struct ExplicitPermute {
     std::string layer;
     int64_t axis;
@@ -117,8 +118,15 @@ void writeModelReport(ModuleOp module, bool json, raw_ostream &os) {
     } else if (auto conv = dyn_cast<Conv2DOp>(op)) {
       auto out = conv.getResult().getType().getShape();
       rows.push_back(describe(conv, out[0] * out[2] * out[3]));
+    } else {
+      return;
     }
+    if (kernelOf)
+      rows.back().kernel = kernelOf(op);
   });
+  // The kernel column only when the target said something about a layer.
+  bool kernels =
+      llvm::any_of(rows, [](const LayerRow &r) { return !r.kernel.empty(); });
   LayerRow total;
   total.name = "total";
   for (const LayerRow &r : rows) {
@@ -170,6 +178,8 @@ void writeModelReport(ModuleOp module, bool json, raw_ostream &os) {
       o["cols"] = r.cols;
       o["nonzeros"] = r.nonZeros;
       o["value_type"] = r.valueType;
+      if (kernels)
+        o["kernel"] = r.kernel;
       for (const auto &field : r.encodingFields)
         if (field.first != "korder")
           o[field.first] = field.second;
@@ -186,19 +196,21 @@ void writeModelReport(ModuleOp module, bool json, raw_ostream &os) {
     return;
   }
   os << llvm::format(
-      "%-28s %-6s %-6s %11s %10s %8s %9s %12s %12s %10s %6s %7s %9s\n", "layer",
+      "%-28s %-6s %-6s %11s %10s %8s %9s %12s %12s %10s %6s %7s %9s", "layer",
       "kind", "format", "gemm (RxK)", "params", "sparsity", "retained",
       "bytes dense", "bytes packed", "meta+idx", "CR", "FLOPs÷", "unpermuted");
+  os << (kernels ? "  kernel\n" : "\n");
   auto print = [&](const LayerRow &r, StringRef gemm, StringRef format,
                    int64_t md, int64_t ms) {
     os << llvm::format("%-28s %-6s %-6s %11s %10lld %8.4f %9.4f %12.0f %12.0f "
-                       "%10.0f %6.2f %7.2f %9.4f\n",
+                       "%10.0f %6.2f %7.2f %9.4f",
                        r.name.c_str(), r.kind.c_str(), format.str().c_str(),
                        gemm.str().c_str(), (long long)r.params, r.sparsity(),
                        r.retained(), r.bytesDense, r.bytesPacked(),
                        r.bytesMeta + r.bytesIndices,
                        ratio(r.bytesDense, r.bytesPacked()),
                        ratio(double(md), double(ms)), r.retainedUnpermuted());
+    os << (r.kernel.empty() ? "" : "  " + r.kernel) << "\n";
   };
   for (const LayerRow &r : rows) {
     const std::string &format = r.label;

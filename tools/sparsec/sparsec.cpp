@@ -267,7 +267,10 @@ int main(int argc, char **argv) {
     }
     case Emit::Report:
       return emitToFile([&](raw_ostream &os) {
-        sparsec::writeModelReport(*module, reportJson, os);
+        sparsec::writeModelReport(
+            *module, reportJson, os, [&](Operation *layer) {
+              return target->describeLayerKernel(layer, targetOptions);
+            });
         return success();
       });
     case Emit::Linalg: {

@@ -82,6 +82,14 @@ public:
                                            const TargetOptions &options) const;
   /// Whether --emit=artifact is this target's natural output.
   virtual bool prefersArtifact() const { return false; }
+  /// How this target would run `layer` (a sparsec.linear or sparsec.conv2d
+  /// of a module not yet lowered), as a short phrase for --emit=report, e.g.
+  /// which kernel and how much of the dense work it does; empty when the
+  /// target has nothing to say.
+  virtual std::string describeLayerKernel(mlir::Operation *layer,
+                                          const TargetOptions &options) const {
+    return "";
+  }
 };
 
 /// The targets linked into this program. Filled once, on first use, by the

@@ -19,6 +19,7 @@
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "llvm/Support/FormatVariadic.h"
 
 namespace sparsec {
 #define GEN_PASS_DEF_SPARSECCPULOWERLAYERS
@@ -53,6 +54,37 @@ std::optional<LayerData> readLayer(Value weight, Value bias) {
       return std::nullopt;
   }
   return data;
+}
+
+/// The weights of a linear layer the packed GEMM can run: f32, static
+/// shapes, readable constant weight and bias, no empty dimension.
+std::optional<LayerData> kernelInputs(LinearOp op) {
+  RankedTensorType inType = op.getInput().getType();
+  RankedTensorType outType = op.getResult().getType();
+  if (!inType.getElementType().isF32() || !outType.hasStaticShape() ||
+      !inType.hasStaticShape() || op.getNumRows() == 0 ||
+      op.getReductionSize() == 0 || inType.getNumElements() == 0)
+    return std::nullopt;
+  return readLayer(op.getWeight(), op.getBias());
+}
+
+/// The same for a convolution; grouped ones take the linalg path.
+std::optional<LayerData> kernelInputs(Conv2DOp op) {
+  RankedTensorType inType = op.getInput().getType();
+  RankedTensorType outType = op.getResult().getType();
+  if (op.getGroups() != 1 || !inType.getElementType().isF32() ||
+      !inType.hasStaticShape() || !outType.hasStaticShape() ||
+      op.getNumRows() == 0 || op.getReductionSize() == 0 ||
+      outType.getNumElements() == 0)
+    return std::nullopt;
+  return readLayer(op.getWeight(), op.getBias());
+}
+
+PackedWeight packLayer(const LayerData &data, int64_t rows, int64_t cols,
+                       int64_t panelWidth) {
+  return packWeight(data.weight->values(),
+                    data.bias ? data.bias->values() : ArrayRef<float>(), rows,
+                    cols, panelWidth);
 }
 
 struct SparsecCpuLowerLayersPass
@@ -175,22 +207,13 @@ struct SparsecCpuLowerLayersPass
     op.erase();
   }
 
-  PackedWeight pack(const LayerData &data, int64_t rows, int64_t cols) {
-    return packWeight(data.weight->values(),
-                      data.bias ? data.bias->values() : ArrayRef<float>(), rows,
-                      cols, tiling.panelWidth());
-  }
-
   void rewriteLinear(LinearOp op, ModuleOp module, StringRef prefix) {
     RankedTensorType inType = op.getInput().getType();
     RankedTensorType outType = op.getResult().getType();
-    if (!inType.getElementType().isF32() || !outType.hasStaticShape() ||
-        !inType.hasStaticShape())
+    std::optional<LayerData> data = kernelInputs(op);
+    if (!data)
       return;
-    std::optional<LayerData> data = readLayer(op.getWeight(), op.getBias());
     int64_t rows = op.getNumRows(), cols = op.getReductionSize();
-    if (!data || rows == 0 || cols == 0 || inType.getNumElements() == 0)
-      return;
     int64_t tokens = inType.getNumElements() / cols;
 
     OpBuilder b(op);
@@ -203,8 +226,9 @@ struct SparsecCpuLowerLayersPass
     else if (inType.getRank() > 2)
       in2d = tensor::CollapseShapeOp::create(b, loc, in2dType, in2d,
                                              leadingDims(inType.getRank()));
-    Value result = emitPackedGemm(b, loc, module, in2d, pack(*data, rows, cols),
-                                  tiling, prefix);
+    Value result = emitPackedGemm(
+        b, loc, module, in2d, packLayer(*data, rows, cols, tiling.panelWidth()),
+        tiling, prefix);
     if (outType.getRank() == 1)
       result = tensor::CollapseShapeOp::create(
           b, loc, outType, result, ArrayRef<ReassociationIndices>{{0, 1}});
@@ -223,13 +247,10 @@ struct SparsecCpuLowerLayersPass
     RankedTensorType inType = op.getInput().getType();
     RankedTensorType wType = op.getWeight().getType();
     RankedTensorType outType = op.getResult().getType();
-    if (op.getGroups() != 1 || !inType.getElementType().isF32() ||
-        !inType.hasStaticShape() || !outType.hasStaticShape())
+    std::optional<LayerData> data = kernelInputs(op);
+    if (!data)
       return;
-    std::optional<LayerData> data = readLayer(op.getWeight(), op.getBias());
     int64_t rows = op.getNumRows(), cols = op.getReductionSize();
-    if (!data || rows == 0 || cols == 0 || outType.getNumElements() == 0)
-      return;
 
     OpBuilder b(op);
     Location loc = op.getLoc();
@@ -290,9 +311,7 @@ struct SparsecCpuLowerLayersPass
 
     ConvTiling convTiling = ConvTiling::forVectorWidth(tiling.vectorWidth);
     PackedWeight packed =
-        packWeight(data->weight->values(),
-                   data->bias ? data->bias->values() : ArrayRef<float>(), rows,
-                   cols, convTiling.channelsPerTile);
+        packLayer(*data, rows, cols, convTiling.channelsPerTile);
     Value nop = emitChannelMajorConv(b, loc, module, matrix, packed, convTiling,
                                      prefix);
     Value result = tensor::ExpandShapeOp::create(
@@ -306,3 +325,33 @@ struct SparsecCpuLowerLayersPass
 };
 
 } // namespace
+
+std::string sparsec::describeLayerKernel(Operation *layer,
+                                         const GemmTiling &tiling) {
+  std::optional<LayerData> data;
+  PackedWeight packed;
+  std::string kind;
+  if (auto linear = dyn_cast<LinearOp>(layer)) {
+    if ((data = kernelInputs(linear)))
+      packed = packLayer(*data, linear.getNumRows(), linear.getReductionSize(),
+                         tiling.panelWidth());
+    kind = "gemm";
+  } else if (auto conv = dyn_cast<Conv2DOp>(layer)) {
+    if ((data = kernelInputs(conv)))
+      packed = packLayer(
+          *data, conv.getNumRows(), conv.getReductionSize(),
+          ConvTiling::forVectorWidth(tiling.vectorWidth).channelsPerTile);
+    kind = "conv";
+  }
+  if (kind.empty())
+    return "";
+  if (!data)
+    return "linalg loops";
+  if (packed.everyPanelDense())
+    return kind + " dense";
+  // The share of the dense work left: kept columns over all panels' columns.
+  double work =
+      double(packed.columns.size()) / double(packed.panels * packed.cols);
+  return llvm::formatv("{0} kept columns, {1:P0} of dense work", kind, work)
+      .str();
+}

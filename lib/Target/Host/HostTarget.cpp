@@ -1,5 +1,6 @@
 //===- HostTarget.cpp - host CPU target: LLVM IR, objects, JIT runs -------===//
 #include "HostPipeline.h"
+#include "PackedGemm.h"
 #include "sparsec/Support/Npy.h"
 #include "sparsec/Target/Target.h"
 
@@ -171,6 +172,12 @@ public:
   }
   std::unique_ptr<TargetOptions> createOptions() const override {
     return std::make_unique<HostTargetOptions>();
+  }
+  std::string describeLayerKernel(Operation *layer,
+                                  const TargetOptions &options) const override {
+    SparsecCpuLowerLayersOptions kernels = hostOptions(options).kernelOptions();
+    return sparsec::describeLayerKernel(
+        layer, {kernels.vectorWidth, kernels.tileTokens, kernels.tileVectors});
   }
   void buildPipeline(OpPassManager &pm,
                      const TargetOptions &options) const override {

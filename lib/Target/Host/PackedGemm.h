@@ -12,6 +12,7 @@
 #include "mlir/IR/BuiltinOps.h"
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 namespace sparsec {
@@ -114,6 +115,13 @@ mlir::Value emitChannelMajorConv(mlir::OpBuilder &b, mlir::Location loc,
                                  const PackedWeight &weight,
                                  const ConvTiling &tiling,
                                  llvm::StringRef symbolPrefix);
+
+/// How sparsec-cpu-lower-layers with `tiling` runs `layer` (a
+/// sparsec.linear or sparsec.conv2d), for --emit=report: "gemm dense",
+/// "conv kept columns, 50% of dense work", "linalg loops", ...; empty for
+/// other ops.
+std::string describeLayerKernel(mlir::Operation *layer,
+                                const GemmTiling &tiling);
 
 } // namespace sparsec
 
