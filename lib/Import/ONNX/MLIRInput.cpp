@@ -16,6 +16,7 @@
 
 #include <cerrno>
 #include <csignal>
+#include <cstdint>
 #include <cstdio>
 #include <fcntl.h>
 #include <sys/resource.h>
@@ -28,6 +29,9 @@ using namespace mlir;
 // probe child replaces it so that a report there ends only the child.
 extern "C" void __sanitizer_set_death_callback(void (*)(void))
     __attribute__((weak));
+// Likewise: the child's reports go to /dev/null, not to the log files the
+// sanitizer job checks (scripts/sanitize.sh).
+extern "C" void __sanitizer_set_report_fd(void *fd) __attribute__((weak));
 
 namespace sparsec {
 namespace {
@@ -141,6 +145,9 @@ int bytecodeCrashesReader(MLIRContext &context, llvm::MemoryBufferRef buffer) {
     if (devNull >= 0) {
       dup2(devNull, STDOUT_FILENO);
       dup2(devNull, STDERR_FILENO);
+      if (__sanitizer_set_report_fd)
+        __sanitizer_set_report_fd(
+            reinterpret_cast<void *>(static_cast<intptr_t>(devNull)));
     }
     limitAddressSpace(buffer.getBufferSize());
     {

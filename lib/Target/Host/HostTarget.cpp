@@ -15,6 +15,7 @@
 #include "llvm/IR/LegacyPassManager.h"
 #include "llvm/IR/Module.h"
 #include "llvm/MC/TargetRegistry.h"
+#include "llvm/Support/DynamicLibrary.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/JSON.h"
@@ -329,7 +330,16 @@ public:
     std::vector<void *> args;
     for (void *&p : descriptorPtrs)
       args.push_back(&p);
-    if (llvm::Error err = (*engine)->invokePacked("_mlir_ciface_main", args)) {
+    llvm::Error err = (*engine)->invokePacked("_mlir_ciface_main", args);
+    // The generated code's OpenMP threads end here rather than at exit:
+    // a host process (Python, the C API's user) keeps no idle worker
+    // threads, and LeakSanitizer's exit check (which stops every thread)
+    // does not meet them.
+    if (auto pause = reinterpret_cast<int (*)(int)>(
+            llvm::sys::DynamicLibrary::SearchForAddressOfSymbol(
+                "omp_pause_resource_all")))
+      pause(/*omp_pause_hard=*/2);
+    if (err) {
       std::string message = llvm::toString(std::move(err));
       return emitError(loc) << "running main failed: " << message;
     }
