@@ -6,6 +6,7 @@
 // convolution prunes the same columns it does for a linear layer.
 //
 //===----------------------------------------------------------------------===//
+#include "ConvLayout.h"
 #include "PackedGemm.h"
 
 #include "sparsec/Dialect/Sparsec/IR/Sparsec.h"
@@ -20,6 +21,8 @@
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "llvm/Support/FormatVariadic.h"
+
+#include <limits>
 
 namespace sparsec {
 #define GEN_PASS_DEF_SPARSECCPULOWERLAYERS
@@ -68,11 +71,11 @@ std::optional<LayerData> kernelInputs(LinearOp op) {
   return readLayer(op.getWeight(), op.getBias());
 }
 
-/// The same for a convolution; grouped ones take the linalg path.
+/// The same for a convolution (any groups the verifier accepts).
 std::optional<LayerData> kernelInputs(Conv2DOp op) {
   RankedTensorType inType = op.getInput().getType();
   RankedTensorType outType = op.getResult().getType();
-  if (op.getGroups() != 1 || !inType.getElementType().isF32() ||
+  if (op.getGroups() < 1 || !inType.getElementType().isF32() ||
       !inType.hasStaticShape() || !outType.hasStaticShape() ||
       op.getNumRows() == 0 || op.getReductionSize() == 0 ||
       outType.getNumElements() == 0)
@@ -85,6 +88,40 @@ PackedWeight packLayer(const LayerData &data, int64_t rows, int64_t cols,
   return packWeight(data.weight->values(),
                     data.bias ? data.bias->values() : ArrayRef<float>(), rows,
                     cols, panelWidth);
+}
+
+/// Whether a convolution with groups = 1 runs the row-sparse form under
+/// the pass's sparse-rows option.
+bool chooseSparseRows(const PackedWeight &packed, StringRef mode) {
+  return mode == "always" || (mode == "auto" && preferSparseRows(packed));
+}
+
+/// The rows of a grouped convolution's block-diagonal GEMM view: output
+/// channel o of group g keeps its nonzero W[o, cl, i, j] at column
+/// ((g * C/G + cl) * KH + i) * KW + j of the full C x KH x KW view.
+RowSparseWeight groupedRows(Conv2DOp op, const LayerData &data) {
+  RankedTensorType wType = op.getWeight().getType();
+  int64_t rows = wType.getDimSize(0), channelsPerGroup = wType.getDimSize(1),
+          kh = wType.getDimSize(2), kw = wType.getDimSize(3);
+  int64_t rowsPerGroup = rows / op.getGroups();
+  ArrayRef<float> values = data.weight->values();
+  RowSparseWeight weight;
+  weight.starts.push_back(0);
+  for (int64_t o = 0; o < rows; ++o) {
+    int64_t firstChannel = (o / rowsPerGroup) * channelsPerGroup;
+    for (int64_t cl = 0; cl < channelsPerGroup; ++cl)
+      for (int64_t i = 0; i < kh; ++i)
+        for (int64_t j = 0; j < kw; ++j) {
+          float v = values[((o * channelsPerGroup + cl) * kh + i) * kw + j];
+          if (v == 0.0f)
+            continue;
+          weight.columns.push_back(
+              int32_t(((firstChannel + cl) * kh + i) * kw + j));
+          weight.values.push_back(v);
+        }
+    weight.starts.push_back(int32_t(weight.columns.size()));
+  }
+  return weight;
 }
 
 struct SparsecCpuLowerLayersPass
@@ -104,6 +141,13 @@ struct SparsecCpuLowerLayersPass
       module.emitError("sparsec-cpu-lower-layers: tile-tokens must be 1 to "
                        "16 and tile-vectors 1 to 8, not ")
           << tileTokens.getValue() << " and " << tileVectors.getValue();
+      return signalPassFailure();
+    }
+    if (sparseRows != "auto" && sparseRows != "always" &&
+        sparseRows != "never") {
+      module.emitError("sparsec-cpu-lower-layers: sparse-rows must be auto, "
+                       "always or never, not '")
+          << sparseRows.getValue() << "'";
       return signalPassFailure();
     }
     tiling = {vectorWidth, tileTokens, tileVectors};
@@ -241,82 +285,44 @@ struct SparsecCpuLowerLayersPass
 
   /// out[n, o, y, x] = b[o] + sum_{c,i,j} W[o, c, i, j] *
   ///   in[n, c, y*sh + i*dh - pad_top, x*sw + j*dw - pad_left]:
-  /// per image, W's GEMM view times the im2col matrix [(c, i, j)][(y, x)],
-  /// which leaves the result in NCHW order.
+  /// per image, W's GEMM view times the activations laid out by
+  /// buildConvLayout (pixels contiguous), which leaves the result in NCHW
+  /// order. Grouped convolutions are block-diagonal GEMMs: each channel
+  /// walks its own group's nonzeros (the row-sparse form).
   void rewriteConv(Conv2DOp op, ModuleOp module, StringRef prefix) {
-    RankedTensorType inType = op.getInput().getType();
-    RankedTensorType wType = op.getWeight().getType();
-    RankedTensorType outType = op.getResult().getType();
     std::optional<LayerData> data = kernelInputs(op);
     if (!data)
       return;
     int64_t rows = op.getNumRows(), cols = op.getReductionSize();
-
+    int64_t groups = op.getGroups();
+    ConvTiling convTiling = ConvTiling::forVectorWidth(tiling.vectorWidth);
+    PackedWeight packed;
+    bool sparse = true;
+    if (groups == 1) {
+      packed = packLayer(*data, rows, cols, convTiling.channelsPerTile);
+      sparse = chooseSparseRows(packed, sparseRows);
+    }
     OpBuilder b(op);
     Location loc = op.getLoc();
-    Type f32 = b.getF32Type();
-    ArrayRef<int64_t> pads = op.getPads(), strides = op.getStrides(),
-                      dilations = op.getDilations();
-    Value input = op.getInput();
-    if (llvm::any_of(pads, [](int64_t p) { return p != 0; })) {
-      SmallVector<int64_t> padded(inType.getShape());
-      padded[2] += pads[0] + pads[2];
-      padded[3] += pads[1] + pads[3];
-      auto index = [&](int64_t v) -> OpFoldResult { return b.getIndexAttr(v); };
-      Value zero = arith::ConstantOp::create(b, loc, b.getZeroAttr(f32));
-      input = tensor::PadOp::create(
-          b, loc, RankedTensorType::get(padded, f32), input,
-          {index(0), index(0), index(pads[0]), index(pads[1])},
-          {index(0), index(0), index(pads[2]), index(pads[3])}, zero);
-    }
-
-    // The GEMM's right-hand side with pixels contiguous: the input itself
-    // for a 1x1 convolution with stride 1 (no padding), else the im2col
-    // matrix [N, C, KH, KW, OH, OW], an affine copy from the padded input.
-    int64_t n = outType.getDimSize(0), oh = outType.getDimSize(2),
-            ow = outType.getDimSize(3);
-    int64_t c = wType.getDimSize(1), kh = wType.getDimSize(2),
-            kw = wType.getDimSize(3);
-    auto matrixType = RankedTensorType::get({n, cols, oh * ow}, f32);
-    Value matrix;
-    if (kh == 1 && kw == 1 && strides[0] == 1 && strides[1] == 1 &&
-        input == op.getInput()) {
-      matrix = tensor::CollapseShapeOp::create(
-          b, loc, matrixType, input,
-          ArrayRef<ReassociationIndices>{{0}, {1}, {2, 3}});
+    std::optional<ConvLayout> layout =
+        buildConvLayout(b, loc, op, convTiling.pixelBlock(sparse));
+    if (!layout)
+      return;
+    Value result;
+    if (groups == 1 && !sparse) {
+      result = emitChannelMajorConv(b, loc, module, layout->activations, packed,
+                                    convTiling, prefix);
     } else {
-      MLIRContext *ctx = b.getContext();
-      AffineExpr dn, dc, di, dj, dy, dx;
-      bindDims(ctx, dn, dc, di, dj, dy, dx);
-      AffineMap inMap =
-          AffineMap::get(6, 0,
-                         {dn, dc, dy * strides[0] + di * dilations[0],
-                          dx * strides[1] + dj * dilations[1]},
-                         ctx);
-      auto colsType = RankedTensorType::get({n, c, kh, kw, oh, ow}, f32);
-      Value empty = tensor::EmptyOp::create(b, loc, colsType.getShape(), f32);
-      Value im2col = linalg::GenericOp::create(
-                         b, loc, colsType, ValueRange{input}, ValueRange{empty},
-                         {inMap, b.getMultiDimIdentityMap(6)},
-                         SmallVector<utils::IteratorType>(
-                             6, utils::IteratorType::parallel),
-                         [](OpBuilder &nb, Location nl, ValueRange args) {
-                           linalg::YieldOp::create(nb, nl, args[0]);
-                         })
-                         .getResult(0);
-      matrix = tensor::CollapseShapeOp::create(
-          b, loc, matrixType, im2col,
-          ArrayRef<ReassociationIndices>{{0}, {1, 2, 3}, {4, 5}});
+      RowSparseWeight weight =
+          groups == 1 ? sparseRowsOf(packed) : groupedRows(op, *data);
+      std::vector<float> bias;
+      if (data->bias)
+        bias.assign(data->bias->values().begin(), data->bias->values().end());
+      result = emitSparseRowsConv(b, loc, module, layout->activations, weight,
+                                  bias, groups, convTiling, prefix);
     }
-
-    ConvTiling convTiling = ConvTiling::forVectorWidth(tiling.vectorWidth);
-    PackedWeight packed =
-        packLayer(*data, rows, cols, convTiling.channelsPerTile);
-    Value nop = emitChannelMajorConv(b, loc, module, matrix, packed, convTiling,
-                                     prefix);
-    Value result = tensor::ExpandShapeOp::create(
-        b, loc, outType, nop, ArrayRef<ReassociationIndices>{{0}, {1}, {2, 3}});
-    op.replaceAllUsesWith(result);
+    op.replaceAllUsesWith(
+        restoreConvOutput(b, loc, result, op, layout->rowWidth));
     op.erase();
   }
 
@@ -327,7 +333,8 @@ struct SparsecCpuLowerLayersPass
 } // namespace
 
 std::string sparsec::describeLayerKernel(Operation *layer,
-                                         const GemmTiling &tiling) {
+                                         const GemmTiling &tiling,
+                                         StringRef sparseRows) {
   std::optional<LayerData> data;
   PackedWeight packed;
   std::string kind;
@@ -337,11 +344,30 @@ std::string sparsec::describeLayerKernel(Operation *layer,
                          tiling.panelWidth());
     kind = "gemm";
   } else if (auto conv = dyn_cast<Conv2DOp>(layer)) {
-    if ((data = kernelInputs(conv)))
-      packed = packLayer(
-          *data, conv.getNumRows(), conv.getReductionSize(),
-          ConvTiling::forVectorWidth(tiling.vectorWidth).channelsPerTile);
     kind = "conv";
+    if (!(data = kernelInputs(conv)))
+      return "linalg loops";
+    int64_t rows = conv.getNumRows(), cols = conv.getReductionSize();
+    if (conv.getGroups() > 1) {
+      int64_t nonzeros = groupedRows(conv, *data).columns.size();
+      std::string text =
+          int64_t(conv.getGroups()) == conv.getInput().getType().getDimSize(1)
+              ? "depthwise conv sparse rows"
+              : "grouped conv sparse rows";
+      if (nonzeros < rows * cols)
+        text += llvm::formatv(", {0:P0} of dense work",
+                              double(nonzeros) / double(rows * cols));
+      return text;
+    }
+    packed = packLayer(
+        *data, rows, cols,
+        ConvTiling::forVectorWidth(tiling.vectorWidth).channelsPerTile);
+    if (chooseSparseRows(packed, sparseRows)) {
+      int64_t nonzeros = sparseRowsOf(packed).columns.size();
+      return llvm::formatv("conv sparse rows, {0:P0} of dense work",
+                           double(nonzeros) / double(rows * cols))
+          .str();
+    }
   }
   if (kind.empty())
     return "";

@@ -1,12 +1,16 @@
 //===- ConvKernel.cpp - convolutions with pixels along the vectors --------===//
 //
-// Y[n, o, p] = b[o] + sum_k W[o, k] * X[n, k, p]: the convolution's GEMM with
-// the output pixels p contiguous, as in NCHW. X is the im2col matrix in
-// [column][pixel] order, or the input itself for a 1x1 convolution with
-// stride 1 and no padding, and Y is the NCHW output: no transposes. The
-// register tile is MR output channels x NV vectors of pixels; per kept
-// column, NV activation-vector loads and MR weight broadcasts (the weights
-// packed at compile time, [kept column][MR], as for linear layers).
+// Y[n, o, q] = b[o] + sum_k W[o, k] * X[n, offset[k] + q]: the convolution's
+// GEMM with the output pixels q contiguous, as in NCHW. X is one flat row of
+// floats per image and column k of the GEMM view starts at offset[k]: for a
+// stride-1 convolution X is the padded input itself and offset[(c, i, j)] =
+// c*H*W + i*dh*W + j*dw (a direct convolution: no im2col copy); for a strided
+// one it is the im2col matrix. The register tile is MR output channels x NV
+// vectors of pixels; per kept column, one offset load, NV activation-vector
+// loads and MR weight broadcasts (the weights packed at compile time,
+// [kept column][MR], as for linear layers). Pixel blocks are the outer loop
+// and channel panels the inner one, so a block's activations stay in cache
+// while every panel reads them.
 //
 //===----------------------------------------------------------------------===//
 #include "PackedGemm.h"
@@ -25,76 +29,75 @@ namespace {
 
 class ConvKernelBuilder {
 public:
-  ConvKernelBuilder(OpBuilder &b, Location loc, int64_t vectorWidth,
-                    int64_t channelsPerTile, int64_t pixelVectors)
-      : b(b), loc(loc), vw(vectorWidth), mr(channelsPerTile), nv(pixelVectors),
+  ConvKernelBuilder(OpBuilder &b, Location loc, const ConvTiling &tiling)
+      : b(b), loc(loc), vw(tiling.vectorWidth), mr(tiling.channelsPerTile),
+        nv(tiling.pixelVectors),
         vecType(VectorType::get({vw}, b.getF32Type())) {}
 
-  void build(const PackedWeight &weight, Value input, Value values,
-             Value columns, Value offsets, Value bias, Value output) {
-    this->input = input;
+  /// Emits the loops over (image, pixel block, panel) writing `output`
+  /// ([N, O, blocks * block]).
+  void build(const PackedWeight &weight, const ConvActivations &activations,
+             Value values, Value columnOffsets, Value panelOffsets, Value bias,
+             Value output) {
+    this->input = activations.flat;
     this->values = values;
-    this->columns = columns;
+    this->columnOffsets = columnOffsets;
     this->bias = bias;
     this->output = output;
     auto inType = cast<RankedTensorType>(input.getType());
-    batch = inType.getDimSize(0);
-    cols = inType.getDimSize(1);
-    pixels = inType.getDimSize(2);
+    int64_t batch = inType.getDimSize(0), length = inType.getDimSize(1);
     dense = weight.everyPanelDense();
+    cols = weight.cols;
+    int64_t block = nv * vw;
+    int64_t blocks = llvm::divideCeil(activations.pixels, block);
+    // A block reads [offset + start, offset + start + block) for every
+    // column: those past the row's end take masked reads.
+    int64_t maxOffset = *llvm::max_element(activations.columnOffsets);
+    int64_t safeBlocks =
+        std::clamp<int64_t>((length - maxOffset) / block, 0, blocks);
     int64_t fullPanels = weight.rows / mr;
-    auto panelLoop = [&](int64_t first, int64_t count, int64_t rows) {
-      scf::ParallelOp::create(b, loc, ValueRange{index(0), index(first)},
-                              ValueRange{index(batch), index(first + count)},
-                              ValueRange{index(1), index(1)},
-                              [&](OpBuilder &nb, Location, ValueRange ivs) {
-                                OpBuilder::InsertionGuard guard(b);
-                                b.setInsertionPoint(nb.getInsertionBlock(),
-                                                    nb.getInsertionPoint());
-                                emitPanel(ivs[0], ivs[1], offsets, rows);
-                              });
+    // Every (image, block, panel) tile is computed by one thread with the
+    // same instructions whichever thread runs it: the same bits at any
+    // thread count.
+    auto loops = [&](int64_t firstBlock, int64_t lastBlock, int64_t firstPanel,
+                     int64_t lastPanel, int64_t rows, bool masked) {
+      if (firstBlock >= lastBlock || firstPanel >= lastPanel)
+        return;
+      scf::ParallelOp::create(
+          b, loc, ValueRange{index(0), index(firstBlock), index(firstPanel)},
+          ValueRange{index(batch), index(lastBlock), index(lastPanel)},
+          ValueRange{index(1), index(1), index(1)},
+          [&](OpBuilder &nb, Location, ValueRange ivs) {
+            OpBuilder::InsertionGuard guard(b);
+            b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
+            Value pixel = arith::MulIOp::create(b, loc, ivs[1], index(block));
+            emitTile(ivs[0], ivs[2], pixel, panelOffsets, rows, masked);
+          });
     };
-    if (fullPanels > 0)
-      panelLoop(0, fullPanels, mr);
-    if (fullPanels < weight.panels)
-      panelLoop(fullPanels, 1, weight.rows - fullPanels * mr);
+    for (bool masked : {false, true}) {
+      int64_t first = masked ? safeBlocks : 0,
+              last = masked ? blocks : safeBlocks;
+      loops(first, last, 0, fullPanels, mr, masked);
+      loops(first, last, fullPanels, weight.panels,
+            weight.rows - fullPanels * mr, masked);
+    }
   }
 
 private:
   Value index(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
 
-  void emitPanel(Value image, Value panel, Value offsets, int64_t rows) {
+  void emitTile(Value image, Value panel, Value pixel, Value panelOffsets,
+                int64_t rows, bool masked) {
     Value first, last;
     std::tie(first, last) =
-        kernel::panelRows(b, loc, panel, dense, cols, offsets);
+        kernel::panelRows(b, loc, panel, dense, cols, panelOffsets);
     Value firstChannel = arith::MulIOp::create(b, loc, panel, index(mr));
-    int64_t block = nv * vw, fullBlocks = pixels / block;
-    if (fullBlocks > 0)
-      scf::ForOp::create(
-          b, loc, index(0), index(fullBlocks * block), index(block),
-          ValueRange{}, [&](OpBuilder &nb, Location, Value pixel, ValueRange) {
-            OpBuilder::InsertionGuard guard(b);
-            b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
-            emitTile(image, firstChannel, rows, pixel, first, last,
-                     /*partial=*/false);
-            scf::YieldOp::create(b, loc);
-          });
-    if (fullBlocks * block < pixels)
-      emitTile(image, firstChannel, rows, index(fullBlocks * block), first,
-               last, /*partial=*/true);
-  }
-
-  void emitTile(Value image, Value firstChannel, int64_t rows, Value pixel,
-                Value first, Value last, bool partial) {
-    SmallVector<Value> pixelIndex, masks, channelIndex, init;
-    for (int64_t j = 0; j < nv; ++j) {
+    SmallVector<Value> pixelIndex, channelIndex, init;
+    for (int64_t j = 0; j < nv; ++j)
       pixelIndex.push_back(
           j == 0 ? pixel
                  : arith::AddIOp::create(b, loc, pixel, index(j * vw))
                        .getResult());
-      if (partial)
-        masks.push_back(kernel::tailMask(b, loc, pixels, pixelIndex[j], vw));
-    }
     for (int64_t i = 0; i < rows; ++i) {
       channelIndex.push_back(
           i == 0 ? firstChannel
@@ -115,15 +118,23 @@ private:
         [&](OpBuilder &nb, Location, Value packedRow, ValueRange acc) {
           OpBuilder::InsertionGuard guard(b);
           b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
-          Value column =
-              kernel::keptColumn(b, loc, packedRow, first, dense, columns);
+          // Dense panels index the table by column, sparse ones by packed
+          // row (their table lists the kept columns' offsets).
+          Value entry =
+              dense
+                  ? arith::SubIOp::create(b, loc, packedRow, first).getResult()
+                  : packedRow;
+          Value offset = arith::IndexCastOp::create(
+              b, loc, b.getIndexType(),
+              memref::LoadOp::create(b, loc, columnOffsets, ValueRange{entry}));
           // Read as a tensor so that one-shot bufferization sees the read.
           SmallVector<Value> x;
-          for (int64_t j = 0; j < nv; ++j)
+          for (int64_t j = 0; j < nv; ++j) {
+            Value at = arith::AddIOp::create(b, loc, offset, pixelIndex[j]);
             x.push_back(vector::TransferReadOp::create(
-                b, loc, vecType, input,
-                ValueRange{image, column, pixelIndex[j]}, zero,
-                ArrayRef<bool>{!partial}));
+                b, loc, vecType, input, ValueRange{image, at}, zero,
+                ArrayRef<bool>{!masked}));
+          }
           SmallVector<Value> next;
           for (int64_t i = 0; i < rows; ++i) {
             Value w = memref::LoadOp::create(b, loc, values,
@@ -136,11 +147,10 @@ private:
           scf::YieldOp::create(b, loc, next);
         });
     for (int64_t i = 0; i < rows; ++i)
-      for (int64_t j = 0; j < nv; ++j) {
-        SmallVector<Value, 3> at = {image, channelIndex[i], pixelIndex[j]};
-        kernel::store(b, loc, loop.getResult(i * nv + j), output, at,
-                      partial ? masks[j] : Value());
-      }
+      for (int64_t j = 0; j < nv; ++j)
+        kernel::store(b, loc, loop.getResult(i * nv + j), output,
+                      ValueRange{image, channelIndex[i], pixelIndex[j]},
+                      Value());
   }
 
   OpBuilder &b;
@@ -148,8 +158,118 @@ private:
   int64_t vw, mr, nv;
   VectorType vecType;
   bool dense = true;
-  int64_t batch = 0, cols = 0, pixels = 0;
-  Value input, values, columns, bias, output;
+  int64_t cols = 0;
+  Value input, values, columnOffsets, bias, output;
+};
+
+/// The row-sparse form: each output channel walks its own nonzero weights
+/// (XNNPACK-style outer products). A tile is one channel x NV vectors of
+/// pixels; per nonzero, one offset and one weight load, NV activation-vector
+/// loads and NV FMAs. It does only the nonzero MACs, so the N:M zeros that
+/// the channel-tile form must multiply (they differ from row to row) cost
+/// nothing, at the price of no activation reuse across channels in
+/// registers (the loads hit L1: a block's channels run back to back).
+class SparseRowsConvBuilder {
+public:
+  SparseRowsConvBuilder(OpBuilder &b, Location loc, const ConvTiling &tiling)
+      : b(b), loc(loc), vw(tiling.vectorWidth), group(tiling.channelsPerTile),
+        nv(tiling.sparseRowVectors),
+        vecType(VectorType::get({vw}, b.getF32Type())) {}
+
+  void build(int64_t channels, const ConvActivations &activations, Value starts,
+             Value offsets, Value values, Value bias, Value output) {
+    auto inType = cast<RankedTensorType>(activations.flat.getType());
+    int64_t batch = inType.getDimSize(0), length = inType.getDimSize(1);
+    int64_t block = nv * vw;
+    int64_t blocks = llvm::divideCeil(activations.pixels, block);
+    int64_t maxOffset = *llvm::max_element(activations.columnOffsets);
+    int64_t safeBlocks =
+        std::clamp<int64_t>((length - maxOffset) / block, 0, blocks);
+    int64_t groups = llvm::divideCeil(channels, group);
+    for (bool masked : {false, true}) {
+      int64_t first = masked ? safeBlocks : 0,
+              last = masked ? blocks : safeBlocks;
+      if (first >= last)
+        continue;
+      scf::ParallelOp::create(
+          b, loc, ValueRange{index(0), index(first), index(0)},
+          ValueRange{index(batch), index(last), index(groups)},
+          ValueRange{index(1), index(1), index(1)},
+          [&](OpBuilder &nb, Location, ValueRange ivs) {
+            OpBuilder::InsertionGuard guard(b);
+            b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
+            Value pixel = arith::MulIOp::create(b, loc, ivs[1], index(block));
+            Value firstRow =
+                arith::MulIOp::create(b, loc, ivs[2], index(group));
+            Value lastRow = arith::MinSIOp::create(
+                b, loc, arith::AddIOp::create(b, loc, firstRow, index(group)),
+                index(channels));
+            scf::ForOp::create(
+                b, loc, firstRow, lastRow, index(1), ValueRange{},
+                [&](OpBuilder &rb, Location, Value row, ValueRange) {
+                  OpBuilder::InsertionGuard guard(b);
+                  b.setInsertionPoint(rb.getInsertionBlock(),
+                                      rb.getInsertionPoint());
+                  emitRow(activations.flat, ivs[0], row, pixel, starts, offsets,
+                          values, bias, output, masked);
+                  scf::YieldOp::create(b, loc);
+                });
+          });
+    }
+  }
+
+private:
+  Value index(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
+  Value loadIndex(Value table, Value at) {
+    return arith::IndexCastOp::create(
+        b, loc, b.getIndexType(),
+        memref::LoadOp::create(b, loc, table, ValueRange{at}));
+  }
+
+  void emitRow(Value input, Value image, Value row, Value pixel, Value starts,
+               Value offsets, Value values, Value bias, Value output,
+               bool masked) {
+    SmallVector<Value> pixelIndex;
+    for (int64_t j = 0; j < nv; ++j)
+      pixelIndex.push_back(
+          j == 0 ? pixel
+                 : arith::AddIOp::create(b, loc, pixel, index(j * vw))
+                       .getResult());
+    Value init = vector::BroadcastOp::create(
+        b, loc, vecType, memref::LoadOp::create(b, loc, bias, ValueRange{row}));
+    SmallVector<Value> accumulators(nv, init);
+    Value first = loadIndex(starts, row);
+    Value last =
+        loadIndex(starts, arith::AddIOp::create(b, loc, row, index(1)));
+    Value zero = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0f));
+    auto loop = scf::ForOp::create(
+        b, loc, first, last, index(1), accumulators,
+        [&](OpBuilder &nb, Location, Value entry, ValueRange acc) {
+          OpBuilder::InsertionGuard guard(b);
+          b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
+          Value offset = loadIndex(offsets, entry);
+          Value w = vector::BroadcastOp::create(
+              b, loc, vecType,
+              memref::LoadOp::create(b, loc, values, ValueRange{entry}));
+          SmallVector<Value> next;
+          for (int64_t j = 0; j < nv; ++j) {
+            Value at = arith::AddIOp::create(b, loc, offset, pixelIndex[j]);
+            Value x = vector::TransferReadOp::create(
+                b, loc, vecType, input, ValueRange{image, at}, zero,
+                ArrayRef<bool>{!masked});
+            next.push_back(vector::FMAOp::create(b, loc, w, x, acc[j]));
+          }
+          scf::YieldOp::create(b, loc, next);
+        });
+    for (int64_t j = 0; j < nv; ++j)
+      kernel::store(b, loc, loop.getResult(j), output,
+                    ValueRange{image, row, pixelIndex[j]}, Value());
+  }
+
+  OpBuilder &b;
+  Location loc;
+  int64_t vw, group, nv;
+  VectorType vecType;
 };
 
 } // namespace
@@ -157,22 +277,43 @@ private:
 ConvTiling ConvTiling::forVectorWidth(int64_t vectorWidth) {
   // Accumulators + activation vectors + one broadcast within the register
   // file: 16 + 2 + 1 of AVX-512's 32, 12 + 3 + 1 of AVX2's 16.
+  // The row-sparse form keeps NV accumulators, NV activation vectors and
+  // one broadcast: 4 vectors keep four FMA chains in flight.
   if (vectorWidth >= 16)
-    return {vectorWidth, 8, 2};
+    return {vectorWidth, 8, 2, 4};
   if (vectorWidth == 8)
-    return {vectorWidth, 4, 3};
-  return {vectorWidth, 4, 2};
+    return {vectorWidth, 4, 3, 4};
+  return {vectorWidth, 4, 2, 4};
 }
 
-Value emitChannelMajorConv(OpBuilder &b, Location loc, ModuleOp module,
-                           Value input, const PackedWeight &weight,
-                           const ConvTiling &tiling, StringRef symbolPrefix) {
-  auto inType = cast<RankedTensorType>(input.getType());
-  int64_t batch = inType.getDimSize(0), pixels = inType.getDimSize(2);
-  Type f32 = b.getF32Type();
-  auto output = memref::AllocOp::create(
-      b, loc, MemRefType::get({batch, weight.rows, pixels}, f32),
+namespace {
+
+memref::AllocOp allocOutput(OpBuilder &b, Location loc,
+                            const ConvActivations &activations, int64_t rows,
+                            int64_t block) {
+  auto inType = cast<RankedTensorType>(activations.flat.getType());
+  int64_t pixels = llvm::divideCeil(activations.pixels, block) * block;
+  return memref::AllocOp::create(
+      b, loc,
+      MemRefType::get({inType.getDimSize(0), rows, pixels}, b.getF32Type()),
       b.getI64IntegerAttr(64));
+}
+
+Value asTensor(OpBuilder &b, Location loc, memref::AllocOp output) {
+  return bufferization::ToTensorOp::create(
+      b, loc,
+      RankedTensorType::get(output.getType().getShape(), b.getF32Type()),
+      output, /*restrict=*/true, /*writable=*/true);
+}
+
+} // namespace
+
+Value emitChannelMajorConv(OpBuilder &b, Location loc, ModuleOp module,
+                           const ConvActivations &activations,
+                           const PackedWeight &weight, const ConvTiling &tiling,
+                           StringRef symbolPrefix) {
+  memref::AllocOp output = allocOutput(b, loc, activations, weight.rows,
+                                       tiling.pixelBlock(/*sparseRows=*/false));
   output->setAttr(
       "sparsec.cpu.kernel",
       b.getDictionaryAttr({
@@ -188,16 +329,59 @@ Value emitChannelMajorConv(OpBuilder &b, Location loc, ModuleOp module,
                          b.getI64IntegerAttr(tiling.channelsPerTile)),
           b.getNamedAttr("tile_pixel_vectors",
                          b.getI64IntegerAttr(tiling.pixelVectors)),
+          b.getNamedAttr("im2col", b.getBoolAttr(activations.im2col)),
       }));
-  PackedGlobals globals =
-      createPackedGlobals(b, loc, module, weight, symbolPrefix);
-  ConvKernelBuilder(b, loc, tiling.vectorWidth, tiling.channelsPerTile,
-                    tiling.pixelVectors)
-      .build(weight, input, globals.values, globals.columns, globals.offsets,
-             globals.bias, output);
-  return bufferization::ToTensorOp::create(
-      b, loc, RankedTensorType::get({batch, weight.rows, pixels}, f32), output,
-      /*restrict=*/true, /*writable=*/true);
+  std::string prefix = symbolPrefix.str();
+  PackedGlobals globals = createPackedGlobals(b, loc, module, weight, prefix);
+  // The activation offset of each dense column, or of each kept column.
+  std::vector<int32_t> table;
+  if (weight.everyPanelDense())
+    table = activations.columnOffsets;
+  else
+    for (int32_t column : weight.columns)
+      table.push_back(activations.columnOffsets[column]);
+  Value columnOffsets = createInt32Global(b, loc, module, prefix + "_x", table);
+  ConvKernelBuilder(b, loc, tiling)
+      .build(weight, activations, globals.values, columnOffsets,
+             globals.offsets, globals.bias, output);
+  return asTensor(b, loc, output);
+}
+
+Value emitSparseRowsConv(OpBuilder &b, Location loc, ModuleOp module,
+                         const ConvActivations &activations,
+                         const RowSparseWeight &weight,
+                         const std::vector<float> &bias, int64_t groups,
+                         const ConvTiling &tiling, StringRef symbolPrefix) {
+  int64_t rows = int64_t(weight.starts.size()) - 1;
+  memref::AllocOp output = allocOutput(b, loc, activations, rows,
+                                       tiling.pixelBlock(/*sparseRows=*/true));
+  output->setAttr(
+      "sparsec.cpu.kernel",
+      b.getDictionaryAttr({
+          b.getNamedAttr("kind", b.getStringAttr("conv_sparse_rows")),
+          b.getNamedAttr("groups", b.getI64IntegerAttr(groups)),
+          b.getNamedAttr("nonzeros",
+                         b.getI64IntegerAttr(weight.columns.size())),
+          b.getNamedAttr("vector_width",
+                         b.getI64IntegerAttr(tiling.vectorWidth)),
+          b.getNamedAttr("tile_pixel_vectors",
+                         b.getI64IntegerAttr(tiling.sparseRowVectors)),
+          b.getNamedAttr("im2col", b.getBoolAttr(activations.im2col)),
+      }));
+  std::string prefix = symbolPrefix.str();
+  std::vector<int32_t> offsets;
+  for (int32_t column : weight.columns)
+    offsets.push_back(activations.columnOffsets[column]);
+  std::vector<float> paddedBias = bias;
+  paddedBias.resize(rows, 0.0f);
+  SparseRowsConvBuilder(b, loc, tiling)
+      .build(rows, activations,
+             createInt32Global(b, loc, module, prefix + "_s", weight.starts),
+             createInt32Global(b, loc, module, prefix + "_x", offsets),
+             createFloatGlobal(b, loc, module, prefix + "_w", weight.values),
+             createFloatGlobal(b, loc, module, prefix + "_b", paddedBias),
+             output);
+  return asTensor(b, loc, output);
 }
 
 } // namespace sparsec

@@ -60,6 +60,7 @@ void buildHostPipeline(OpPassManager &pm,
   bufferization::BufferDeallocationPipelineOptions dealloc;
   bufferization::buildBufferDeallocationPipeline(pm, dealloc);
 
+  pm.addNestedPass<func::FuncOp>(createSparsecCpuStridedCopiesToLoops());
   pm.addNestedPass<func::FuncOp>(createConvertLinalgToLoopsPass());
   // Before any conversion to LLVM (convert-openmp-to-llvm converts func ops
   // too).

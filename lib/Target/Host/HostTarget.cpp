@@ -131,7 +131,17 @@ struct HostTargetOptions : TargetOptions {
                      "tile of the linear-layer kernels, 1 to 8"),
       llvm::cl::init(2)};
 
+  Option<std::string> sparseRows{
+      *this, "sparse-rows",
+      llvm::cl::desc("host target: when a convolution runs the row-sparse "
+                     "kernel (each channel walks its own nonzeros): auto, "
+                     "always, never"),
+      llvm::cl::init("auto")};
+
   std::string validate() const override {
+    if (sparseRows != "auto" && sparseRows != "always" && sparseRows != "never")
+      return "--host-sparse-rows must be auto, always or never, not '" +
+             sparseRows.getValue() + "'";
     if (optLevel > 3)
       return "--host-opt-level must be 0, 1, 2 or 3, not " +
              std::to_string(optLevel);
@@ -157,6 +167,7 @@ struct HostTargetOptions : TargetOptions {
     kernels.tileTokens =
         tileTokens ? tileTokens : (kernels.vectorWidth == 16 ? 8 : 6);
     kernels.tileVectors = tileVectors;
+    kernels.sparseRows = sparseRows;
     return kernels;
   }
 };
@@ -178,7 +189,8 @@ public:
                                   const TargetOptions &options) const override {
     SparsecCpuLowerLayersOptions kernels = hostOptions(options).kernelOptions();
     return sparsec::describeLayerKernel(
-        layer, {kernels.vectorWidth, kernels.tileTokens, kernels.tileVectors});
+        layer, {kernels.vectorWidth, kernels.tileTokens, kernels.tileVectors},
+        kernels.sparseRows);
   }
   void buildPipeline(OpPassManager &pm,
                      const TargetOptions &options) const override {

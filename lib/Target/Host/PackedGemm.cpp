@@ -81,6 +81,51 @@ Value createArrayGlobal(OpBuilder &b, Location loc, ModuleOp module,
 
 } // namespace
 
+Value createInt32Global(OpBuilder &b, Location loc, ModuleOp module,
+                        const std::string &name,
+                        const std::vector<int32_t> &data) {
+  return createArrayGlobal(b, loc, module, name, {int64_t(data.size())},
+                           b.getI32Type(), data);
+}
+
+Value createFloatGlobal(OpBuilder &b, Location loc, ModuleOp module,
+                        const std::string &name,
+                        const std::vector<float> &data) {
+  return createArrayGlobal(b, loc, module, name, {int64_t(data.size())},
+                           b.getF32Type(), data);
+}
+
+RowSparseWeight sparseRowsOf(const PackedWeight &weight) {
+  RowSparseWeight rows;
+  rows.starts.push_back(0);
+  for (int64_t r = 0; r < weight.rows; ++r) {
+    int64_t panel = r / weight.panelWidth, lane = r % weight.panelWidth;
+    for (int32_t i = weight.offsets[panel]; i < weight.offsets[panel + 1];
+         ++i) {
+      float value = weight.values[int64_t(i) * weight.panelWidth + lane];
+      if (value == 0.0f)
+        continue;
+      rows.columns.push_back(weight.columns[i]);
+      rows.values.push_back(value);
+    }
+    rows.starts.push_back(int32_t(rows.columns.size()));
+  }
+  return rows;
+}
+
+bool preferSparseRows(const PackedWeight &weight) {
+  // One MAC of the row-sparse form costs about this many of the channel
+  // tiles' (it reloads the activations for every channel and is bound by
+  // loads from L2): 2.3-2.6 on ResNet-50 and VGG shapes at 2:4 and HiNM 75 %
+  // (bench/results/cpu_conv_sparse_rows.md). So the N:M zeros inside kept
+  // columns are filled back unless a weight is much sparser than that.
+  constexpr double sparseRowMacCost = 2.5;
+  int64_t nonzeros =
+      llvm::count_if(weight.values, [](float v) { return v != 0.0f; });
+  int64_t tileMacs = int64_t(weight.columns.size()) * weight.panelWidth;
+  return double(nonzeros) * sparseRowMacCost < double(tileMacs);
+}
+
 namespace kernel {
 
 std::pair<Value, Value> panelRows(OpBuilder &b, Location loc, Value panel,

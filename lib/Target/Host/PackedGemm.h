@@ -59,6 +59,31 @@ PackedGlobals createPackedGlobals(mlir::OpBuilder &b, mlir::Location loc,
                                   const PackedWeight &weight,
                                   llvm::StringRef symbolPrefix);
 
+/// Each row's nonzeros, in column order: row r's are entries
+/// [starts[r], starts[r + 1]) of columns and values.
+struct RowSparseWeight {
+  std::vector<int32_t> starts, columns;
+  std::vector<float> values;
+};
+/// The rows of a packed weight (padding rows past `rows` excluded).
+RowSparseWeight sparseRowsOf(const PackedWeight &weight);
+
+/// Whether the row-sparse form does sufficiently fewer MACs than the
+/// channel tiles (which multiply every zero inside a kept column) to be
+/// faster.
+bool preferSparseRows(const PackedWeight &weight);
+
+/// A private constant memref.global<N x f32> of `module` holding `data`.
+mlir::Value createFloatGlobal(mlir::OpBuilder &b, mlir::Location loc,
+                              mlir::ModuleOp module, const std::string &name,
+                              const std::vector<float> &data);
+
+/// A private constant memref.global<N x i32> of `module` holding `data`
+/// (renamed on a clash), and its get_global at `b`'s insertion point.
+mlir::Value createInt32Global(mlir::OpBuilder &b, mlir::Location loc,
+                              mlir::ModuleOp module, const std::string &name,
+                              const std::vector<int32_t> &data);
+
 /// Pieces the kernels share, emitted at `b`'s insertion point.
 namespace kernel {
 /// The range [first, last) of packed rows of `panel`: panel * cols and
@@ -101,27 +126,58 @@ mlir::Value emitBatchedMatmul(mlir::OpBuilder &b, mlir::Location loc,
 /// channels x `pixelVectors` vectors of output pixels.
 struct ConvTiling {
   int64_t vectorWidth = 8, channelsPerTile = 4, pixelVectors = 3;
+  /// Vectors of pixels per tile of the row-sparse form (one channel).
+  int64_t sparseRowVectors = 4;
+  int64_t pixelBlock(bool sparseRows = false) const {
+    return vectorWidth * (sparseRows ? sparseRowVectors : pixelVectors);
+  }
   static ConvTiling forVectorWidth(int64_t vectorWidth);
 };
 
-/// Emits Y[n, o, p] = b[o] + sum_k W[o, k] * X[n, k, p] for `input` X, an
-/// [N, K, P] f32 tensor (the im2col matrix with pixels contiguous, or a 1x1
-/// convolution's input), and `weight` packed with panelWidth ==
-/// tiling.channelsPerTile; returns Y as an [N, O, P] tensor. The output
-/// buffer's memref.alloc carries `sparsec.cpu.kernel` (kind conv_dense or
-/// conv_kept_columns).
+/// The activations of a convolution as its kernel reads them: `flat`, an
+/// [N, L] f32 tensor, one row per image; output pixel q of GEMM column k
+/// reads flat[n, columnOffsets[k] + q], for q in [0, pixels).
+struct ConvActivations {
+  mlir::Value flat;
+  std::vector<int32_t> columnOffsets;
+  int64_t pixels = 0;
+  bool im2col = false; ///< recorded in the decision attribute
+};
+
+/// Emits Y[n, o, q] = b[o] + sum_k W[o, k] * flat[n, columnOffsets[k] + q]
+/// for `weight` packed with panelWidth == tiling.channelsPerTile (channel
+/// tiles walking their kept columns); returns Y as an [N, O, Q] tensor with
+/// Q = `activations.pixels` rounded up to tiling.pixelBlock(false) (the
+/// pixels past it are garbage). Reads past a row's end are masked. The
+/// output buffer's memref.alloc carries `sparsec.cpu.kernel` (kind
+/// conv_dense or conv_kept_columns).
 mlir::Value emitChannelMajorConv(mlir::OpBuilder &b, mlir::Location loc,
-                                 mlir::ModuleOp module, mlir::Value input,
+                                 mlir::ModuleOp module,
+                                 const ConvActivations &activations,
                                  const PackedWeight &weight,
                                  const ConvTiling &tiling,
                                  llvm::StringRef symbolPrefix);
 
-/// How sparsec-cpu-lower-layers with `tiling` runs `layer` (a
+/// The same with each output channel walking its own nonzeros (the
+/// row-sparse form; `weight`'s columns index `activations.columnOffsets`),
+/// Q rounded up to tiling.pixelBlock(true). Grouped and depthwise
+/// convolutions run this form (`groups` is recorded). Kind conv_sparse_rows.
+mlir::Value emitSparseRowsConv(mlir::OpBuilder &b, mlir::Location loc,
+                               mlir::ModuleOp module,
+                               const ConvActivations &activations,
+                               const RowSparseWeight &weight,
+                               const std::vector<float> &bias, int64_t groups,
+                               const ConvTiling &tiling,
+                               llvm::StringRef symbolPrefix);
+
+/// How sparsec-cpu-lower-layers with `tiling` (and its sparse-rows option)
+/// runs `layer` (a
 /// sparsec.linear or sparsec.conv2d), for --emit=report: "gemm dense",
 /// "conv kept columns, 50% of dense work", "linalg loops", ...; empty for
 /// other ops.
 std::string describeLayerKernel(mlir::Operation *layer,
-                                const GemmTiling &tiling);
+                                const GemmTiling &tiling,
+                                llvm::StringRef sparseRows);
 
 } // namespace sparsec
 

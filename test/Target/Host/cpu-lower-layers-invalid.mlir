@@ -2,12 +2,16 @@
 // RUN: not sparsec-opt %s --sparsec-cpu-lower-layers="vector-width=6" 2>&1 | FileCheck %s --check-prefix=WIDTH
 // RUN: not sparsec-opt %s --sparsec-cpu-lower-layers="tile-tokens=0" 2>&1 | FileCheck %s --check-prefix=TILES
 // RUN: not sparsec-opt %s --sparsec-cpu-lower-layers="tile-vectors=9" 2>&1 | FileCheck %s --check-prefix=TILES
+// RUN: not sparsec-opt %s --sparsec-cpu-lower-layers="sparse-rows=sometimes" 2>&1 | FileCheck %s --check-prefix=ROWS
 // And through the driver, by the host target's flags.
 // RUN: not sparsec %s --host-vector-width=32 2>&1 | FileCheck %s --check-prefix=HOSTWIDTH
 // RUN: not sparsec %s --host-tile-tokens=17 2>&1 | FileCheck %s --check-prefix=HOSTTOKENS
 // RUN: not sparsec %s --host-tile-vectors=0 2>&1 | FileCheck %s --check-prefix=HOSTVECTORS
+// RUN: not sparsec %s --host-sparse-rows=yes 2>&1 | FileCheck %s --check-prefix=HOSTROWS
 // WIDTH: error: sparsec-cpu-lower-layers: vector-width must be 4, 8 or 16, not 6
 // TILES: error: sparsec-cpu-lower-layers: tile-tokens must be 1 to 16 and tile-vectors 1 to 8, not
+// ROWS: error: sparsec-cpu-lower-layers: sparse-rows must be auto, always or never, not 'sometimes'
+// HOSTROWS: sparsec: error: --host-sparse-rows must be auto, always or never, not 'yes'
 // HOSTWIDTH: sparsec: error: --host-vector-width must be 0, 4, 8 or 16, not 32
 // HOSTTOKENS: sparsec: error: --host-tile-tokens must be 0 to 16, not 17
 // HOSTVECTORS: sparsec: error: --host-tile-vectors must be 1 to 8, not 0

@@ -85,23 +85,35 @@ func.func @not_constant(%x: tensor<2x4xf32>, %w: tensor<3x4xf32>) -> tensor<2x3x
 
 // -----
 
-// A 3x3 convolution with padding and stride 2: the padded input is copied
-// into its im2col matrix [N, C, KH, KW, OH, OW] (rows: the weight's GEMM-view
-// columns c, kh, kw; pixels contiguous), and the kernel writes
-// [N, O, OH*OW], which is the NCHW output: no transpose. The register tile
-// is 4 channels (3 of them here) x 2 vectors of 4 pixels; per column, one
-// activation vector per pixel vector and one weight broadcast per channel.
+// A 3x3 convolution with padding and stride 2: the padded input (6x6, plus
+// zero rows and a column for the split) is copied into 2x2 phase planes
+// [N, C, 2, 2, rows, cols] (space-to-depth), planes[a, b][u, v] =
+// padded[2u + a, 2v + b], so that every tap reads a contiguous run again:
+// tap (c, i, j) of output pixel (y, x) is plane (c, i%2, j%2) at row
+// y + i/2, column x + j/2; the _x table holds those flat offsets (planes of
+// 4 rows x 3 columns; one zero row keeps the block's reads inside). The
+// kernel computes [N, O, 8] (2 rows of 3 pixels, one garbage column each,
+// rounded up to a block of 2 vectors of 4), sliced back to NCHW. The
+// register tile is 4 channels (3 here) x 2 vectors of 4 pixels; per column,
+// one offset load, one activation vector per pixel vector and one weight
+// broadcast per channel.
+// CHECK-LABEL: memref.global "private" constant @__sparsec_cpu_layer0_x : memref<18xi32> = dense<[0, 12, 1, 24, 36, 25, 3, 15, 4, 48, 60, 49, 72, 84, 73, 51, 63, 52]>
 // CHECK-LABEL: func.func @conv
-// CHECK: %[[PAD:.*]] = tensor.pad %{{.*}} low[0, 0, 1, 1] high[0, 0, 1, 1]
-// CHECK: %[[COLS:.*]] = linalg.generic {{.*}} ins(%[[PAD]] : tensor<1x2x6x6xf32>) outs(%{{.*}} : tensor<1x2x3x3x2x2xf32>)
-// CHECK: %[[MAT:.*]] = tensor.collapse_shape %[[COLS]] {{\[}}[0], [1, 2, 3], [4, 5]] : tensor<1x2x3x3x2x2xf32> into tensor<1x18x4xf32>
-// CHECK: %[[OUT:.*]] = memref.alloc() {alignment = 64 : i64, sparsec.cpu.kernel = {kept_columns = 18 : i64, kind = "conv_dense", panels = 1 : i64, tile_channels = 4 : i64, tile_pixel_vectors = 2 : i64, vector_width = 4 : i64}} : memref<1x3x4xf32>
+// CHECK: %[[PAD:.*]] = tensor.pad %{{.*}} low[0, 0, 1, 1] high[0, 0, 3, 1]
+// CHECK: %[[PLANES:.*]] = linalg.generic {{.*}} ins(%[[PAD]] : tensor<1x2x8x6xf32>) outs(%{{.*}} : tensor<1x2x2x2x4x3xf32>)
+// CHECK: %[[P4:.*]] = tensor.collapse_shape %[[PLANES]] {{\[}}[0], [1], [2, 3, 4], [5]] : tensor<1x2x2x2x4x3xf32> into tensor<1x2x16x3xf32>
+// CHECK: %[[FLAT:.*]] = tensor.collapse_shape %[[P4]] {{\[}}[0], [1, 2, 3]] : tensor<1x2x16x3xf32> into tensor<1x96xf32>
+// CHECK: %[[OUT:.*]] = memref.alloc() {alignment = 64 : i64, sparsec.cpu.kernel = {im2col = false, kept_columns = 18 : i64, kind = "conv_dense", panels = 1 : i64, tile_channels = 4 : i64, tile_pixel_vectors = 2 : i64, vector_width = 4 : i64}} : memref<1x3x8xf32>
+// CHECK: %[[TABLE:.*]] = memref.get_global @__sparsec_cpu_layer0_x
 // CHECK: scf.parallel
-// CHECK: vector.transfer_read %[[MAT]]
+// CHECK: memref.load %[[TABLE]]
+// CHECK: vector.transfer_read %[[FLAT]][%{{.*}}, %{{.*}}], %{{.*}} {in_bounds = [true]} : tensor<1x96xf32>, vector<4xf32>
 // CHECK: vector.broadcast
 // CHECK: vector.fma
-// CHECK: %[[Y:.*]] = bufferization.to_tensor %[[OUT]] restrict writable : memref<1x3x4xf32> to tensor<1x3x4xf32>
-// CHECK: tensor.expand_shape %[[Y]] {{\[}}[0], [1], [2, 3]] output_shape [1, 3, 2, 2] : tensor<1x3x4xf32> into tensor<1x3x2x2xf32>
+// CHECK: %[[Y:.*]] = bufferization.to_tensor %[[OUT]] restrict writable : memref<1x3x8xf32> to tensor<1x3x8xf32>
+// CHECK: %[[S:.*]] = tensor.extract_slice %[[Y]][0, 0, 0] [1, 3, 6] [1, 1, 1] : tensor<1x3x8xf32> to tensor<1x3x6xf32>
+// CHECK: %[[E:.*]] = tensor.expand_shape %[[S]] {{\[}}[0], [1], [2, 3]] output_shape [1, 3, 2, 3] : tensor<1x3x6xf32> into tensor<1x3x2x3xf32>
+// CHECK: tensor.extract_slice %[[E]][0, 0, 0, 0] [1, 3, 2, 2] [1, 1, 1, 1] : tensor<1x3x2x3xf32> to tensor<1x3x2x2xf32>
 // CHECK-NOT: sparsec.conv2d
 func.func @conv(%x: tensor<1x2x4x4xf32>) -> tensor<1x3x2x2xf32> {
   %w = arith.constant dense<1.0> : tensor<3x2x3x3xf32>
@@ -113,12 +125,67 @@ func.func @conv(%x: tensor<1x2x4x4xf32>) -> tensor<1x3x2x2xf32> {
 
 // -----
 
-// A 1x1 convolution with stride 1 reads its input in place: no copy.
+// A stride with a dilation on the same axis: a phase's taps are not
+// contiguous, so the padded input is copied into its im2col matrix
+// [N, C, KH, KW, OH, OW], column k at offset k * OH*OW. The block of 8
+// pixels reads past the matrix's end (offset 17 * 4 + 8 > 72): masked reads.
+// CHECK-LABEL: memref.global "private" constant @__sparsec_cpu_layer0_x : memref<18xi32> = dense<[0, 4, 8, 12, 16, 20, 24, 28, 32, 36, 40, 44, 48, 52, 56, 60, 64, 68]>
+// CHECK-LABEL: func.func @strided_dilated
+// CHECK: %[[COLS:.*]] = linalg.generic {{.*}} outs(%{{.*}} : tensor<1x2x3x3x2x2xf32>)
+// CHECK: %[[MAT:.*]] = tensor.collapse_shape %[[COLS]] {{\[}}[0], [1, 2, 3, 4, 5]] : tensor<1x2x3x3x2x2xf32> into tensor<1x72xf32>
+// CHECK: sparsec.cpu.kernel = {im2col = true
+// CHECK: vector.transfer_read %[[MAT]][%{{.*}}, %{{.*}}], %{{.*}} : tensor<1x72xf32>, vector<4xf32>
+func.func @strided_dilated(%x: tensor<1x2x7x7xf32>) -> tensor<1x3x2x2xf32> {
+  %w = arith.constant dense<1.0> : tensor<3x2x3x3xf32>
+  %y = sparsec.conv2d %x, %w {strides = array<i64: 2, 2>, pads = array<i64: 0, 0, 0, 0>,
+      dilations = array<i64: 2, 2>, groups = 1 : i64}
+      : (tensor<1x2x7x7xf32>, tensor<3x2x3x3xf32>) -> tensor<1x3x2x2xf32>
+  return %y : tensor<1x3x2x2xf32>
+}
+
+// -----
+
+// A 3x3 convolution with stride 1 is direct: no im2col. The input is padded
+// to 5 columns (1 + 3 + 1) and 6 rows (one extra zero row, so that the last
+// block's reads stay inside), and column (c, i, j) reads the flat padded
+// image at c*30 + i*5 + j. The kernel computes pixels y*5 + x, x < 5, of
+// which x >= 3 are garbage: 15 rounded up to 16, then sliced back to 3x3.
+// CHECK-LABEL: memref.global "private" constant @__sparsec_cpu_layer0_x : memref<18xi32> = dense<[0, 1, 2, 5, 6, 7, 10, 11, 12, 30, 31, 32, 35, 36, 37, 40, 41, 42]>
+// CHECK-LABEL: func.func @direct
+// CHECK: %[[PAD:.*]] = tensor.pad %{{.*}} low[0, 0, 1, 1] high[0, 0, 2, 1]
+// CHECK: tensor<1x2x3x3xf32> to tensor<1x2x6x5xf32>
+// CHECK-NOT: linalg.generic
+// CHECK: %[[FLAT:.*]] = tensor.collapse_shape %[[PAD]] {{\[}}[0], [1, 2, 3]] : tensor<1x2x6x5xf32> into tensor<1x60xf32>
+// CHECK: %[[OUT:.*]] = memref.alloc() {alignment = 64 : i64, sparsec.cpu.kernel = {im2col = false, {{.*}}} : memref<1x3x16xf32>
+// CHECK: scf.parallel
+// CHECK: vector.transfer_read %[[FLAT]][%{{.*}}, %{{.*}}], %{{.*}} {in_bounds = [true]} : tensor<1x60xf32>, vector<4xf32>
+// CHECK-NOT: scf.parallel
+// CHECK: %[[Y:.*]] = bufferization.to_tensor %[[OUT]]
+// CHECK: %[[S:.*]] = tensor.extract_slice %[[Y]][0, 0, 0] [1, 3, 15] [1, 1, 1] : tensor<1x3x16xf32> to tensor<1x3x15xf32>
+// CHECK: %[[E:.*]] = tensor.expand_shape %[[S]] {{\[}}[0], [1], [2, 3]] output_shape [1, 3, 3, 5] : tensor<1x3x15xf32> into tensor<1x3x3x5xf32>
+// CHECK: tensor.extract_slice %[[E]][0, 0, 0, 0] [1, 3, 3, 3] [1, 1, 1, 1] : tensor<1x3x3x5xf32> to tensor<1x3x3x3xf32>
+func.func @direct(%x: tensor<1x2x3x3xf32>) -> tensor<1x3x3x3xf32> {
+  %w = arith.constant dense<1.0> : tensor<3x2x3x3xf32>
+  %y = sparsec.conv2d %x, %w {strides = array<i64: 1, 1>, pads = array<i64: 1, 1, 1, 1>,
+      dilations = array<i64: 1, 1>, groups = 1 : i64}
+      : (tensor<1x2x3x3xf32>, tensor<3x2x3x3xf32>) -> tensor<1x3x3x3xf32>
+  return %y : tensor<1x3x3x3xf32>
+}
+
+// -----
+
+// A 1x1 convolution with stride 1 and no padding reads its input in place:
+// no copy. Its 10 pixels are computed as 2 blocks of 8; the second block's
+// reads pass the image's end (offset 20 + 16 > 30), so they are masked.
 // CHECK-LABEL: func.func @pointwise
-// CHECK: %[[X:.*]] = tensor.collapse_shape %{{.*}} {{\[}}[0], [1], [2, 3]] : tensor<2x3x2x5xf32> into tensor<2x3x10xf32>
+// CHECK: %[[X:.*]] = tensor.collapse_shape %{{.*}} {{\[}}[0], [1, 2, 3]] : tensor<2x3x2x5xf32> into tensor<2x30xf32>
+// CHECK-NOT: tensor.pad
 // CHECK-NOT: linalg.generic
 // CHECK: kind = "conv_dense"
-// CHECK: vector.transfer_read %[[X]]
+// CHECK: scf.parallel ({{.*}}) = (%c0, %c0{{.*}}, %c0{{.*}}) to (%c2, %c1{{.*}}, %c1{{.*}})
+// CHECK: vector.transfer_read %[[X]][%{{.*}}, %{{.*}}], %{{.*}} {in_bounds = [true]}
+// CHECK: scf.parallel ({{.*}}) = (%c0{{.*}}, %c1{{.*}}, %c0{{.*}}) to (%c2{{.*}}, %c2{{.*}}, %c1{{.*}})
+// CHECK: vector.transfer_read %[[X]][%{{.*}}, %{{.*}}], %{{.*}} : tensor<2x30xf32>, vector<4xf32>
 func.func @pointwise(%x: tensor<2x3x2x5xf32>) -> tensor<2x4x2x5xf32> {
   %w = arith.constant dense<1.0> : tensor<4x3x1x1xf32>
   %y = sparsec.conv2d %x, %w {strides = array<i64: 1, 1>, pads = array<i64: 0, 0, 0, 0>,
@@ -129,10 +196,22 @@ func.func @pointwise(%x: tensor<2x3x2x5xf32>) -> tensor<2x4x2x5xf32> {
 
 // -----
 
-// Grouped (here depthwise) convolutions stay for sparsec-lower-to-linalg.
+// A depthwise convolution is a block-diagonal GEMM: each channel walks its
+// own nine taps (the row-sparse form): _s holds each channel's range of
+// nonzeros, _x their offsets in the padded image (4 channels of 8 rows x 6
+// columns), _w their weights. A tile is one channel x 4 vectors of 4
+// pixels; channels are grouped by 4 (tile-channels) in the parallel loop.
+// CHECK-LABEL: memref.global "private" constant @__sparsec_cpu_layer0_w : memref<36xf32> = dense<1.000000e+00>
+// CHECK: memref.global "private" constant @__sparsec_cpu_layer0_x : memref<36xi32> = dense<[0, 1, 2, 6, 7, 8, 12, 13, 14, 48, 49, 50, 54, 55, 56, 60, 61, 62, 96,
+// CHECK: memref.global "private" constant @__sparsec_cpu_layer0_s : memref<5xi32> = dense<[0, 9, 18, 27, 36]>
 // CHECK-LABEL: func.func @depthwise
-// CHECK: sparsec.conv2d
-// CHECK-NOT: sparsec.cpu.kernel
+// CHECK: tensor.pad %{{.*}} low[0, 0, 1, 1] high[0, 0, 3, 1]
+// CHECK: sparsec.cpu.kernel = {groups = 4 : i64, im2col = false, kind = "conv_sparse_rows", nonzeros = 36 : i64, tile_pixel_vectors = 4 : i64, vector_width = 4 : i64}} : memref<1x4x32xf32>
+// CHECK: scf.parallel
+// CHECK: scf.for
+// CHECK: scf.for {{.*}} iter_args({{.*}}) -> (vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>)
+// CHECK-COUNT-4: vector.fma
+// CHECK-NOT: sparsec.conv2d
 func.func @depthwise(%x: tensor<1x4x4x4xf32>) -> tensor<1x4x4x4xf32> {
   %w = arith.constant dense<1.0> : tensor<4x1x3x3xf32>
   %y = sparsec.conv2d %x, %w {strides = array<i64: 1, 1>, pads = array<i64: 1, 1, 1, 1>,

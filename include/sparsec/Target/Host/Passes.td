@@ -63,7 +63,11 @@ def SparsecCpuLowerLayers
     Option<"tileTokens", "tile-tokens", "int64_t", /*default=*/"6",
            "Tokens (rows of the input) per register tile, 1 to 16">,
     Option<"tileVectors", "tile-vectors", "int64_t", /*default=*/"2",
-           "Vectors of output features per register tile, 1 to 8">
+           "Vectors of output features per register tile, 1 to 8">,
+    Option<"sparseRows", "sparse-rows", "std::string", /*default=*/"\"auto\"",
+           "When a convolution runs the row-sparse form (each channel walks "
+           "its own nonzeros): auto (when it does sufficiently fewer MACs "
+           "than the channel tiles), always, never">
   ];
 }
 
@@ -86,6 +90,26 @@ def SparsecCpuInterchangeLoops
     output's last dimension is not a plain parallel loop.
 
     Example: `sparsec-opt --sparsec-cpu-interchange-loops m.mlir`.
+  }];
+  let dependentDialects = ["::mlir::linalg::LinalgDialect"];
+}
+
+
+def SparsecCpuStridedCopiesToLoops
+    : Pass<"sparsec-cpu-strided-copies-to-loops", "::mlir::func::FuncOp"> {
+  let summary = "memref.copy between non-contiguous buffers as linalg.copy, "
+                "so it becomes loops LLVM vectorises";
+  let description = [{
+    Bufferization copies a padded convolution input into the interior of a
+    zeroed buffer and a sliced kernel output into the caller's buffer with
+    memref.copy. Between contiguous buffers that lowers to a memcpy; between
+    strided ones to a call of the MLIR runtime's generic `memrefCopy`, which
+    walks the elements one by one through their descriptor and cost the
+    host's convolutions half as much time as their kernel. This pass turns
+    each memref.copy with a non-contiguous operand into a linalg.copy, which
+    `convert-linalg-to-loops` lowers to loops whose innermost one walks
+    contiguous rows: LLVM vectorises it. Contiguous copies are left alone.
+    Example: `sparsec-opt --sparsec-cpu-strided-copies-to-loops m.mlir`.
   }];
   let dependentDialects = ["::mlir::linalg::LinalgDialect"];
 }
