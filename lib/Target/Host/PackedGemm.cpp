@@ -117,8 +117,10 @@ bool preferSparseRows(const PackedWeight &weight) {
   // One MAC of the row-sparse form costs about this many of the channel
   // tiles' (it reloads the activations for every channel and is bound by
   // loads from L2): 2.3-2.6 on ResNet-50 and VGG shapes at 2:4 and HiNM 75 %
-  // (bench/results/cpu_conv_sparse_rows.md). So the N:M zeros inside kept
-  // columns are filled back unless a weight is much sparser than that.
+  // (bench/results/cpu_conv_sparse_rows.md against cpu_conv.md). So the N:M
+  // zeros inside kept columns are filled back unless a weight is much
+  // sparser than that. With a short reduction (MobileNetV2's 1x1, K = 24)
+  // the two forms were within this machine's run-to-run noise (+-20 %).
   constexpr double sparseRowMacCost = 2.5;
   int64_t nonzeros =
       llvm::count_if(weight.values, [](float v) { return v != 0.0f; });
