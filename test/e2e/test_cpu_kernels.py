@@ -319,6 +319,89 @@ def test_grouped_conv_kernel_matches_numpy(tmp_path: Path, case, options):
     assert err <= RTOL, f"max relative error {err:.3g} > {RTOL} ({result.cmd})"
 
 
+def activation_generic(value: str, shape, kind: str, name: str) -> list:
+    """MLIR lines applying `kind` (relu6 with 0-d bound tensors, or leaky) to `value`."""
+    rank = len(shape)
+    dims = ", ".join(f"d{i}" for i in range(rank))
+    ident = f"affine_map<({dims}) -> ({dims})>"
+    scalar = f"affine_map<({dims}) -> ()>"
+    t = tensor_type(shape)
+    par = ", ".join(['"parallel"'] * rank)
+    if kind == "relu6":
+        return [f"  %{name}_lo = arith.constant dense<0.0> : tensor<f32>",
+                f"  %{name}_hi = arith.constant dense<6.0> : tensor<f32>",
+                f"  %{name}_e = tensor.empty() : {t}",
+                f"  %{name} = linalg.generic {{indexing_maps = [{ident}, {scalar}, {scalar}, {ident}], "
+                f"iterator_types = [{par}]}} ins(%{value}, %{name}_lo, %{name}_hi : {t}, tensor<f32>, "
+                f"tensor<f32>) outs(%{name}_e : {t}) {{",
+                "  ^bb0(%a: f32, %l: f32, %h: f32, %o: f32):",
+                "    %m = arith.maximumf %a, %l : f32",
+                "    %n = arith.minimumf %m, %h : f32",
+                "    linalg.yield %n : f32",
+                f"  }} -> {t}"]
+    return [f"  %{name}_e = tensor.empty() : {t}",
+            f"  %{name} = linalg.generic {{indexing_maps = [{ident}, {ident}], iterator_types = [{par}]}} "
+            f"ins(%{value} : {t}) outs(%{name}_e : {t}) {{",
+            "  ^bb0(%a: f32, %o: f32):",
+            "    %zero = arith.constant 0.0 : f32",
+            "    %alpha = arith.constant 0.1 : f32",
+            "    %neg = arith.cmpf olt, %a, %zero : f32",
+            "    %s = arith.mulf %a, %alpha : f32",
+            "    %v = arith.select %neg, %s, %a : f32",
+            "    linalg.yield %v : f32",
+            f"  }} -> {t}"]
+
+
+def apply_activation(y: np.ndarray, kind: str) -> np.ndarray:
+    return np.clip(y, 0.0, 6.0) if kind == "relu6" else np.where(y < 0, 0.1 * y, y)
+
+
+FUSED_CASES = [
+    # name, layer, shapes, groups, activations applied in order
+    ("conv3x3-relu6", "conv", (1, 8, 9, 10), 12, 1, ["relu6"]),
+    ("conv3x3-relu6-leaky", "conv", (2, 6, 7, 11), 10, 1, ["relu6", "leaky"]),
+    ("depthwise-relu6", "conv", (1, 16, 12, 9), 16, 16, ["relu6"]),
+    ("linear3d-leaky", "linear", (2, 5, 24), 37, 1, ["leaky"]),
+]
+
+
+@pytest.mark.parametrize("options", CONV_OPTIONS, ids=lambda o: " ".join(o))
+@pytest.mark.parametrize("case", FUSED_CASES, ids=lambda c: c[0])
+def test_fused_activations_match_numpy(tmp_path: Path, case, options):
+    """ReLU6 / LeakyReLU generics after a layer run inside its kernel's stores
+    (test/Target/Host/cpu-lower-layers-epilogue.mlir checks that they are fused)."""
+    name, layer, in_shape, out_ch, groups, acts = case
+    rng = np.random.default_rng(zlib.crc32(name.encode()))
+    x = (3 * rng.standard_normal(in_shape)).astype(np.float32)
+    bias = rng.standard_normal(out_ch).astype(np.float32)
+    if layer == "conv":
+        weight = rng.standard_normal((out_ch, in_shape[1] // groups, 3, 3)).astype(np.float32)
+        text, out_shape = conv_module(in_shape, weight, bias, (1, 1), (1, 1, 1, 1), (1, 1), groups)
+        expected = conv_reference(x, weight, bias, (1, 1), (1, 1, 1, 1), (1, 1), out_shape, groups)
+    else:
+        weight = rng.standard_normal((out_ch, in_shape[-1])).astype(np.float32)
+        text = linear_module(in_shape, weight, bias)
+        out_shape = (*in_shape[:-1], out_ch)
+        expected = x.astype(np.float64) @ weight.astype(np.float64).T + bias
+    lines = text.rstrip("\n").split("\n")
+    ret = lines[-2]  # "  return %y : tensor<...>"
+    value = ret.split("%")[1].split(" ")[0]
+    body = lines[:-2]
+    for i, act in enumerate(acts):
+        body += activation_generic(value, out_shape, act, f"act{i}")
+        value = f"act{i}"
+        expected = apply_activation(expected, act)
+    body += [f"  return %{value} : {tensor_type(out_shape)}", "}"]
+    model = tmp_path / "fused.mlir"
+    model.write_text("\n".join(body) + "\n")
+    result = run_model(model, [x], tmp_path, 1, extra_args=options)
+    assert result.error is None, f"{result.error}\n{result.cmd}"
+    (actual,) = result.outputs
+    assert actual.shape == expected.shape
+    err = float(np.abs(actual - expected).max()) / max(float(np.abs(expected).max()), 1e-6)
+    assert err <= RTOL, f"max relative error {err:.3g} > {RTOL} ({result.cmd})"
+
+
 MATMUL_CASES = [
     # A shape, B shape: ONNX MatMul of two graph inputs (attention's Q·Kᵀ and P·V)
     ((7, 5), (5, 37)),

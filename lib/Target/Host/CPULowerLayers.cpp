@@ -7,6 +7,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "ConvLayout.h"
+#include "Epilogue.h"
 #include "PackedGemm.h"
 
 #include "sparsec/Dialect/Sparsec/IR/Sparsec.h"
@@ -157,6 +158,8 @@ struct SparsecCpuLowerLayersPass
         layers.push_back(op);
     });
     for (Operation *op : layers) {
+      if (fused.contains(op))
+        continue; // erased into a layer's epilogue
       std::string prefix = "__sparsec_cpu_layer" + std::to_string(counter);
       if (auto linear = dyn_cast<LinearOp>(op)) {
         rewriteLinear(linear, module, prefix);
@@ -270,17 +273,47 @@ struct SparsecCpuLowerLayersPass
     else if (inType.getRank() > 2)
       in2d = tensor::CollapseShapeOp::create(b, loc, in2dType, in2d,
                                              leadingDims(inType.getRank()));
+    Epilogue epilogue = Epilogue::collect(op.getResult());
     Value result = emitPackedGemm(
         b, loc, module, in2d, packLayer(*data, rows, cols, tiling.panelWidth()),
-        tiling, prefix);
+        tiling, prefix, epilogue.function());
+    recordEpilogue(result, epilogue);
     if (outType.getRank() == 1)
       result = tensor::CollapseShapeOp::create(
           b, loc, outType, result, ArrayRef<ReassociationIndices>{{0, 1}});
     else if (outType.getRank() > 2)
       result = tensor::ExpandShapeOp::create(b, loc, outType, result,
                                              leadingDims(outType.getRank()));
-    op.replaceAllUsesWith(result);
-    op.erase();
+    finish(op, result, epilogue);
+  }
+
+  /// Notes the number of fused ops on the kernel's decision attribute.
+  void recordEpilogue(Value kernelResult, const Epilogue &epilogue) {
+    auto toTensor = kernelResult.getDefiningOp<bufferization::ToTensorOp>();
+    Operation *alloc =
+        toTensor ? toTensor.getBuffer().getDefiningOp() : nullptr;
+    if (epilogue.empty() || !alloc)
+      return;
+    NamedAttrList entries(
+        alloc->getAttrOfType<DictionaryAttr>("sparsec.cpu.kernel"));
+    entries.set("fused_elementwise",
+                IntegerAttr::get(IntegerType::get(alloc->getContext(), 64),
+                                 epilogue.size()));
+    alloc->setAttr("sparsec.cpu.kernel",
+                   entries.getDictionary(alloc->getContext()));
+  }
+
+  /// Replaces `layer`, and the epilogue's ops, whose effect `result`
+  /// includes.
+  void finish(Operation *layer, Value result, Epilogue &epilogue) {
+    if (epilogue.empty()) {
+      layer->getResult(0).replaceAllUsesWith(result);
+    } else {
+      for (linalg::GenericOp op : epilogue.operations())
+        fused.insert(op);
+      epilogue.replaceAndErase(result);
+    }
+    layer->erase();
   }
 
   /// out[n, o, y, x] = b[o] + sum_{c,i,j} W[o, c, i, j] *
@@ -308,26 +341,30 @@ struct SparsecCpuLowerLayersPass
         buildConvLayout(b, loc, op, convTiling.pixelBlock(sparse));
     if (!layout)
       return;
+    Epilogue epilogue = Epilogue::collect(op.getResult());
     Value result;
     if (groups == 1 && !sparse) {
       result = emitChannelMajorConv(b, loc, module, layout->activations, packed,
-                                    convTiling, prefix);
+                                    convTiling, prefix, epilogue.function());
     } else {
       RowSparseWeight weight =
           groups == 1 ? sparseRowsOf(packed) : groupedRows(op, *data);
       std::vector<float> bias;
       if (data->bias)
         bias.assign(data->bias->values().begin(), data->bias->values().end());
-      result = emitSparseRowsConv(b, loc, module, layout->activations, weight,
-                                  bias, groups, convTiling, prefix);
+      result =
+          emitSparseRowsConv(b, loc, module, layout->activations, weight, bias,
+                             groups, convTiling, prefix, epilogue.function());
     }
-    op.replaceAllUsesWith(
-        restoreConvOutput(b, loc, result, op, layout->rowWidth));
-    op.erase();
+    recordEpilogue(result, epilogue);
+    finish(op, restoreConvOutput(b, loc, result, op, layout->rowWidth),
+           epilogue);
   }
 
   GemmTiling tiling;
   int64_t counter = 0;
+  /// Generics fused into a layer's epilogue (erased; skipped by the walk).
+  llvm::SmallPtrSet<Operation *, 16> fused;
 };
 
 } // namespace

@@ -29,10 +29,11 @@ namespace {
 
 class ConvKernelBuilder {
 public:
-  ConvKernelBuilder(OpBuilder &b, Location loc, const ConvTiling &tiling)
+  ConvKernelBuilder(OpBuilder &b, Location loc, const ConvTiling &tiling,
+                    const VectorEpilogue &epilogue)
       : b(b), loc(loc), vw(tiling.vectorWidth), mr(tiling.channelsPerTile),
-        nv(tiling.pixelVectors),
-        vecType(VectorType::get({vw}, b.getF32Type())) {}
+        nv(tiling.pixelVectors), vecType(VectorType::get({vw}, b.getF32Type())),
+        epilogue(epilogue) {}
 
   /// Emits the loops over (image, pixel block, panel) writing `output`
   /// ([N, O, blocks * block]).
@@ -150,7 +151,7 @@ private:
       for (int64_t j = 0; j < nv; ++j)
         kernel::store(b, loc, loop.getResult(i * nv + j), output,
                       ValueRange{image, channelIndex[i], pixelIndex[j]},
-                      Value());
+                      Value(), epilogue);
   }
 
   OpBuilder &b;
@@ -160,6 +161,7 @@ private:
   bool dense = true;
   int64_t cols = 0;
   Value input, values, columnOffsets, bias, output;
+  VectorEpilogue epilogue;
 };
 
 /// The row-sparse form: each output channel walks its own nonzero weights
@@ -171,10 +173,11 @@ private:
 /// registers (the loads hit L1: a block's channels run back to back).
 class SparseRowsConvBuilder {
 public:
-  SparseRowsConvBuilder(OpBuilder &b, Location loc, const ConvTiling &tiling)
+  SparseRowsConvBuilder(OpBuilder &b, Location loc, const ConvTiling &tiling,
+                        const VectorEpilogue &epilogue)
       : b(b), loc(loc), vw(tiling.vectorWidth), group(tiling.channelsPerTile),
         nv(tiling.sparseRowVectors),
-        vecType(VectorType::get({vw}, b.getF32Type())) {}
+        vecType(VectorType::get({vw}, b.getF32Type())), epilogue(epilogue) {}
 
   void build(int64_t channels, const ConvActivations &activations, Value starts,
              Value offsets, Value values, Value bias, Value output) {
@@ -263,13 +266,14 @@ private:
         });
     for (int64_t j = 0; j < nv; ++j)
       kernel::store(b, loc, loop.getResult(j), output,
-                    ValueRange{image, row, pixelIndex[j]}, Value());
+                    ValueRange{image, row, pixelIndex[j]}, Value(), epilogue);
   }
 
   OpBuilder &b;
   Location loc;
   int64_t vw, group, nv;
   VectorType vecType;
+  VectorEpilogue epilogue;
 };
 
 } // namespace
@@ -311,7 +315,8 @@ Value asTensor(OpBuilder &b, Location loc, memref::AllocOp output) {
 Value emitChannelMajorConv(OpBuilder &b, Location loc, ModuleOp module,
                            const ConvActivations &activations,
                            const PackedWeight &weight, const ConvTiling &tiling,
-                           StringRef symbolPrefix) {
+                           StringRef symbolPrefix,
+                           const VectorEpilogue &epilogue) {
   memref::AllocOp output = allocOutput(b, loc, activations, weight.rows,
                                        tiling.pixelBlock(/*sparseRows=*/false));
   output->setAttr(
@@ -341,7 +346,7 @@ Value emitChannelMajorConv(OpBuilder &b, Location loc, ModuleOp module,
     for (int32_t column : weight.columns)
       table.push_back(activations.columnOffsets[column]);
   Value columnOffsets = createInt32Global(b, loc, module, prefix + "_x", table);
-  ConvKernelBuilder(b, loc, tiling)
+  ConvKernelBuilder(b, loc, tiling, epilogue)
       .build(weight, activations, globals.values, columnOffsets,
              globals.offsets, globals.bias, output);
   return asTensor(b, loc, output);
@@ -351,7 +356,8 @@ Value emitSparseRowsConv(OpBuilder &b, Location loc, ModuleOp module,
                          const ConvActivations &activations,
                          const RowSparseWeight &weight,
                          const std::vector<float> &bias, int64_t groups,
-                         const ConvTiling &tiling, StringRef symbolPrefix) {
+                         const ConvTiling &tiling, StringRef symbolPrefix,
+                         const VectorEpilogue &epilogue) {
   int64_t rows = int64_t(weight.starts.size()) - 1;
   memref::AllocOp output = allocOutput(b, loc, activations, rows,
                                        tiling.pixelBlock(/*sparseRows=*/true));
@@ -374,7 +380,7 @@ Value emitSparseRowsConv(OpBuilder &b, Location loc, ModuleOp module,
     offsets.push_back(activations.columnOffsets[column]);
   std::vector<float> paddedBias = bias;
   paddedBias.resize(rows, 0.0f);
-  SparseRowsConvBuilder(b, loc, tiling)
+  SparseRowsConvBuilder(b, loc, tiling, epilogue)
       .build(rows, activations,
              createInt32Global(b, loc, module, prefix + "_s", weight.starts),
              createInt32Global(b, loc, module, prefix + "_x", offsets),

@@ -169,7 +169,9 @@ Value tailMask(OpBuilder &b, Location loc, int64_t bound, Value start,
 }
 
 void store(OpBuilder &b, Location loc, Value value, Value memref, ValueRange at,
-           Value mask) {
+           Value mask, const VectorEpilogue &epilogue) {
+  if (epilogue)
+    value = epilogue(b, loc, value);
   if (mask)
     vector::MaskedStoreOp::create(b, loc, memref, at, mask, value);
   else
@@ -204,10 +206,11 @@ namespace {
 
 class KernelBuilder {
 public:
-  KernelBuilder(OpBuilder &b, Location loc, const GemmTiling &tiling)
+  KernelBuilder(OpBuilder &b, Location loc, const GemmTiling &tiling,
+                const VectorEpilogue &epilogue)
       : b(b), loc(loc), vw(tiling.vectorWidth), mr(tiling.tileTokens),
-        nv(tiling.tileVectors), vecType(VectorType::get({vw}, b.getF32Type())) {
-  }
+        nv(tiling.tileVectors), vecType(VectorType::get({vw}, b.getF32Type())),
+        epilogue(epilogue) {}
 
   /// Emits the kernel for `layer` reading `input` (T x K, row-contiguous)
   /// into `output` (T x R).
@@ -322,7 +325,7 @@ private:
         Value mask = partial
                          ? kernel::tailMask(b, loc, rows, featureIndex[j], vw)
                          : Value();
-        kernel::store(b, loc, result, output, at, mask);
+        kernel::store(b, loc, result, output, at, mask, epilogue);
       }
   }
 
@@ -333,20 +336,21 @@ private:
   bool dense = true;
   int64_t cols = 0, rows = 0, tokens = 0;
   Value input, output, values, bias, columns;
+  VectorEpilogue epilogue;
 };
 
 } // namespace
 
 Value emitPackedGemm(OpBuilder &b, Location loc, ModuleOp module, Value input,
                      const PackedWeight &weight, const GemmTiling &tiling,
-                     StringRef symbolPrefix) {
+                     StringRef symbolPrefix, const VectorEpilogue &epilogue) {
   auto inType = cast<RankedTensorType>(input.getType());
   int64_t tokens = inType.getDimSize(0);
   Type f32 = b.getF32Type();
   auto output = memref::AllocOp::create(
       b, loc, MemRefType::get({tokens, weight.rows}, f32),
       b.getI64IntegerAttr(64));
-  KernelBuilder(b, loc, tiling)
+  KernelBuilder(b, loc, tiling, epilogue)
       .build(weight, symbolPrefix, module, input, output);
   // What was decided, on the buffer the kernel writes (for tests and
   // readers of the IR).

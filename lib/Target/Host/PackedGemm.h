@@ -8,6 +8,8 @@
 #ifndef SPARSEC_LIB_TARGET_HOST_PACKEDGEMM_H
 #define SPARSEC_LIB_TARGET_HOST_PACKEDGEMM_H
 
+#include "Epilogue.h"
+
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinOps.h"
 
@@ -100,9 +102,11 @@ mlir::Value keptColumn(mlir::OpBuilder &b, mlir::Location loc, mlir::Value row,
 /// `bound`: min(max(bound - start, 0), lanes) leading ones.
 mlir::Value tailMask(mlir::OpBuilder &b, mlir::Location loc, int64_t bound,
                      mlir::Value start, int64_t lanes);
-/// vector.store, or vector.maskedstore when `mask` is set.
+/// vector.store, or vector.maskedstore when `mask` is set, of `value`
+/// after `epilogue` (if any).
 void store(mlir::OpBuilder &b, mlir::Location loc, mlir::Value value,
-           mlir::Value memref, mlir::ValueRange at, mlir::Value mask);
+           mlir::Value memref, mlir::ValueRange at, mlir::Value mask,
+           const VectorEpilogue &epilogue = nullptr);
 } // namespace kernel
 
 /// Emits, at `b`'s insertion point, the kernel computing `input` (a T x K
@@ -113,7 +117,8 @@ void store(mlir::OpBuilder &b, mlir::Location loc, mlir::Value value,
 mlir::Value emitPackedGemm(mlir::OpBuilder &b, mlir::Location loc,
                            mlir::ModuleOp module, mlir::Value input,
                            const PackedWeight &weight, const GemmTiling &tiling,
-                           llvm::StringRef symbolPrefix);
+                           llvm::StringRef symbolPrefix,
+                           const VectorEpilogue &epilogue = nullptr);
 
 /// Emits C = init + A·B for run-time operands: `lhs` [batch, M, K], `rhs`
 /// [batch, K, N] and `init` [batch, M, N] f32 tensors; returns C. The output
@@ -156,19 +161,18 @@ mlir::Value emitChannelMajorConv(mlir::OpBuilder &b, mlir::Location loc,
                                  const ConvActivations &activations,
                                  const PackedWeight &weight,
                                  const ConvTiling &tiling,
-                                 llvm::StringRef symbolPrefix);
+                                 llvm::StringRef symbolPrefix,
+                                 const VectorEpilogue &epilogue = nullptr);
 
 /// The same with each output channel walking its own nonzeros (the
 /// row-sparse form; `weight`'s columns index `activations.columnOffsets`),
 /// Q rounded up to tiling.pixelBlock(true). Grouped and depthwise
 /// convolutions run this form (`groups` is recorded). Kind conv_sparse_rows.
-mlir::Value emitSparseRowsConv(mlir::OpBuilder &b, mlir::Location loc,
-                               mlir::ModuleOp module,
-                               const ConvActivations &activations,
-                               const RowSparseWeight &weight,
-                               const std::vector<float> &bias, int64_t groups,
-                               const ConvTiling &tiling,
-                               llvm::StringRef symbolPrefix);
+mlir::Value emitSparseRowsConv(
+    mlir::OpBuilder &b, mlir::Location loc, mlir::ModuleOp module,
+    const ConvActivations &activations, const RowSparseWeight &weight,
+    const std::vector<float> &bias, int64_t groups, const ConvTiling &tiling,
+    llvm::StringRef symbolPrefix, const VectorEpilogue &epilogue = nullptr);
 
 /// How sparsec-cpu-lower-layers with `tiling` (and its sparse-rows option)
 /// runs `layer` (a
