@@ -36,23 +36,23 @@ public:
     int64_t nr = nv * vw, fullPanels = n / nr;
     // (batch, panel) pairs are independent: one parallel loop over both.
     if (fullPanels > 0)
-      scf::ParallelOp::create(b, loc, ValueRange{index(0), index(0)},
-                              ValueRange{index(batch), index(fullPanels)},
-                              ValueRange{index(1), index(1)},
-                              [&](OpBuilder &nb, Location, ValueRange ivs) {
-                                OpBuilder::InsertionGuard guard(b);
-                                b.setInsertionPoint(nb.getInsertionBlock(),
-                                                    nb.getInsertionPoint());
-                                emitPanel(ivs[0], ivs[1], /*partial=*/false);
-                              });
+      kernel::markKernelLoop(scf::ParallelOp::create(
+          b, loc, ValueRange{index(0), index(0)},
+          ValueRange{index(batch), index(fullPanels)},
+          ValueRange{index(1), index(1)},
+          [&](OpBuilder &nb, Location, ValueRange ivs) {
+            OpBuilder::InsertionGuard guard(b);
+            b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
+            emitPanel(ivs[0], ivs[1], /*partial=*/false);
+          }));
     if (fullPanels * nr < n)
-      scf::ParallelOp::create(
+      kernel::markKernelLoop(scf::ParallelOp::create(
           b, loc, ValueRange{index(0)}, ValueRange{index(batch)},
           ValueRange{index(1)}, [&](OpBuilder &nb, Location, ValueRange ivs) {
             OpBuilder::InsertionGuard guard(b);
             b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
             emitPanel(ivs[0], index(fullPanels), /*partial=*/true);
-          });
+          }));
   }
 
 private:

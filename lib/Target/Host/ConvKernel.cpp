@@ -64,7 +64,7 @@ public:
                      int64_t lastPanel, int64_t rows, bool masked) {
       if (firstBlock >= lastBlock || firstPanel >= lastPanel)
         return;
-      scf::ParallelOp::create(
+      kernel::markKernelLoop(scf::ParallelOp::create(
           b, loc, ValueRange{index(0), index(firstBlock), index(firstPanel)},
           ValueRange{index(batch), index(lastBlock), index(lastPanel)},
           ValueRange{index(1), index(1), index(1)},
@@ -73,7 +73,7 @@ public:
             b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
             Value pixel = arith::MulIOp::create(b, loc, ivs[1], index(block));
             emitTile(ivs[0], ivs[2], pixel, panelOffsets, rows, masked);
-          });
+          }));
     };
     for (bool masked : {false, true}) {
       int64_t first = masked ? safeBlocks : 0,
@@ -194,7 +194,7 @@ public:
               last = masked ? blocks : safeBlocks;
       if (first >= last)
         continue;
-      scf::ParallelOp::create(
+      kernel::markKernelLoop(scf::ParallelOp::create(
           b, loc, ValueRange{index(0), index(first), index(0)},
           ValueRange{index(batch), index(last), index(groups)},
           ValueRange{index(1), index(1), index(1)},
@@ -217,7 +217,7 @@ public:
                           values, bias, output, masked);
                   scf::YieldOp::create(b, loc);
                 });
-          });
+          }));
     }
   }
 

@@ -61,7 +61,10 @@ void buildHostPipeline(OpPassManager &pm,
   bufferization::buildBufferDeallocationPipeline(pm, dealloc);
 
   pm.addNestedPass<func::FuncOp>(createSparsecCpuStridedCopiesToLoops());
-  pm.addNestedPass<func::FuncOp>(createConvertLinalgToLoopsPass());
+  // Parallel loops for the ops the kernels did not take, shaped so that
+  // each becomes one OpenMP loop with a vectorisable innermost loop.
+  pm.addNestedPass<func::FuncOp>(createConvertLinalgToParallelLoopsPass());
+  pm.addNestedPass<func::FuncOp>(createSparsecCpuShapeParallelLoops());
   // Before any conversion to LLVM (convert-openmp-to-llvm converts func ops
   // too).
   pm.addPass(std::make_unique<EmitCInterfacePass>());

@@ -168,6 +168,11 @@ Value tailMask(OpBuilder &b, Location loc, int64_t bound, Value start,
       b, loc, VectorType::get({lanes}, b.getI1Type()), ValueRange{left});
 }
 
+scf::ParallelOp markKernelLoop(scf::ParallelOp loop) {
+  loop->setAttr("sparsec.cpu.kernel_loop", UnitAttr::get(loop.getContext()));
+  return loop;
+}
+
 void store(OpBuilder &b, Location loc, Value value, Value memref, ValueRange at,
            Value mask, const VectorEpilogue &epilogue) {
   if (epilogue)
@@ -236,13 +241,13 @@ public:
     // same arithmetic whichever thread runs it): an scf.parallel, which the
     // host pipeline hands to OpenMP, gives the same bits at any thread count.
     if (fullPanels > 0) {
-      scf::ParallelOp::create(
+      kernel::markKernelLoop(scf::ParallelOp::create(
           b, loc, ValueRange{index(0)}, ValueRange{index(fullPanels)},
           ValueRange{index(1)}, [&](OpBuilder &nb, Location, ValueRange panel) {
             OpBuilder::InsertionGuard guard(b);
             b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
             emitPanel(panel[0], offsets, /*partial=*/false);
-          });
+          }));
     }
     if (fullPanels < layer.panels)
       emitPanel(index(fullPanels), offsets, /*partial=*/true);

@@ -10,6 +10,7 @@
 
 #include "Epilogue.h"
 
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinOps.h"
 
@@ -102,6 +103,9 @@ mlir::Value keptColumn(mlir::OpBuilder &b, mlir::Location loc, mlir::Value row,
 /// `bound`: min(max(bound - start, 0), lanes) leading ones.
 mlir::Value tailMask(mlir::OpBuilder &b, mlir::Location loc, int64_t bound,
                      mlir::Value start, int64_t lanes);
+/// Tags a kernel's scf.parallel (sparsec.cpu.kernel_loop) so that
+/// sparsec-cpu-shape-parallel-loops leaves it as the kernel built it.
+mlir::scf::ParallelOp markKernelLoop(mlir::scf::ParallelOp loop);
 /// vector.store, or vector.maskedstore when `mask` is set, of `value`
 /// after `epilogue` (if any).
 void store(mlir::OpBuilder &b, mlir::Location loc, mlir::Value value,

@@ -114,4 +114,34 @@ def SparsecCpuStridedCopiesToLoops
   let dependentDialects = ["::mlir::linalg::LinalgDialect"];
 }
 
+def SparsecCpuShapeParallelLoops
+    : Pass<"sparsec-cpu-shape-parallel-loops", "::mlir::func::FuncOp"> {
+  let summary = "The loops linalg ops lowered to, shaped for OpenMP threads "
+                "and LLVM's vectoriser";
+  let description = [{
+    Runs after `convert-linalg-to-parallel-loops`, which turns every linalg
+    op the kernels did not take (elementwise ops, pooling, softmax, layer
+    normalisation, copies) into `scf.parallel` over its parallel dimensions
+    and `scf.for` over its reductions. Each top-level `scf.parallel` becomes
+    one OpenMP work-sharing loop (`convert-scf-to-openmp`); this pass shapes
+    them first:
+    - an `scf.parallel` with no loop inside keeps its last dimension as an
+      inner `scf.for`, so the contiguous innermost loop is still a plain loop
+      that LLVM vectorises inside each thread's share;
+    - an `scf.parallel` nested in another loop, or one with fewer than
+      `min-iterations` iterations in all (its own and its inner loops'),
+      becomes sequential `scf.for` loops: a parallel region per outer
+      iteration, or for a few thousand elements, costs more than it saves.
+    Every output element is still computed by one thread in the same order,
+    so results are the same bits at any thread count.
+    Example: `sparsec-opt --sparsec-cpu-shape-parallel-loops m.mlir`.
+  }];
+  let dependentDialects = ["::mlir::scf::SCFDialect"];
+  let options = [
+    Option<"minIterations", "min-iterations", "int64_t", /*default=*/"16384",
+           "Fewest iterations (all loops of the nest together, static trip "
+           "counts) for which a loop nest stays parallel">
+  ];
+}
+
 #endif
