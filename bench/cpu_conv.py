@@ -36,7 +36,8 @@ import numpy as np  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "test" / "e2e"))
 sys.path.insert(0, str(ROOT / "bench"))
-from cpu_linear import fma_peak, make_weight, median_ms, runner_library, set_threads  # noqa: E402
+from cpu_linear import (descriptor, fma_peak, make_weight, median_ms, runner_library,  # noqa: E402
+                        set_threads)
 from test_cpu_kernels import conv_module, conv_reference  # noqa: E402
 
 SHAPES = [
@@ -56,22 +57,6 @@ SHAPES = [
     ("mnv2-dw-3x3-7", (1, 960, 7, 7), 960, 3, 1, 1, 960),
 ]
 PATTERNS = ["dense", "hinm75", "nm24"]
-
-
-class Descriptor4(ctypes.Structure):
-    _fields_ = [("allocated", ctypes.c_void_p), ("aligned", ctypes.c_void_p),
-                ("offset", ctypes.c_int64), ("sizes", ctypes.c_int64 * 4),
-                ("strides", ctypes.c_int64 * 4)]
-
-
-def descriptor(a: np.ndarray) -> Descriptor4:
-    d = Descriptor4()
-    d.allocated = d.aligned = a.ctypes.data
-    d.offset = 0
-    for i in range(4):
-        d.sizes[i] = a.shape[i]
-        d.strides[i] = a.strides[i] // a.itemsize
-    return d
 
 
 def sparsec_call(sparsec: Path, work: Path, name: str, x, weight, bias, stride, pad, options,

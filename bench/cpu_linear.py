@@ -48,17 +48,16 @@ SHAPES = [
 PATTERNS = ["dense", "hinm75", "nm24"]
 
 
-class Descriptor(ctypes.Structure):
-    _fields_ = [("allocated", ctypes.c_void_p), ("aligned", ctypes.c_void_p),
-                ("offset", ctypes.c_int64), ("sizes", ctypes.c_int64 * 2),
-                ("strides", ctypes.c_int64 * 2)]
-
-
-def descriptor(a: np.ndarray) -> Descriptor:
+def descriptor(a: np.ndarray) -> ctypes.Structure:
+    """The MLIR memref descriptor of a contiguous array (any rank)."""
+    class Descriptor(ctypes.Structure):
+        _fields_ = [("allocated", ctypes.c_void_p), ("aligned", ctypes.c_void_p),
+                    ("offset", ctypes.c_int64), ("sizes", ctypes.c_int64 * a.ndim),
+                    ("strides", ctypes.c_int64 * a.ndim)]
     d = Descriptor()
     d.allocated = d.aligned = a.ctypes.data
     d.offset = 0
-    for i in range(2):
+    for i in range(a.ndim):
         d.sizes[i] = a.shape[i]
         d.strides[i] = a.strides[i] // a.itemsize
     return d

@@ -37,6 +37,24 @@ Value padInput(OpBuilder &b, Location loc, Value input, int64_t top,
       {index(0), index(0), index(bottom), index(right)}, zero);
 }
 
+/// A copy of `input` into a new tensor of `type`: element `i` of the result
+/// is input[inMap(i)].
+Value gatherCopy(OpBuilder &b, Location loc, Value input, RankedTensorType type,
+                 AffineMap inMap) {
+  int64_t rank = type.getRank();
+  Value empty =
+      tensor::EmptyOp::create(b, loc, type.getShape(), type.getElementType());
+  return linalg::GenericOp::create(
+             b, loc, type, ValueRange{input}, ValueRange{empty},
+             {inMap, b.getMultiDimIdentityMap(rank)},
+             SmallVector<utils::IteratorType>(rank,
+                                              utils::IteratorType::parallel),
+             [](OpBuilder &nb, Location nl, ValueRange args) {
+               linalg::YieldOp::create(nb, nl, args[0]);
+             })
+      .getResult(0);
+}
+
 /// The im2col matrix [N, C, KH, KW, OH, OW] of the padded input, flat per
 /// image: column k starts at k * OH * OW.
 std::optional<ConvLayout> im2colLayout(OpBuilder &b, Location loc,
@@ -63,17 +81,8 @@ std::optional<ConvLayout> im2colLayout(OpBuilder &b, Location loc,
                                     dx * strides[1] + dj * dilations[1]},
                                    ctx);
   Type f32 = b.getF32Type();
-  auto colsType = RankedTensorType::get({n, c, kh, kw, oh, ow}, f32);
-  Value empty = tensor::EmptyOp::create(b, loc, colsType.getShape(), f32);
-  Value im2col =
-      linalg::GenericOp::create(
-          b, loc, colsType, ValueRange{input}, ValueRange{empty},
-          {inMap, b.getMultiDimIdentityMap(6)},
-          SmallVector<utils::IteratorType>(6, utils::IteratorType::parallel),
-          [](OpBuilder &nb, Location nl, ValueRange args) {
-            linalg::YieldOp::create(nb, nl, args[0]);
-          })
-          .getResult(0);
+  Value im2col = gatherCopy(
+      b, loc, input, RankedTensorType::get({n, c, kh, kw, oh, ow}, f32), inMap);
   ConvLayout layout;
   layout.activations.flat = tensor::CollapseShapeOp::create(
       b, loc, RankedTensorType::get({n, cols * oh * ow}, f32), im2col,
@@ -138,18 +147,10 @@ std::optional<ConvLayout> buildConvLayout(OpBuilder &b, Location loc,
     bindDims(ctx, dn, dc, da, db, du, dv);
     AffineMap inMap =
         AffineMap::get(6, 0, {dn, dc, du * sh + da, dv * sw + db}, ctx);
-    auto planesType =
-        RankedTensorType::get({n, c, sh, sw, planeRows, planeCols}, f32);
-    Value empty = tensor::EmptyOp::create(b, loc, planesType.getShape(), f32);
-    Value planes =
-        linalg::GenericOp::create(
-            b, loc, planesType, ValueRange{input}, ValueRange{empty},
-            {inMap, b.getMultiDimIdentityMap(6)},
-            SmallVector<utils::IteratorType>(6, utils::IteratorType::parallel),
-            [](OpBuilder &nb, Location nl, ValueRange args) {
-              linalg::YieldOp::create(nb, nl, args[0]);
-            })
-            .getResult(0);
+    Value planes = gatherCopy(
+        b, loc, input,
+        RankedTensorType::get({n, c, sh, sw, planeRows, planeCols}, f32),
+        inMap);
     input = tensor::CollapseShapeOp::create(
         b, loc,
         RankedTensorType::get({n, c, sh * sw * planeRows, planeCols}, f32),
