@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "test" / "e2e"))
 sys.path.insert(0, str(ROOT / "bench"))
 from cpu_linear import (descriptor, fma_peak, make_weight, median_ms, runner_library,  # noqa: E402
-                        set_threads)
+                        set_threads, stream_bandwidth)
 from test_cpu_kernels import conv_module, conv_reference  # noqa: E402
 
 SHAPES = [
@@ -130,13 +130,18 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         peak = fma_peak(work)
+        bandwidth = stream_bandwidth(work)
         lines += [f"# Convolutions on the host CPU: sparsec vs onnxruntime ({args.threads} thread)", "",
                   f"- Date: {datetime.datetime.now().isoformat(timespec='seconds')}",
                   f"- Command: `python3 bench/cpu_conv.py --repeat {args.repeat} --threads {args.threads}"
                   + (f" --options='{args.options}'" if options else "")
                   + ("" if args.retain_memory else " --no-retain-memory") + "`",
                   f"- Host: {platform.processor() or platform.machine()}, {os.cpu_count()} logical CPUs; "
-                  f"measured FMA peak {peak:.1f} GFLOP/s per core (bench/micro/fma_peak.c)",
+                  f"measured FMA peak {peak:.1f} GFLOP/s per core (bench/micro/fma_peak.c), "
+                  f"memory bandwidth {bandwidth:.1f} GB/s per core (bench/micro/stream_bw.c, triad)",
+                  "- `% BW` is the least traffic a layer needs (its input, nonzero weights and output, "
+                  "4 bytes each, once) per call time, against the one-core bandwidth: the bound "
+                  "that matters for depthwise and other low-reuse layers.",
                   "- GFLOP/s are dense-equivalent (2 x output pixels x C x KH x KW x O per call); "
                   "`useful % peak` counts only the nonzero MACs, against threads x the one-core peak.",
                   "- glibc malloc: " + ("freed buffers retained (mallopt M_MMAP_THRESHOLD and "
@@ -147,8 +152,8 @@ def main() -> int:
                   "the vectors kept, 2:4 inside; nm24: 2:4 along C x KH x KW).",
                   "",
                   "| layer | input, O, k/s/p[, groups] | pattern | sparsec ms | GFLOP/s | useful % peak "
-                  "| vs sparsec dense | onnxruntime dense ms | vs onnxruntime | compile s |",
-                  "|---|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+                  "| % BW | vs sparsec dense | onnxruntime dense ms | vs onnxruntime | compile s |",
+                  "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
         only = set(filter(None, args.only.split(",")))
         for name, in_shape, out_ch, k, stride, pad, *rest in SHAPES:
             if only and name not in only:
@@ -188,10 +193,13 @@ def main() -> int:
                 gflops = 2.0 * pixels * cols * out_ch / (ms * 1e-3) * 1e-9
                 useful = 2.0 * pixels * int(np.count_nonzero(gemm)) / (ms * 1e-3) * 1e-9
                 vs_dense = f"{dense_ms / ms:.2f}x" if dense_ms else "-"
+                traffic = 4.0 * (x.size + int(np.count_nonzero(gemm)) + int(np.prod(out_shape)))
+                bw_share = traffic / (ms * 1e-3) * 1e-9 / (bandwidth * args.threads)
                 lines.append(f"| {name} | {'x'.join(map(str, in_shape))}, {out_ch}, {k}/{stride}/{pad}"
                              + (f", groups {groups}" if groups > 1 else "") + " "
                              f"| {pattern} | {ms:.3f} | {gflops:.1f} | "
-                             f"{100 * useful / (peak * args.threads):.0f} % | {vs_dense} | {ort_ms:.3f} | "
+                             f"{100 * useful / (peak * args.threads):.0f} % | {100 * bw_share:.0f} % | {vs_dense} | "
+                             f"{ort_ms:.3f} | "
                              f"{ort_ms / ms:.2f}x | {compile_s:.2f} |")
                 print(lines[-1], flush=True)
     text = "\n".join(lines) + "\n"

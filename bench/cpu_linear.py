@@ -137,6 +137,15 @@ def fma_peak(work: Path) -> float:
     return float(next(ln.split()[1] for ln in out.splitlines() if ln.startswith("fma_peak")))
 
 
+def stream_bandwidth(work: Path) -> float:
+    """One core's memory bandwidth in GB/s (bench/micro/stream_bw.c, triad)."""
+    exe = work / "stream_bw"
+    subprocess.run(["cc", "-O2", "-march=native", str(ROOT / "bench/micro/stream_bw.c"), "-o",
+                    str(exe)], check=True)
+    out = subprocess.run([str(exe)], capture_output=True, text=True, check=True).stdout
+    return float(next(ln.split()[1] for ln in out.splitlines() if ln.startswith("triad_bw")))
+
+
 def make_weight(rng, pattern: str, rows: int, cols: int) -> np.ndarray:
     if pattern == "dense":
         return rng.standard_normal((rows, cols)).astype(np.float32)
@@ -160,12 +169,16 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         peak = fma_peak(work)
+        bandwidth = stream_bandwidth(work)
         lines += [f"# Linear layers on the host CPU: sparsec vs onnxruntime ({args.threads} thread)", "",
                   f"- Date: {datetime.datetime.now().isoformat(timespec='seconds')}",
                   f"- Command: `python3 bench/cpu_linear.py --repeat {args.repeat} --threads {args.threads}"
                   + (f" --options='{args.options}'" if options else "") + "`",
                   f"- Host: {platform.processor() or platform.machine()}, {os.cpu_count()} logical CPUs; "
-                  f"measured FMA peak {peak:.1f} GFLOP/s per core (bench/micro/fma_peak.c)",
+                  f"measured FMA peak {peak:.1f} GFLOP/s per core (bench/micro/fma_peak.c), "
+                  f"memory bandwidth {bandwidth:.1f} GB/s per core (bench/micro/stream_bw.c, "
+                  "triad). The batch-1 MLP's 4 MB of weights stay in this CPU's L3 between "
+                  "the timed calls, so it is bound by cache, not DRAM, bandwidth here",
                   "- GFLOP/s are dense-equivalent (2*T*K*R per call); `useful % peak` counts only the "
                   "nonzero MACs the kernel must do, against the peak of the cores it runs on "
                   "(threads x the one-core peak).",
