@@ -108,6 +108,7 @@ class Row:
 # onnxruntime keeps its own arena. --retain-memory (the default) makes glibc
 # keep freed memory for the next call, as an embedding application would.
 MALLOC_ENV: Dict[str, str] = {}
+LIMITS: Dict[str, float] = {}  # measured FMA peak (GFLOP/s) and bandwidth (GB/s)
 # --sparsity: every sparsec invocation prunes the model; onnxruntime still
 # runs the dense model (the comparison issue 14 asks for), so rel err is then
 # the pruning's effect, not an error.
@@ -267,6 +268,10 @@ def render(rows: List[Row], cmd: str, repeat: int) -> str:
         f"- Binary: `{display_path(sparsec_bin())}` (git {rev}, uncommitted changes possible)",
         f"- Host: {cpu_name()}, {os.cpu_count()} logical CPUs; onnxruntime {ort.__version__}, "
         f"onnx {onnx.__version__}",
+        f"- Physical limits, measured in this run: FMA peak {LIMITS.get('fma', 0):.1f} GFLOP/s "
+        f"per core (bench/micro/fma_peak.c), memory bandwidth {LIMITS.get('bandwidth', 0):.1f} "
+        "GB/s per core (bench/micro/stream_bw.c, triad); per-layer fractions of them are in "
+        "bench/results/cpu_linear.md and cpu_conv.md.",
         "- Models: `test/e2e/zoo.py` (random seeded weights, torch.onnx.export opset-17 "
         "structure). Input 1x3x224x224 for CNNs; BERT-base layer at seq 128; ViT-B/16 with one "
         "encoder block.",
@@ -346,6 +351,10 @@ def main() -> int:
 
     rows = []
     with tempfile.TemporaryDirectory(prefix="sparsec_host_bench_") as tmp:
+        sys.path.insert(0, str(REPO_ROOT / "bench"))
+        from cpu_linear import fma_peak, stream_bandwidth
+        LIMITS["fma"] = fma_peak(Path(tmp))
+        LIMITS["bandwidth"] = stream_bandwidth(Path(tmp))
         for n in names:
             log(f"== {n}")
             rows.append(bench_model(n, Path(tmp), args.repeat, args.timeout, log))
