@@ -23,7 +23,6 @@ import datetime
 import gc
 import os
 import platform
-import subprocess
 import sys
 import tempfile
 import time
@@ -36,7 +35,7 @@ import numpy as np  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "test" / "e2e"))
 sys.path.insert(0, str(ROOT / "bench"))
-from cpu_linear import (descriptor, fma_peak, make_weight, median_ms, runner_library,  # noqa: E402
+from cpu_linear import (compiled_call, fma_peak, make_weight, median_ms, ort_session,  # noqa: E402
                         set_threads, stream_bandwidth)
 from test_cpu_kernels import conv_module, conv_reference  # noqa: E402
 
@@ -63,29 +62,12 @@ def sparsec_call(sparsec: Path, work: Path, name: str, x, weight, bias, stride, 
                  groups=1):
     text, out_shape = conv_module(x.shape, weight, bias, (stride, stride), (pad,) * 4, (1, 1),
                                   groups)
-    module = work / f"{name}.mlir"
-    module.write_text(text)
-    obj, lib = work / f"{name}.o", work / f"{name}.so"
-    start = time.perf_counter()
-    subprocess.run([str(sparsec), str(module), "--emit=obj", "-o", str(obj), *options],
-                   check=True, capture_output=True)
-    compile_s = time.perf_counter() - start
-    runner = runner_library()
-    subprocess.run(["cc", "-shared", "-o", str(lib), str(obj), f"-L{runner.parent}",
-                    "-lmlir_c_runner_utils", "-lomp", f"-Wl,-rpath,{runner.parent}"], check=True)
-    fn = ctypes.CDLL(str(lib))._mlir_ciface_main
     out = np.zeros(out_shape, np.float32)
-    descs = [descriptor(x), descriptor(out)]
-    fn.argtypes = [ctypes.c_void_p] * 2
-    args = [ctypes.addressof(d) for d in descs]
-
-    def call(keep=(descs, x, out)):  # the descriptors must outlive the calls
-        fn(*args)
+    call, compile_s = compiled_call(sparsec, work, name, text, options, x, out)
     return call, out, out_shape, compile_s
 
 
 def ort_call(x, weight, bias, stride, pad, threads: int, groups=1):
-    import onnxruntime as ort
     from onnx import TensorProto, helper, numpy_helper
     graph = helper.make_graph(
         [helper.make_node("Conv", ["x", "w", "b"], ["y"], strides=[stride] * 2, pads=[pad] * 4,
@@ -93,13 +75,7 @@ def ort_call(x, weight, bias, stride, pad, threads: int, groups=1):
         "conv", [helper.make_tensor_value_info("x", TensorProto.FLOAT, list(x.shape))],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
         [numpy_helper.from_array(weight, "w"), numpy_helper.from_array(bias, "b")])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    so = ort.SessionOptions()
-    so.intra_op_num_threads = threads
-    so.inter_op_num_threads = 1
-    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    session = ort.InferenceSession(model.SerializeToString(), so,
-                                   providers=["CPUExecutionProvider"])
+    session = ort_session(graph, threads)
     feed = {"x": x}
     return lambda: session.run(None, feed)
 

@@ -84,9 +84,12 @@ def runner_library() -> Path:
     return Path(out) / "libmlir_c_runner_utils.so"
 
 
-def sparsec_call(sparsec: Path, work: Path, name: str, x, weight, bias, options):
+def compiled_call(sparsec: Path, work: Path, name: str, module_text: str, options,
+                  x: np.ndarray, out: np.ndarray):
+    """Compiles a one-function module to an object with sparsec, links it into a shared
+    library and returns (call, compile seconds): call() runs main(x) -> out in place."""
     module = work / f"{name}.mlir"
-    module.write_text(linear_module(x.shape, weight, bias))
+    module.write_text(module_text)
     obj, lib = work / f"{name}.o", work / f"{name}.so"
     start = time.perf_counter()
     subprocess.run([str(sparsec), str(module), "--emit=obj", "-o", str(obj), *options],
@@ -96,19 +99,35 @@ def sparsec_call(sparsec: Path, work: Path, name: str, x, weight, bias, options)
     subprocess.run(["cc", "-shared", "-o", str(lib), str(obj), f"-L{runner.parent}",
                     "-lmlir_c_runner_utils", "-lomp", f"-Wl,-rpath,{runner.parent}"], check=True)
     fn = ctypes.CDLL(str(lib))._mlir_ciface_main
-    out = np.zeros((x.shape[0], weight.shape[0]), np.float32)
     descs = [descriptor(x), descriptor(out)]
     fn.argtypes = [ctypes.c_void_p] * 2
     args = [ctypes.addressof(d) for d in descs]
 
     def call(keep=(descs, x, out)):  # the descriptors must outlive the calls
         fn(*args)
+    return call, compile_s
+
+
+def sparsec_call(sparsec: Path, work: Path, name: str, x, weight, bias, options):
+    out = np.zeros((x.shape[0], weight.shape[0]), np.float32)
+    call, compile_s = compiled_call(sparsec, work, name, linear_module(x.shape, weight, bias),
+                                    options, x, out)
     return call, out, compile_s
 
 
-def ort_call(x, weight, bias, threads: int):
-    import onnx
+def ort_session(graph, threads: int):
+    """onnxruntime on `graph` (opset 17): CPU provider, all optimisations, `threads`."""
     import onnxruntime as ort
+    from onnx import helper
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = threads
+    so.inter_op_num_threads = 1
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    return ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"])
+
+
+def ort_call(x, weight, bias, threads: int):
     from onnx import TensorProto, helper, numpy_helper
     T, K = x.shape
     R = weight.shape[0]
@@ -118,13 +137,7 @@ def ort_call(x, weight, bias, threads: int):
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, [T, R])],
         [numpy_helper.from_array(np.ascontiguousarray(weight.T), "wt"),
          numpy_helper.from_array(bias, "b")])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    so = ort.SessionOptions()
-    so.intra_op_num_threads = threads
-    so.inter_op_num_threads = 1
-    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    session = ort.InferenceSession(model.SerializeToString(), so,
-                                   providers=["CPUExecutionProvider"])
+    session = ort_session(graph, threads)
     feed = {"x": x}
     return lambda: session.run(None, feed)
 

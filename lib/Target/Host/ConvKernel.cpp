@@ -27,6 +27,17 @@ using namespace mlir;
 namespace sparsec {
 namespace {
 
+/// The pixel blocks of `block` pixels covering `activations.pixels`, and how
+/// many of them come first whose reads stay inside a row of `length` floats
+/// for every column (a block reads [offset + start, offset + start + block));
+/// the others take masked reads.
+std::pair<int64_t, int64_t> pixelBlocks(const ConvActivations &activations,
+                                        int64_t length, int64_t block) {
+  int64_t blocks = llvm::divideCeil(activations.pixels, block);
+  int64_t maxOffset = *llvm::max_element(activations.columnOffsets);
+  return {std::clamp<int64_t>((length - maxOffset) / block, 0, blocks), blocks};
+}
+
 class ConvKernelBuilder {
 public:
   ConvKernelBuilder(OpBuilder &b, Location loc, const ConvTiling &tiling,
@@ -50,12 +61,7 @@ public:
     dense = weight.everyPanelDense();
     cols = weight.cols;
     int64_t block = nv * vw;
-    int64_t blocks = llvm::divideCeil(activations.pixels, block);
-    // A block reads [offset + start, offset + start + block) for every
-    // column: those past the row's end take masked reads.
-    int64_t maxOffset = *llvm::max_element(activations.columnOffsets);
-    int64_t safeBlocks =
-        std::clamp<int64_t>((length - maxOffset) / block, 0, blocks);
+    auto [safeBlocks, blocks] = pixelBlocks(activations, length, block);
     int64_t fullPanels = weight.rows / mr;
     // Every (image, block, panel) tile is computed by one thread with the
     // same instructions whichever thread runs it: the same bits at any
@@ -184,10 +190,7 @@ public:
     auto inType = cast<RankedTensorType>(activations.flat.getType());
     int64_t batch = inType.getDimSize(0), length = inType.getDimSize(1);
     int64_t block = nv * vw;
-    int64_t blocks = llvm::divideCeil(activations.pixels, block);
-    int64_t maxOffset = *llvm::max_element(activations.columnOffsets);
-    int64_t safeBlocks =
-        std::clamp<int64_t>((length - maxOffset) / block, 0, blocks);
+    auto [safeBlocks, blocks] = pixelBlocks(activations, length, block);
     int64_t groups = llvm::divideCeil(channels, group);
     for (bool masked : {false, true}) {
       int64_t first = masked ? safeBlocks : 0,

@@ -87,10 +87,6 @@ Epilogue Epilogue::collect(Value value) {
   return epilogue;
 }
 
-bool Epilogue::contains(Operation *op) const {
-  return llvm::is_contained(ops, op);
-}
-
 VectorEpilogue Epilogue::function() const {
   if (ops.empty())
     return nullptr;

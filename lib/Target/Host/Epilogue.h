@@ -35,8 +35,6 @@ public:
   /// Replaces the chain's final result with `result` (the kernel's output,
   /// which already went through the chain) and erases the chain.
   void replaceAndErase(mlir::Value result);
-  /// Whether `op` is one of the chain's generics.
-  bool contains(mlir::Operation *op) const;
   llvm::ArrayRef<mlir::linalg::GenericOp> operations() const { return ops; }
 
 private:
