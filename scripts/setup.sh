@@ -11,6 +11,8 @@ apt_packages=(
   libonnx-dev libonnx-testdata libprotobuf-dev protobuf-compiler
   libgtest-dev libgmock-dev libeigen3-dev
   python3 python3-venv python3-pip
+  # --target=neon: the AArch64 cross toolchain and sysroot, qemu-aarch64
+  gcc-aarch64-linux-gnu g++-aarch64-linux-gnu qemu-user
 )
 missing=()
 for p in "${apt_packages[@]}"; do
@@ -23,6 +25,27 @@ if ((${#missing[@]})); then
   [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
   $sudo_cmd apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+# --target=neon links model.so against an AArch64 libomp. Installing
+# Debian's libomp5-19:arm64 would replace the host's libomp (one file list
+# for both architectures), so its package is only unpacked into .deps/.
+# Downloading it needs the arm64 package index: the architecture is added
+# to dpkg (no arm64 package gets installed).
+arm64_omp=".deps/aarch64-linux-gnu/usr/lib/aarch64-linux-gnu/libomp.so.5"
+if [ ! -e "$arm64_omp" ]; then
+  echo "setup: unpacking Debian's AArch64 libomp into .deps/"
+  sudo_cmd=""
+  [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+  if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+    $sudo_cmd dpkg --add-architecture arm64
+    $sudo_cmd apt-get update -qq
+  fi
+  tmp="$(mktemp -d)"
+  (cd "$tmp" && apt-get download -qq libomp5-19:arm64 2>/dev/null)
+  mkdir -p .deps/aarch64-linux-gnu
+  dpkg -x "$tmp"/libomp5-19_*_arm64.deb .deps/aarch64-linux-gnu
+  rm -rf "$tmp"
 fi
 
 # Debian's system Python is externally managed: use a project venv.

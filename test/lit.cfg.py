@@ -16,7 +16,7 @@ llvm_config.use_default_substitutions()
 # ASAN_OPTIONS and UBSAN_OPTIONS pass through already (scripts/sanitize.sh).
 llvm_config.with_system_environment(["LSAN_OPTIONS"])
 tool_dirs = [os.path.join(config.sparsec_obj_root, "bin"), config.llvm_tools_dir]
-llvm_config.add_tool_substitutions(["sparsec", "sparsec-opt"], tool_dirs)
+llvm_config.add_tool_substitutions(["sparsec", "sparsec-opt", "sparsec-run"], tool_dirs)
 if config.sparsec_asan_runtime:
     config.available_features.add("asan")
     # A sanitizer build: the stock mlir-opt loads the instrumented plugin

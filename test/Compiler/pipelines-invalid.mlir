@@ -16,7 +16,7 @@
 // SALIENCY: --saliency needs --sparsity
 // BUDGET: --permute-budget must be a non-negative number of seconds, got -1
 // UNKNOWN: unknown option 'pruning' (known: {{.*}}permute{{.*}}sparsity
-// TARGET: unknown target 'tpu' (known: host, cuda)
+// TARGET: unknown target 'tpu' (known: host, neon, cuda)
 // ARCH: --cuda-arch must be sm_80 or sm_90a, not 'sm_70'
 // TOPT: target 'cuda': unknown option 'tiles' (known: arch, device, dtype, tile-m, tile-n, wgmma)
 // OPTLEVEL: --host-opt-level must be 0, 1, 2 or 3, not 9

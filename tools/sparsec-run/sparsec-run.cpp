@@ -1,13 +1,14 @@
-//===- sparsec-run.cpp - run a sparsec CUDA artifact ----------------------===//
+//===- sparsec-run.cpp - run a sparsec artifact (CUDA, host, neon) --------===//
 //
 //   sparsec-run ARTIFACT_DIR --input x.npy [--input ...] -o OUTDIR
-//               [--device=auto|cuda|emulator]
+//               [--device=auto|cuda|emulator] [--repeat N] [--threads T]
 //   sparsec-run ARTIFACT_DIR --list
 //
 // MLIR- and LLVM-free (it runs on GPU machines without them), hence the
 // hand-written argument parsing.
 //
 //===----------------------------------------------------------------------===//
+#include "CpuArtifact.h"
 #include "sparsec/Runtime/Executor.h"
 
 #include <cstdio>
@@ -24,12 +25,17 @@ namespace {
 const char *kUsage =
     "usage: sparsec-run ARTIFACT_DIR --input X.npy [--input ...] -o OUTDIR\n"
     "                   [--device=auto|cuda|emulator]\n"
+    "                   [--repeat N] [--threads T]\n"
     "       sparsec-run ARTIFACT_DIR --list\n"
     "\n"
-    "Runs a sparsec CUDA artifact (sparsec --target=cuda --emit=artifact) on\n"
-    "fp32 .npy inputs, in manifest order, and writes OUTDIR/output_<i>.npy.\n"
-    "--device=auto (the default) uses the GPU when a CUDA driver is present\n"
-    "and the CPU PTX emulator otherwise.\n";
+    "Runs a sparsec artifact (sparsec --emit=artifact) on .npy inputs, in\n"
+    "manifest order, and writes OUTDIR/output_<i>.npy.\n"
+    "CUDA artifacts: --device=auto (the default) uses the GPU when a CUDA\n"
+    "driver is present and the CPU PTX emulator otherwise.\n"
+    "CPU artifacts (--target=host, --target=neon): --repeat N times N calls\n"
+    "after one warm-up call and prints their median and spread (no compile\n"
+    "or I/O inside; without --input, fixed pseudo-random inputs, and -o is\n"
+    "optional); --threads T caps the OpenMP threads.\n";
 
 int error(const std::string &message) {
   std::fprintf(stderr, "sparsec-run: error: %s\n", message.c_str());
@@ -45,7 +51,17 @@ struct Options {
   std::string artifact, outputDir, device = "auto";
   std::vector<std::string> inputs;
   bool list = false;
+  int repeat = 0, threads = 0;
 };
+
+/// A whole number in [low, high], or -1.
+int parseCount(const std::string &text, int low, int high) {
+  if (text.empty() || text.size() > 9 ||
+      text.find_first_not_of("0123456789") != std::string::npos)
+    return -1;
+  int value = std::stoi(text);
+  return value < low || value > high ? -1 : value;
+}
 
 /// Accepts "--flag=value" and "--flag value". Returns false on a missing
 /// value.
@@ -105,6 +121,24 @@ std::string parseArgs(int argc, char **argv, Options &options) {
       options.device = value;
       continue;
     }
+    if (!takeValue(argc, argv, i, "--repeat", value, matched))
+      return "--repeat needs a count";
+    if (matched) {
+      options.repeat = parseCount(value, 1, 1000000);
+      if (options.repeat < 0)
+        return "--repeat must be a whole number from 1 to 1000000, not '" +
+               value + "'";
+      continue;
+    }
+    if (!takeValue(argc, argv, i, "--threads", value, matched))
+      return "--threads needs a count";
+    if (matched) {
+      options.threads = parseCount(value, 1, 1024);
+      if (options.threads < 0)
+        return "--threads must be a whole number from 1 to 1024, not '" +
+               value + "'";
+      continue;
+    }
     if (!arg.empty() && arg[0] == '-')
       return "unknown option '" + arg + "'";
     if (!options.artifact.empty())
@@ -114,7 +148,7 @@ std::string parseArgs(int argc, char **argv, Options &options) {
   }
   if (options.artifact.empty())
     return "no artifact directory";
-  if (!options.list && options.outputDir.empty())
+  if (!options.list && options.outputDir.empty() && options.repeat == 0)
     return "no output directory (-o OUTDIR)";
   return "";
 }
@@ -186,6 +220,17 @@ int main(int argc, char **argv) {
   Options options;
   if (std::string err = parseArgs(argc, argv, options); !err.empty())
     return usageError(err);
+  if (run::isCpuArtifact(options.artifact)) {
+    if (options.list)
+      return run::listCpuArtifact(options.artifact);
+    return run::runCpuArtifact({options.artifact, options.inputs,
+                                options.outputDir, options.repeat,
+                                options.threads});
+  }
+  if (options.repeat || options.threads)
+    return usageError("--repeat and --threads are for CPU artifacts");
+  if (options.outputDir.empty() && !options.list)
+    return usageError("no output directory (-o OUTDIR)");
   if (options.list)
     return list(options.artifact);
 

@@ -56,6 +56,7 @@ enum class Emit {
   Lowered,
   LLVMIR,
   Object,
+  Assembly,
   Artifact,
   Report,
   Packed,
@@ -72,6 +73,7 @@ static cl::opt<Emit> emitKind(
                    "kernel plan)"),
         clEnumValN(Emit::LLVMIR, "llvm", "LLVM IR"),
         clEnumValN(Emit::Object, "obj", "object file"),
+        clEnumValN(Emit::Assembly, "asm", "target assembly"),
         clEnumValN(Emit::Artifact, "artifact",
                    "target artifact directory (cuda: manifest, PTX, weights); "
                    "the default for --target=cuda"),
@@ -323,9 +325,10 @@ int main(int argc, char **argv) {
   }
 
   sparsec::ArtifactKind kind =
-      emitKind == Emit::Lowered  ? sparsec::ArtifactKind::LoweredMLIR
-      : emitKind == Emit::LLVMIR ? sparsec::ArtifactKind::LLVMIR
-                                 : sparsec::ArtifactKind::Object;
+      emitKind == Emit::Lowered    ? sparsec::ArtifactKind::LoweredMLIR
+      : emitKind == Emit::LLVMIR   ? sparsec::ArtifactKind::LLVMIR
+      : emitKind == Emit::Assembly ? sparsec::ArtifactKind::Assembly
+                                   : sparsec::ArtifactKind::Object;
   return emitToFile([&](raw_ostream &os) {
     return target->emit(*module, kind, os, targetOptions);
   });

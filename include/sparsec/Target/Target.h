@@ -37,6 +37,8 @@ enum class ArtifactKind {
   LLVMIR,
   /// A relocatable object file.
   Object,
+  /// Target assembly text (targets that go through LLVM).
+  Assembly,
 };
 
 /// The options of one target. Targets subclass it and declare their options

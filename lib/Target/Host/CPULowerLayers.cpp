@@ -151,7 +151,7 @@ struct SparsecCpuLowerLayersPass
           << sparseRows.getValue() << "'";
       return signalPassFailure();
     }
-    tiling = {vectorWidth, tileTokens, tileVectors};
+    tiling = {vectorWidth, tileTokens, tileVectors, tokenVectors};
     SmallVector<Operation *> layers;
     module.walk([&](Operation *op) {
       if (isa<LinearOp, Conv2DOp, linalg::GenericOp>(op))
@@ -328,7 +328,7 @@ struct SparsecCpuLowerLayersPass
       return;
     int64_t rows = op.getNumRows(), cols = op.getReductionSize();
     int64_t groups = op.getGroups();
-    ConvTiling convTiling = ConvTiling::forVectorWidth(tiling.vectorWidth);
+    ConvTiling convTiling = ConvTiling::forGemmTiling(tiling);
     PackedWeight packed;
     bool sparse = true;
     if (groups == 1) {
@@ -398,7 +398,7 @@ std::string sparsec::describeLayerKernel(Operation *layer,
     }
     packed = packLayer(
         *data, rows, cols,
-        ConvTiling::forVectorWidth(tiling.vectorWidth).channelsPerTile);
+        ConvTiling::forGemmTiling(tiling).channelsPerTile);
     if (chooseSparseRows(packed, sparseRows)) {
       int64_t nonzeros = sparseRowsOf(packed).columns.size();
       return llvm::formatv("conv sparse rows, {0:P0} of dense work",

@@ -43,8 +43,8 @@ public:
   ConvKernelBuilder(OpBuilder &b, Location loc, const ConvTiling &tiling,
                     const VectorEpilogue &epilogue)
       : b(b), loc(loc), vw(tiling.vectorWidth), mr(tiling.channelsPerTile),
-        nv(tiling.pixelVectors), vecType(VectorType::get({vw}, b.getF32Type())),
-        epilogue(epilogue) {}
+        nv(tiling.pixelVectors), weightVectors(tiling.weightVectors),
+        vecType(VectorType::get({vw}, b.getF32Type())), epilogue(epilogue) {}
 
   /// Emits the loops over (image, pixel block, panel) writing `output`
   /// ([N, O, blocks * block]).
@@ -119,40 +119,36 @@ private:
       for (int64_t j = 0; j < nv; ++j)
         accumulators.push_back(init[i]);
 
-    Value zero = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0f));
-    auto loop = scf::ForOp::create(
-        b, loc, first, last, index(1), accumulators,
-        [&](OpBuilder &nb, Location, Value packedRow, ValueRange acc) {
-          OpBuilder::InsertionGuard guard(b);
-          b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
-          // Dense panels index the table by column, sparse ones by packed
-          // row (their table lists the kept columns' offsets).
-          Value entry =
-              dense
-                  ? arith::SubIOp::create(b, loc, packedRow, first).getResult()
-                  : packedRow;
-          Value offset = arith::IndexCastOp::create(
-              b, loc, b.getIndexType(),
-              memref::LoadOp::create(b, loc, columnOffsets, ValueRange{entry}));
-          // Read as a tensor so that one-shot bufferization sees the read.
-          SmallVector<Value> x;
-          for (int64_t j = 0; j < nv; ++j) {
-            Value at = arith::AddIOp::create(b, loc, offset, pixelIndex[j]);
-            x.push_back(vector::TransferReadOp::create(
-                b, loc, vecType, input, ValueRange{image, at}, zero,
-                ArrayRef<bool>{!masked}));
-          }
-          SmallVector<Value> next;
-          for (int64_t i = 0; i < rows; ++i) {
-            Value w = memref::LoadOp::create(b, loc, values,
-                                             ValueRange{packedRow, index(i)});
-            Value splat = vector::BroadcastOp::create(b, loc, vecType, w);
-            for (int64_t j = 0; j < nv; ++j)
-              next.push_back(
-                  vector::FMAOp::create(b, loc, splat, x[j], acc[i * nv + j]));
-          }
-          scf::YieldOp::create(b, loc, next);
-        });
+    auto columnLoop = [&](Value lower, Value upper, int64_t unroll,
+                          ValueRange init) {
+      return scf::ForOp::create(
+          b, loc, lower, upper, index(unroll), init,
+          [&](OpBuilder &nb, Location, Value packedRow, ValueRange acc) {
+            OpBuilder::InsertionGuard guard(b);
+            b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
+            SmallVector<Value> next(acc.begin(), acc.end());
+            for (int64_t u = 0; u < unroll; ++u)
+              next = emitColumn(
+                  u ? arith::AddIOp::create(b, loc, packedRow, index(u))
+                    : packedRow,
+                  first, image, pixelIndex, rows, masked, next);
+            scf::YieldOp::create(b, loc, next);
+          });
+    };
+    scf::ForOp loop;
+    if (weightVectors) {
+      // Four columns per iteration, then the rest one by one (the loop's
+      // own instructions cost NEON's three-wide dispatch otherwise).
+      constexpr int64_t unroll = 4;
+      Value count = arith::SubIOp::create(b, loc, last, first);
+      Value unrolledEnd = arith::AddIOp::create(
+          b, loc, first, arith::AndIOp::create(b, loc, count, index(-unroll)));
+      scf::ForOp unrolled =
+          columnLoop(first, unrolledEnd, unroll, accumulators);
+      loop = columnLoop(unrolledEnd, last, 1, unrolled.getResults());
+    } else {
+      loop = columnLoop(first, last, 1, accumulators);
+    }
     for (int64_t i = 0; i < rows; ++i)
       for (int64_t j = 0; j < nv; ++j)
         kernel::store(b, loc, loop.getResult(i * nv + j), output,
@@ -160,9 +156,55 @@ private:
                       Value(), epilogue);
   }
 
+  /// One kept column's FMAs into the tile's accumulators `acc`.
+  SmallVector<Value> emitColumn(Value packedRow, Value first, Value image,
+                                ArrayRef<Value> pixelIndex, int64_t rows,
+                                bool masked, ValueRange acc) {
+    // Dense panels index the table by column, sparse ones by packed row
+    // (their table lists the kept columns' offsets).
+    Value entry =
+        dense ? arith::SubIOp::create(b, loc, packedRow, first).getResult()
+              : packedRow;
+    Value offset = arith::IndexCastOp::create(
+        b, loc, b.getIndexType(),
+        memref::LoadOp::create(b, loc, columnOffsets, ValueRange{entry}));
+    // Read as a tensor so that one-shot bufferization sees the read.
+    Value zero = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0f));
+    SmallVector<Value> x;
+    for (int64_t j = 0; j < nv; ++j) {
+      Value at = arith::AddIOp::create(b, loc, offset, pixelIndex[j]);
+      x.push_back(vector::TransferReadOp::create(b, loc, vecType, input,
+                                                 ValueRange{image, at}, zero,
+                                                 ArrayRef<bool>{!masked}));
+    }
+    SmallVector<Value> next;
+    Value weightVector;
+    for (int64_t i = 0; i < rows; ++i) {
+      Value w;
+      if (weightVectors) {
+        // The packed row holds MR weights (zero past a partial panel's
+        // rows): whole vectors, one lane per channel.
+        if (i % vw == 0)
+          weightVector = vector::LoadOp::create(
+              b, loc, vecType, values, ValueRange{packedRow, index(i)});
+        w = vector::ExtractOp::create(b, loc, weightVector,
+                                      ArrayRef<int64_t>{i % vw});
+      } else {
+        w = memref::LoadOp::create(b, loc, values,
+                                   ValueRange{packedRow, index(i)});
+      }
+      Value splat = vector::BroadcastOp::create(b, loc, vecType, w);
+      for (int64_t j = 0; j < nv; ++j)
+        next.push_back(
+            vector::FMAOp::create(b, loc, splat, x[j], acc[i * nv + j]));
+    }
+    return next;
+  }
+
   OpBuilder &b;
   Location loc;
   int64_t vw, mr, nv;
+  bool weightVectors;
   VectorType vecType;
   bool dense = true;
   int64_t cols = 0;
@@ -281,11 +323,15 @@ private:
 
 } // namespace
 
-ConvTiling ConvTiling::forVectorWidth(int64_t vectorWidth) {
+ConvTiling ConvTiling::forGemmTiling(const GemmTiling &tiling) {
+  int64_t vectorWidth = tiling.vectorWidth;
   // Accumulators + activation vectors + one broadcast within the register
-  // file: 16 + 2 + 1 of AVX-512's 32, 12 + 3 + 1 of AVX2's 16.
+  // file: 16 + 2 + 1 of AVX-512's 32, 12 + 3 + 1 of AVX2's 16; with lane
+  // FMAs (NEON, 32 registers) 24 + 3 + 2 weight vectors.
   // The row-sparse form keeps NV accumulators, NV activation vectors and
   // one broadcast: 4 vectors keep four FMA chains in flight.
+  if (tiling.tokenVectors && vectorWidth == 4)
+    return {vectorWidth, 8, 3, 4, /*weightVectors=*/true};
   if (vectorWidth >= 16)
     return {vectorWidth, 8, 2, 4};
   if (vectorWidth == 8)

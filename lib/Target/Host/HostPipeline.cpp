@@ -32,11 +32,45 @@ struct EmitCInterfacePass
     });
   }
 };
+
+/// Records `main`'s tensor signature and names as module attributes.
+struct RecordSignaturePass
+    : PassWrapper<RecordSignaturePass, OperationPass<ModuleOp>> {
+  MLIR_DEFINE_EXPLICIT_INTERNAL_INLINE_TYPE_ID(RecordSignaturePass)
+  StringRef getArgument() const override { return "sparsec-record-signature"; }
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    auto main = module.lookupSymbol<func::FuncOp>("main");
+    if (!main)
+      return;
+    Builder b(module.getContext());
+    auto record = [&](TypeRange types, StringRef namesAttr, StringRef prefix,
+                      StringRef attrName) {
+      auto names = main->getAttrOfType<ArrayAttr>(namesAttr);
+      SmallVector<Attribute> entries;
+      for (auto [i, type] : llvm::enumerate(types)) {
+        std::string name = (prefix + Twine(i)).str();
+        if (names && i < names.size())
+          if (auto s = dyn_cast<StringAttr>(names[i]))
+            name = s.str();
+        entries.push_back(
+            b.getDictionaryAttr({b.getNamedAttr("name", b.getStringAttr(name)),
+                                 b.getNamedAttr("type", TypeAttr::get(type))}));
+      }
+      module->setAttr(attrName, b.getArrayAttr(entries));
+    };
+    record(main.getArgumentTypes(), "sparsec.input_names", "input_",
+           kCpuInputsAttr);
+    record(main.getResultTypes(), "sparsec.output_names", "output_",
+           kCpuOutputsAttr);
+  }
+};
 } // namespace
 
 void buildHostPipeline(OpPassManager &pm,
                        const SparsecCpuLowerLayersOptions &kernels,
                        unsigned numThreads) {
+  pm.addPass(std::make_unique<RecordSignaturePass>());
   pm.addPass(createSparsecCpuLowerLayers(kernels));
   pm.addPass(createSparsecLowerToLinalg());
   pm.addPass(createCanonicalizerPass());

@@ -15,6 +15,12 @@ void buildHostPipeline(mlir::OpPassManager &pm,
                        const SparsecCpuLowerLayersOptions &kernels,
                        unsigned numThreads);
 
+/// Module attributes the pipeline's first pass records: `main`'s inputs and
+/// results as arrays of {name, type} dictionaries (the lowered module has
+/// only memref descriptors left; artifacts' manifests need the tensors).
+inline constexpr llvm::StringLiteral kCpuInputsAttr = "sparsec.cpu.inputs";
+inline constexpr llvm::StringLiteral kCpuOutputsAttr = "sparsec.cpu.outputs";
+
 /// The widest f32 vector this machine's CPU has: 16 (AVX-512), 8 (AVX),
 /// else 4.
 int64_t getHostVectorWidth();

@@ -14,6 +14,7 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
@@ -31,15 +32,30 @@ PackedWeight packWeight(ArrayRef<float> weight, ArrayRef<float> bias,
   p.cols = cols;
   p.panelWidth = panelWidth;
   p.panels = (rows + panelWidth - 1) / panelWidth;
+  auto columnKept = [&](int64_t panel, int64_t k) {
+    int64_t first = panel * panelWidth,
+            last = std::min(rows, first + panelWidth);
+    for (int64_t r = first; r < last; ++r)
+      if (weight[r * cols + k] != 0.0f)
+        return true;
+    return false;
+  };
+  int64_t keptColumns = 0;
+  for (int64_t panel = 0; panel < p.panels; ++panel)
+    for (int64_t k = 0; k < cols; ++k)
+      keptColumns += columnKept(panel, k);
+  // Dropping a few columns does not pay for the kept-column list's index
+  // loads (a plain 2:4 weight in narrow panels loses a column here and
+  // there): below this share of dropped columns the panels stay dense.
+  constexpr double minDroppedShare = 0.08;
+  bool keepAll = double(p.panels * cols - keptColumns) <
+                 minDroppedShare * double(p.panels * cols);
   p.offsets.push_back(0);
   for (int64_t panel = 0; panel < p.panels; ++panel) {
     int64_t first = panel * panelWidth,
             last = std::min(rows, first + panelWidth);
     for (int64_t k = 0; k < cols; ++k) {
-      bool kept = false;
-      for (int64_t r = first; r < last && !kept; ++r)
-        kept = weight[r * cols + k] != 0.0f;
-      if (!kept)
+      if (!keepAll && !columnKept(panel, k))
         continue;
       p.columns.push_back(int32_t(k));
       for (int64_t r = first; r < first + panelWidth; ++r)
@@ -214,8 +230,8 @@ public:
   KernelBuilder(OpBuilder &b, Location loc, const GemmTiling &tiling,
                 const VectorEpilogue &epilogue)
       : b(b), loc(loc), vw(tiling.vectorWidth), mr(tiling.tileTokens),
-        nv(tiling.tileVectors), vecType(VectorType::get({vw}, b.getF32Type())),
-        epilogue(epilogue) {}
+        nv(tiling.tileVectors), tokenVectors(tiling.tokenVectors),
+        vecType(VectorType::get({vw}, b.getF32Type())), epilogue(epilogue) {}
 
   /// Emits the kernel for `layer` reading `input` (T x K, row-contiguous)
   /// into `output` (T x R).
@@ -234,6 +250,15 @@ public:
     this->cols = layer.cols;
     this->rows = layer.rows;
     tokens = cast<RankedTensorType>(input.getType()).getDimSize(0);
+    if (tokenVectors) {
+      // K x T, once per layer (T x K copies against T x K x R MACs).
+      auto type = RankedTensorType::get({cols, tokens}, b.getF32Type());
+      Value empty = tensor::EmptyOp::create(b, loc, type.getShape(),
+                                            type.getElementType());
+      this->input = linalg::TransposeOp::create(b, loc, input, empty,
+                                                ArrayRef<int64_t>{1, 0})
+                        ->getResult(0);
+    }
 
     // Full panels, then the last one with masked stores if R % NR != 0.
     int64_t fullPanels = layer.rows / layer.panelWidth;
@@ -296,31 +321,49 @@ private:
     for (int64_t i = 0; i < tileTokens; ++i)
       accumulators.append(init.begin(), init.end());
 
-    auto loop = scf::ForOp::create(
-        b, loc, first, last, index(1), accumulators,
-        [&](OpBuilder &nb, Location, Value packedRow, ValueRange acc) {
-          OpBuilder::InsertionGuard guard(b);
-          b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
-          Value column =
-              kernel::keptColumn(b, loc, packedRow, first, dense, columns);
-          SmallVector<Value> weights;
-          for (int64_t j = 0; j < nv; ++j)
-            weights.push_back(vector::LoadOp::create(
-                b, loc, vecType, values, ValueRange{packedRow, index(j * vw)}));
-          SmallVector<Value> next;
-          for (int64_t i = 0; i < tileTokens; ++i) {
-            // A tensor read, not a memref load: one-shot bufferization must
-            // see where the input is read (an early to_buffer could be
-            // CSE'd or hoisted past a later in-place write of its buffer).
-            Value x = tensor::ExtractOp::create(
-                b, loc, input, ValueRange{tokenIndex[i], column});
-            Value splat = vector::BroadcastOp::create(b, loc, vecType, x);
-            for (int64_t j = 0; j < nv; ++j)
-              next.push_back(vector::FMAOp::create(b, loc, splat, weights[j],
-                                                   acc[i * nv + j]));
-          }
-          scf::YieldOp::create(b, loc, next);
-        });
+    auto columnLoop = [&](Value lower, Value upper, int64_t unroll,
+                          ValueRange init) {
+      return scf::ForOp::create(
+          b, loc, lower, upper, index(unroll), init,
+          [&](OpBuilder &nb, Location, Value packedRow, ValueRange acc) {
+            OpBuilder::InsertionGuard guard(b);
+            b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
+            SmallVector<Value> next(acc.begin(), acc.end());
+            for (int64_t u = 0; u < unroll; ++u)
+              next = emitColumn(
+                  u ? arith::AddIOp::create(b, loc, packedRow, index(u))
+                    : packedRow,
+                  first, tileTokens, tokenIndex, next);
+            scf::YieldOp::create(b, loc, next);
+          });
+    };
+    if (tokenVectors) {
+      // The tile's tokens of every column, sliced out of the loop: its reads
+      // are then the column's offset plus constants.
+      SmallVector<OpFoldResult> offsets = {b.getIndexAttr(0), token},
+                                sizes = {b.getIndexAttr(cols),
+                                         b.getIndexAttr(tileTokens)},
+                                strides = {b.getIndexAttr(1),
+                                           b.getIndexAttr(1)};
+      tileInput = tensor::ExtractSliceOp::create(b, loc, input, offsets, sizes,
+                                                 strides);
+    }
+    scf::ForOp loop;
+    if (tokenVectors) {
+      // Four columns per iteration, then the rest one by one: the loop's
+      // own instructions (counter, compare, branch) would otherwise cost
+      // NEON's three-wide dispatch about a cycle per 16 FMAs
+      // (bench/results/neon_mca.md).
+      constexpr int64_t unroll = 4;
+      Value count = arith::SubIOp::create(b, loc, last, first);
+      Value unrolledEnd = arith::AddIOp::create(
+          b, loc, first, arith::AndIOp::create(b, loc, count, index(-unroll)));
+      scf::ForOp unrolled =
+          columnLoop(first, unrolledEnd, unroll, accumulators);
+      loop = columnLoop(unrolledEnd, last, 1, unrolled.getResults());
+    } else {
+      loop = columnLoop(first, last, 1, accumulators);
+    }
 
     for (int64_t i = 0; i < tileTokens; ++i)
       for (int64_t j = 0; j < nv; ++j) {
@@ -334,13 +377,64 @@ private:
       }
   }
 
+  /// One packed column's FMAs into the tile's accumulators `acc`.
+  SmallVector<Value> emitColumn(Value packedRow, Value first,
+                                int64_t tileTokens, ArrayRef<Value> tokenIndex,
+                                ValueRange acc) {
+    Value column = kernel::keptColumn(b, loc, packedRow, first, dense, columns);
+    SmallVector<Value> weights;
+    for (int64_t j = 0; j < nv; ++j)
+      weights.push_back(vector::LoadOp::create(
+          b, loc, vecType, values, ValueRange{packedRow, index(j * vw)}));
+    SmallVector<Value> next;
+    Value tokenVector;
+    for (int64_t i = 0; i < tileTokens; ++i) {
+      Value splat;
+      if (tokenVectors && tileTokens - i + i % vw >= vw) {
+        // A whole vector of tokens, one lane per token (`fmla` by element
+        // on NEON).
+        if (i % vw == 0)
+          tokenVector = readTokens(column, index(i));
+        splat = vector::BroadcastOp::create(
+            b, loc, vecType,
+            vector::ExtractOp::create(b, loc, tokenVector,
+                                      ArrayRef<int64_t>{i % vw}));
+      } else {
+        // A tensor read, not a memref load: one-shot bufferization must see
+        // where the input is read (an early to_buffer could be CSE'd or
+        // hoisted past a later in-place write of its buffer).
+        Value x = tokenVectors
+                      ? tensor::ExtractOp::create(b, loc, tileInput,
+                                                  ValueRange{column, index(i)})
+                      : tensor::ExtractOp::create(
+                            b, loc, input, ValueRange{tokenIndex[i], column});
+        splat = vector::BroadcastOp::create(b, loc, vecType, x);
+      }
+      for (int64_t j = 0; j < nv; ++j)
+        next.push_back(
+            vector::FMAOp::create(b, loc, splat, weights[j], acc[i * nv + j]));
+    }
+    return next;
+  }
+
+  /// vw tokens from `token` of the tile's transposed input, row `column`.
+  Value readTokens(Value column, Value token) {
+    Value padding = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0));
+    return vector::TransferReadOp::create(b, loc, vecType, tileInput,
+                                          ValueRange{column, token}, padding,
+                                          ArrayRef<bool>{true});
+  }
+
   OpBuilder &b;
   Location loc;
   int64_t vw, mr, nv;
+  bool tokenVectors;
   VectorType vecType;
   bool dense = true;
   int64_t cols = 0, rows = 0, tokens = 0;
   Value input, output, values, bias, columns;
+  /// With tokenVectors: the current tile's K x MR slice of the input.
+  Value tileInput;
   VectorEpilogue epilogue;
 };
 
@@ -373,6 +467,7 @@ Value emitPackedGemm(OpBuilder &b, Location loc, ModuleOp module, Value input,
           b.getNamedAttr("tile_tokens", b.getI64IntegerAttr(tiling.tileTokens)),
           b.getNamedAttr("tile_vectors",
                          b.getI64IntegerAttr(tiling.tileVectors)),
+          b.getNamedAttr("token_vectors", b.getBoolAttr(tiling.tokenVectors)),
       }));
   return bufferization::ToTensorOp::create(
       b, loc, RankedTensorType::get({tokens, weight.rows}, f32), output,

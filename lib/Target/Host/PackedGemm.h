@@ -25,6 +25,11 @@ struct GemmTiling {
   int64_t vectorWidth = 8; ///< f32 lanes per vector
   int64_t tileTokens = 6;  ///< tokens (rows of x) per register tile
   int64_t tileVectors = 2; ///< vectors of output features per register tile
+  /// Reads the activations transposed (K x T, tokens contiguous), loading a
+  /// register tile's tokens as whole vectors and multiplying by lane: ISAs
+  /// without a broadcast-from-memory FMA operand (NEON) save a load per
+  /// token (docs/CPUBackend.md).
+  bool tokenVectors = false;
   int64_t panelWidth() const { return vectorWidth * tileVectors; }
 };
 
@@ -137,10 +142,15 @@ struct ConvTiling {
   int64_t vectorWidth = 8, channelsPerTile = 4, pixelVectors = 3;
   /// Vectors of pixels per tile of the row-sparse form (one channel).
   int64_t sparseRowVectors = 4;
+  /// Loads a tile's channel weights as whole vectors and multiplies by lane
+  /// (NEON's `fmla` by element), with four kept columns per loop iteration.
+  bool weightVectors = false;
   int64_t pixelBlock(bool sparseRows = false) const {
     return vectorWidth * (sparseRows ? sparseRowVectors : pixelVectors);
   }
-  static ConvTiling forVectorWidth(int64_t vectorWidth);
+  /// The tile for the linear layers' `tiling` (its vector width, and lane
+  /// FMAs when it reads tokens as vectors).
+  static ConvTiling forGemmTiling(const GemmTiling &tiling);
 };
 
 /// The activations of a convolution as its kernel reads them: `flat`, an

@@ -64,6 +64,10 @@ def SparsecCpuLowerLayers
            "Tokens (rows of the input) per register tile, 1 to 16">,
     Option<"tileVectors", "tile-vectors", "int64_t", /*default=*/"2",
            "Vectors of output features per register tile, 1 to 8">,
+    Option<"tokenVectors", "token-vectors", "bool", /*default=*/"false",
+           "Linear layers read the activations transposed (tokens "
+           "contiguous) and multiply by vector lane: for ISAs without a "
+           "broadcast-from-memory FMA operand (NEON)">,
     Option<"sparseRows", "sparse-rows", "std::string", /*default=*/"\"auto\"",
            "When a convolution runs the row-sparse form (each channel walks "
            "its own nonzeros): auto (when it does sufficiently fewer MACs "
