@@ -12,6 +12,7 @@
 #include "sparsec/Support/Npy.h"
 
 #include <dlfcn.h>
+#include <malloc.h>
 
 #include <algorithm>
 #include <array>
@@ -282,6 +283,13 @@ int runCpuArtifact(const CpuRunOptions &options) {
         outputs[i].numElements() * NpyArray::elementSize(outputs[i].dtype), 0);
   }
 
+  if (options.retainMemory) {
+    // The generated code mallocs its intermediate buffers on every call:
+    // served from the heap (mmap's largest default threshold) and not
+    // trimmed back, they stay mapped for the next call.
+    mallopt(M_MMAP_THRESHOLD, 32 << 20);
+    mallopt(M_TRIM_THRESHOLD, 1 << 30);
+  }
   void *library = nullptr;
   if (std::string err = loadLibraries(options.artifact, m, library);
       !err.empty())

@@ -17,6 +17,10 @@ struct CpuRunOptions {
   /// Caps the OpenMP threads (omp_set_num_threads); 0 leaves libomp's
   /// choice (OMP_NUM_THREADS, else one per core).
   int threads = 0;
+  /// Keeps freed memory in the process between calls (glibc's mmap and trim
+  /// thresholds raised), as a serving process would; false measures glibc's
+  /// defaults, under which each call page-faults its large buffers again.
+  bool retainMemory = true;
 };
 
 /// Whether `dir/manifest.json` says "sparsec-cpu-artifact".

@@ -25,7 +25,7 @@ namespace {
 const char *kUsage =
     "usage: sparsec-run ARTIFACT_DIR --input X.npy [--input ...] -o OUTDIR\n"
     "                   [--device=auto|cuda|emulator]\n"
-    "                   [--repeat N] [--threads T]\n"
+    "                   [--repeat N] [--threads T] [--no-retain-memory]\n"
     "       sparsec-run ARTIFACT_DIR --list\n"
     "\n"
     "Runs a sparsec artifact (sparsec --emit=artifact) on .npy inputs, in\n"
@@ -35,7 +35,9 @@ const char *kUsage =
     "CPU artifacts (--target=host, --target=neon): --repeat N times N calls\n"
     "after one warm-up call and prints their median and spread (no compile\n"
     "or I/O inside; without --input, fixed pseudo-random inputs, and -o is\n"
-    "optional); --threads T caps the OpenMP threads.\n";
+    "optional); --threads T caps the OpenMP threads. Freed memory stays in\n"
+    "the process between calls (glibc thresholds raised), as in a server;\n"
+    "--no-retain-memory keeps glibc's defaults.\n";
 
 int error(const std::string &message) {
   std::fprintf(stderr, "sparsec-run: error: %s\n", message.c_str());
@@ -50,7 +52,7 @@ int usageError(const std::string &message) {
 struct Options {
   std::string artifact, outputDir, device = "auto";
   std::vector<std::string> inputs;
-  bool list = false;
+  bool list = false, retainMemory = true;
   int repeat = 0, threads = 0;
 };
 
@@ -91,6 +93,10 @@ std::string parseArgs(int argc, char **argv, Options &options) {
     bool matched = false;
     if (arg == "--list") {
       options.list = true;
+      continue;
+    }
+    if (arg == "--no-retain-memory") {
+      options.retainMemory = false;
       continue;
     }
     for (const char *flag : {"--input", "-i"}) {
@@ -225,7 +231,7 @@ int main(int argc, char **argv) {
       return run::listCpuArtifact(options.artifact);
     return run::runCpuArtifact({options.artifact, options.inputs,
                                 options.outputDir, options.repeat,
-                                options.threads});
+                                options.threads, options.retainMemory});
   }
   if (options.repeat || options.threads)
     return usageError("--repeat and --threads are for CPU artifacts");

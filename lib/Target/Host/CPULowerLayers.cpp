@@ -396,9 +396,8 @@ std::string sparsec::describeLayerKernel(Operation *layer,
                               double(nonzeros) / double(rows * cols));
       return text;
     }
-    packed = packLayer(
-        *data, rows, cols,
-        ConvTiling::forGemmTiling(tiling).channelsPerTile);
+    packed = packLayer(*data, rows, cols,
+                       ConvTiling::forGemmTiling(tiling).channelsPerTile);
     if (chooseSparseRows(packed, sparseRows)) {
       int64_t nonzeros = sparseRowsOf(packed).columns.size();
       return llvm::formatv("conv sparse rows, {0:P0} of dense work",

@@ -7,7 +7,7 @@
 // CHECK-LABEL: memref.global "private" constant @__sparsec_cpu_layer0_b : memref<4xf32> = dense<[1.000000e+00, 2.000000e+00, 3.000000e+00, 4.000000e+00]> {alignment = 64 : i64}
 // CHECK: memref.global "private" constant @__sparsec_cpu_layer0_w : memref<3x4xf32> = dense<{{\[}}[1.000000e+00, 4.000000e+00, 7.000000e+00, 1.000000e+01], [2.000000e+00, 5.000000e+00, 8.000000e+00, 1.100000e+01], [3.000000e+00, 6.000000e+00, 9.000000e+00, 1.200000e+01]]>
 // CHECK: func.func @dense(%[[X:.*]]: tensor<2x3xf32>)
-// CHECK: %[[OUT:.*]] = memref.alloc() {alignment = 64 : i64, sparsec.cpu.kernel = {kept_columns = 3 : i64, kind = "dense", panels = 1 : i64, tile_tokens = 2 : i64, tile_vectors = 1 : i64, vector_width = 4 : i64}} : memref<2x4xf32>
+// CHECK: %[[OUT:.*]] = memref.alloc() {alignment = 64 : i64, sparsec.cpu.kernel = {kept_columns = 3 : i64, kind = "dense", panels = 1 : i64, tile_tokens = 2 : i64, tile_vectors = 1 : i64, token_vectors = false, vector_width = 4 : i64}} : memref<2x4xf32>
 // CHECK: scf.parallel
 // CHECK: scf.for
 // CHECK: %[[B:.*]] = vector.load %{{.*}} : memref<4xf32>, vector<4xf32>
