@@ -119,36 +119,13 @@ private:
       for (int64_t j = 0; j < nv; ++j)
         accumulators.push_back(init[i]);
 
-    auto columnLoop = [&](Value lower, Value upper, int64_t unroll,
-                          ValueRange init) {
-      return scf::ForOp::create(
-          b, loc, lower, upper, index(unroll), init,
-          [&](OpBuilder &nb, Location, Value packedRow, ValueRange acc) {
-            OpBuilder::InsertionGuard guard(b);
-            b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
-            SmallVector<Value> next(acc.begin(), acc.end());
-            for (int64_t u = 0; u < unroll; ++u)
-              next = emitColumn(
-                  u ? arith::AddIOp::create(b, loc, packedRow, index(u))
-                    : packedRow,
-                  first, image, pixelIndex, rows, masked, next);
-            scf::YieldOp::create(b, loc, next);
-          });
-    };
-    scf::ForOp loop;
-    if (weightVectors) {
-      // Four columns per iteration, then the rest one by one (the loop's
-      // own instructions cost NEON's three-wide dispatch otherwise).
-      constexpr int64_t unroll = 4;
-      Value count = arith::SubIOp::create(b, loc, last, first);
-      Value unrolledEnd = arith::AddIOp::create(
-          b, loc, first, arith::AndIOp::create(b, loc, count, index(-unroll)));
-      scf::ForOp unrolled =
-          columnLoop(first, unrolledEnd, unroll, accumulators);
-      loop = columnLoop(unrolledEnd, last, 1, unrolled.getResults());
-    } else {
-      loop = columnLoop(first, last, 1, accumulators);
-    }
+    // With lane FMAs (NEON), four columns per iteration.
+    scf::ForOp loop =
+        kernel::columnLoops(b, loc, first, last, weightVectors ? 4 : 1,
+                            accumulators, [&](Value packedRow, ValueRange acc) {
+                              return emitColumn(packedRow, first, image,
+                                                pixelIndex, rows, masked, acc);
+                            });
     for (int64_t i = 0; i < rows; ++i)
       for (int64_t j = 0; j < nv; ++j)
         kernel::store(b, loc, loop.getResult(i * nv + j), output,

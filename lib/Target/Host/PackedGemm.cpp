@@ -199,6 +199,34 @@ void store(OpBuilder &b, Location loc, Value value, Value memref, ValueRange at,
     vector::StoreOp::create(b, loc, value, memref, at);
 }
 
+scf::ForOp columnLoops(OpBuilder &b, Location loc, Value first, Value last,
+                       int64_t unroll, ValueRange init, ColumnStep column) {
+  auto index = [&](int64_t v) {
+    return arith::ConstantIndexOp::create(b, loc, v);
+  };
+  auto loop = [&](Value lower, Value upper, int64_t step, ValueRange start) {
+    return scf::ForOp::create(
+        b, loc, lower, upper, index(step), start,
+        [&](OpBuilder &nb, Location, Value packedRow, ValueRange acc) {
+          OpBuilder::InsertionGuard guard(b);
+          b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
+          SmallVector<Value> next(acc.begin(), acc.end());
+          for (int64_t u = 0; u < step; ++u)
+            next = column(u ? arith::AddIOp::create(b, loc, packedRow, index(u))
+                            : packedRow,
+                          next);
+          scf::YieldOp::create(b, loc, next);
+        });
+  };
+  if (unroll <= 1)
+    return loop(first, last, 1, init);
+  Value count = arith::SubIOp::create(b, loc, last, first);
+  Value unrolledEnd = arith::AddIOp::create(
+      b, loc, first, arith::AndIOp::create(b, loc, count, index(-unroll)));
+  scf::ForOp unrolled = loop(first, unrolledEnd, unroll, init);
+  return loop(unrolledEnd, last, 1, unrolled.getResults());
+}
+
 } // namespace kernel
 
 PackedGlobals createPackedGlobals(OpBuilder &b, Location loc, ModuleOp module,
@@ -321,22 +349,6 @@ private:
     for (int64_t i = 0; i < tileTokens; ++i)
       accumulators.append(init.begin(), init.end());
 
-    auto columnLoop = [&](Value lower, Value upper, int64_t unroll,
-                          ValueRange init) {
-      return scf::ForOp::create(
-          b, loc, lower, upper, index(unroll), init,
-          [&](OpBuilder &nb, Location, Value packedRow, ValueRange acc) {
-            OpBuilder::InsertionGuard guard(b);
-            b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
-            SmallVector<Value> next(acc.begin(), acc.end());
-            for (int64_t u = 0; u < unroll; ++u)
-              next = emitColumn(
-                  u ? arith::AddIOp::create(b, loc, packedRow, index(u))
-                    : packedRow,
-                  first, tileTokens, tokenIndex, next);
-            scf::YieldOp::create(b, loc, next);
-          });
-    };
     if (tokenVectors) {
       // The tile's tokens of every column, sliced out of the loop: its reads
       // are then the column's offset plus constants.
@@ -348,22 +360,15 @@ private:
       tileInput = tensor::ExtractSliceOp::create(b, loc, input, offsets, sizes,
                                                  strides);
     }
-    scf::ForOp loop;
-    if (tokenVectors) {
-      // Four columns per iteration, then the rest one by one: the loop's
-      // own instructions (counter, compare, branch) would otherwise cost
-      // NEON's three-wide dispatch about a cycle per 16 FMAs
-      // (bench/results/neon_mca.md).
-      constexpr int64_t unroll = 4;
-      Value count = arith::SubIOp::create(b, loc, last, first);
-      Value unrolledEnd = arith::AddIOp::create(
-          b, loc, first, arith::AndIOp::create(b, loc, count, index(-unroll)));
-      scf::ForOp unrolled =
-          columnLoop(first, unrolledEnd, unroll, accumulators);
-      loop = columnLoop(unrolledEnd, last, 1, unrolled.getResults());
-    } else {
-      loop = columnLoop(first, last, 1, accumulators);
-    }
+    // With lane FMAs, four columns per iteration: the loop's own
+    // instructions (counter, compare, branch) would otherwise cost NEON's
+    // three-wide dispatch about a cycle per 16 FMAs
+    // (bench/results/neon_mca.md).
+    scf::ForOp loop = kernel::columnLoops(
+        b, loc, first, last, tokenVectors ? 4 : 1, accumulators,
+        [&](Value packedRow, ValueRange acc) {
+          return emitColumn(packedRow, first, tileTokens, tokenIndex, acc);
+        });
 
     for (int64_t i = 0; i < tileTokens; ++i)
       for (int64_t j = 0; j < nv; ++j) {

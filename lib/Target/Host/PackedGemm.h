@@ -116,6 +116,16 @@ mlir::scf::ParallelOp markKernelLoop(mlir::scf::ParallelOp loop);
 void store(mlir::OpBuilder &b, mlir::Location loc, mlir::Value value,
            mlir::Value memref, mlir::ValueRange at, mlir::Value mask,
            const VectorEpilogue &epilogue = nullptr);
+/// A tile's loop over packed rows [first, last), carrying its accumulators
+/// `init`; `column` emits one packed row's FMAs at the builder's insertion
+/// point and returns the new accumulators. With `unroll` > 1 the rows go
+/// `unroll` per iteration, then one by one: the returned loop is the last.
+using ColumnStep = llvm::function_ref<llvm::SmallVector<mlir::Value>(
+    mlir::Value packedRow, mlir::ValueRange acc)>;
+mlir::scf::ForOp columnLoops(mlir::OpBuilder &b, mlir::Location loc,
+                             mlir::Value first, mlir::Value last,
+                             int64_t unroll, mlir::ValueRange init,
+                             ColumnStep column);
 } // namespace kernel
 
 /// Emits, at `b`'s insertion point, the kernel computing `input` (a T x K
