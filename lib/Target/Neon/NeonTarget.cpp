@@ -164,8 +164,10 @@ LogicalResult NeonTarget::run(ModuleOp lowered, FunctionType signature,
              << "--target=neon --run on a " << llvm::sys::getProcessTriple()
              << " host needs qemu-aarch64: install qemu-user "
                 "(scripts/setup.sh does)";
+    // The guest gets no LD_PRELOAD: a host library (the sanitizer runtime
+    // of an ASan build) cannot load into an AArch64 process.
     command = {
-        *qemu, "-L",
+        *qemu, "-U", "LD_PRELOAD", "-L",
         fromEnvironment("SPARSEC_AARCH64_SYSROOT", SPARSEC_AARCH64_SYSROOT)};
     // Debian 12's qemu-user (7.2) hangs in the guest's pthread_create on
     // this project's machines (any program, libgomp's or libomp's): one
