@@ -24,6 +24,8 @@
 #include "llvm/Target/TargetMachine.h"
 #include "llvm/Target/TargetOptions.h"
 
+#include <unistd.h>
+
 using namespace mlir;
 
 namespace sparsec {
@@ -123,10 +125,12 @@ std::string linkSharedObject(const std::string &linker,
     args.push_back("-Wl,--no-undefined");
   args.push_back("-lm");
   std::vector<StringRef> argRefs(args.begin(), args.end());
+  std::vector<std::string> environment = getToolEnvironment();
+  std::vector<StringRef> envRefs(environment.begin(), environment.end());
   std::optional<StringRef> redirects[] = {std::nullopt, StringRef(logPath),
                                           StringRef(logPath)};
   std::string error;
-  int rc = llvm::sys::ExecuteAndWait(linker, argRefs, std::nullopt, redirects,
+  int rc = llvm::sys::ExecuteAndWait(linker, argRefs, envRefs, redirects,
                                      /*SecondsToWait=*/120, 0, &error);
   std::string log;
   if (auto buffer = llvm::MemoryBuffer::getFile(logPath))
@@ -142,6 +146,14 @@ std::string linkSharedObject(const std::string &linker,
 }
 
 } // namespace
+
+std::vector<std::string> getToolEnvironment() {
+  std::vector<std::string> environment;
+  for (char **entry = environ; *entry; ++entry)
+    if (!StringRef(*entry).starts_with("LD_PRELOAD="))
+      environment.push_back(*entry);
+  return environment;
+}
 
 std::string describeNpyType(const std::string &dtype, ArrayRef<int64_t> shape) {
   static const std::pair<const char *, const char *> names[] = {

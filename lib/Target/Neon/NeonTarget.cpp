@@ -21,8 +21,6 @@
 #include "llvm/TargetParser/Host.h"
 #include "llvm/TargetParser/Triple.h"
 
-#include <unistd.h>
-
 using namespace mlir;
 
 // Configured by CMake: the AArch64 sparsec-run, the sysroot qemu loads its
@@ -154,7 +152,8 @@ LogicalResult NeonTarget::run(ModuleOp lowered, FunctionType signature,
                           << "' is not there): install g++-aarch64-linux-gnu "
                              "and rebuild (scripts/setup.sh does)";
   std::vector<std::string> command;
-  std::optional<std::vector<std::string>> environment;
+  // Without LD_PRELOAD (getToolEnvironment); under qemu also one thread.
+  std::vector<std::string> environment = getToolEnvironment();
   if (!llvm::Triple(llvm::sys::getProcessTriple()).isAArch64()) {
     auto qemu = llvm::sys::findProgramByName("qemu-aarch64");
     if (!qemu)
@@ -164,10 +163,8 @@ LogicalResult NeonTarget::run(ModuleOp lowered, FunctionType signature,
              << "--target=neon --run on a " << llvm::sys::getProcessTriple()
              << " host needs qemu-aarch64: install qemu-user "
                 "(scripts/setup.sh does)";
-    // The guest gets no LD_PRELOAD: a host library (the sanitizer runtime
-    // of an ASan build) cannot load into an AArch64 process.
     command = {
-        *qemu, "-U", "LD_PRELOAD", "-L",
+        *qemu, "-L",
         fromEnvironment("SPARSEC_AARCH64_SYSROOT", SPARSEC_AARCH64_SYSROOT)};
     // Debian 12's qemu-user (7.2) hangs in the guest's pthread_create on
     // this project's machines (any program, libgomp's or libomp's): one
@@ -177,11 +174,10 @@ LogicalResult NeonTarget::run(ModuleOp lowered, FunctionType signature,
                             << ": under qemu-aarch64 the generated code runs "
                                "on one thread (qemu-user hangs starting "
                                "threads here); leave --neon-threads at 0 or 1";
-    environment.emplace();
-    for (char **e = environ; *e; ++e)
-      if (!StringRef(*e).starts_with("OMP_NUM_THREADS="))
-        environment->push_back(*e);
-    environment->push_back("OMP_NUM_THREADS=1");
+    llvm::erase_if(environment, [](const std::string &entry) {
+      return StringRef(entry).starts_with("OMP_NUM_THREADS=");
+    });
+    environment.push_back("OMP_NUM_THREADS=1");
   }
 
   SmallString<128> dir;
@@ -209,12 +205,7 @@ LogicalResult NeonTarget::run(ModuleOp lowered, FunctionType signature,
   std::optional<StringRef> redirects[] = {std::nullopt, StringRef(logPath),
                                           StringRef(logPath)};
   std::vector<StringRef> args(command.begin(), command.end());
-  std::optional<ArrayRef<StringRef>> env;
-  std::vector<StringRef> envRefs;
-  if (environment) {
-    envRefs.assign(environment->begin(), environment->end());
-    env = envRefs;
-  }
+  std::vector<StringRef> env(environment.begin(), environment.end());
   std::string error;
   int rc = llvm::sys::ExecuteAndWait(args[0], args, env, redirects,
                                      /*SecondsToWait=*/0, 0, &error);

@@ -99,6 +99,11 @@ protected:
 /// context.
 void registerCpuTranslations(mlir::ModuleOp lowered);
 
+/// This process's environment without LD_PRELOAD, for the tools a CPU
+/// target starts (the linker, qemu): what is preloaded into sparsec (an
+/// ASan build's runtime, a profiler) is not meant for them.
+std::vector<std::string> getToolEnvironment();
+
 /// "float32[1,3]" for messages.
 std::string describeNpyType(const std::string &dtype,
                             llvm::ArrayRef<int64_t> shape);
