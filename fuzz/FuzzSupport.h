@@ -62,6 +62,24 @@ inline void note(const std::string &error) {
     std::fprintf(stderr, "reader: %s\n", error.empty() ? "ok" : error.c_str());
 }
 
+/// With SPARSEC_FUZZ_DUMP_DIR set, writes every input the target runs to
+/// that directory as 00000000, 00000001, ... (replay sorts names, so a
+/// replay of the directory runs them in the same order): a finding that
+/// depends on earlier inputs can then be replayed whole, e.g. under
+/// valgrind with the replay build.
+inline void dumpInput(const uint8_t *data, size_t size) {
+  static const char *dir = std::getenv("SPARSEC_FUZZ_DUMP_DIR");
+  static size_t count = 0;
+  if (!dir)
+    return;
+  char name[32];
+  std::snprintf(name, sizeof(name), "/%08zu", count++);
+  if (FILE *f = std::fopen((std::string(dir) + name).c_str(), "wb")) {
+    std::fwrite(data, 1, size, f);
+    std::fclose(f);
+  }
+}
+
 } // namespace sparsec::fuzz
 
 #endif

@@ -28,6 +28,7 @@ static OwningOpRef<ModuleOp> parse(MLIRContext &context, llvm::StringRef text) {
 }
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  sparsec::fuzz::dumpInput(data, size);
   static DialectRegistry *registry = [] {
     auto *r = new DialectRegistry;
     sparsec::registerImporterDialects(*r);

@@ -9,7 +9,7 @@ apt_packages=(
   build-essential cmake ninja-build ccache clang git
   llvm-22-dev libmlir-22-dev mlir-22-tools llvm-22-tools libomp-22-dev
   libonnx-dev libonnx-testdata libprotobuf-dev protobuf-compiler
-  libgtest-dev libgmock-dev libeigen3-dev
+  libgtest-dev libgmock-dev libeigen3-dev valgrind
   python3 python3-venv python3-pip
   # --target=neon: the AArch64 cross toolchain and sysroot, qemu-aarch64
   gcc-aarch64-linux-gnu g++-aarch64-linux-gnu qemu-user

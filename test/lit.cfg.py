@@ -43,6 +43,9 @@ import shutil
 ptxas = shutil.which("ptxas") or (
     "/usr/local/cuda/bin/ptxas" if os.access("/usr/local/cuda/bin/ptxas", os.X_OK)
     else None)
+# valgrind checks uninstrumented libraries too (not in an ASan build).
+if shutil.which("valgrind") and not config.sparsec_asan_runtime:
+    config.available_features.add("valgrind")
 if ptxas:
     config.available_features.add("ptxas")
     config.substitutions.append(("%ptxas", ptxas))

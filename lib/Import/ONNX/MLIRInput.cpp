@@ -8,6 +8,7 @@
 
 #include "mlir/Bytecode/BytecodeReader.h"
 #include "mlir/IR/BuiltinAttributes.h"
+#include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/DialectResourceBlobManager.h"
 #include "mlir/Parser/Parser.h"
@@ -18,6 +19,7 @@
 #include <csignal>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <fcntl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -124,16 +126,39 @@ void limitAddressSpace(size_t fileBytes) {
 #endif
 }
 
-/// Upstream defect (MLIR 22, found by fuzz/MLIRFuzzer.cpp): the bytecode
-/// reader trusts offsets and indices in its input, and malformed bytecode
-/// can crash it. So bytecode is first read in a forked child, with a context
-/// of its own and its diagnostics dropped; the caller reads it only if the
-/// child finished. Returns the signal that ended the child, or 0.
-int bytecodeCrashesReader(MLIRContext &context, llvm::MemoryBufferRef buffer) {
+/// What the bytecode reader made of a file, read in a child process.
+struct ChildRead {
+  int signal = 0;    ///< the signal that ended the child, or 0
+  bool read = false; ///< the reader succeeded: `text` is the module
+  std::string text;  ///< the module as MLIR text, or the reader's error
+};
+
+/// Upstream defects (MLIR 22, found by fuzz/MLIRFuzzer.cpp): the bytecode
+/// reader trusts offsets and indices in its input. Malformed bytecode can
+/// crash it, and can write past the end of its own heap buffers without
+/// crashing (valgrind: `BytecodeReader::Impl::read`, 16-24 bytes after a
+/// SmallVector's block), which corrupts the heap of the process that read
+/// it for whatever runs next. So the reader runs only in a forked child,
+/// with a context of its own, under an address-space cap; the child sends
+/// back the module printed as text (locations included), or the reader's
+/// first error, through a pipe, and the caller parses that text.
+ChildRead readBytecodeInChild(MLIRContext &context,
+                              llvm::MemoryBufferRef buffer) {
+  ChildRead result;
+  int fds[2];
+  if (pipe(fds) != 0) {
+    result.signal = -errno;
+    return result;
+  }
   pid_t child = fork();
-  if (child < 0)
-    return 0; // cannot probe: read it directly
+  if (child < 0) {
+    result.signal = -errno;
+    close(fds[0]);
+    close(fds[1]);
+    return result;
+  }
   if (child == 0) {
+    close(fds[0]);
     // A crash ends the child with 128 + signal, before any sanitizer
     // handler reports it as a bug of this process; what the reader or a
     // sanitizer prints is dropped (the caller reports the error).
@@ -150,29 +175,85 @@ int bytecodeCrashesReader(MLIRContext &context, llvm::MemoryBufferRef buffer) {
             reinterpret_cast<void *>(static_cast<intptr_t>(devNull)));
     }
     limitAddressSpace(buffer.getBufferSize());
+    std::string message;
     {
       // Destroyed before the child exits: damage the reader did to the heap
-      // shows up when its allocations are freed, here rather than in the
-      // caller.
+      // shows up when its allocations are freed, here, as a signal.
       MLIRContext probe(context.getDialectRegistry(),
                         MLIRContext::Threading::DISABLED);
       probe.allowUnregisteredDialects(context.allowsUnregisteredDialects());
-      ScopedDiagnosticHandler silence(&probe,
-                                      [](Diagnostic &) { return success(); });
+      std::string firstError;
+      ScopedDiagnosticHandler collect(&probe, [&](Diagnostic &diag) {
+        if (firstError.empty() &&
+            diag.getSeverity() == DiagnosticSeverity::Error)
+          firstError = diag.str();
+        return success();
+      });
       Block block;
-      (void)readBytecodeFile(buffer, &block, ParserConfig(&probe));
+      if (succeeded(readBytecodeFile(buffer, &block, ParserConfig(&probe)))) {
+        // Printed as a top-level op (no parent block), or the file's
+        // dialect_resources would be left out; several ops go into one
+        // module, as the text parser would put them.
+        OwningOpRef<Operation *> top;
+        if (llvm::hasSingleElement(block)) {
+          Operation &op = block.front();
+          op.remove();
+          top = &op;
+        } else {
+          auto module = ModuleOp::create(UnknownLoc::get(&probe));
+          module.getBody()->getOperations().splice(module.getBody()->begin(),
+                                                   block.getOperations());
+          top = module.getOperation();
+        }
+        message = "M";
+        llvm::raw_string_ostream os(message);
+        top->print(os, OpPrintingFlags().enableDebugInfo());
+      } else {
+        message = "E" + (firstError.empty() ? std::string("the bytecode "
+                                                          "reader failed")
+                                            : firstError);
+      }
+    }
+    const char *data = message.data();
+    size_t left = message.size();
+    while (left > 0) {
+      ssize_t n = write(fds[1], data, left);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        _exit(1);
+      data += n;
+      left -= size_t(n);
     }
     _exit(0);
   }
+  close(fds[1]);
+  std::string payload;
+  char chunk[65536];
+  for (;;) {
+    ssize_t n = read(fds[0], chunk, sizeof(chunk));
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      break;
+    payload.append(chunk, size_t(n));
+  }
+  close(fds[0]);
   int status = 0;
   while (waitpid(child, &status, 0) < 0)
     if (errno != EINTR)
-      return 0;
+      break;
   if (WIFSIGNALED(status))
-    return WTERMSIG(status);
-  if (WIFEXITED(status) && WEXITSTATUS(status) > 128)
-    return WEXITSTATUS(status) - 128;
-  return 0;
+    result.signal = WTERMSIG(status);
+  else if (WIFEXITED(status) && WEXITSTATUS(status) > 128)
+    result.signal = WEXITSTATUS(status) - 128;
+  else if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || payload.empty())
+    result.signal = SIGPIPE; // the child could not send its result
+  if (result.signal == 0) {
+    result.read = payload[0] == 'M';
+    result.text = payload.substr(1);
+  }
+  return result;
 }
 
 } // namespace
@@ -182,16 +263,31 @@ parseMLIRBuffer(MLIRContext &context,
                 std::unique_ptr<llvm::MemoryBuffer> buffer) {
   StringRef text = buffer->getBuffer();
   if (isBytecode(*buffer)) {
-    if (int signal = bytecodeCrashesReader(context, *buffer)) {
-      emitError(
-          FileLineColLoc::get(&context, buffer->getBufferIdentifier(), 0, 0))
+    Location fileLoc =
+        FileLineColLoc::get(&context, buffer->getBufferIdentifier(), 0, 0);
+    ChildRead child = readBytecodeInChild(context, *buffer);
+    if (child.signal < 0) {
+      emitError(fileLoc) << "cannot read MLIR bytecode: no child process ("
+                         << std::strerror(-child.signal) << ")";
+      return nullptr;
+    }
+    if (child.signal > 0) {
+      emitError(fileLoc)
           << "malformed MLIR bytecode: MLIR's bytecode reader crashed on it "
              "(signal "
-          << signal
+          << child.signal
           << ", in a child process; an upstream defect, see "
              "docs/Hardening.md)";
       return nullptr;
     }
+    if (!child.read) {
+      emitError(fileLoc) << "malformed MLIR bytecode: " << child.text;
+      return nullptr;
+    }
+    // The module as text: parsed below like any .mlir file.
+    buffer = llvm::MemoryBuffer::getMemBufferCopy(
+        child.text + "\n", buffer->getBufferIdentifier());
+    text = buffer->getBuffer();
   } else if (!text.ends_with("\n")) {
     // Upstream defect (MLIR 22): a string literal still open at the end of
     // the buffer leaves the lexer one past the terminating NUL, and the
