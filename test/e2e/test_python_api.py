@@ -187,6 +187,15 @@ def test_two_threads_with_different_options_match_two_cli_runs(tmp_path):
         assert np.array_equal(y, cli_run(path, flags, xs, work_dir)), path.name
 
 
+def test_two_threads_running_models_at_once_agree_with_one(tmp_path):
+    """Two threads' runs overlap 200 times (concurrent_runs.py, in a child process): no
+    crash, and every result equals the one-thread result bit for bit."""
+    proc = subprocess.run([sys.executable, str(Path(__file__).parent / "concurrent_runs.py"),
+                           str(tmp_path)], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0 and proc.stdout.strip() == "ok", (
+        f"exit {proc.returncode}\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
+
+
 def test_pip_install_into_a_fresh_venv(tmp_path):
     """`pip install ./python` into a new venv, then the README snippet."""
     venv = tmp_path / "venv"

@@ -13,6 +13,7 @@
 #include "llvm/TargetParser/Host.h"
 
 #include <cstring>
+#include <mutex>
 
 using namespace mlir;
 
@@ -72,6 +73,10 @@ struct HostTargetOptions : CpuTargetOptions {
     return "";
   }
 };
+
+/// Host runs in flight in this process (see HostTarget::run).
+std::mutex runsMutex;
+int activeRuns = 0;
 
 class HostTarget : public CpuTarget {
 public:
@@ -157,15 +162,25 @@ public:
     std::vector<void *> args;
     for (void *&p : descriptorPtrs)
       args.push_back(&p);
+    {
+      std::lock_guard<std::mutex> lock(runsMutex);
+      ++activeRuns;
+    }
     llvm::Error err = (*engine)->invokePacked("_mlir_ciface_main", args);
-    // The generated code's OpenMP threads end here rather than at exit:
-    // a host process (Python, the C API's user) keeps no idle worker
-    // threads, and LeakSanitizer's exit check (which stops every thread)
-    // does not meet them.
-    if (auto pause = reinterpret_cast<int (*)(int)>(
-            llvm::sys::DynamicLibrary::SearchForAddressOfSymbol(
-                "omp_pause_resource_all")))
-      pause(/*omp_pause_hard=*/2);
+    // The generated code's OpenMP threads go to sleep here rather than
+    // spin on in a host process (Python, the C API's user). A soft pause,
+    // and only by the last run in flight, under the lock a new run takes
+    // first: a hard pause shuts libomp down, and its re-initialisation
+    // raced with other threads' runs (libomp asserted or crashed when two
+    // Python threads ran models; test/e2e/concurrent_runs.py).
+    {
+      std::lock_guard<std::mutex> lock(runsMutex);
+      if (--activeRuns == 0)
+        if (auto pause = reinterpret_cast<int (*)(int)>(
+                llvm::sys::DynamicLibrary::SearchForAddressOfSymbol(
+                    "omp_pause_resource_all")))
+          pause(/*omp_pause_soft=*/1);
+    }
     if (err) {
       std::string message = llvm::toString(std::move(err));
       return emitError(loc) << "running main failed: " << message;
