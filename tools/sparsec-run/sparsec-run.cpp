@@ -127,24 +127,27 @@ std::string parseArgs(int argc, char **argv, Options &options) {
       options.device = value;
       continue;
     }
-    if (!takeValue(argc, argv, i, "--repeat", value, matched))
-      return "--repeat needs a count";
-    if (matched) {
-      options.repeat = parseCount(value, 1, 1000000);
-      if (options.repeat < 0)
-        return "--repeat must be a whole number from 1 to 1000000, not '" +
-               value + "'";
-      continue;
+    // The counts: --repeat and --threads.
+    struct Count {
+      const char *flag;
+      int low, high;
+      int &value;
+    };
+    for (Count count : {Count{"--repeat", 1, 1000000, options.repeat},
+                        Count{"--threads", 1, 1024, options.threads}}) {
+      if (!takeValue(argc, argv, i, count.flag, value, matched))
+        return std::string(count.flag) + " needs a count";
+      if (!matched)
+        continue;
+      count.value = parseCount(value, count.low, count.high);
+      if (count.value < 0)
+        return std::string(count.flag) + " must be a whole number from " +
+               std::to_string(count.low) + " to " + std::to_string(count.high) +
+               ", not '" + value + "'";
+      break;
     }
-    if (!takeValue(argc, argv, i, "--threads", value, matched))
-      return "--threads needs a count";
-    if (matched) {
-      options.threads = parseCount(value, 1, 1024);
-      if (options.threads < 0)
-        return "--threads must be a whole number from 1 to 1024, not '" +
-               value + "'";
+    if (matched)
       continue;
-    }
     if (!arg.empty() && arg[0] == '-')
       return "unknown option '" + arg + "'";
     if (!options.artifact.empty())
