@@ -1,6 +1,6 @@
 """The host target's linear-layer kernels (sparsec-cpu-lower-layers, docs/CPUBackend.md)
 against numpy: random shapes that are multiples of no tile, vector width or V; dense, HiNM,
-2:4 and all-zero weights; with and without bias; rank 1, 2 and 3 inputs; every vector width
+2:4, 1:4 (the N:M group kernel) and all-zero weights; with and without bias; rank 1, 2 and 3 inputs; every vector width
 and several register tiles. The reference is float64 numpy of the same float32 data.
 """
 from __future__ import annotations
@@ -73,6 +73,9 @@ CASES = [
     ("hinm-v16", (13,), 70, 96, "hinm16", True),
     ("hinm-v64", (9,), 130, 120, "hinm64", True),
     ("nm24", (11,), 33, 50, "nm", False),
+    ("nm24-rank3", (3, 7), 45, 64, "nm", True),
+    ("nm24-one-token", (1,), 40, 36, "nm", True),
+    ("nm14", (23,), 50, 70, "nm14", True),
     ("zero-rows", (5,), 21, 17, "zero-panel", True),
     ("one-token", (1,), 64, 64, "hinm64", False),
 ]
@@ -80,7 +83,9 @@ KERNEL_OPTIONS = [
     ["--host-vector-width=4", "--host-tile-tokens=1", "--host-tile-vectors=1"],
     ["--host-vector-width=8", "--host-tile-tokens=6", "--host-tile-vectors=2"],
     ["--host-vector-width=16", "--host-tile-tokens=8", "--host-tile-vectors=3"],
-    [],  # this machine's defaults
+    # The N:M group kernel for every weight it can take (AVX2's 4 x 1 tile).
+    ["--host-vector-width=8", "--host-nm-groups=always"],
+    [],  # this machine's defaults (2:4 and 1:4 linear layers: N:M groups, 10 x 2)
 ]
 
 
@@ -91,6 +96,8 @@ def make_weight(rng, pattern, rows, cols):
         return hinm_weight(rng, rows, cols, int(pattern[4:]), 0.5)
     if pattern == "nm":
         return nm_weight(rng, rows, cols)
+    if pattern == "nm14":
+        return nm_weight(rng, rows, cols, n=1)
     w = rng.standard_normal((rows, cols)).astype(np.float32)
     w[: rows // 2] = 0  # whole panels without a kept column: the output is the bias
     return w
@@ -165,6 +172,48 @@ def test_threads_give_the_same_bits(tmp_path: Path, threads_flag):
     assert outputs[0].tobytes() == outputs[1].tobytes()
     expected = x.astype(np.float64) @ weight.astype(np.float64).T
     assert np.abs(outputs[0] - expected).max() <= RTOL * np.abs(expected).max()
+
+
+def test_nm_groups_give_the_same_bits_at_any_thread_count(tmp_path: Path):
+    """The N:M group kernel's panels on 1 and 2 OpenMP threads: bit-identical, and numpy's."""
+    import os
+    rng = np.random.default_rng(13)
+    weight = nm_weight(rng, 200, 76)
+    x = rng.standard_normal((27, 76)).astype(np.float32)
+    model = tmp_path / "linear.mlir"
+    model.write_text(linear_module(x.shape, weight, None))
+    np.save(tmp_path / "x.npy", x)
+    report = subprocess.run([str(sparsec_bin()), str(model), "--emit=report",
+                             "--host-nm-groups=always"],
+                            capture_output=True, text=True, timeout=60)
+    assert report.returncode == 0, report.stderr
+    assert "gemm N:M groups (2 of 4 columns per row)" in report.stdout
+    outputs = []
+    for threads in ("1", "2"):
+        out = tmp_path / f"out{threads}"
+        env = dict(os.environ, OMP_NUM_THREADS=threads)
+        proc = subprocess.run([str(sparsec_bin()), str(model), "--run",
+                               f"--input={tmp_path / 'x.npy'}", "-o", str(out),
+                               "--host-nm-groups=always"],
+                              capture_output=True, text=True, env=env, timeout=120)
+        assert proc.returncode == 0, proc.stderr
+        outputs.append(np.load(out / "output_0.npy"))
+    assert outputs[0].tobytes() == outputs[1].tobytes()
+    expected = x.astype(np.float64) @ weight.astype(np.float64).T
+    assert np.abs(outputs[0] - expected).max() <= RTOL * np.abs(expected).max()
+
+
+def test_nm_group_code_permutes_with_vpermps(tmp_path: Path):
+    """The 2:4 layer's x86 code: vpermps feeding FMAs, no broadcast of the activations."""
+    rng = np.random.default_rng(14)
+    model = tmp_path / "linear.mlir"
+    model.write_text(linear_module((12, 64), nm_weight(rng, 32, 64), None))
+    proc = subprocess.run([str(sparsec_bin()), str(model), "--emit=asm",
+                           "--host-nm-groups=always"], capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert "vpermps" in proc.stdout and "vfmadd" in proc.stdout
+    assert "vbroadcastf32x4" not in proc.stdout
 
 
 def test_sparse_layer_code_is_parallel_and_vectorised(tmp_path: Path):

@@ -8,6 +8,7 @@
 //===----------------------------------------------------------------------===//
 #include "ConvLayout.h"
 #include "Epilogue.h"
+#include "NMGroupGemm.h"
 #include "PackedGemm.h"
 
 #include "sparsec/Dialect/Sparsec/IR/Sparsec.h"
@@ -91,6 +92,33 @@ PackedWeight packLayer(const LayerData &data, int64_t rows, int64_t cols,
                     cols, panelWidth);
 }
 
+/// The kernel a linear layer runs: the channel tiles over `packed`, or the
+/// N:M group kernel when `groups` is set.
+struct LinearKernel {
+  PackedWeight packed;
+  std::optional<NMGroupWeight> groups;
+};
+LinearKernel chooseLinearKernel(const LayerData &data, int64_t rows,
+                                int64_t cols, const GemmTiling &tiling,
+                                StringRef nmGroups) {
+  LinearKernel kernel;
+  kernel.packed = packLayer(data, rows, cols, tiling.panelWidth());
+  if (nmGroups == "never")
+    return kernel;
+  std::optional<NMGroupWeight> groups = packNMGroups(
+      data.weight->values(),
+      data.bias ? data.bias->values() : ArrayRef<float>(), rows, cols,
+      NMGroupTiling::forVectorWidth(tiling.vectorWidth).panelWidth(),
+      /*maxSlots=*/2);
+  if (!groups)
+    return kernel;
+  double keptShare = double(kernel.packed.columns.size()) /
+                     double(kernel.packed.panels * cols);
+  if (nmGroups == "always" || preferNMGroups(*groups, keptShare))
+    kernel.groups = std::move(groups);
+  return kernel;
+}
+
 /// Whether a convolution with groups = 1 runs the row-sparse form under
 /// the pass's sparse-rows option.
 bool chooseSparseRows(const PackedWeight &packed, StringRef mode) {
@@ -149,6 +177,12 @@ struct SparsecCpuLowerLayersPass
       module.emitError("sparsec-cpu-lower-layers: sparse-rows must be auto, "
                        "always or never, not '")
           << sparseRows.getValue() << "'";
+      return signalPassFailure();
+    }
+    if (nmGroups != "auto" && nmGroups != "always" && nmGroups != "never") {
+      module.emitError("sparsec-cpu-lower-layers: nm-groups must be auto, "
+                       "always or never, not '")
+          << nmGroups.getValue() << "'";
       return signalPassFailure();
     }
     tiling = {vectorWidth, tileTokens, tileVectors, tokenVectors};
@@ -274,9 +308,15 @@ struct SparsecCpuLowerLayersPass
       in2d = tensor::CollapseShapeOp::create(b, loc, in2dType, in2d,
                                              leadingDims(inType.getRank()));
     Epilogue epilogue = Epilogue::collect(op.getResult());
-    Value result = emitPackedGemm(
-        b, loc, module, in2d, packLayer(*data, rows, cols, tiling.panelWidth()),
-        tiling, prefix, epilogue.function());
+    LinearKernel kernel =
+        chooseLinearKernel(*data, rows, cols, tiling, nmGroups);
+    Value result =
+        kernel.groups
+            ? emitNMGroupGemm(b, loc, module, in2d, *kernel.groups,
+                              NMGroupTiling::forVectorWidth(tiling.vectorWidth),
+                              prefix, epilogue.function())
+            : emitPackedGemm(b, loc, module, in2d, kernel.packed, tiling,
+                             prefix, epilogue.function());
     recordEpilogue(result, epilogue);
     if (outType.getRank() == 1)
       result = tensor::CollapseShapeOp::create(
@@ -371,15 +411,24 @@ struct SparsecCpuLowerLayersPass
 
 std::string sparsec::describeLayerKernel(Operation *layer,
                                          const GemmTiling &tiling,
-                                         StringRef sparseRows) {
+                                         StringRef sparseRows,
+                                         StringRef nmGroups) {
   std::optional<LayerData> data;
   PackedWeight packed;
   std::string kind;
   if (auto linear = dyn_cast<LinearOp>(layer)) {
-    if ((data = kernelInputs(linear)))
-      packed = packLayer(*data, linear.getNumRows(), linear.getReductionSize(),
-                         tiling.panelWidth());
     kind = "gemm";
+    if ((data = kernelInputs(linear))) {
+      LinearKernel kernel =
+          chooseLinearKernel(*data, linear.getNumRows(),
+                             linear.getReductionSize(), tiling, nmGroups);
+      if (kernel.groups)
+        return llvm::formatv("gemm N:M groups ({0} of 4 columns per row), "
+                             "{1:P0} of dense work",
+                             kernel.groups->slots, kernel.groups->workShare())
+            .str();
+      packed = std::move(kernel.packed);
+    }
   } else if (auto conv = dyn_cast<Conv2DOp>(layer)) {
     kind = "conv";
     if (!(data = kernelInputs(conv)))

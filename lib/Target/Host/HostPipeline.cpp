@@ -94,6 +94,11 @@ void buildHostPipeline(OpPassManager &pm,
   bufferization::BufferDeallocationPipelineOptions dealloc;
   bufferization::buildBufferDeallocationPipeline(pm, dealloc);
 
+  // After deallocation (the x86 intrinsic call declares no memory effects).
+  // Only a host with AVX2 asks for the N:M group kernel, which makes them.
+  SparsecCpuLowerPermuteLanesOptions permutes;
+  permutes.isa = kernels.nmGroups != "never" ? "avx2" : "none";
+  pm.addPass(createSparsecCpuLowerPermuteLanes(permutes));
   pm.addNestedPass<func::FuncOp>(createSparsecCpuStridedCopiesToLoops());
   // Parallel loops for the ops the kernels did not take, shaped so that
   // each becomes one OpenMP loop with a vectorisable innermost loop.
@@ -122,6 +127,8 @@ void buildHostPipeline(OpPassManager &pm,
   pm.addPass(createReconcileUnrealizedCastsPass());
   pm.addPass(createCanonicalizerPass());
 }
+
+bool hostHasAvx2() { return llvm::sys::getHostCPUFeatures().lookup("avx2"); }
 
 int64_t getHostVectorWidth() {
   llvm::StringMap<bool> features = llvm::sys::getHostCPUFeatures();

@@ -24,6 +24,8 @@ inline constexpr llvm::StringLiteral kCpuOutputsAttr = "sparsec.cpu.outputs";
 /// The widest f32 vector this machine's CPU has: 16 (AVX-512), 8 (AVX),
 /// else 4.
 int64_t getHostVectorWidth();
+/// Whether this machine's CPU has AVX2 (the N:M group kernel's vpermps).
+bool hostHasAvx2();
 } // namespace sparsec
 
 #endif

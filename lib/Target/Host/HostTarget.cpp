@@ -62,10 +62,22 @@ struct HostTargetOptions : CpuTargetOptions {
       llvm::cl::desc("host target: f32 lanes per vector in the kernels: 4, "
                      "8, 16, or 0 for the widest this CPU has"),
       llvm::cl::init(0)};
+  Option<std::string> nmGroups{
+      *this, "nm-groups",
+      llvm::cl::desc("when a linear layer with at most two nonzeros per row "
+                     "in every aligned group of four columns (2:4, 1:4) runs "
+                     "the N:M group kernel (AVX2's vpermps): auto, always, "
+                     "never"),
+      llvm::cl::init("auto")};
 
   std::string validate() const override {
     if (std::string error = validateCommon("--host-"); !error.empty())
       return error;
+    if (nmGroups != "auto" && nmGroups != "always" && nmGroups != "never")
+      return "--host-nm-groups must be auto, always or never, not '" +
+             nmGroups.getValue() + "'";
+    if (nmGroups == "always" && !hostHasAvx2())
+      return "--host-nm-groups=always needs AVX2, which this CPU lacks";
     if (vectorWidth != 0 && vectorWidth != 4 && vectorWidth != 8 &&
         vectorWidth != 16)
       return "--host-vector-width must be 0, 4, 8 or 16, not " +
@@ -98,6 +110,8 @@ public:
         host.tileTokens ? host.tileTokens : (kernels.vectorWidth == 16 ? 8 : 6);
     kernels.tileVectors = host.tileVectors;
     kernels.sparseRows = host.sparseRows;
+    // The group kernel's permute is an AVX2 instruction.
+    kernels.nmGroups = hostHasAvx2() ? host.nmGroups.getValue() : "never";
     return kernels;
   }
   CpuMachine getMachine(const TargetOptions &) const override {

@@ -256,3 +256,19 @@ func.func @packed_without_encoding(%x: tensor<1x8xf32>, %w: tensor<1x8xf32>) -> 
       : (tensor<1x8xf32>, tensor<1x8xf32>) -> tensor<1x1xf32>
   return %y : tensor<1x1xf32>
 }
+
+// -----
+
+func.func @permute_lanes_not_power_of_two(%x: vector<6xf32>, %i: vector<6xi32>) -> vector<6xf32> {
+  // expected-error @+1 {{'sparsec.permute_lanes' op source must have a fixed power-of-two number of lanes, not 'vector<6xf32>'}}
+  %p = sparsec.permute_lanes %x, %i : vector<6xf32>, vector<6xi32>
+  return %p : vector<6xf32>
+}
+
+// -----
+
+func.func @permute_lanes_index_count(%x: vector<8xf32>, %i: vector<4xi32>) -> vector<8xf32> {
+  // expected-error @+1 {{'sparsec.permute_lanes' op indices must have as many lanes as the source (8), not 'vector<4xi32>'}}
+  %p = sparsec.permute_lanes %x, %i : vector<8xf32>, vector<4xi32>
+  return %p : vector<8xf32>
+}

@@ -3,6 +3,8 @@
 // RUN: not sparsec-opt %s --sparsec-cpu-lower-layers="tile-tokens=0" 2>&1 | FileCheck %s --check-prefix=TILES
 // RUN: not sparsec-opt %s --sparsec-cpu-lower-layers="tile-vectors=9" 2>&1 | FileCheck %s --check-prefix=TILES
 // RUN: not sparsec-opt %s --sparsec-cpu-lower-layers="sparse-rows=sometimes" 2>&1 | FileCheck %s --check-prefix=ROWS
+// RUN: not sparsec-opt %s --sparsec-cpu-lower-layers="nm-groups=yes" 2>&1 | FileCheck %s --check-prefix=GROUPS
+// RUN: not sparsec-opt %s --sparsec-cpu-lower-permute-lanes="isa=sse" 2>&1 | FileCheck %s --check-prefix=ISA
 // And through the driver, by the host target's flags.
 // RUN: not sparsec %s --host-vector-width=32 2>&1 | FileCheck %s --check-prefix=HOSTWIDTH
 // RUN: not sparsec %s --host-tile-tokens=17 2>&1 | FileCheck %s --check-prefix=HOSTTOKENS
@@ -11,6 +13,8 @@
 // WIDTH: error: sparsec-cpu-lower-layers: vector-width must be 4, 8 or 16, not 6
 // TILES: error: sparsec-cpu-lower-layers: tile-tokens must be 1 to 16 and tile-vectors 1 to 8, not
 // ROWS: error: sparsec-cpu-lower-layers: sparse-rows must be auto, always or never, not 'sometimes'
+// GROUPS: error: sparsec-cpu-lower-layers: nm-groups must be auto, always or never, not 'yes'
+// ISA: error: sparsec-cpu-lower-permute-lanes: isa must be none, avx2 or avx512, not 'sse'
 // HOSTROWS: sparsec: error: --host-sparse-rows must be auto, always or never, not 'yes'
 // HOSTWIDTH: sparsec: error: --host-vector-width must be 0, 4, 8 or 16, not 32
 // HOSTTOKENS: sparsec: error: --host-tile-tokens must be 0 to 16, not 17

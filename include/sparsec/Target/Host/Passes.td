@@ -41,6 +41,16 @@ def SparsecCpuLowerLayers
       registers; the bias initialises them. Panels are an `scf.parallel`
       loop (OpenMP threads in the host pipeline).
 
+    With `nm-groups` (meant for x86 with AVX2), a linear layer whose every row keeps at
+    most two nonzeros in each aligned group of four columns (2:4, 1:4, ...)
+    can run the N:M group kernel instead: per group, a token's four
+    activations are broadcast to both 128-bit halves of a 256-bit vector,
+    and each of the group's slots costs one in-lane permute (`vpermilps`,
+    lane indices packed at compile time) and one FMA, so only the nonzero
+    MACs are done. `auto` takes it when a slot (about 1.55 dense MACs,
+    measured) beats the share of the work the channel tiles keep; the
+    decision is `kind = "nm_groups"` with `groups`, `slots`, `tail_columns`.
+
     The output buffer's `memref.alloc` records the decision:
     `sparsec.cpu.kernel = {kind = "dense" | "kept_columns", panels,
     kept_columns, vector_width, tile_tokens, tile_vectors}` (convolutions:
@@ -71,7 +81,13 @@ def SparsecCpuLowerLayers
     Option<"sparseRows", "sparse-rows", "std::string", /*default=*/"\"auto\"",
            "When a convolution runs the row-sparse form (each channel walks "
            "its own nonzeros): auto (when it does sufficiently fewer MACs "
-           "than the channel tiles), always, never">
+           "than the channel tiles), always, never">,
+    Option<"nmGroups", "nm-groups", "std::string", /*default=*/"\"never\"",
+           "When a linear layer whose rows keep at most two nonzeros in "
+           "every aligned group of four columns runs the N:M group kernel "
+           "(fast only where sparsec.permute_lanes is one instruction: x86 "
+           "with AVX2): auto (when it is expected to beat the channel "
+           "tiles), always, never">
   ];
 }
 
@@ -145,6 +161,32 @@ def SparsecCpuShapeParallelLoops
     Option<"minIterations", "min-iterations", "int64_t", /*default=*/"16384",
            "Fewest iterations (all loops of the nest together, static trip "
            "counts) for which a loop nest stays parallel">
+  ];
+}
+
+def SparsecCpuLowerPermuteLanes
+    : Pass<"sparsec-cpu-lower-permute-lanes", "::mlir::ModuleOp"> {
+  let summary = "sparsec.permute_lanes as one x86 permute, or as per-lane "
+                "extracts and inserts";
+  let description = [{
+    `sparsec.permute_lanes` (each lane takes the source lane its index
+    names, as the N:M group kernel uses it) is exactly x86's `vpermps`. With
+    `isa=avx2` a permute of 8 lanes becomes `llvm.x86.avx2.permps` and one
+    of 4 lanes `llvm.x86.avx.vpermilvar.ps`; `isa=avx512` adds 16 lanes
+    (`llvm.x86.avx512.permvar.sf.512`). Any other width, or `isa=none`,
+    becomes one dynamic `vector.extract` and one `vector.insert` per lane
+    (correct on any target, not fast). Runs after bufferization: the
+    intrinsic call declares no memory effects.
+
+    Example: `sparsec-opt --sparsec-cpu-lower-permute-lanes="isa=avx2"`.
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect", "::mlir::LLVM::LLVMDialect",
+    "::mlir::vector::VectorDialect"
+  ];
+  let options = [
+    Option<"isa", "isa", "std::string", /*default=*/"\"none\"",
+           "The x86 permutes the target has: none, avx2, avx512">
   ];
 }
 

@@ -159,5 +159,19 @@ LogicalResult PermuteOp::verify() {
   return success();
 }
 
+LogicalResult PermuteLanesOp::verify() {
+  auto source = cast<VectorType>(getSource().getType());
+  auto indices = cast<VectorType>(getIndices().getType());
+  if (source.isScalable() || !llvm::isPowerOf2_64(source.getNumElements()))
+    return emitOpError("source must have a fixed power-of-two number of "
+                       "lanes, not ")
+           << source;
+  if (indices.isScalable() ||
+      indices.getNumElements() != source.getNumElements())
+    return emitOpError("indices must have as many lanes as the source (")
+           << source.getNumElements() << "), not " << indices;
+  return success();
+}
+
 #define GET_OP_CLASSES
 #include "sparsec/Dialect/Sparsec/IR/SparsecOps.cpp.inc"

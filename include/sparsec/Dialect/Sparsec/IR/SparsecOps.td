@@ -109,4 +109,29 @@ def Sparsec_PermuteOp : Sparsec_Op<"permute", [Pure,
   let hasVerifier = 1;
 }
 
+def Sparsec_PermuteLanesOp : Sparsec_Op<"permute_lanes", [Pure,
+    AllTypesMatch<["source", "result"]>]> {
+  let summary = "Each lane takes the source lane its index names";
+  let description = [{
+    `result[i] = source[indices[i] mod N]` for a vector of N lanes (N a power
+    of two; only the index's low log2(N) bits count). The CPU kernel for N:M
+    weights uses it to hand every output lane the activation of its own
+    row's column. `sparsec-cpu-lower-permute-lanes` lowers it to one x86
+    `vpermps` (8 or 16 lanes) or `vpermilps` (4 lanes) or, elsewhere, to
+    per-lane extracts and inserts.
+
+    Example:
+    ```mlir
+    %p = sparsec.permute_lanes %x, %lanes : vector<8xf32>, vector<8xi32>
+    ```
+  }];
+  let arguments = (ins VectorOfRankAndType<[1], [F32]>:$source,
+      VectorOfRankAndType<[1], [I32]>:$indices);
+  let results = (outs VectorOfRankAndType<[1], [F32]>:$result);
+  let assemblyFormat = [{
+    $source `,` $indices attr-dict `:` type($source) `,` type($indices)
+  }];
+  let hasVerifier = 1;
+}
+
 #endif // SPARSEC_OPS_TD

@@ -1,0 +1,88 @@
+//===- NMGroupGemm.h - N:M linear layers with lane permutes ------*- C++
+//-*-===//
+//
+// y[t, r] = sum_k x[t, k] * W[r, k] + b[r] for a W in which every row keeps
+// at most `slots` nonzeros in each aligned group of four columns (2:4, 1:4,
+// ...): per group, the four activations of a token are loaded once and each
+// slot's weight vector multiplies them after a lane permute (x86 `vpermps`)
+// that hands every output lane its own row's column. Only the nonzero MACs
+// are done (docs/CPUBackend.md).
+//
+//===----------------------------------------------------------------------===//
+#ifndef SPARSEC_LIB_TARGET_HOST_NMGROUPGEMM_H
+#define SPARSEC_LIB_TARGET_HOST_NMGROUPGEMM_H
+
+#include "Epilogue.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinOps.h"
+
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+namespace sparsec {
+
+/// The kernel's vector width (f32 lanes): permutes of 256-bit vectors. (On
+/// Zen 4 a 512-bit permute and a 512-bit FMA cannot issue in the same cycle,
+/// which left 2:4 at 1.07x of dense in a prototype, against 1.3x with
+/// 256 bits.)
+constexpr int64_t kNMGroupVectorWidth = 8;
+
+/// The register tile: `tileTokens` tokens x `tileVectors` vectors of 8
+/// output features.
+struct NMGroupTiling {
+  int64_t tileTokens = 10, tileVectors = 2;
+  int64_t panelWidth() const { return tileVectors * kNMGroupVectorWidth; }
+  /// The tile for a CPU whose widest vectors have `vectorWidth` lanes
+  /// (16: AVX-512 and its 32 registers; 8: AVX2 and 16 registers).
+  static NMGroupTiling forVectorWidth(int64_t vectorWidth);
+};
+
+/// W cut into panels of NR output features; columns in groups of four, the
+/// last K % 4 columns dense.
+struct NMGroupWeight {
+  int64_t rows = 0, cols = 0, panelWidth = 0, panels = 0;
+  int64_t groups = 0, slots = 0, tailColumns = 0;
+  /// [panels][groups][slots][NR]: a row's nonzeros of a group in column
+  /// order, zeros in unused slots and past `rows`.
+  std::vector<float> values;
+  /// Same shape: each value's column within its group (0 to 3).
+  std::vector<int32_t> lanes;
+  /// [panels][tailColumns][NR].
+  std::vector<float> tail;
+  /// [panels * NR], zeros past `rows` (all zeros without a bias).
+  std::vector<float> bias;
+
+  /// Dense MACs per nonzero-slot MAC of this form: 4 / slots.
+  double workShare() const { return double(slots) / 4.0; }
+};
+
+/// Packs the row-major rows x cols `weight` (and `bias`, empty or `rows`)
+/// if no row has more than `maxSlots` nonzeros in an aligned group of four
+/// columns; std::nullopt otherwise, or when K < 4.
+std::optional<NMGroupWeight> packNMGroups(llvm::ArrayRef<float> weight,
+                                          llvm::ArrayRef<float> bias,
+                                          int64_t rows, int64_t cols,
+                                          int64_t panelWidth, int64_t maxSlots);
+
+/// Whether the group kernel (`weight`) is expected to beat the channel-tile
+/// kernel that does `keptShare` of the dense work (its kept columns over all
+/// columns, the N:M zeros filled back): measured per dense-equivalent MAC
+/// on this project's x86 machine (bench/results/cpu_linear.md).
+bool preferNMGroups(const NMGroupWeight &weight, double keptShare);
+
+/// Emits, at `b`'s insertion point, the kernel computing `input` (a T x K
+/// f32 tensor) times `weight`: a T x R tensor. The packed arrays become
+/// private memref.globals of `module` named `<symbolPrefix>_*`. The output
+/// buffer's memref.alloc carries `sparsec.cpu.kernel` (kind nm_groups).
+mlir::Value emitNMGroupGemm(mlir::OpBuilder &b, mlir::Location loc,
+                            mlir::ModuleOp module, mlir::Value input,
+                            const NMGroupWeight &weight,
+                            const NMGroupTiling &tiling,
+                            llvm::StringRef symbolPrefix,
+                            const VectorEpilogue &epilogue = nullptr);
+
+} // namespace sparsec
+
+#endif
