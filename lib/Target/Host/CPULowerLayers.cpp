@@ -99,8 +99,8 @@ struct LinearKernel {
   std::optional<NMGroupWeight> groups;
 };
 LinearKernel chooseLinearKernel(const LayerData &data, int64_t rows,
-                                int64_t cols, const GemmTiling &tiling,
-                                StringRef nmGroups) {
+                                int64_t cols, int64_t tokens,
+                                const GemmTiling &tiling, StringRef nmGroups) {
   LinearKernel kernel;
   kernel.packed = packLayer(data, rows, cols, tiling.panelWidth());
   if (nmGroups == "never")
@@ -114,7 +114,9 @@ LinearKernel chooseLinearKernel(const LayerData &data, int64_t rows,
     return kernel;
   double keptShare = double(kernel.packed.columns.size()) /
                      double(kernel.packed.panels * cols);
-  if (nmGroups == "always" || preferNMGroups(*groups, keptShare))
+  if (nmGroups == "always" ||
+      preferNMGroups(*groups, keptShare, tokens,
+                     NMGroupTiling::forVectorWidth(tiling.vectorWidth)))
     kernel.groups = std::move(groups);
   return kernel;
 }
@@ -309,7 +311,7 @@ struct SparsecCpuLowerLayersPass
                                              leadingDims(inType.getRank()));
     Epilogue epilogue = Epilogue::collect(op.getResult());
     LinearKernel kernel =
-        chooseLinearKernel(*data, rows, cols, tiling, nmGroups);
+        chooseLinearKernel(*data, rows, cols, tokens, tiling, nmGroups);
     Value result =
         kernel.groups
             ? emitNMGroupGemm(b, loc, module, in2d, *kernel.groups,
@@ -419,9 +421,11 @@ std::string sparsec::describeLayerKernel(Operation *layer,
   if (auto linear = dyn_cast<LinearOp>(layer)) {
     kind = "gemm";
     if ((data = kernelInputs(linear))) {
-      LinearKernel kernel =
-          chooseLinearKernel(*data, linear.getNumRows(),
-                             linear.getReductionSize(), tiling, nmGroups);
+      int64_t cols = linear.getReductionSize();
+      LinearKernel kernel = chooseLinearKernel(
+          *data, linear.getNumRows(), cols,
+          linear.getInput().getType().getNumElements() / cols, tiling,
+          nmGroups);
       if (kernel.groups)
         return llvm::formatv("gemm N:M groups ({0} of 4 columns per row), "
                              "{1:P0} of dense work",

@@ -88,11 +88,18 @@ std::optional<NMGroupWeight> packNMGroups(ArrayRef<float> weight,
   return p;
 }
 
-bool preferNMGroups(const NMGroupWeight &weight, double keptShare) {
-  // At 2:4 the group kernel took 0.76-0.78 of the dense kernel's time on the
-  // BERT and MLP shapes (bench/results/cpu_linear.md): a slot costs about
-  // 1.55 of a dense MAC. It loses to the channel tiles when those already
-  // skip as much (HiNM's kept vectors).
+bool preferNMGroups(const NMGroupWeight &weight, double keptShare,
+                    int64_t tokens, const NMGroupTiling &tiling) {
+  // With fewer tokens than one register tile the layer is bound by the
+  // weights' bytes, and values plus lane indices are as many bytes as the
+  // dense weight: 0.82x of dense at one token, 1.03x at eight
+  // (bench/results/cpu_linear.md, mlp-b1 and mlp-b8).
+  if (tokens < tiling.tileTokens)
+    return false;
+  // At 2:4 on the BERT shapes (128 tokens) the group kernel takes about
+  // 0.78 of the dense kernel's time: a slot costs about 1.55 dense MACs.
+  // It loses to the channel tiles when those already skip as much (HiNM's
+  // kept vectors).
   constexpr double slotMacCost = 1.55;
   return weight.workShare() * slotMacCost < keptShare;
 }

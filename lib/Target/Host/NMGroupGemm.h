@@ -66,11 +66,13 @@ std::optional<NMGroupWeight> packNMGroups(llvm::ArrayRef<float> weight,
                                           int64_t rows, int64_t cols,
                                           int64_t panelWidth, int64_t maxSlots);
 
-/// Whether the group kernel (`weight`) is expected to beat the channel-tile
-/// kernel that does `keptShare` of the dense work (its kept columns over all
-/// columns, the N:M zeros filled back): measured per dense-equivalent MAC
-/// on this project's x86 machine (bench/results/cpu_linear.md).
-bool preferNMGroups(const NMGroupWeight &weight, double keptShare);
+/// Whether the group kernel (`weight`, `tokens` rows of x, `tiling`) is
+/// expected to beat the channel-tile kernel that does `keptShare` of the
+/// dense work (its kept columns over all columns, the N:M zeros filled
+/// back): measured per dense-equivalent MAC on this project's x86 machine
+/// (bench/results/cpu_linear.md).
+bool preferNMGroups(const NMGroupWeight &weight, double keptShare,
+                    int64_t tokens, const NMGroupTiling &tiling);
 
 /// Emits, at `b`'s insertion point, the kernel computing `input` (a T x K
 /// f32 tensor) times `weight`: a T x R tensor. The packed arrays become
