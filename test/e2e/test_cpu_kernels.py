@@ -148,14 +148,10 @@ def test_kernel_decision_follows_the_zeros(tmp_path: Path):
     assert 'kind = "dense"' in decisions["nm"]
 
 
-@pytest.mark.parametrize("threads_flag", [[], ["--host-threads=2"]], ids=["runtime", "compiled"])
-def test_threads_give_the_same_bits(tmp_path: Path, threads_flag):
-    """Panels run on OpenMP threads: 1 and 2 threads (OMP_NUM_THREADS, or --host-threads
-    fixed at compile time) give bit-identical outputs, and both match numpy."""
+def assert_same_bits_at_1_and_2_threads(tmp_path: Path, weight, x, flags):
+    """Runs the linear layer at OMP_NUM_THREADS 1 and 2: bit-identical outputs that match
+    numpy."""
     import os
-    rng = np.random.default_rng(11)
-    weight = hinm_weight(rng, 200, 72, 16, 0.5)
-    x = rng.standard_normal((13, 72)).astype(np.float32)
     model = tmp_path / "linear.mlir"
     model.write_text(linear_module(x.shape, weight, None))
     np.save(tmp_path / "x.npy", x)
@@ -164,8 +160,7 @@ def test_threads_give_the_same_bits(tmp_path: Path, threads_flag):
         out = tmp_path / f"out{threads}"
         env = dict(os.environ, OMP_NUM_THREADS=threads)
         proc = subprocess.run([str(sparsec_bin()), str(model), "--run",
-                               f"--input={tmp_path / 'x.npy'}", "-o", str(out),
-                               "--host-vector-width=8", *threads_flag],
+                               f"--input={tmp_path / 'x.npy'}", "-o", str(out), *flags],
                               capture_output=True, text=True, env=env, timeout=120)
         assert proc.returncode == 0, proc.stderr
         outputs.append(np.load(out / "output_0.npy"))
@@ -174,33 +169,30 @@ def test_threads_give_the_same_bits(tmp_path: Path, threads_flag):
     assert np.abs(outputs[0] - expected).max() <= RTOL * np.abs(expected).max()
 
 
+@pytest.mark.parametrize("threads_flag", [[], ["--host-threads=2"]], ids=["runtime", "compiled"])
+def test_threads_give_the_same_bits(tmp_path: Path, threads_flag):
+    """Panels run on OpenMP threads: 1 and 2 threads (OMP_NUM_THREADS, or --host-threads
+    fixed at compile time) give bit-identical outputs, and both match numpy."""
+    rng = np.random.default_rng(11)
+    weight = hinm_weight(rng, 200, 72, 16, 0.5)
+    x = rng.standard_normal((13, 72)).astype(np.float32)
+    assert_same_bits_at_1_and_2_threads(tmp_path, weight, x,
+                                        ["--host-vector-width=8", *threads_flag])
+
+
 def test_nm_groups_give_the_same_bits_at_any_thread_count(tmp_path: Path):
     """The N:M group kernel's panels on 1 and 2 OpenMP threads: bit-identical, and numpy's."""
-    import os
     rng = np.random.default_rng(13)
     weight = nm_weight(rng, 200, 76)
     x = rng.standard_normal((27, 76)).astype(np.float32)
-    model = tmp_path / "linear.mlir"
+    model = tmp_path / "report.mlir"
     model.write_text(linear_module(x.shape, weight, None))
-    np.save(tmp_path / "x.npy", x)
     report = subprocess.run([str(sparsec_bin()), str(model), "--emit=report",
                              "--host-nm-groups=always"],
                             capture_output=True, text=True, timeout=60)
     assert report.returncode == 0, report.stderr
     assert "gemm N:M groups (2 of 4 columns per row)" in report.stdout
-    outputs = []
-    for threads in ("1", "2"):
-        out = tmp_path / f"out{threads}"
-        env = dict(os.environ, OMP_NUM_THREADS=threads)
-        proc = subprocess.run([str(sparsec_bin()), str(model), "--run",
-                               f"--input={tmp_path / 'x.npy'}", "-o", str(out),
-                               "--host-nm-groups=always"],
-                              capture_output=True, text=True, env=env, timeout=120)
-        assert proc.returncode == 0, proc.stderr
-        outputs.append(np.load(out / "output_0.npy"))
-    assert outputs[0].tobytes() == outputs[1].tobytes()
-    expected = x.astype(np.float64) @ weight.astype(np.float64).T
-    assert np.abs(outputs[0] - expected).max() <= RTOL * np.abs(expected).max()
+    assert_same_bits_at_1_and_2_threads(tmp_path, weight, x, ["--host-nm-groups=always"])
 
 
 def test_nm_group_code_permutes_with_vpermps(tmp_path: Path):

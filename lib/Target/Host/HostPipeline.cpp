@@ -97,7 +97,7 @@ void buildHostPipeline(OpPassManager &pm,
   // After deallocation (the x86 intrinsic call declares no memory effects).
   // Only a host with AVX2 asks for the N:M group kernel, which makes them.
   SparsecCpuLowerPermuteLanesOptions permutes;
-  permutes.isa = kernels.nmGroups != "never" ? "avx2" : "none";
+  permutes.isa = kernels.nmGroups != "never" ? getHostPermuteIsa() : "none";
   pm.addPass(createSparsecCpuLowerPermuteLanes(permutes));
   pm.addNestedPass<func::FuncOp>(createSparsecCpuStridedCopiesToLoops());
   // Parallel loops for the ops the kernels did not take, shaped so that
@@ -129,6 +129,13 @@ void buildHostPipeline(OpPassManager &pm,
 }
 
 bool hostHasAvx2() { return llvm::sys::getHostCPUFeatures().lookup("avx2"); }
+
+std::string getHostPermuteIsa() {
+  llvm::StringMap<bool> features = llvm::sys::getHostCPUFeatures();
+  if (features.lookup("avx512f"))
+    return "avx512";
+  return features.lookup("avx2") ? "avx2" : "none";
+}
 
 int64_t getHostVectorWidth() {
   llvm::StringMap<bool> features = llvm::sys::getHostCPUFeatures();

@@ -6,6 +6,8 @@
 
 #include "mlir/Pass/PassManager.h"
 
+#include <string>
+
 namespace sparsec {
 /// Linear layers as packed vector kernels (sparsec-cpu-lower-layers), the
 /// rest through linalg -> one-shot bufferization -> loops -> LLVM dialect,
@@ -26,6 +28,9 @@ inline constexpr llvm::StringLiteral kCpuOutputsAttr = "sparsec.cpu.outputs";
 int64_t getHostVectorWidth();
 /// Whether this machine's CPU has AVX2 (the N:M group kernel's vpermps).
 bool hostHasAvx2();
+/// The x86 lane permutes this machine's CPU has, as
+/// sparsec-cpu-lower-permute-lanes names them: avx512, avx2 or none.
+std::string getHostPermuteIsa();
 } // namespace sparsec
 
 #endif

@@ -25,17 +25,21 @@
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 
+#include <numeric>
+
 using namespace mlir;
 
 namespace sparsec {
 
 NMGroupTiling NMGroupTiling::forVectorWidth(int64_t vectorWidth) {
-  // 32 registers: 10 x 2 accumulators, 4 weight and 4 index vectors, the
-  // loaded activations and the permuted ones (measured best of the
-  // 6-12 x 1-4 tiles on this project's machine). 16 registers (AVX2): 4 x 1.
+  // AVX-512: 8 tokens x 2 vectors of 16 features (16 accumulators, 4 weight
+  // and 4 index vectors, the activations and the permuted ones). Measured
+  // on Zen 4 at 2:4 (BERT shapes, best of three runs): 1.36x of dense, where
+  // 6 x 2 gave 1.29-1.37x, 10 x 2 spilled, and 256-bit vectors (10 x 2)
+  // 1.20-1.25x. AVX2's 16 registers: 4 tokens x 1 vector of 8.
   if (vectorWidth >= 16)
-    return {10, 2};
-  return {4, 1};
+    return {16, 8, 2};
+  return {8, 4, 1};
 }
 
 std::optional<NMGroupWeight> packNMGroups(ArrayRef<float> weight,
@@ -90,17 +94,17 @@ std::optional<NMGroupWeight> packNMGroups(ArrayRef<float> weight,
 
 bool preferNMGroups(const NMGroupWeight &weight, double keptShare,
                     int64_t tokens, const NMGroupTiling &tiling) {
-  // With fewer tokens than one register tile the layer is bound by the
-  // weights' bytes, and values plus lane indices are as many bytes as the
-  // dense weight: 0.82x of dense at one token, 1.03x at eight
-  // (bench/results/cpu_linear.md, mlp-b1 and mlp-b8).
-  if (tokens < tiling.tileTokens)
+  // With few tokens the layer is bound by the weights' bytes, and values
+  // plus lane indices are as many bytes as the dense weight: 0.82x of dense
+  // at one token, 1.03x at eight (bench/results/cpu_linear.md, mlp-b1 and
+  // mlp-b8, 256-bit tiles of 10 tokens). Two full tiles are asked for.
+  if (tokens < 2 * tiling.tileTokens)
     return false;
-  // At 2:4 on the BERT shapes (128 tokens) the group kernel takes about
-  // 0.78 of the dense kernel's time: a slot costs about 1.55 dense MACs.
-  // It loses to the channel tiles when those already skip as much (HiNM's
-  // kept vectors).
-  constexpr double slotMacCost = 1.55;
+  // At 2:4 on the BERT shapes (128 tokens) the group kernel takes 0.73-0.78
+  // of the dense kernel's time: a slot costs about 1.5 dense MACs. It loses
+  // to the channel tiles when those already skip as much (HiNM's kept
+  // vectors).
+  constexpr double slotMacCost = 1.5;
   return weight.workShare() * slotMacCost < keptShare;
 }
 
@@ -111,10 +115,9 @@ public:
   NMGroupKernel(OpBuilder &b, Location loc, const NMGroupWeight &weight,
                 const NMGroupTiling &tiling, const VectorEpilogue &epilogue)
       : b(b), loc(loc), w(weight), mr(tiling.tileTokens),
-        nv(tiling.tileVectors),
-        vecType(VectorType::get({kNMGroupVectorWidth}, b.getF32Type())),
-        laneType(VectorType::get({kNMGroupVectorWidth}, b.getI32Type())),
-        epilogue(epilogue) {}
+        nv(tiling.tileVectors), vw(tiling.vectorWidth),
+        vecType(VectorType::get({vw}, b.getF32Type())),
+        laneType(VectorType::get({vw}, b.getI32Type())), epilogue(epilogue) {}
 
   void build(ModuleOp module, StringRef prefix, Value input, Value output) {
     this->input = input;
@@ -204,7 +207,6 @@ private:
   }
 
   void emitTile(Value panel, Value token, int64_t tileTokens, bool partial) {
-    int64_t vw = kNMGroupVectorWidth;
     SmallVector<Value> tokenIndex, featureIndex, acc;
     for (int64_t i = 0; i < tileTokens; ++i)
       tokenIndex.push_back(add(token, i));
@@ -245,7 +247,6 @@ private:
   SmallVector<Value> emitGroup(Value firstGroupRow, Value group,
                                ArrayRef<Value> tokenIndex,
                                SmallVector<Value> acc) {
-    int64_t vw = kNMGroupVectorWidth;
     // Weights and lane indices of the group's slots, loaded once for all
     // the tile's tokens.
     Value firstRow = add(firstGroupRow, mul(group, w.slots));
@@ -270,10 +271,10 @@ private:
       // Widened with poison lanes: a plain 128-bit load, no broadcast (the
       // EVEX broadcast LLVM picks for registers 16-31 costs a shuffle µop
       // on Zen 4, a quarter more of the permutes' ports).
-      int64_t poison = vector::ShuffleOp::kPoisonIndex;
-      Value widened = vector::ShuffleOp::create(
-          b, loc, quad, quad,
-          ArrayRef<int64_t>{0, 1, 2, 3, poison, poison, poison, poison});
+      SmallVector<int64_t> lanesOfQuad(vw, vector::ShuffleOp::kPoisonIndex);
+      std::iota(lanesOfQuad.begin(), lanesOfQuad.begin() + 4, 0);
+      Value widened =
+          vector::ShuffleOp::create(b, loc, quad, quad, lanesOfQuad);
       for (int64_t s = 0; s < w.slots; ++s)
         for (int64_t j = 0; j < nv; ++j) {
           Value picked = PermuteLanesOp::create(b, loc, vecType, widened,
@@ -289,7 +290,6 @@ private:
   SmallVector<Value> emitTailColumn(Value panel, int64_t c,
                                     ArrayRef<Value> tokenIndex,
                                     SmallVector<Value> acc) {
-    int64_t vw = kNMGroupVectorWidth;
     Value row = add(mul(panel, w.tailColumns), c);
     SmallVector<Value> weights;
     for (int64_t j = 0; j < nv; ++j)
@@ -312,7 +312,7 @@ private:
   OpBuilder &b;
   Location loc;
   const NMGroupWeight &w;
-  int64_t mr, nv, tokens = 0;
+  int64_t mr, nv, vw, tokens = 0;
   VectorType vecType, laneType;
   VectorEpilogue epilogue;
   Value input, packed, output, values, lanes, bias, tail;
@@ -340,7 +340,7 @@ Value emitNMGroupGemm(OpBuilder &b, Location loc, ModuleOp module, Value input,
           b.getNamedAttr("tail_columns",
                          b.getI64IntegerAttr(weight.tailColumns)),
           b.getNamedAttr("vector_width",
-                         b.getI64IntegerAttr(kNMGroupVectorWidth)),
+                         b.getI64IntegerAttr(tiling.vectorWidth)),
           b.getNamedAttr("tile_tokens", b.getI64IntegerAttr(tiling.tileTokens)),
           b.getNamedAttr("tile_vectors",
                          b.getI64IntegerAttr(tiling.tileVectors)),

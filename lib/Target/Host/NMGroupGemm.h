@@ -23,19 +23,13 @@
 
 namespace sparsec {
 
-/// The kernel's vector width (f32 lanes): permutes of 256-bit vectors. (On
-/// Zen 4 a 512-bit permute and a 512-bit FMA cannot issue in the same cycle,
-/// which left 2:4 at 1.07x of dense in a prototype, against 1.3x with
-/// 256 bits.)
-constexpr int64_t kNMGroupVectorWidth = 8;
-
-/// The register tile: `tileTokens` tokens x `tileVectors` vectors of 8
-/// output features.
+/// The register tile: `tileTokens` tokens x `tileVectors` vectors of
+/// `vectorWidth` output features.
 struct NMGroupTiling {
-  int64_t tileTokens = 10, tileVectors = 2;
-  int64_t panelWidth() const { return tileVectors * kNMGroupVectorWidth; }
-  /// The tile for a CPU whose widest vectors have `vectorWidth` lanes
-  /// (16: AVX-512 and its 32 registers; 8: AVX2 and 16 registers).
+  int64_t vectorWidth = 8, tileTokens = 10, tileVectors = 2;
+  int64_t panelWidth() const { return tileVectors * vectorWidth; }
+  /// The tile for a CPU whose widest vectors have `vectorWidth` lanes:
+  /// 16 (AVX-512, 32 registers), else 8 lanes (AVX2, 16 registers).
   static NMGroupTiling forVectorWidth(int64_t vectorWidth);
 };
 

@@ -12,14 +12,14 @@
 // CHECK-DAG: memref.global "private" constant @__sparsec_cpu_layer0_l : memref<16xi32> = dense<[0, 1, 2, 0, 0, 0, 0, 0, 2, 0, 3, 0, 0, 0, 0, 0]>
 // CHECK-DAG: memref.global "private" constant @__sparsec_cpu_layer0_t : memref<16xf32> = dense<[7.000000e+00, 7.000000e+00, 7.000000e+00, 0.000000e+00, 0.000000e+00, 0.000000e+00, 0.000000e+00, 0.000000e+00, 8.000000e+00, 8.000000e+00, 8.000000e+00, 0.000000e+00
 // CHECK-LABEL: func.func @two_four
-// CHECK-SAME: (%[[X:.*]]: tensor<5x6xf32>)
-// CHECK: %[[OUT:.*]] = memref.alloc() {alignment = 64 : i64, sparsec.cpu.kernel = {groups = 1 : i64, kind = "nm_groups", panels = 1 : i64, slots = 2 : i64, tail_columns = 2 : i64, tile_tokens = 4 : i64, tile_vectors = 1 : i64, vector_width = 8 : i64}} : memref<5x3xf32>
+// CHECK-SAME: (%[[X:.*]]: tensor<9x6xf32>)
+// CHECK: %[[OUT:.*]] = memref.alloc() {alignment = 64 : i64, sparsec.cpu.kernel = {groups = 1 : i64, kind = "nm_groups", panels = 1 : i64, slots = 2 : i64, tail_columns = 2 : i64, tile_tokens = 4 : i64, tile_vectors = 1 : i64, vector_width = 8 : i64}} : memref<9x3xf32>
 // The grouped columns, packed per token tile as [tile][group][token][4]
-// (5 tokens padded to 2 tiles of 4).
-// CHECK: %[[GROUPED:.*]] = tensor.extract_slice %[[X]][0, 0] [5, 4] [1, 1]
+// (9 tokens padded to 3 tiles of 4).
+// CHECK: %[[GROUPED:.*]] = tensor.extract_slice %[[X]][0, 0] [9, 4] [1, 1]
 // CHECK: %[[PADDED:.*]] = tensor.pad %[[GROUPED]] low[0, 0] high[3, 0]
-// CHECK: %[[TILES:.*]] = tensor.expand_shape %[[PADDED]] {{\[\[}}0, 1], [2, 3]] output_shape [2, 4, 1, 4]
-// CHECK: %[[PACKED:.*]] = linalg.transpose ins(%[[TILES]] : tensor<2x4x1x4xf32>) outs(%{{.*}} : tensor<2x1x4x4xf32>) permutation = [0, 2, 1, 3]
+// CHECK: %[[TILES:.*]] = tensor.expand_shape %[[PADDED]] {{\[\[}}0, 1], [2, 3]] output_shape [3, 4, 1, 4]
+// CHECK: %[[PACKED:.*]] = linalg.transpose ins(%[[TILES]] : tensor<3x4x1x4xf32>) outs(%{{.*}} : tensor<3x1x4x4xf32>) permutation = [0, 2, 1, 3]
 // Per group: both slots' values and lanes, then per token one 128-bit read
 // of its four activations, one permute and one FMA per slot.
 // CHECK: scf.for {{.*}} iter_args(
@@ -27,7 +27,7 @@
 // CHECK: %[[L0:.*]] = vector.load %{{.*}} : memref<16xi32>, vector<8xi32>
 // CHECK: %[[W1:.*]] = vector.load %{{.*}} : memref<16xf32>, vector<8xf32>
 // CHECK: %[[L1:.*]] = vector.load %{{.*}} : memref<16xi32>, vector<8xi32>
-// CHECK: %[[Q:.*]] = vector.transfer_read %[[PACKED]]{{.*}} : tensor<2x1x4x4xf32>, vector<4xf32>
+// CHECK: %[[Q:.*]] = vector.transfer_read %[[PACKED]]{{.*}} : tensor<3x1x4x4xf32>, vector<4xf32>
 // CHECK: %[[WIDE:.*]] = vector.shuffle %[[Q]], %[[Q]] [0, 1, 2, 3, -1, -1, -1, -1]
 // CHECK: %[[P0:.*]] = sparsec.permute_lanes %[[WIDE]], %[[L0]] : vector<8xf32>, vector<8xi32>
 // CHECK: %[[A:.*]] = vector.fma %[[P0]], %[[W0]], %{{.*}} : vector<8xf32>
@@ -37,16 +37,30 @@
 // CHECK: tensor.extract %[[X]]
 // CHECK: vector.maskedstore %[[OUT]]
 // CHECK-NOT: sparsec.linear
+// `auto` takes the group kernel for two or more tiles of tokens (here 9
+// with tiles of 4); with fewer the layer is bound by the weights' bytes.
 // AUTO-LABEL: func.func @two_four
 // AUTO: kind = "nm_groups"
+// AUTO-LABEL: func.func @two_four_few_tokens
+// AUTO: kind = "dense"
 // NEVER-LABEL: func.func @two_four
 // NEVER: kind = "dense"
-func.func @two_four(%x: tensor<5x6xf32>) -> tensor<5x3xf32> {
+func.func @two_four(%x: tensor<9x6xf32>) -> tensor<9x3xf32> {
   %w = arith.constant dense<[[1.0, 0.0, 2.0, 0.0, 7.0, 8.0],
                              [0.0, 3.0, 0.0, 0.0, 7.0, 8.0],
                              [0.0, 0.0, 4.0, 5.0, 7.0, 8.0]]> : tensor<3x6xf32>
-  %y = sparsec.linear %x, %w : (tensor<5x6xf32>, tensor<3x6xf32>) -> tensor<5x3xf32>
-  return %y : tensor<5x3xf32>
+  %y = sparsec.linear %x, %w : (tensor<9x6xf32>, tensor<3x6xf32>) -> tensor<9x3xf32>
+  return %y : tensor<9x3xf32>
+}
+
+// -----
+
+func.func @two_four_few_tokens(%x: tensor<7x6xf32>) -> tensor<7x3xf32> {
+  %w = arith.constant dense<[[1.0, 0.0, 2.0, 0.0, 7.0, 8.0],
+                             [0.0, 3.0, 0.0, 0.0, 7.0, 8.0],
+                             [0.0, 0.0, 4.0, 5.0, 7.0, 8.0]]> : tensor<3x6xf32>
+  %y = sparsec.linear %x, %w : (tensor<7x6xf32>, tensor<3x6xf32>) -> tensor<7x3xf32>
+  return %y : tensor<7x3xf32>
 }
 
 // -----
