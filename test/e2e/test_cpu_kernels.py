@@ -5,6 +5,7 @@ and several register tiles. The reference is float64 numpy of the same float32 d
 """
 from __future__ import annotations
 
+import math
 import subprocess
 import zlib
 from pathlib import Path
@@ -477,3 +478,57 @@ def test_batched_matmul_kernel_matches_numpy(tmp_path: Path, shapes, options):
     assert actual.shape == expected.shape
     err = float(np.abs(actual - expected).max()) / max(float(np.abs(expected).max()), 1e-6)
     assert err <= RTOL, f"max relative error {err:.3g} > {RTOL} ({result.cmd})"
+
+
+def elementwise_module(n: int, op: str) -> str:
+    return f"""func.func @main(%x: tensor<{n}xf32>) -> tensor<{n}xf32> {{
+  %e = tensor.empty() : tensor<{n}xf32>
+  %y = linalg.generic {{indexing_maps = [affine_map<(d0) -> (d0)>, affine_map<(d0) -> (d0)>],
+                       iterator_types = ["parallel"]}}
+      ins(%x : tensor<{n}xf32>) outs(%e : tensor<{n}xf32>) {{
+  ^bb0(%a: f32, %o: f32):
+    %r = {op} %a : f32
+    linalg.yield %r : f32
+  }} -> tensor<{n}xf32>
+  return %y : tensor<{n}xf32>
+}}
+"""
+
+
+MATH_REFERENCES = {"erf": math.erf, "tanh": math.tanh,
+                   "exp": lambda v: math.exp(v) if v < 709 else math.inf}
+MATH_AT_INFINITY = {"erf": (1.0, -1.0), "tanh": (1.0, -1.0), "exp": (math.inf, 0.0)}
+
+
+@pytest.mark.parametrize("approximate", [True, False], ids=["polynomial", "libm"])
+@pytest.mark.parametrize("name", sorted(MATH_REFERENCES))
+def test_math_functions_match_float64(tmp_path: Path, name, approximate):
+    """erf, exp and tanh as the host compiles them (sparsec-cpu-approximate-math by default,
+    libm with --host-approximate-math=false) against float64 math over a dense sweep, the
+    overflow edges and the special values: relative error <= 3e-7 (libm: 1.5e-7) wherever the
+    result is a normal float; exp of x < -87.4 (a subnormal result) is 0 or that subnormal."""
+    x = np.concatenate([np.linspace(-12, 12, 24001), np.linspace(-90, 90, 1801),
+                        [0.0, -0.0, 1e-30, -1e-30, 1e-45, 3.4e38, -3.4e38, 88.7, -87.3,
+                         np.inf, -np.inf, np.nan]]).astype(np.float32)
+    model = tmp_path / "f.mlir"
+    model.write_text(elementwise_module(x.size, f"math.{name}"))
+    flags = [] if approximate else ["--host-approximate-math=false"]
+    result = run_model(model, [x], tmp_path, 1, extra_args=flags)
+    assert result.error is None, f"{result.error}\n{result.cmd}"
+    (got,) = result.outputs
+    got = got.astype(np.float64)
+    finite = np.isfinite(x)
+    ref = np.array([MATH_REFERENCES[name](float(v)) for v in x[finite]])
+    f32 = np.finfo(np.float32)
+    overflow = np.abs(ref) > f32.max
+    normal = ~overflow & (np.abs(ref) >= f32.tiny)
+    g = got[finite]
+    assert np.all(g[overflow] == np.sign(ref[overflow]) * np.inf), "overflow"
+    rel = np.abs(g[normal] - ref[normal]) / np.abs(ref[normal])
+    bound = 3e-7 if approximate else 1.5e-7
+    assert rel.max() <= bound, f"max relative error {rel.max():.3g} at x = {x[finite][normal][rel.argmax()]}"
+    tiny = ~overflow & ~normal & (ref != 0)
+    assert np.all((g[tiny] >= 0) & (g[tiny] <= np.finfo(np.float32).tiny)), "subnormal results"
+    up, down = MATH_AT_INFINITY[name]
+    assert got[x == np.inf][0] == up and got[x == -np.inf][0] == down
+    assert np.isnan(got[np.isnan(x)]).all()

@@ -213,7 +213,8 @@ std::string CpuTarget::describeLayerKernel(Operation *layer,
 
 void CpuTarget::buildPipeline(OpPassManager &pm,
                               const TargetOptions &options) const {
-  buildHostPipeline(pm, getKernelOptions(options), cpuOptions(options).threads);
+  buildHostPipeline(pm, getKernelOptions(options), cpuOptions(options).threads,
+                    cpuOptions(options).approximateMath);
 }
 
 LogicalResult CpuTarget::emit(ModuleOp lowered, ArtifactKind kind,

@@ -69,7 +69,7 @@ struct RecordSignaturePass
 
 void buildHostPipeline(OpPassManager &pm,
                        const SparsecCpuLowerLayersOptions &kernels,
-                       unsigned numThreads) {
+                       unsigned numThreads, bool approximateMath) {
   pm.addPass(std::make_unique<RecordSignaturePass>());
   pm.addPass(createSparsecCpuLowerLayers(kernels));
   pm.addPass(createSparsecLowerToLinalg());
@@ -109,6 +109,10 @@ void buildHostPipeline(OpPassManager &pm,
   pm.addPass(std::make_unique<EmitCInterfacePass>());
   pm.addPass(memref::createExpandStridedMetadataPass());
   pm.addPass(createLowerAffinePass());
+  // GELU's erf and softmax's exp as polynomials the loops can vectorise,
+  // not one libm call per element (12 % of a BERT layer's time was erff).
+  if (approximateMath)
+    pm.addPass(createSparsecCpuApproximateMath());
   pm.addPass(createConvertMathToLibmPass());
   // The kernels' scf.parallel panel loops become OpenMP work-sharing loops
   // (libomp at run time; OMP_NUM_THREADS caps the threads when numThreads

@@ -12,10 +12,12 @@ namespace sparsec {
 /// Linear layers as packed vector kernels (sparsec-cpu-lower-layers), the
 /// rest through linalg -> one-shot bufferization -> loops -> LLVM dialect,
 /// with a C interface on `main` (docs/CPUBackend.md). Parallel loops run on
-/// `numThreads` OpenMP threads (0: as many as libomp chooses).
+/// `numThreads` OpenMP threads (0: as many as libomp chooses). With
+/// `approximateMath`, f32 erf, exp and tanh become vectorisable polynomials
+/// (sparsec-cpu-approximate-math) instead of libm calls.
 void buildHostPipeline(mlir::OpPassManager &pm,
                        const SparsecCpuLowerLayersOptions &kernels,
-                       unsigned numThreads);
+                       unsigned numThreads, bool approximateMath);
 
 /// Module attributes the pipeline's first pass records: `main`'s inputs and
 /// results as arrays of {name, type} dictionaries (the lowered module has

@@ -51,6 +51,12 @@ public:
       llvm::cl::desc("threads of the generated code (OpenMP); 0: one per "
                      "core, capped by OMP_NUM_THREADS at run time"),
       llvm::cl::init(0)};
+  Option<bool> approximateMath{
+      *this, "approximate-math",
+      llvm::cl::desc("f32 erf, exp and tanh as vectorised polynomials "
+                     "(relative error <= 3e-7; exp flushes results below "
+                     "1.2e-38 to 0) instead of scalar libm calls"),
+      llvm::cl::init(true)};
   Option<std::string> sparseRows{
       *this, "sparse-rows",
       llvm::cl::desc("when a convolution runs the row-sparse kernel (each "

@@ -164,6 +164,30 @@ def SparsecCpuShapeParallelLoops
   ];
 }
 
+def SparsecCpuApproximateMath
+    : Pass<"sparsec-cpu-approximate-math", "::mlir::ModuleOp"> {
+  let summary = "f32 erf, exp and tanh as polynomial approximations that "
+                "vectorise, instead of scalar libm calls";
+  let description = [{
+    Rewrites `math.erf`, `math.exp` and `math.tanh` on f32 (scalars or
+    vectors) with MLIR's polynomial approximations
+    (`populateMathPolynomialApproximationPatterns`): plain arithmetic, so
+    the loops of GELU, softmax and tanh can vectorise, where
+    `convert-math-to-libm` leaves one scalar `erff`/`expf` call per element.
+    `ops` picks which functions are rewritten.
+
+    Example: `sparsec-opt --sparsec-cpu-approximate-math="ops=erf"`.
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect", "::mlir::LLVM::LLVMDialect",
+    "::mlir::math::MathDialect", "::mlir::vector::VectorDialect"
+  ];
+  let options = [
+    ListOption<"ops", "ops", "std::string",
+               "The math ops to approximate (default: erf, exp, tanh)">
+  ];
+}
+
 def SparsecCpuLowerPermuteLanes
     : Pass<"sparsec-cpu-lower-permute-lanes", "::mlir::ModuleOp"> {
   let summary = "sparsec.permute_lanes as one x86 permute, or as per-lane "
