@@ -36,23 +36,14 @@ public:
     int64_t nr = nv * vw, fullPanels = n / nr;
     // (batch, panel) pairs are independent: one parallel loop over both.
     if (fullPanels > 0)
-      kernel::markKernelLoop(scf::ParallelOp::create(
-          b, loc, ValueRange{index(0), index(0)},
-          ValueRange{index(batch), index(fullPanels)},
-          ValueRange{index(1), index(1)},
-          [&](OpBuilder &nb, Location, ValueRange ivs) {
-            OpBuilder::InsertionGuard guard(b);
-            b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
-            emitPanel(ivs[0], ivs[1], /*partial=*/false);
-          }));
+      kernel::parallelKernelLoop(b, loc, {0, 0}, {batch, fullPanels},
+                                 [&](ValueRange ivs) {
+                                   emitPanel(ivs[0], ivs[1], /*partial=*/false);
+                                 });
     if (fullPanels * nr < n)
-      kernel::markKernelLoop(scf::ParallelOp::create(
-          b, loc, ValueRange{index(0)}, ValueRange{index(batch)},
-          ValueRange{index(1)}, [&](OpBuilder &nb, Location, ValueRange ivs) {
-            OpBuilder::InsertionGuard guard(b);
-            b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
-            emitPanel(ivs[0], index(fullPanels), /*partial=*/true);
-          }));
+      kernel::parallelKernelLoop(b, loc, {0}, {batch}, [&](ValueRange ivs) {
+        emitPanel(ivs[0], index(fullPanels), /*partial=*/true);
+      });
   }
 
 private:
@@ -70,17 +61,10 @@ private:
       if (partial)
         masks.push_back(kernel::tailMask(b, loc, n, columns[j], vw));
     }
-    int64_t fullTiles = m / mr;
-    if (fullTiles > 0)
-      scf::ForOp::create(
-          b, loc, index(0), index(fullTiles * mr), index(mr), ValueRange{},
-          [&](OpBuilder &nb, Location, Value row, ValueRange) {
-            OpBuilder::InsertionGuard guard(b);
-            b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
-            emitTile(batchIndex, row, mr, columns, masks);
-            scf::YieldOp::create(b, loc);
-          });
-    for (int64_t r = fullTiles * mr; r < m; ++r)
+    kernel::fullTileLoop(b, loc, m, mr, [&](Value row) {
+      emitTile(batchIndex, row, mr, columns, masks);
+    });
+    for (int64_t r = m / mr * mr; r < m; ++r)
       emitTile(batchIndex, index(r), 1, columns, masks);
   }
 

@@ -93,30 +93,30 @@ PackedWeight packLayer(const LayerData &data, int64_t rows, int64_t cols,
 }
 
 /// The kernel a linear layer runs: the channel tiles over `packed`, or the
-/// N:M group kernel when `groups` is set.
+/// N:M group kernel with `groupTiling` when `groups` is set.
 struct LinearKernel {
   PackedWeight packed;
   std::optional<NMGroupWeight> groups;
+  NMGroupTiling groupTiling;
 };
 LinearKernel chooseLinearKernel(const LayerData &data, int64_t rows,
                                 int64_t cols, int64_t tokens,
                                 const GemmTiling &tiling, StringRef nmGroups) {
   LinearKernel kernel;
   kernel.packed = packLayer(data, rows, cols, tiling.panelWidth());
+  kernel.groupTiling = NMGroupTiling::forVectorWidth(tiling.vectorWidth);
   if (nmGroups == "never")
     return kernel;
-  std::optional<NMGroupWeight> groups = packNMGroups(
-      data.weight->values(),
-      data.bias ? data.bias->values() : ArrayRef<float>(), rows, cols,
-      NMGroupTiling::forVectorWidth(tiling.vectorWidth).panelWidth(),
-      /*maxSlots=*/2);
+  std::optional<NMGroupWeight> groups =
+      packNMGroups(data.weight->values(),
+                   data.bias ? data.bias->values() : ArrayRef<float>(), rows,
+                   cols, kernel.groupTiling.panelWidth(), /*maxSlots=*/2);
   if (!groups)
     return kernel;
   double keptShare = double(kernel.packed.columns.size()) /
                      double(kernel.packed.panels * cols);
   if (nmGroups == "always" ||
-      preferNMGroups(*groups, keptShare, tokens,
-                     NMGroupTiling::forVectorWidth(tiling.vectorWidth)))
+      preferNMGroups(*groups, keptShare, tokens, kernel.groupTiling))
     kernel.groups = std::move(groups);
   return kernel;
 }
@@ -315,8 +315,7 @@ struct SparsecCpuLowerLayersPass
     Value result =
         kernel.groups
             ? emitNMGroupGemm(b, loc, module, in2d, *kernel.groups,
-                              NMGroupTiling::forVectorWidth(tiling.vectorWidth),
-                              prefix, epilogue.function())
+                              kernel.groupTiling, prefix, epilogue.function())
             : emitPackedGemm(b, loc, module, in2d, kernel.packed, tiling,
                              prefix, epilogue.function());
     recordEpilogue(result, epilogue);

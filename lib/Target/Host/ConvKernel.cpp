@@ -70,16 +70,12 @@ public:
                      int64_t lastPanel, int64_t rows, bool masked) {
       if (firstBlock >= lastBlock || firstPanel >= lastPanel)
         return;
-      kernel::markKernelLoop(scf::ParallelOp::create(
-          b, loc, ValueRange{index(0), index(firstBlock), index(firstPanel)},
-          ValueRange{index(batch), index(lastBlock), index(lastPanel)},
-          ValueRange{index(1), index(1), index(1)},
-          [&](OpBuilder &nb, Location, ValueRange ivs) {
-            OpBuilder::InsertionGuard guard(b);
-            b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
+      kernel::parallelKernelLoop(
+          b, loc, {0, firstBlock, firstPanel}, {batch, lastBlock, lastPanel},
+          [&](ValueRange ivs) {
             Value pixel = arith::MulIOp::create(b, loc, ivs[1], index(block));
             emitTile(ivs[0], ivs[2], pixel, panelOffsets, rows, masked);
-          }));
+          });
     };
     for (bool masked : {false, true}) {
       int64_t first = masked ? safeBlocks : 0,
@@ -216,13 +212,8 @@ public:
               last = masked ? blocks : safeBlocks;
       if (first >= last)
         continue;
-      kernel::markKernelLoop(scf::ParallelOp::create(
-          b, loc, ValueRange{index(0), index(first), index(0)},
-          ValueRange{index(batch), index(last), index(groups)},
-          ValueRange{index(1), index(1), index(1)},
-          [&](OpBuilder &nb, Location, ValueRange ivs) {
-            OpBuilder::InsertionGuard guard(b);
-            b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
+      kernel::parallelKernelLoop(
+          b, loc, {0, first, 0}, {batch, last, groups}, [&](ValueRange ivs) {
             Value pixel = arith::MulIOp::create(b, loc, ivs[1], index(block));
             Value firstRow =
                 arith::MulIOp::create(b, loc, ivs[2], index(group));
@@ -239,7 +230,7 @@ public:
                           values, bias, output, masked);
                   scf::YieldOp::create(b, loc);
                 });
-          }));
+          });
     }
   }
 

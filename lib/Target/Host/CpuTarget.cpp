@@ -214,7 +214,7 @@ std::string CpuTarget::describeLayerKernel(Operation *layer,
 void CpuTarget::buildPipeline(OpPassManager &pm,
                               const TargetOptions &options) const {
   buildHostPipeline(pm, getKernelOptions(options), cpuOptions(options).threads,
-                    cpuOptions(options).approximateMath);
+                    cpuOptions(options).approximateMath, getPermuteIsa());
 }
 
 LogicalResult CpuTarget::emit(ModuleOp lowered, ArtifactKind kind,

@@ -69,7 +69,8 @@ struct RecordSignaturePass
 
 void buildHostPipeline(OpPassManager &pm,
                        const SparsecCpuLowerLayersOptions &kernels,
-                       unsigned numThreads, bool approximateMath) {
+                       unsigned numThreads, bool approximateMath,
+                       StringRef permuteIsa) {
   pm.addPass(std::make_unique<RecordSignaturePass>());
   pm.addPass(createSparsecCpuLowerLayers(kernels));
   pm.addPass(createSparsecLowerToLinalg());
@@ -95,9 +96,8 @@ void buildHostPipeline(OpPassManager &pm,
   bufferization::buildBufferDeallocationPipeline(pm, dealloc);
 
   // After deallocation (the x86 intrinsic call declares no memory effects).
-  // Only a host with AVX2 asks for the N:M group kernel, which makes them.
   SparsecCpuLowerPermuteLanesOptions permutes;
-  permutes.isa = kernels.nmGroups != "never" ? getHostPermuteIsa() : "none";
+  permutes.isa = permuteIsa.str();
   pm.addPass(createSparsecCpuLowerPermuteLanes(permutes));
   pm.addNestedPass<func::FuncOp>(createSparsecCpuStridedCopiesToLoops());
   // Parallel loops for the ops the kernels did not take, shaped so that
@@ -131,8 +131,6 @@ void buildHostPipeline(OpPassManager &pm,
   pm.addPass(createReconcileUnrealizedCastsPass());
   pm.addPass(createCanonicalizerPass());
 }
-
-bool hostHasAvx2() { return llvm::sys::getHostCPUFeatures().lookup("avx2"); }
 
 std::string getHostPermuteIsa() {
   llvm::StringMap<bool> features = llvm::sys::getHostCPUFeatures();

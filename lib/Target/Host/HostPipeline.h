@@ -14,10 +14,12 @@ namespace sparsec {
 /// with a C interface on `main` (docs/CPUBackend.md). Parallel loops run on
 /// `numThreads` OpenMP threads (0: as many as libomp chooses). With
 /// `approximateMath`, f32 erf, exp and tanh become vectorisable polynomials
-/// (sparsec-cpu-approximate-math) instead of libm calls.
+/// (sparsec-cpu-approximate-math) instead of libm calls. `permuteIsa` is
+/// the machine's lane permutes (sparsec-cpu-lower-permute-lanes' `isa`).
 void buildHostPipeline(mlir::OpPassManager &pm,
                        const SparsecCpuLowerLayersOptions &kernels,
-                       unsigned numThreads, bool approximateMath);
+                       unsigned numThreads, bool approximateMath,
+                       llvm::StringRef permuteIsa);
 
 /// Module attributes the pipeline's first pass records: `main`'s inputs and
 /// results as arrays of {name, type} dictionaries (the lowered module has
@@ -28,10 +30,9 @@ inline constexpr llvm::StringLiteral kCpuOutputsAttr = "sparsec.cpu.outputs";
 /// The widest f32 vector this machine's CPU has: 16 (AVX-512), 8 (AVX),
 /// else 4.
 int64_t getHostVectorWidth();
-/// Whether this machine's CPU has AVX2 (the N:M group kernel's vpermps).
-bool hostHasAvx2();
 /// The x86 lane permutes this machine's CPU has, as
-/// sparsec-cpu-lower-permute-lanes names them: avx512, avx2 or none.
+/// sparsec-cpu-lower-permute-lanes names them: avx512, avx2 (the N:M group
+/// kernel's vpermps) or none.
 std::string getHostPermuteIsa();
 } // namespace sparsec
 

@@ -76,7 +76,7 @@ struct HostTargetOptions : CpuTargetOptions {
     if (nmGroups != "auto" && nmGroups != "always" && nmGroups != "never")
       return "--host-nm-groups must be auto, always or never, not '" +
              nmGroups.getValue() + "'";
-    if (nmGroups == "always" && !hostHasAvx2())
+    if (nmGroups == "always" && getHostPermuteIsa() == "none")
       return "--host-nm-groups=always needs AVX2, which this CPU lacks";
     if (vectorWidth != 0 && vectorWidth != 4 && vectorWidth != 8 &&
         vectorWidth != 16)
@@ -111,9 +111,11 @@ public:
     kernels.tileVectors = host.tileVectors;
     kernels.sparseRows = host.sparseRows;
     // The group kernel's permute is an AVX2 instruction.
-    kernels.nmGroups = hostHasAvx2() ? host.nmGroups.getValue() : "never";
+    kernels.nmGroups =
+        getPermuteIsa() != "none" ? host.nmGroups.getValue() : "never";
     return kernels;
   }
+  std::string getPermuteIsa() const override { return getHostPermuteIsa(); }
   CpuMachine getMachine(const TargetOptions &) const override {
     return {llvm::sys::getDefaultTargetTriple(),
             llvm::sys::getHostCPUName().str(), ""};

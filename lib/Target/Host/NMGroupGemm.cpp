@@ -136,13 +136,9 @@ public:
     // count.
     int64_t fullPanels = w.rows / w.panelWidth;
     if (fullPanels > 0)
-      kernel::markKernelLoop(scf::ParallelOp::create(
-          b, loc, ValueRange{index(0)}, ValueRange{index(fullPanels)},
-          ValueRange{index(1)}, [&](OpBuilder &nb, Location, ValueRange ivs) {
-            OpBuilder::InsertionGuard guard(b);
-            b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
-            emitPanel(ivs[0], /*partial=*/false);
-          }));
+      kernel::parallelKernelLoop(
+          b, loc, {0}, {fullPanels},
+          [&](ValueRange ivs) { emitPanel(ivs[0], /*partial=*/false); });
     if (fullPanels < w.panels)
       emitPanel(index(fullPanels), /*partial=*/true);
   }
@@ -192,18 +188,11 @@ private:
 
   /// Full tiles of mr tokens, then one tile of the tokens left.
   void emitPanel(Value panel, bool partial) {
-    int64_t fullTiles = tokens / mr;
-    if (fullTiles > 0)
-      scf::ForOp::create(
-          b, loc, index(0), index(fullTiles * mr), index(mr), ValueRange{},
-          [&](OpBuilder &nb, Location, Value token, ValueRange) {
-            OpBuilder::InsertionGuard guard(b);
-            b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
-            emitTile(panel, token, mr, partial);
-            scf::YieldOp::create(b, loc);
-          });
+    kernel::fullTileLoop(b, loc, tokens, mr, [&](Value token) {
+      emitTile(panel, token, mr, partial);
+    });
     if (tokens % mr)
-      emitTile(panel, index(fullTiles * mr), tokens % mr, partial);
+      emitTile(panel, index(tokens / mr * mr), tokens % mr, partial);
   }
 
   void emitTile(Value panel, Value token, int64_t tileTokens, bool partial) {

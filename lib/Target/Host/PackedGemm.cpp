@@ -184,9 +184,40 @@ Value tailMask(OpBuilder &b, Location loc, int64_t bound, Value start,
       b, loc, VectorType::get({lanes}, b.getI1Type()), ValueRange{left});
 }
 
-scf::ParallelOp markKernelLoop(scf::ParallelOp loop) {
+void parallelKernelLoop(OpBuilder &b, Location loc, ArrayRef<int64_t> lower,
+                        ArrayRef<int64_t> upper,
+                        function_ref<void(ValueRange ivs)> body) {
+  SmallVector<Value> lowerValues, upperValues, steps;
+  for (auto [l, u] : llvm::zip_equal(lower, upper)) {
+    lowerValues.push_back(arith::ConstantIndexOp::create(b, loc, l));
+    upperValues.push_back(arith::ConstantIndexOp::create(b, loc, u));
+    steps.push_back(arith::ConstantIndexOp::create(b, loc, 1));
+  }
+  auto loop = scf::ParallelOp::create(
+      b, loc, lowerValues, upperValues, steps,
+      [&](OpBuilder &nb, Location, ValueRange ivs) {
+        OpBuilder::InsertionGuard guard(b);
+        b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
+        body(ivs);
+      });
   loop->setAttr("sparsec.cpu.kernel_loop", UnitAttr::get(loop.getContext()));
-  return loop;
+}
+
+void fullTileLoop(OpBuilder &b, Location loc, int64_t count, int64_t tile,
+                  function_ref<void(Value first)> body) {
+  if (count < tile)
+    return;
+  auto index = [&](int64_t v) {
+    return arith::ConstantIndexOp::create(b, loc, v);
+  };
+  scf::ForOp::create(
+      b, loc, index(0), index(count / tile * tile), index(tile), ValueRange{},
+      [&](OpBuilder &nb, Location, Value first, ValueRange) {
+        OpBuilder::InsertionGuard guard(b);
+        b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
+        body(first);
+        scf::YieldOp::create(b, loc);
+      });
 }
 
 void store(OpBuilder &b, Location loc, Value value, Value memref, ValueRange at,
@@ -294,13 +325,11 @@ public:
     // same arithmetic whichever thread runs it): an scf.parallel, which the
     // host pipeline hands to OpenMP, gives the same bits at any thread count.
     if (fullPanels > 0) {
-      kernel::markKernelLoop(scf::ParallelOp::create(
-          b, loc, ValueRange{index(0)}, ValueRange{index(fullPanels)},
-          ValueRange{index(1)}, [&](OpBuilder &nb, Location, ValueRange panel) {
-            OpBuilder::InsertionGuard guard(b);
-            b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
-            emitPanel(panel[0], offsets, /*partial=*/false);
-          }));
+      kernel::parallelKernelLoop(b, loc, {0}, {fullPanels},
+                                 [&](ValueRange panel) {
+                                   emitPanel(panel[0], offsets,
+                                             /*partial=*/false);
+                                 });
     }
     if (fullPanels < layer.panels)
       emitPanel(index(fullPanels), offsets, /*partial=*/true);
@@ -315,18 +344,10 @@ private:
     std::tie(first, last) =
         kernel::panelRows(b, loc, panel, dense, cols, offsets);
     Value firstRow = arith::MulIOp::create(b, loc, panel, index(nv * vw));
-    int64_t fullTiles = tokens / mr;
-    if (fullTiles > 0) {
-      scf::ForOp::create(
-          b, loc, index(0), index(fullTiles * mr), index(mr), ValueRange{},
-          [&](OpBuilder &nb, Location, Value token, ValueRange) {
-            OpBuilder::InsertionGuard guard(b);
-            b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
-            emitTile(token, mr, firstRow, first, last, partial);
-            scf::YieldOp::create(b, loc);
-          });
-    }
-    for (int64_t t = fullTiles * mr; t < tokens; ++t)
+    kernel::fullTileLoop(b, loc, tokens, mr, [&](Value token) {
+      emitTile(token, mr, firstRow, first, last, partial);
+    });
+    for (int64_t t = tokens / mr * mr; t < tokens; ++t)
       emitTile(index(t), 1, firstRow, first, last, partial);
   }
 

@@ -108,9 +108,20 @@ mlir::Value keptColumn(mlir::OpBuilder &b, mlir::Location loc, mlir::Value row,
 /// `bound`: min(max(bound - start, 0), lanes) leading ones.
 mlir::Value tailMask(mlir::OpBuilder &b, mlir::Location loc, int64_t bound,
                      mlir::Value start, int64_t lanes);
-/// Tags a kernel's scf.parallel (sparsec.cpu.kernel_loop) so that
-/// sparsec-cpu-shape-parallel-loops leaves it as the kernel built it.
-mlir::scf::ParallelOp markKernelLoop(mlir::scf::ParallelOp loop);
+/// A kernel's scf.parallel over [lower, upper) with unit steps, tagged
+/// (sparsec.cpu.kernel_loop) so that sparsec-cpu-shape-parallel-loops
+/// leaves it as the kernel built it; `body` emits one iteration at `b`'s
+/// insertion point, which is inside the loop while it runs.
+void parallelKernelLoop(mlir::OpBuilder &b, mlir::Location loc,
+                        llvm::ArrayRef<int64_t> lower,
+                        llvm::ArrayRef<int64_t> upper,
+                        llvm::function_ref<void(mlir::ValueRange ivs)> body);
+/// An scf.for over the full tiles of `tile` rows in [0, count): `body`
+/// emits one tile starting at row `first`, at `b`'s insertion point (inside
+/// the loop while it runs). Emits nothing when count < tile.
+void fullTileLoop(mlir::OpBuilder &b, mlir::Location loc, int64_t count,
+                  int64_t tile,
+                  llvm::function_ref<void(mlir::Value first)> body);
 /// vector.store, or vector.maskedstore when `mask` is set, of `value`
 /// after `epilogue` (if any).
 void store(mlir::OpBuilder &b, mlir::Location loc, mlir::Value value,

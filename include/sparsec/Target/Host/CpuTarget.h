@@ -82,6 +82,9 @@ public:
   /// link against when they exist here, and as names or paths that
   /// sparsec-run loads before the model.
   virtual std::vector<std::string> getRuntimeLibraries() const = 0;
+  /// The lane permutes the machine has, as sparsec-cpu-lower-permute-lanes
+  /// names them: "avx512", "avx2" or "none" (the portable lowering).
+  virtual std::string getPermuteIsa() const { return "none"; }
 
   std::string describeLayerKernel(mlir::Operation *layer,
                                   const TargetOptions &options) const override;
