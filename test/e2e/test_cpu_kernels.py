@@ -337,10 +337,24 @@ GROUPED_CASES = [
     ("grouped-3", (1, 12, 8, 9), 18, 3, (3, 3), (1, 1), (1, 0, 1, 2), (1, 1), True),
     ("dw-dilated", (1, 6, 12, 10), 6, 6, (3, 3), (1, 1), (2, 2, 2, 2), (2, 2), True),
     ("dw-s2-dilated", (1, 5, 12, 11), 5, 5, (3, 3), (2, 2), (2, 2, 2, 2), (2, 2), True),
+    # the direct depthwise kernel (DepthwiseConv.cpp): rows wide enough for
+    # loops of unmasked chunks between the border chunks, at both strides
+    ("dw-wide", (1, 3, 6, 301), 3, 3, (3, 3), (1, 1), (1, 1, 1, 1), (1, 1), True),
+    ("dw-wide-s2", (2, 2, 7, 300), 2, 2, (3, 3), (2, 2), (1, 1, 1, 1), (1, 1), True),
+    # asymmetric pads; stride 2 on rows narrower than a vector
+    ("dw-s2-asym", (1, 4, 9, 10), 4, 4, (3, 3), (2, 2), (0, 2, 2, 0), (1, 1), False),
+    ("dw-s2-narrow", (1, 3, 5, 3), 3, 3, (3, 3), (2, 2), (1, 1, 1, 1), (1, 1), True),
+    # pads wider than the kernel: border rows and columns with no valid tap
+    ("dw-wide-pad", (1, 3, 5, 6), 3, 3, (3, 3), (1, 1), (3, 4, 3, 4), (1, 1), True),
+    # a vertical stride of 3 (scalar rows), multiplier 2 with stride 2
+    ("dw-s3x1", (1, 4, 13, 20), 4, 4, (3, 3), (3, 1), (1, 1, 1, 1), (1, 1), True),
+    ("dw-multiplier-s2", (1, 3, 10, 37), 6, 3, (3, 3), (2, 2), (1, 1, 1, 1), (1, 1), True),
+    # a horizontal stride of 3: the row-sparse form
+    ("dw-s1x3", (1, 4, 8, 20), 4, 4, (3, 3), (1, 3), (1, 1, 1, 1), (1, 1), True),
 ]
 
 
-@pytest.mark.parametrize("options", KERNEL_OPTIONS[1:3], ids=lambda o: " ".join(o))
+@pytest.mark.parametrize("options", KERNEL_OPTIONS[:3], ids=lambda o: " ".join(o))
 @pytest.mark.parametrize("case", GROUPED_CASES, ids=lambda c: c[0])
 def test_grouped_conv_kernel_matches_numpy(tmp_path: Path, case, options):
     name, in_shape, out_ch, groups, kernel, strides, pads, dilations, with_bias = case

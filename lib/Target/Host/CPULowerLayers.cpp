@@ -7,6 +7,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "ConvLayout.h"
+#include "DepthwiseConv.h"
 #include "Epilogue.h"
 #include "NMGroupGemm.h"
 #include "PackedGemm.h"
@@ -369,6 +370,17 @@ struct SparsecCpuLowerLayersPass
       return;
     int64_t rows = op.getNumRows(), cols = op.getReductionSize();
     int64_t groups = op.getGroups();
+    if (isDirectDepthwise(op)) {
+      OpBuilder b(op);
+      Epilogue epilogue = Epilogue::collect(op.getResult());
+      Value result = emitDepthwiseConv(
+          b, op.getLoc(), module, op, data->weight->values(),
+          data->bias ? data->bias->values() : ArrayRef<float>(),
+          tiling.vectorWidth, prefix, epilogue.function());
+      recordEpilogue(result, epilogue);
+      finish(op, result, epilogue);
+      return;
+    }
     ConvTiling convTiling = ConvTiling::forGemmTiling(tiling);
     PackedWeight packed;
     bool sparse = true;
@@ -437,6 +449,8 @@ std::string sparsec::describeLayerKernel(Operation *layer,
     if (!(data = kernelInputs(conv)))
       return "linalg loops";
     int64_t rows = conv.getNumRows(), cols = conv.getReductionSize();
+    if (isDirectDepthwise(conv))
+      return "depthwise conv direct";
     if (conv.getGroups() > 1) {
       int64_t nonzeros = groupedRows(conv, *data).columns.size();
       std::string text =

@@ -187,17 +187,32 @@ Value tailMask(OpBuilder &b, Location loc, int64_t bound, Value start,
 void parallelKernelLoop(OpBuilder &b, Location loc, ArrayRef<int64_t> lower,
                         ArrayRef<int64_t> upper,
                         function_ref<void(ValueRange ivs)> body) {
-  SmallVector<Value> lowerValues, upperValues, steps;
-  for (auto [l, u] : llvm::zip_equal(lower, upper)) {
-    lowerValues.push_back(arith::ConstantIndexOp::create(b, loc, l));
+  // Single-iteration dimensions (one image) are constants, not loop
+  // dimensions: the canonicalizer would drop them by rebuilding the loop
+  // without its tag, and the untagged loop could then be run serially.
+  SmallVector<Value> ivs, lowerValues, upperValues, steps;
+  SmallVector<unsigned> loopDims;
+  for (auto [d, bounds] : llvm::enumerate(llvm::zip_equal(lower, upper))) {
+    auto [l, u] = bounds;
+    ivs.push_back(arith::ConstantIndexOp::create(b, loc, l));
+    if (u - l == 1)
+      continue;
+    loopDims.push_back(d);
+    lowerValues.push_back(ivs.back());
     upperValues.push_back(arith::ConstantIndexOp::create(b, loc, u));
     steps.push_back(arith::ConstantIndexOp::create(b, loc, 1));
   }
+  if (loopDims.empty()) {
+    body(ivs);
+    return;
+  }
   auto loop = scf::ParallelOp::create(
       b, loc, lowerValues, upperValues, steps,
-      [&](OpBuilder &nb, Location, ValueRange ivs) {
+      [&](OpBuilder &nb, Location, ValueRange loopIvs) {
         OpBuilder::InsertionGuard guard(b);
         b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
+        for (auto [d, iv] : llvm::zip_equal(loopDims, loopIvs))
+          ivs[d] = iv;
         body(ivs);
       });
   loop->setAttr("sparsec.cpu.kernel_loop", UnitAttr::get(loop.getContext()));

@@ -10,7 +10,7 @@
 // CHECK-SAME: (%[[X:.*]]: tensor<5x6xf32>)
 // CHECK: sparsec.cpu.kernel = {kept_columns = 6 : i64, kind = "dense", panels = 1 : i64, tile_tokens = 5 : i64, tile_vectors = 1 : i64, token_vectors = true, vector_width = 4 : i64}
 // CHECK: %[[XT:.*]] = linalg.transpose ins(%[[X]] : tensor<5x6xf32>) outs(%{{.*}} : tensor<6x5xf32>) permutation = [1, 0]
-// CHECK: scf.parallel
+// One token tile and one panel: no parallel loop.
 // CHECK: %[[SLICE:.*]] = tensor.extract_slice %[[XT]][0, %{{.*}}] [6, 5] [1, 1]
 // CHECK: %[[MASKED:.*]] = arith.andi %{{.*}}, %c-4
 // CHECK: %[[END:.*]] = arith.addi %{{.*}}, %[[MASKED]]

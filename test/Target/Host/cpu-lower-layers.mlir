@@ -8,7 +8,8 @@
 // CHECK: memref.global "private" constant @__sparsec_cpu_layer0_w : memref<3x4xf32> = dense<{{\[}}[1.000000e+00, 4.000000e+00, 7.000000e+00, 1.000000e+01], [2.000000e+00, 5.000000e+00, 8.000000e+00, 1.100000e+01], [3.000000e+00, 6.000000e+00, 9.000000e+00, 1.200000e+01]]>
 // CHECK: func.func @dense(%[[X:.*]]: tensor<2x3xf32>)
 // CHECK: %[[OUT:.*]] = memref.alloc() {alignment = 64 : i64, sparsec.cpu.kernel = {kept_columns = 3 : i64, kind = "dense", panels = 1 : i64, tile_tokens = 2 : i64, tile_vectors = 1 : i64, token_vectors = false, vector_width = 4 : i64}} : memref<2x4xf32>
-// CHECK: scf.parallel
+// One panel and one token tile: no parallel loop.
+// CHECK-NOT: scf.parallel
 // CHECK: scf.for
 // CHECK: %[[B:.*]] = vector.load %{{.*}} : memref<4xf32>, vector<4xf32>
 // CHECK: scf.for {{.*}} iter_args(%[[A0:.*]] = %[[B]], %[[A1:.*]] = %[[B]]) -> (vector<4xf32>, vector<4xf32>)
@@ -105,7 +106,7 @@ func.func @not_constant(%x: tensor<2x4xf32>, %w: tensor<3x4xf32>) -> tensor<2x3x
 // CHECK: %[[FLAT:.*]] = tensor.collapse_shape %[[P4]] {{\[}}[0], [1, 2, 3]] : tensor<1x2x16x3xf32> into tensor<1x96xf32>
 // CHECK: %[[OUT:.*]] = memref.alloc() {alignment = 64 : i64, sparsec.cpu.kernel = {im2col = false, kept_columns = 18 : i64, kind = "conv_dense", panels = 1 : i64, tile_channels = 4 : i64, tile_pixel_vectors = 2 : i64, vector_width = 4 : i64}} : memref<1x3x8xf32>
 // CHECK: %[[TABLE:.*]] = memref.get_global @__sparsec_cpu_layer0_x
-// CHECK: scf.parallel
+// One panel and one pixel block: no parallel loop.
 // CHECK: memref.load %[[TABLE]]
 // CHECK: vector.transfer_read %[[FLAT]][%{{.*}}, %{{.*}}], %{{.*}} {in_bounds = [true]} : tensor<1x96xf32>, vector<4xf32>
 // CHECK: vector.broadcast
@@ -182,9 +183,11 @@ func.func @direct(%x: tensor<1x2x3x3xf32>) -> tensor<1x3x3x3xf32> {
 // CHECK-NOT: tensor.pad
 // CHECK-NOT: linalg.generic
 // CHECK: kind = "conv_dense"
-// CHECK: scf.parallel ({{.*}}) = (%c0, %c0{{.*}}, %c0{{.*}}) to (%c2, %c1{{.*}}, %c1{{.*}})
+// The loops run over the 2 images; the block and panel (one each per loop)
+// are constants.
+// CHECK: scf.parallel ({{.*}}) = (%c0{{.*}}) to (%c2{{.*}})
 // CHECK: vector.transfer_read %[[X]][%{{.*}}, %{{.*}}], %{{.*}} {in_bounds = [true]}
-// CHECK: scf.parallel ({{.*}}) = (%c0{{.*}}, %c1{{.*}}, %c0{{.*}}) to (%c2{{.*}}, %c2{{.*}}, %c1{{.*}})
+// CHECK: scf.parallel ({{.*}}) = (%c0{{.*}}) to (%c2{{.*}})
 // CHECK: vector.transfer_read %[[X]][%{{.*}}, %{{.*}}], %{{.*}} : tensor<2x30xf32>, vector<4xf32>
 func.func @pointwise(%x: tensor<2x3x2x5xf32>) -> tensor<2x4x2x5xf32> {
   %w = arith.constant dense<1.0> : tensor<4x3x1x1xf32>
@@ -196,26 +199,29 @@ func.func @pointwise(%x: tensor<2x3x2x5xf32>) -> tensor<2x4x2x5xf32> {
 
 // -----
 
-// A depthwise convolution is a block-diagonal GEMM: each channel walks its
-// own nine taps (the row-sparse form): _s holds each channel's range of
+// A grouped convolution is a block-diagonal GEMM: each channel walks its
+// own group's taps (the row-sparse form): _s holds each channel's range of
 // nonzeros, _x their offsets in the padded image (4 channels of 8 rows x 6
-// columns), _w their weights. A tile is one channel x 4 vectors of 4
-// pixels; channels are grouped by 4 (tile-channels) in the parallel loop.
-// CHECK-LABEL: memref.global "private" constant @__sparsec_cpu_layer0_w : memref<36xf32> = dense<1.000000e+00>
-// CHECK: memref.global "private" constant @__sparsec_cpu_layer0_x : memref<36xi32> = dense<[0, 1, 2, 6, 7, 8, 12, 13, 14, 48, 49, 50, 54, 55, 56, 60, 61, 62, 96,
-// CHECK: memref.global "private" constant @__sparsec_cpu_layer0_s : memref<5xi32> = dense<[0, 9, 18, 27, 36]>
-// CHECK-LABEL: func.func @depthwise
+// columns; channels 0-1 read input channels 0-1, channels 2-3 read 2-3),
+// _w their weights. A tile is one channel x 4 vectors of 4 pixels;
+// channels are grouped by 4 (tile-channels) in the parallel loop.
+// (Depthwise convolutions run their own kernel:
+// cpu-lower-layers-depthwise.mlir.)
+// CHECK-LABEL: memref.global "private" constant @__sparsec_cpu_layer0_w : memref<72xf32> = dense<1.000000e+00>
+// CHECK: memref.global "private" constant @__sparsec_cpu_layer0_x : memref<72xi32> = dense<[0, 1, 2, 6, 7, 8, 12, 13, 14, 48, 49, 50, 54, 55, 56, 60, 61, 62, 0, 1, 2, 6, 7, 8, 12, 13, 14, 48, 49, 50, 54, 55, 56, 60, 61, 62, 96, 97, 98, 102, 103, 104, 108, 109, 110, 144,
+// CHECK: memref.global "private" constant @__sparsec_cpu_layer0_s : memref<5xi32> = dense<[0, 18, 36, 54, 72]>
+// CHECK-LABEL: func.func @grouped
 // CHECK: tensor.pad %{{.*}} low[0, 0, 1, 1] high[0, 0, 3, 1]
-// CHECK: sparsec.cpu.kernel = {groups = 4 : i64, im2col = false, kind = "conv_sparse_rows", nonzeros = 36 : i64, tile_pixel_vectors = 4 : i64, vector_width = 4 : i64}} : memref<1x4x32xf32>
+// CHECK: sparsec.cpu.kernel = {groups = 2 : i64, im2col = false, kind = "conv_sparse_rows", nonzeros = 72 : i64, tile_pixel_vectors = 4 : i64, vector_width = 4 : i64}} : memref<1x4x32xf32>
 // CHECK: scf.parallel
 // CHECK: scf.for
 // CHECK: scf.for {{.*}} iter_args({{.*}}) -> (vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>)
 // CHECK-COUNT-4: vector.fma
 // CHECK-NOT: sparsec.conv2d
-func.func @depthwise(%x: tensor<1x4x4x4xf32>) -> tensor<1x4x4x4xf32> {
-  %w = arith.constant dense<1.0> : tensor<4x1x3x3xf32>
+func.func @grouped(%x: tensor<1x4x4x4xf32>) -> tensor<1x4x4x4xf32> {
+  %w = arith.constant dense<1.0> : tensor<4x2x3x3xf32>
   %y = sparsec.conv2d %x, %w {strides = array<i64: 1, 1>, pads = array<i64: 1, 1, 1, 1>,
-      dilations = array<i64: 1, 1>, groups = 4 : i64}
-      : (tensor<1x4x4x4xf32>, tensor<4x1x3x3xf32>) -> tensor<1x4x4x4xf32>
+      dilations = array<i64: 1, 1>, groups = 2 : i64}
+      : (tensor<1x4x4x4xf32>, tensor<4x2x3x3xf32>) -> tensor<1x4x4x4xf32>
   return %y : tensor<1x4x4x4xf32>
 }
