@@ -287,6 +287,12 @@ CONV_CASES = [
     ("3x3-s2-hinm", (1, 16, 9, 9), 64, (3, 3), (2, 2), (1, 1, 1, 1), (1, 1), "hinm32", False),
     ("3x3-nm24", (2, 8, 11, 10), 21, (3, 3), (1, 1), (1, 1, 1, 1), (1, 1), "nm24", True),
     ("1x1-s2-nm24", (1, 16, 9, 7), 12, (1, 1), (2, 2), (0, 0, 0, 0), (1, 1), "nm24", True),
+    # pixel counts with a few pixels past the last whole vector (49 = 32 + 16
+    # + 1, 196 = 6 x 32 + 4): those run with the channels along the lanes
+    ("1x1-7x7", (1, 37, 7, 7), 45, (1, 1), (1, 1), (0, 0, 0, 0), (1, 1), "dense", True),
+    ("1x1-14x14-hinm-batch2", (2, 64, 14, 14), 40, (1, 1), (1, 1), (0, 0, 0, 0), (1, 1),
+     "hinm16", False),
+    ("1x1-s2-to-7x7", (1, 24, 13, 13), 20, (1, 1), (2, 2), (0, 0, 0, 0), (1, 1), "dense", True),
     # phase planes: stride 3, unequal strides with a dilation on the other axis
     ("3x3-s3", (1, 5, 13, 12), 7, (3, 3), (3, 3), (1, 1, 1, 1), (1, 1), "dense", True),
     ("3x2-s2x1-d1x2", (1, 4, 11, 10), 9, (3, 2), (2, 1), (1, 0, 2, 1), (1, 2), "dense", True),
@@ -417,6 +423,8 @@ FUSED_CASES = [
     ("conv3x3-relu6", "conv", (1, 8, 9, 10), 12, 1, ["relu6"]),
     ("conv3x3-relu6-leaky", "conv", (2, 6, 7, 11), 10, 1, ["relu6", "leaky"]),
     ("depthwise-relu6", "conv", (1, 16, 12, 9), 16, 16, ["relu6"]),
+    # 49 pixels: the last one runs with the channels along the lanes
+    ("conv1x1-7x7-relu6", "conv1x1", (1, 8, 7, 7), 20, 1, ["relu6"]),
     ("linear3d-leaky", "linear", (2, 5, 24), 37, 1, ["leaky"]),
 ]
 
@@ -430,10 +438,11 @@ def test_fused_activations_match_numpy(tmp_path: Path, case, options):
     rng = np.random.default_rng(zlib.crc32(name.encode()))
     x = (3 * rng.standard_normal(in_shape)).astype(np.float32)
     bias = rng.standard_normal(out_ch).astype(np.float32)
-    if layer == "conv":
-        weight = rng.standard_normal((out_ch, in_shape[1] // groups, 3, 3)).astype(np.float32)
-        text, out_shape = conv_module(in_shape, weight, bias, (1, 1), (1, 1, 1, 1), (1, 1), groups)
-        expected = conv_reference(x, weight, bias, (1, 1), (1, 1, 1, 1), (1, 1), out_shape, groups)
+    if layer.startswith("conv"):
+        k, pads = (1, (0, 0, 0, 0)) if layer == "conv1x1" else (3, (1, 1, 1, 1))
+        weight = rng.standard_normal((out_ch, in_shape[1] // groups, k, k)).astype(np.float32)
+        text, out_shape = conv_module(in_shape, weight, bias, (1, 1), pads, (1, 1), groups)
+        expected = conv_reference(x, weight, bias, (1, 1), pads, (1, 1), out_shape, groups)
     else:
         weight = rng.standard_normal((out_ch, in_shape[-1])).astype(np.float32)
         text = linear_module(in_shape, weight, bias)

@@ -38,6 +38,45 @@ std::pair<int64_t, int64_t> pixelBlocks(const ConvActivations &activations,
   return {std::clamp<int64_t>((length - maxOffset) / block, 0, blocks), blocks};
 }
 
+/// How the channel-tile kernel covers the computed pixels [0, P): full blocks
+/// of NV vectors, then one tile of the vectors left, then fewer pixels than a
+/// vector. Those last pixels run as their own tile with the channels along
+/// the vector lanes (one broadcast activation per pixel and column) when
+/// they are fewer than the channels of a tile and their reads stay inside
+/// the row; otherwise as a last, masked vector of the tail tile. No pixel is
+/// computed twice, so a 1x1 convolution's 7x7 or 14x14 image (49 = 32 + 16
+/// + 1, 196 = 6 x 32 + 4) wastes no lanes on pixels past its end.
+struct PixelTiles {
+  int64_t block = 0, fullBlocks = 0, safeBlocks = 0;
+  int64_t tailStart = 0, tailVectors = 0;
+  bool tailMasked = false;
+  int64_t remainderStart = 0, remainder = 0; ///< the channel-lane tile
+  int64_t computed = 0; ///< pixels per image in the output buffer
+
+  PixelTiles(const ConvActivations &activations, int64_t length, int64_t vw,
+             int64_t nv, int64_t channelsPerTile) {
+    int64_t pixels = activations.pixels;
+    int64_t maxOffset = *llvm::max_element(activations.columnOffsets);
+    // A vector read of [offset + start, offset + start + vw) is unmasked
+    // when it ends inside the row for every column.
+    auto inside = [&](int64_t end) { return maxOffset + end <= length; };
+    block = nv * vw;
+    fullBlocks = pixels / block;
+    safeBlocks =
+        std::clamp<int64_t>((length - maxOffset) / block, 0, fullBlocks);
+    tailStart = fullBlocks * block;
+    tailVectors = (pixels - tailStart) / vw;
+    remainderStart = tailStart + tailVectors * vw;
+    remainder = pixels - remainderStart;
+    if (remainder >= channelsPerTile || !inside(pixels)) {
+      ++tailVectors;
+      remainder = 0;
+    }
+    tailMasked = !inside(tailStart + tailVectors * vw);
+    computed = remainder ? pixels : tailStart + tailVectors * vw;
+  }
+};
+
 class ConvKernelBuilder {
 public:
   ConvKernelBuilder(OpBuilder &b, Location loc, const ConvTiling &tiling,
@@ -49,54 +88,71 @@ public:
   /// Emits the loops over (image, pixel block, panel) writing `output`
   /// ([N, O, blocks * block]).
   void build(const PackedWeight &weight, const ConvActivations &activations,
-             Value values, Value columnOffsets, Value panelOffsets, Value bias,
-             Value output) {
+             const PixelTiles &tiles, Value values, Value columnOffsets,
+             Value panelOffsets, Value bias, Value output) {
     this->input = activations.flat;
     this->values = values;
     this->columnOffsets = columnOffsets;
     this->bias = bias;
     this->output = output;
     auto inType = cast<RankedTensorType>(input.getType());
-    int64_t batch = inType.getDimSize(0), length = inType.getDimSize(1);
+    int64_t batch = inType.getDimSize(0);
     dense = weight.everyPanelDense();
     cols = weight.cols;
-    int64_t block = nv * vw;
-    auto [safeBlocks, blocks] = pixelBlocks(activations, length, block);
     int64_t fullPanels = weight.rows / mr;
     // Every (image, block, panel) tile is computed by one thread with the
     // same instructions whichever thread runs it: the same bits at any
     // thread count.
-    auto loops = [&](int64_t firstBlock, int64_t lastBlock, int64_t firstPanel,
-                     int64_t lastPanel, int64_t rows, bool masked) {
-      if (firstBlock >= lastBlock || firstPanel >= lastPanel)
-        return;
-      kernel::parallelKernelLoop(
-          b, loc, {0, firstBlock, firstPanel}, {batch, lastBlock, lastPanel},
-          [&](ValueRange ivs) {
-            Value pixel = arith::MulIOp::create(b, loc, ivs[1], index(block));
-            emitTile(ivs[0], ivs[2], pixel, panelOffsets, rows, masked);
-          });
+    // Full panels of MR channels, then the partial one.
+    auto panelRanges = [&](auto emit) {
+      if (fullPanels > 0)
+        emit(0, fullPanels, mr);
+      if (fullPanels < weight.panels)
+        emit(fullPanels, weight.panels, weight.rows - fullPanels * mr);
     };
-    for (bool masked : {false, true}) {
-      int64_t first = masked ? safeBlocks : 0,
-              last = masked ? blocks : safeBlocks;
-      loops(first, last, 0, fullPanels, mr, masked);
-      loops(first, last, fullPanels, weight.panels,
-            weight.rows - fullPanels * mr, masked);
-    }
+    auto blockLoops = [&](int64_t firstBlock, int64_t lastBlock, bool masked) {
+      if (firstBlock >= lastBlock)
+        return;
+      panelRanges([&](int64_t firstPanel, int64_t lastPanel, int64_t rows) {
+        kernel::parallelKernelLoop(
+            b, loc, {0, firstBlock, firstPanel}, {batch, lastBlock, lastPanel},
+            [&](ValueRange ivs) {
+              Value pixel =
+                  arith::MulIOp::create(b, loc, ivs[1], index(tiles.block));
+              emitTile(ivs[0], ivs[2], pixel, panelOffsets, rows, nv, masked);
+            });
+      });
+    };
+    blockLoops(0, tiles.safeBlocks, false);
+    blockLoops(tiles.safeBlocks, tiles.fullBlocks, true);
+    panelRanges([&](int64_t firstPanel, int64_t lastPanel, int64_t rows) {
+      if (tiles.tailVectors)
+        kernel::parallelKernelLoop(
+            b, loc, {0, firstPanel}, {batch, lastPanel}, [&](ValueRange ivs) {
+              emitTile(ivs[0], ivs[1], index(tiles.tailStart), panelOffsets,
+                       rows, tiles.tailVectors, tiles.tailMasked);
+            });
+      if (tiles.remainder)
+        kernel::parallelKernelLoop(
+            b, loc, {0, firstPanel}, {batch, lastPanel}, [&](ValueRange ivs) {
+              emitRemainder(ivs[0], ivs[1], panelOffsets, tiles, rows);
+            });
+    });
   }
 
 private:
   Value index(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
 
+  /// The tile of `rows` channels of `panel` x `vectors` vectors of pixels
+  /// from `pixel`.
   void emitTile(Value image, Value panel, Value pixel, Value panelOffsets,
-                int64_t rows, bool masked) {
+                int64_t rows, int64_t vectors, bool masked) {
     Value first, last;
     std::tie(first, last) =
         kernel::panelRows(b, loc, panel, dense, cols, panelOffsets);
     Value firstChannel = arith::MulIOp::create(b, loc, panel, index(mr));
     SmallVector<Value> pixelIndex, channelIndex, init;
-    for (int64_t j = 0; j < nv; ++j)
+    for (int64_t j = 0; j < vectors; ++j)
       pixelIndex.push_back(
           j == 0 ? pixel
                  : arith::AddIOp::create(b, loc, pixel, index(j * vw))
@@ -112,7 +168,7 @@ private:
     }
     SmallVector<Value> accumulators;
     for (int64_t i = 0; i < rows; ++i)
-      for (int64_t j = 0; j < nv; ++j)
+      for (int64_t j = 0; j < vectors; ++j)
         accumulators.push_back(init[i]);
 
     // With lane FMAs (NEON), four columns per iteration.
@@ -123,8 +179,8 @@ private:
                                                 pixelIndex, rows, masked, acc);
                             });
     for (int64_t i = 0; i < rows; ++i)
-      for (int64_t j = 0; j < nv; ++j)
-        kernel::store(b, loc, loop.getResult(i * nv + j), output,
+      for (int64_t j = 0; j < vectors; ++j)
+        kernel::store(b, loc, loop.getResult(i * vectors + j), output,
                       ValueRange{image, channelIndex[i], pixelIndex[j]},
                       Value(), epilogue);
   }
@@ -133,18 +189,12 @@ private:
   SmallVector<Value> emitColumn(Value packedRow, Value first, Value image,
                                 ArrayRef<Value> pixelIndex, int64_t rows,
                                 bool masked, ValueRange acc) {
-    // Dense panels index the table by column, sparse ones by packed row
-    // (their table lists the kept columns' offsets).
-    Value entry =
-        dense ? arith::SubIOp::create(b, loc, packedRow, first).getResult()
-              : packedRow;
-    Value offset = arith::IndexCastOp::create(
-        b, loc, b.getIndexType(),
-        memref::LoadOp::create(b, loc, columnOffsets, ValueRange{entry}));
+    int64_t vectors = pixelIndex.size();
+    Value offset = columnOffset(packedRow, first);
     // Read as a tensor so that one-shot bufferization sees the read.
     Value zero = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0f));
     SmallVector<Value> x;
-    for (int64_t j = 0; j < nv; ++j) {
+    for (int64_t j = 0; j < vectors; ++j) {
       Value at = arith::AddIOp::create(b, loc, offset, pixelIndex[j]);
       x.push_back(vector::TransferReadOp::create(b, loc, vecType, input,
                                                  ValueRange{image, at}, zero,
@@ -167,11 +217,69 @@ private:
                                    ValueRange{packedRow, index(i)});
       }
       Value splat = vector::BroadcastOp::create(b, loc, vecType, w);
-      for (int64_t j = 0; j < nv; ++j)
+      for (int64_t j = 0; j < vectors; ++j)
         next.push_back(
-            vector::FMAOp::create(b, loc, splat, x[j], acc[i * nv + j]));
+            vector::FMAOp::create(b, loc, splat, x[j], acc[i * vectors + j]));
     }
     return next;
+  }
+
+  /// The activation offset of packed row `packedRow`: dense panels index
+  /// the table by column, sparse ones by packed row (their table lists the
+  /// kept columns' offsets).
+  Value columnOffset(Value packedRow, Value first) {
+    Value entry =
+        dense ? arith::SubIOp::create(b, loc, packedRow, first).getResult()
+              : packedRow;
+    return arith::IndexCastOp::create(
+        b, loc, b.getIndexType(),
+        memref::LoadOp::create(b, loc, columnOffsets, ValueRange{entry}));
+  }
+
+  /// The last pixels, fewer than the tile's channels, with the channels
+  /// along the lanes: per column, the packed row's MR weights are one
+  /// vector and each pixel's activation one broadcast; each result lane is
+  /// stored on its own.
+  void emitRemainder(Value image, Value panel, Value panelOffsets,
+                     const PixelTiles &tiles, int64_t rows) {
+    auto laneType = VectorType::get({mr}, b.getF32Type());
+    Value first, last;
+    std::tie(first, last) =
+        kernel::panelRows(b, loc, panel, dense, cols, panelOffsets);
+    Value firstChannel = arith::MulIOp::create(b, loc, panel, index(mr));
+    Value init = vector::LoadOp::create(b, loc, laneType, bias,
+                                        ValueRange{firstChannel});
+    SmallVector<Value> accumulators(tiles.remainder, init);
+    scf::ForOp loop = kernel::columnLoops(
+        b, loc, first, last, 1, accumulators,
+        [&](Value packedRow, ValueRange acc) {
+          Value offset = columnOffset(packedRow, first);
+          Value w = vector::LoadOp::create(b, loc, laneType, values,
+                                           ValueRange{packedRow, index(0)});
+          SmallVector<Value> next;
+          for (int64_t p = 0; p < tiles.remainder; ++p) {
+            Value at = arith::AddIOp::create(b, loc, offset,
+                                             index(tiles.remainderStart + p));
+            Value x =
+                tensor::ExtractOp::create(b, loc, input, ValueRange{image, at});
+            Value splat = vector::BroadcastOp::create(b, loc, laneType, x);
+            next.push_back(vector::FMAOp::create(b, loc, splat, w, acc[p]));
+          }
+          return next;
+        });
+    for (int64_t p = 0; p < tiles.remainder; ++p) {
+      Value result = loop.getResult(p);
+      if (epilogue)
+        result = epilogue(b, loc, result);
+      for (int64_t i = 0; i < rows; ++i)
+        memref::StoreOp::create(
+            b, loc,
+            vector::ExtractOp::create(b, loc, result, ArrayRef<int64_t>{i}),
+            output,
+            ValueRange{image,
+                       arith::AddIOp::create(b, loc, firstChannel, index(i)),
+                       index(tiles.remainderStart + p)});
+    }
   }
 
   OpBuilder &b;
@@ -309,11 +417,11 @@ ConvTiling ConvTiling::forGemmTiling(const GemmTiling &tiling) {
 
 namespace {
 
+/// The kernel's [N, rows, pixels] output buffer.
 memref::AllocOp allocOutput(OpBuilder &b, Location loc,
                             const ConvActivations &activations, int64_t rows,
-                            int64_t block) {
+                            int64_t pixels) {
   auto inType = cast<RankedTensorType>(activations.flat.getType());
-  int64_t pixels = llvm::divideCeil(activations.pixels, block) * block;
   return memref::AllocOp::create(
       b, loc,
       MemRefType::get({inType.getDimSize(0), rows, pixels}, b.getF32Type()),
@@ -334,8 +442,11 @@ Value emitChannelMajorConv(OpBuilder &b, Location loc, ModuleOp module,
                            const PackedWeight &weight, const ConvTiling &tiling,
                            StringRef symbolPrefix,
                            const VectorEpilogue &epilogue) {
-  memref::AllocOp output = allocOutput(b, loc, activations, weight.rows,
-                                       tiling.pixelBlock(/*sparseRows=*/false));
+  auto inType = cast<RankedTensorType>(activations.flat.getType());
+  PixelTiles tiles(activations, inType.getDimSize(1), tiling.vectorWidth,
+                   tiling.pixelVectors, tiling.channelsPerTile);
+  memref::AllocOp output =
+      allocOutput(b, loc, activations, weight.rows, tiles.computed);
   output->setAttr(
       "sparsec.cpu.kernel",
       b.getDictionaryAttr({
@@ -351,6 +462,9 @@ Value emitChannelMajorConv(OpBuilder &b, Location loc, ModuleOp module,
                          b.getI64IntegerAttr(tiling.channelsPerTile)),
           b.getNamedAttr("tile_pixel_vectors",
                          b.getI64IntegerAttr(tiling.pixelVectors)),
+          b.getNamedAttr("tail_vectors",
+                         b.getI64IntegerAttr(tiles.tailVectors)),
+          b.getNamedAttr("lane_pixels", b.getI64IntegerAttr(tiles.remainder)),
           b.getNamedAttr("im2col", b.getBoolAttr(activations.im2col)),
       }));
   std::string prefix = symbolPrefix.str();
@@ -364,7 +478,7 @@ Value emitChannelMajorConv(OpBuilder &b, Location loc, ModuleOp module,
       table.push_back(activations.columnOffsets[column]);
   Value columnOffsets = createInt32Global(b, loc, module, prefix + "_x", table);
   ConvKernelBuilder(b, loc, tiling, epilogue)
-      .build(weight, activations, globals.values, columnOffsets,
+      .build(weight, activations, tiles, globals.values, columnOffsets,
              globals.offsets, globals.bias, output);
   return asTensor(b, loc, output);
 }
@@ -376,8 +490,10 @@ Value emitSparseRowsConv(OpBuilder &b, Location loc, ModuleOp module,
                          const ConvTiling &tiling, StringRef symbolPrefix,
                          const VectorEpilogue &epilogue) {
   int64_t rows = int64_t(weight.starts.size()) - 1;
-  memref::AllocOp output = allocOutput(b, loc, activations, rows,
-                                       tiling.pixelBlock(/*sparseRows=*/true));
+  int64_t block = tiling.pixelBlock(/*sparseRows=*/true);
+  memref::AllocOp output =
+      allocOutput(b, loc, activations, rows,
+                  llvm::divideCeil(activations.pixels, block) * block);
   output->setAttr(
       "sparsec.cpu.kernel",
       b.getDictionaryAttr({

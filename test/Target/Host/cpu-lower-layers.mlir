@@ -93,8 +93,9 @@ func.func @not_constant(%x: tensor<2x4xf32>, %w: tensor<3x4xf32>) -> tensor<2x3x
 // tap (c, i, j) of output pixel (y, x) is plane (c, i%2, j%2) at row
 // y + i/2, column x + j/2; the _x table holds those flat offsets (planes of
 // 4 rows x 3 columns; one zero row keeps the block's reads inside). The
-// kernel computes [N, O, 8] (2 rows of 3 pixels, one garbage column each,
-// rounded up to a block of 2 vectors of 4), sliced back to NCHW. The
+// kernel computes [N, O, 6] (2 rows of 3 pixels, one garbage column each),
+// sliced back to NCHW: one vector of 4 pixels, then the last 2 pixels with
+// the channels along the lanes (fewer than a tile's 4 channels). The
 // register tile is 4 channels (3 here) x 2 vectors of 4 pixels; per column,
 // one offset load, one activation vector per pixel vector and one weight
 // broadcast per channel.
@@ -104,16 +105,22 @@ func.func @not_constant(%x: tensor<2x4xf32>, %w: tensor<3x4xf32>) -> tensor<2x3x
 // CHECK: %[[PLANES:.*]] = linalg.generic {{.*}} ins(%[[PAD]] : tensor<1x2x8x6xf32>) outs(%{{.*}} : tensor<1x2x2x2x4x3xf32>)
 // CHECK: %[[P4:.*]] = tensor.collapse_shape %[[PLANES]] {{\[}}[0], [1], [2, 3, 4], [5]] : tensor<1x2x2x2x4x3xf32> into tensor<1x2x16x3xf32>
 // CHECK: %[[FLAT:.*]] = tensor.collapse_shape %[[P4]] {{\[}}[0], [1, 2, 3]] : tensor<1x2x16x3xf32> into tensor<1x96xf32>
-// CHECK: %[[OUT:.*]] = memref.alloc() {alignment = 64 : i64, sparsec.cpu.kernel = {im2col = false, kept_columns = 18 : i64, kind = "conv_dense", panels = 1 : i64, tile_channels = 4 : i64, tile_pixel_vectors = 2 : i64, vector_width = 4 : i64}} : memref<1x3x8xf32>
+// CHECK: %[[OUT:.*]] = memref.alloc() {alignment = 64 : i64, sparsec.cpu.kernel = {im2col = false, kept_columns = 18 : i64, kind = "conv_dense", lane_pixels = 2 : i64, panels = 1 : i64, tail_vectors = 1 : i64, tile_channels = 4 : i64, tile_pixel_vectors = 2 : i64, vector_width = 4 : i64}} : memref<1x3x6xf32>
 // CHECK: %[[TABLE:.*]] = memref.get_global @__sparsec_cpu_layer0_x
 // One panel and one pixel block: no parallel loop.
 // CHECK: memref.load %[[TABLE]]
 // CHECK: vector.transfer_read %[[FLAT]][%{{.*}}, %{{.*}}], %{{.*}} {in_bounds = [true]} : tensor<1x96xf32>, vector<4xf32>
 // CHECK: vector.broadcast
 // CHECK: vector.fma
-// CHECK: %[[Y:.*]] = bufferization.to_tensor %[[OUT]] restrict writable : memref<1x3x8xf32> to tensor<1x3x8xf32>
-// CHECK: %[[S:.*]] = tensor.extract_slice %[[Y]][0, 0, 0] [1, 3, 6] [1, 1, 1] : tensor<1x3x8xf32> to tensor<1x3x6xf32>
-// CHECK: %[[E:.*]] = tensor.expand_shape %[[S]] {{\[}}[0], [1], [2, 3]] output_shape [1, 3, 2, 3] : tensor<1x3x6xf32> into tensor<1x3x2x3xf32>
+// The lane pixels 4 and 5: per column, the packed row's weights as one
+// vector, one broadcast activation per pixel; each lane stored on its own.
+// CHECK: vector.load %{{.*}} : memref<18x4xf32>, vector<4xf32>
+// CHECK: tensor.extract %[[FLAT]]
+// CHECK: vector.fma {{.*}} : vector<4xf32>
+// CHECK: memref.store %{{.*}}, %[[OUT]][%{{.*}}, %{{.*}}, %c4{{.*}}]
+// CHECK: memref.store %{{.*}}, %[[OUT]][%{{.*}}, %{{.*}}, %c5{{.*}}]
+// CHECK: %[[Y:.*]] = bufferization.to_tensor %[[OUT]] restrict writable : memref<1x3x6xf32> to tensor<1x3x6xf32>
+// CHECK: %[[E:.*]] = tensor.expand_shape %[[Y]] {{\[}}[0], [1], [2, 3]] output_shape [1, 3, 2, 3] : tensor<1x3x6xf32> into tensor<1x3x2x3xf32>
 // CHECK: tensor.extract_slice %[[E]][0, 0, 0, 0] [1, 3, 2, 2] [1, 1, 1, 1] : tensor<1x3x2x3xf32> to tensor<1x3x2x2xf32>
 // CHECK-NOT: sparsec.conv2d
 func.func @conv(%x: tensor<1x2x4x4xf32>) -> tensor<1x3x2x2xf32> {
@@ -150,20 +157,20 @@ func.func @strided_dilated(%x: tensor<1x2x7x7xf32>) -> tensor<1x3x2x2xf32> {
 // to 5 columns (1 + 3 + 1) and 6 rows (one extra zero row, so that the last
 // block's reads stay inside), and column (c, i, j) reads the flat padded
 // image at c*30 + i*5 + j. The kernel computes pixels y*5 + x, x < 5, of
-// which x >= 3 are garbage: 15 rounded up to 16, then sliced back to 3x3.
+// which x >= 3 are garbage (15: a block of 8, a vector of 4 and 3 lane
+// pixels), then sliced back to 3x3.
 // CHECK-LABEL: memref.global "private" constant @__sparsec_cpu_layer0_x : memref<18xi32> = dense<[0, 1, 2, 5, 6, 7, 10, 11, 12, 30, 31, 32, 35, 36, 37, 40, 41, 42]>
 // CHECK-LABEL: func.func @direct
 // CHECK: %[[PAD:.*]] = tensor.pad %{{.*}} low[0, 0, 1, 1] high[0, 0, 2, 1]
 // CHECK: tensor<1x2x3x3xf32> to tensor<1x2x6x5xf32>
 // CHECK-NOT: linalg.generic
 // CHECK: %[[FLAT:.*]] = tensor.collapse_shape %[[PAD]] {{\[}}[0], [1, 2, 3]] : tensor<1x2x6x5xf32> into tensor<1x60xf32>
-// CHECK: %[[OUT:.*]] = memref.alloc() {alignment = 64 : i64, sparsec.cpu.kernel = {im2col = false, {{.*}}} : memref<1x3x16xf32>
-// CHECK: scf.parallel
+// CHECK: %[[OUT:.*]] = memref.alloc() {alignment = 64 : i64, sparsec.cpu.kernel = {im2col = false, {{.*}}} : memref<1x3x15xf32>
+// One block, one panel: no parallel loop.
 // CHECK: vector.transfer_read %[[FLAT]][%{{.*}}, %{{.*}}], %{{.*}} {in_bounds = [true]} : tensor<1x60xf32>, vector<4xf32>
 // CHECK-NOT: scf.parallel
 // CHECK: %[[Y:.*]] = bufferization.to_tensor %[[OUT]]
-// CHECK: %[[S:.*]] = tensor.extract_slice %[[Y]][0, 0, 0] [1, 3, 15] [1, 1, 1] : tensor<1x3x16xf32> to tensor<1x3x15xf32>
-// CHECK: %[[E:.*]] = tensor.expand_shape %[[S]] {{\[}}[0], [1], [2, 3]] output_shape [1, 3, 3, 5] : tensor<1x3x15xf32> into tensor<1x3x3x5xf32>
+// CHECK: %[[E:.*]] = tensor.expand_shape %[[Y]] {{\[}}[0], [1], [2, 3]] output_shape [1, 3, 3, 5] : tensor<1x3x15xf32> into tensor<1x3x3x5xf32>
 // CHECK: tensor.extract_slice %[[E]][0, 0, 0, 0] [1, 3, 3, 3] [1, 1, 1, 1] : tensor<1x3x3x5xf32> to tensor<1x3x3x3xf32>
 func.func @direct(%x: tensor<1x2x3x3xf32>) -> tensor<1x3x3x3xf32> {
   %w = arith.constant dense<1.0> : tensor<3x2x3x3xf32>
@@ -176,8 +183,9 @@ func.func @direct(%x: tensor<1x2x3x3xf32>) -> tensor<1x3x3x3xf32> {
 // -----
 
 // A 1x1 convolution with stride 1 and no padding reads its input in place:
-// no copy. Its 10 pixels are computed as 2 blocks of 8; the second block's
-// reads pass the image's end (offset 20 + 16 > 30), so they are masked.
+// no copy. Its 10 pixels are one block of 8 and 2 pixels with the channels
+// along the lanes; every read stays inside the image: no masks, and the
+// output has exactly the image's pixels (nothing to slice).
 // CHECK-LABEL: func.func @pointwise
 // CHECK: %[[X:.*]] = tensor.collapse_shape %{{.*}} {{\[}}[0], [1, 2, 3]] : tensor<2x3x2x5xf32> into tensor<2x30xf32>
 // CHECK-NOT: tensor.pad
@@ -188,7 +196,8 @@ func.func @direct(%x: tensor<1x2x3x3xf32>) -> tensor<1x3x3x3xf32> {
 // CHECK: scf.parallel ({{.*}}) = (%c0{{.*}}) to (%c2{{.*}})
 // CHECK: vector.transfer_read %[[X]][%{{.*}}, %{{.*}}], %{{.*}} {in_bounds = [true]}
 // CHECK: scf.parallel ({{.*}}) = (%c0{{.*}}) to (%c2{{.*}})
-// CHECK: vector.transfer_read %[[X]][%{{.*}}, %{{.*}}], %{{.*}} : tensor<2x30xf32>, vector<4xf32>
+// CHECK: tensor.extract %[[X]]
+// CHECK-NOT: tensor.extract_slice
 func.func @pointwise(%x: tensor<2x3x2x5xf32>) -> tensor<2x4x2x5xf32> {
   %w = arith.constant dense<1.0> : tensor<4x3x1x1xf32>
   %y = sparsec.conv2d %x, %w {strides = array<i64: 1, 1>, pads = array<i64: 0, 0, 0, 0>,
