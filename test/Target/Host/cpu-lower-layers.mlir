@@ -154,25 +154,45 @@ func.func @strided_dilated(%x: tensor<1x2x7x7xf32>) -> tensor<1x3x2x2xf32> {
 // -----
 
 // A 3x3 convolution with stride 1 is direct: no im2col. The input is padded
-// to 5 columns (1 + 3 + 1) and 6 rows (one extra zero row, so that the last
-// block's reads stay inside), and column (c, i, j) reads the flat padded
-// image at c*30 + i*5 + j. The kernel computes pixels y*5 + x, x < 5, of
-// which x >= 3 are garbage (15: a block of 8, a vector of 4 and 3 lane
-// pixels), then sliced back to 3x3.
-// CHECK-LABEL: memref.global "private" constant @__sparsec_cpu_layer0_x : memref<18xi32> = dense<[0, 1, 2, 5, 6, 7, 10, 11, 12, 30, 31, 32, 35, 36, 37, 40, 41, 42]>
+// to 11 columns (1 + 9 + 1) and 5 rows (one extra zero row, so that the
+// last block's reads stay inside), and column (c, i, j) reads the flat
+// padded image at c*55 + i*11 + j. The kernel computes pixels y*11 + x,
+// x < 11, of which x >= 9 are garbage (22: two blocks of 8, a vector of 4
+// and 2 lane pixels), then sliced back to 2x9.
+// CHECK-LABEL: memref.global "private" constant @__sparsec_cpu_layer0_x : memref<18xi32> = dense<[0, 1, 2, 11, 12, 13, 22, 23, 24, 55, 56, 57, 66, 67, 68, 77, 78, 79]>
 // CHECK-LABEL: func.func @direct
 // CHECK: %[[PAD:.*]] = tensor.pad %{{.*}} low[0, 0, 1, 1] high[0, 0, 2, 1]
-// CHECK: tensor<1x2x3x3xf32> to tensor<1x2x6x5xf32>
+// CHECK: tensor<1x2x2x9xf32> to tensor<1x2x5x11xf32>
 // CHECK-NOT: linalg.generic
-// CHECK: %[[FLAT:.*]] = tensor.collapse_shape %[[PAD]] {{\[}}[0], [1, 2, 3]] : tensor<1x2x6x5xf32> into tensor<1x60xf32>
-// CHECK: %[[OUT:.*]] = memref.alloc() {alignment = 64 : i64, sparsec.cpu.kernel = {im2col = false, {{.*}}} : memref<1x3x15xf32>
-// One block, one panel: no parallel loop.
-// CHECK: vector.transfer_read %[[FLAT]][%{{.*}}, %{{.*}}], %{{.*}} {in_bounds = [true]} : tensor<1x60xf32>, vector<4xf32>
-// CHECK-NOT: scf.parallel
+// CHECK: %[[FLAT:.*]] = tensor.collapse_shape %[[PAD]] {{\[}}[0], [1, 2, 3]] : tensor<1x2x5x11xf32> into tensor<1x110xf32>
+// CHECK: %[[OUT:.*]] = memref.alloc() {alignment = 64 : i64, sparsec.cpu.kernel = {im2col = false, {{.*}}lane_pixels = 2 : i64, {{.*}}tail_vectors = 1 : i64, {{.*}}} : memref<1x3x22xf32>
+// CHECK: scf.parallel
+// CHECK: vector.transfer_read %[[FLAT]][%{{.*}}, %{{.*}}], %{{.*}} {in_bounds = [true]} : tensor<1x110xf32>, vector<4xf32>
 // CHECK: %[[Y:.*]] = bufferization.to_tensor %[[OUT]]
-// CHECK: %[[E:.*]] = tensor.expand_shape %[[Y]] {{\[}}[0], [1], [2, 3]] output_shape [1, 3, 3, 5] : tensor<1x3x15xf32> into tensor<1x3x3x5xf32>
-// CHECK: tensor.extract_slice %[[E]][0, 0, 0, 0] [1, 3, 3, 3] [1, 1, 1, 1] : tensor<1x3x3x5xf32> to tensor<1x3x3x3xf32>
-func.func @direct(%x: tensor<1x2x3x3xf32>) -> tensor<1x3x3x3xf32> {
+// CHECK: %[[E:.*]] = tensor.expand_shape %[[Y]] {{\[}}[0], [1], [2, 3]] output_shape [1, 3, 2, 11] : tensor<1x3x22xf32> into tensor<1x3x2x11xf32>
+// CHECK: tensor.extract_slice %[[E]][0, 0, 0, 0] [1, 3, 2, 9] [1, 1, 1, 1] : tensor<1x3x2x11xf32> to tensor<1x3x2x9xf32>
+func.func @direct(%x: tensor<1x2x2x9xf32>) -> tensor<1x3x2x9xf32> {
+  %w = arith.constant dense<1.0> : tensor<3x2x3x3xf32>
+  %y = sparsec.conv2d %x, %w {strides = array<i64: 1, 1>, pads = array<i64: 1, 1, 1, 1>,
+      dilations = array<i64: 1, 1>, groups = 1 : i64}
+      : (tensor<1x2x2x9xf32>, tensor<3x2x3x3xf32>) -> tensor<1x3x2x9xf32>
+  return %y : tensor<1x3x2x9xf32>
+}
+
+// -----
+
+// On a small image the garbage columns of the direct form would be a large
+// share of the work (3 of every 5 pixels here; 2 of 9 on a 7x7 image), so
+// the padded input is copied into its im2col matrix: 9 pixels, no garbage,
+// nothing to slice.
+// CHECK-LABEL: func.func @small_image
+// CHECK: tensor.pad %{{.*}} low[0, 0, 1, 1] high[0, 0, 1, 1]
+// CHECK: linalg.generic
+// CHECK: sparsec.cpu.kernel = {im2col = true, {{.*}}} : memref<1x3x9xf32>
+// CHECK-NOT: tensor.extract_slice
+// CHECK: tensor.expand_shape %{{.*}} {{\[}}[0], [1], [2, 3]] output_shape [1, 3, 3, 3] : tensor<1x3x9xf32> into tensor<1x3x3x3xf32>
+// CHECK-NOT: tensor.extract_slice
+func.func @small_image(%x: tensor<1x2x3x3xf32>) -> tensor<1x3x3x3xf32> {
   %w = arith.constant dense<1.0> : tensor<3x2x3x3xf32>
   %y = sparsec.conv2d %x, %w {strides = array<i64: 1, 1>, pads = array<i64: 1, 1, 1, 1>,
       dilations = array<i64: 1, 1>, groups = 1 : i64}
@@ -210,27 +230,27 @@ func.func @pointwise(%x: tensor<2x3x2x5xf32>) -> tensor<2x4x2x5xf32> {
 
 // A grouped convolution is a block-diagonal GEMM: each channel walks its
 // own group's taps (the row-sparse form): _s holds each channel's range of
-// nonzeros, _x their offsets in the padded image (4 channels of 8 rows x 6
+// nonzeros, _x their offsets in the padded image (4 channels of 7 rows x 11
 // columns; channels 0-1 read input channels 0-1, channels 2-3 read 2-3),
 // _w their weights. A tile is one channel x 4 vectors of 4 pixels;
 // channels are grouped by 4 (tile-channels) in the parallel loop.
 // (Depthwise convolutions run their own kernel:
 // cpu-lower-layers-depthwise.mlir.)
 // CHECK-LABEL: memref.global "private" constant @__sparsec_cpu_layer0_w : memref<72xf32> = dense<1.000000e+00>
-// CHECK: memref.global "private" constant @__sparsec_cpu_layer0_x : memref<72xi32> = dense<[0, 1, 2, 6, 7, 8, 12, 13, 14, 48, 49, 50, 54, 55, 56, 60, 61, 62, 0, 1, 2, 6, 7, 8, 12, 13, 14, 48, 49, 50, 54, 55, 56, 60, 61, 62, 96, 97, 98, 102, 103, 104, 108, 109, 110, 144,
+// CHECK: memref.global "private" constant @__sparsec_cpu_layer0_x : memref<72xi32> = dense<[0, 1, 2, 11, 12, 13, 22, 23, 24, 77, 78, 79, 88, 89, 90, 99, 100, 101, 0, 1, 2, 11, 12, 13, 22, 23, 24, 77, 78, 79, 88, 89, 90, 99, 100, 101, 154, 155, 156, 165,
 // CHECK: memref.global "private" constant @__sparsec_cpu_layer0_s : memref<5xi32> = dense<[0, 18, 36, 54, 72]>
 // CHECK-LABEL: func.func @grouped
-// CHECK: tensor.pad %{{.*}} low[0, 0, 1, 1] high[0, 0, 3, 1]
-// CHECK: sparsec.cpu.kernel = {groups = 2 : i64, im2col = false, kind = "conv_sparse_rows", nonzeros = 72 : i64, tile_pixel_vectors = 4 : i64, vector_width = 4 : i64}} : memref<1x4x32xf32>
+// CHECK: tensor.pad %{{.*}} low[0, 0, 1, 1] high[0, 0, 2, 1]
+// CHECK: sparsec.cpu.kernel = {groups = 2 : i64, im2col = false, kind = "conv_sparse_rows", nonzeros = 72 : i64, tile_pixel_vectors = 4 : i64, vector_width = 4 : i64}} : memref<1x4x48xf32>
 // CHECK: scf.parallel
 // CHECK: scf.for
 // CHECK: scf.for {{.*}} iter_args({{.*}}) -> (vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>)
 // CHECK-COUNT-4: vector.fma
 // CHECK-NOT: sparsec.conv2d
-func.func @grouped(%x: tensor<1x4x4x4xf32>) -> tensor<1x4x4x4xf32> {
+func.func @grouped(%x: tensor<1x4x4x9xf32>) -> tensor<1x4x4x9xf32> {
   %w = arith.constant dense<1.0> : tensor<4x2x3x3xf32>
   %y = sparsec.conv2d %x, %w {strides = array<i64: 1, 1>, pads = array<i64: 1, 1, 1, 1>,
       dilations = array<i64: 1, 1>, groups = 2 : i64}
-      : (tensor<1x4x4x4xf32>, tensor<4x2x3x3xf32>) -> tensor<1x4x4x4xf32>
-  return %y : tensor<1x4x4x4xf32>
+      : (tensor<1x4x4x9xf32>, tensor<4x2x3x3xf32>) -> tensor<1x4x4x9xf32>
+  return %y : tensor<1x4x4x9xf32>
 }
