@@ -125,19 +125,18 @@ public:
     };
     blockLoops(0, tiles.safeBlocks, false);
     blockLoops(tiles.safeBlocks, tiles.fullBlocks, true);
-    panelRanges([&](int64_t firstPanel, int64_t lastPanel, int64_t rows) {
-      if (tiles.tailVectors)
+    // The tail tile and the lane pixels of a panel: one parallel loop.
+    if (tiles.tailVectors || tiles.remainder)
+      panelRanges([&](int64_t firstPanel, int64_t lastPanel, int64_t rows) {
         kernel::parallelKernelLoop(
             b, loc, {0, firstPanel}, {batch, lastPanel}, [&](ValueRange ivs) {
-              emitTile(ivs[0], ivs[1], index(tiles.tailStart), panelOffsets,
-                       rows, tiles.tailVectors, tiles.tailMasked);
+              if (tiles.tailVectors)
+                emitTile(ivs[0], ivs[1], index(tiles.tailStart), panelOffsets,
+                         rows, tiles.tailVectors, tiles.tailMasked);
+              if (tiles.remainder)
+                emitRemainder(ivs[0], ivs[1], panelOffsets, tiles, rows);
             });
-      if (tiles.remainder)
-        kernel::parallelKernelLoop(
-            b, loc, {0, firstPanel}, {batch, lastPanel}, [&](ValueRange ivs) {
-              emitRemainder(ivs[0], ivs[1], panelOffsets, tiles, rows);
-            });
-    });
+      });
   }
 
 private:
