@@ -44,6 +44,9 @@ SHAPES = [
     ("bert-ffn2", 128, 3072, 768),
     ("mlp-b8", 8, 1024, 1024),
     ("mlp-b1", 1, 1024, 1024),
+    # the zoo MLP's 4096 x 4096 layer: 64 MB of weights, more than the L3
+    ("mlp4096-b16", 16, 4096, 4096),
+    ("mlp4096-b1", 1, 4096, 4096),
 ]
 PATTERNS = ["dense", "hinm75", "nm24"]
 
@@ -174,7 +177,9 @@ def main() -> int:
     parser.add_argument("--sparsec", default=str(ROOT / "build/bin/sparsec"))
     parser.add_argument("--options", default="", help="extra sparsec flags, e.g. --host-tile-tokens=6")
     parser.add_argument("--out", help="also write the table here (markdown)")
+    parser.add_argument("--only", default="", help="comma-separated layer names to run")
     args = parser.parse_args()
+    only = [n for n in args.only.split(",") if n]
     options = args.options.split()
     set_threads(args.threads)
     rng = np.random.default_rng(2026)
@@ -186,12 +191,14 @@ def main() -> int:
         lines += [f"# Linear layers on the host CPU: sparsec vs onnxruntime ({args.threads} thread)", "",
                   f"- Date: {datetime.datetime.now().isoformat(timespec='seconds')}",
                   f"- Command: `python3 bench/cpu_linear.py --repeat {args.repeat} --threads {args.threads}"
+                  + (f" --only={args.only}" if only else "")
                   + (f" --options='{args.options}'" if options else "") + "`",
                   f"- Host: {platform.processor() or platform.machine()}, {os.cpu_count()} logical CPUs; "
                   f"measured FMA peak {peak:.1f} GFLOP/s per core (bench/micro/fma_peak.c), "
                   f"memory bandwidth {bandwidth:.1f} GB/s per core (bench/micro/stream_bw.c, "
-                  "triad). The batch-1 MLP's 4 MB of weights stay in this CPU's L3 between "
-                  "the timed calls, so it is bound by cache, not DRAM, bandwidth here",
+                  "triad). The 1024-wide MLP's 4 MB of weights stay in this CPU's L3 between "
+                  "the timed calls, so it is bound by cache, not DRAM, bandwidth here; the "
+                  "4096-wide one's 64 MB do not",
                   "- GFLOP/s are dense-equivalent (2*T*K*R per call); `useful % peak` counts only the "
                   "nonzero MACs the kernel must do, against the peak of the cores it runs on "
                   "(threads x the one-core peak).",
@@ -204,6 +211,8 @@ def main() -> int:
                   "| onnxruntime dense ms | vs onnxruntime | compile s |",
                   "|---|---|---|---:|---:|---:|---:|---:|---:|---:|"]
         for name, T, K, R in SHAPES:
+            if only and name not in only:
+                continue
             x = rng.standard_normal((T, K)).astype(np.float32)
             bias = rng.standard_normal(R).astype(np.float32)
             dense_weight = make_weight(rng, "dense", R, K)

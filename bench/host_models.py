@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+import math
 import os
 import platform
 import shlex
@@ -51,7 +52,8 @@ from sparsec_cli import (display_path, first_error_line, missing_binary_message,
 
 DEFAULT_OUT = REPO_ROOT / "bench" / "results" / "host_models.md"
 DEFAULT_MODELS = ["resnet18", "resnet18_bn", "resnet18_batch_sym", "resnet50", "mobilenet_v2",
-                  "vgg16", "bert_layer", "vit_b16"]
+                  "vgg16", "bert_layer", "vit_b16", "mlp", "resnet50_b8", "mobilenet_v2_b8",
+                  "bert_layer_b8", "vit_b16_b8", "mlp_b16"]
 RUNNER_LIB_DIRS = ["/usr/lib/llvm-22/lib", "/usr/lib/llvm-21/lib", "/usr/lib/llvm-20/lib",
                    "/usr/local/lib"]
 
@@ -274,7 +276,8 @@ def render(rows: List[Row], cmd: str, repeat: int) -> str:
         "bench/results/cpu_linear.md and cpu_conv.md.",
         "- Models: `test/e2e/zoo.py` (random seeded weights, torch.onnx.export opset-17 "
         "structure). Input 1x3x224x224 for CNNs; BERT-base layer at seq 128; ViT-B/16 with one "
-        "encoder block.",
+        "encoder block; MLP 1024-4096-4096-1000 with ReLU (100 MB of weights). Batch 1, "
+        "except `_b8` (batch 8) and `mlp_b16` (batch 16).",
         "- sparsec columns are wall seconds of one CLI invocation each: `import` = "
         "`--emit=none`, `lowered` = `--emit=lowered -o /dev/null`, `obj` = `--emit=obj`, "
         "`--run` = compile + JIT + one execution + .npy I/O.",
@@ -308,6 +311,13 @@ def render(rows: List[Row], cmd: str, repeat: int) -> str:
             f"{fmt_ms(r.exec_first)} | {fmt_ms(r.exec_med)} | {fmt_s(o1.get('create'))} | "
             f"{fmt_ms(o1.get('run'))} | {ratio1} | {fmt_ms(r.exec_med_2t)} | "
             f"{fmt_s(o2.get('create'))} | {fmt_ms(o2.get('run'))} | {ratio2} | {rel} |")
+    for threads, key in ((1, "exec_med"), (2, "exec_med_2t")):
+        ratios = [r.ort[threads]["run"] / getattr(r, key) for r in rows
+                  if getattr(r, key) and r.ort.get(threads, {}).get("run")]
+        if ratios:
+            mean = math.exp(sum(math.log(x) for x in ratios) / len(ratios))
+            out.append(f"\nGeometric mean of ORT-{threads}t / exec-{threads}t over the "
+                       f"{len(ratios)} models: {mean:.2f}x.")
     errs = [(r.model, e) for r in rows for e in r.errors]
     if errs:
         out += ["", "## Failures", ""]

@@ -6,6 +6,7 @@ and several register tiles. The reference is float64 numpy of the same float32 d
 from __future__ import annotations
 
 import math
+import re
 import subprocess
 import zlib
 from pathlib import Path
@@ -197,7 +198,8 @@ def test_nm_groups_give_the_same_bits_at_any_thread_count(tmp_path: Path):
 
 
 def test_nm_group_code_permutes_with_vpermps(tmp_path: Path):
-    """The 2:4 layer's x86 code: vpermps feeding FMAs, no broadcast of the activations."""
+    """The 2:4 layer's x86 code: lane permutes (vpermps, or vpermd on lane indices that were
+    widened from bytes) feeding FMAs, no broadcast of the activations."""
     rng = np.random.default_rng(14)
     model = tmp_path / "linear.mlir"
     model.write_text(linear_module((12, 64), nm_weight(rng, 32, 64), None))
@@ -205,7 +207,8 @@ def test_nm_group_code_permutes_with_vpermps(tmp_path: Path):
                            "--host-nm-groups=always"], capture_output=True, text=True,
                           timeout=60)
     assert proc.returncode == 0, proc.stderr
-    assert "vpermps" in proc.stdout and "vfmadd" in proc.stdout
+    assert re.search(r"\bvperm(ps|d)\b", proc.stdout) and "vfmadd" in proc.stdout
+    assert "vpmovzxbd" in proc.stdout  # the lane bytes, widened
     assert "vbroadcastf32x4" not in proc.stdout
 
 

@@ -545,7 +545,7 @@ def _torch_mha(g: TorchGraph, x: str, d: int, heads: int, n_tok: int) -> str:
 
 def vit_b16(hw: int = 224, patch: int = 16, d: int = 768, heads: int = 12, mlp: int = 3072,
             depth: int = 1, classes: int = 1000, class_token: str = "expand",
-            seed: int = 1616) -> onnx.ModelProto:
+            batch: int = 1, seed: int = 1616) -> onnx.ModelProto:
     """torchvision vit_b_16 with `depth` encoder blocks (the real model has 12):
     Conv patch embed (k=s=patch), reshape(n, d, nh*nw) via Shape chain, permute(0, 2, 1),
     class token (class_token="expand": class_token.expand(n, -1, -1) as torch exports it, with
@@ -553,7 +553,7 @@ def vit_b16(hw: int = 224, patch: int = 16, d: int = 768, heads: int = 12, mlp: 
     Add pos_embedding, Dropout, pre-LN encoder blocks with nn.MultiheadAttention, final
     LayerNorm, x[:, 0] Gather, Gemm head."""
     g = TorchGraph("vit_b_16", seed=seed)
-    x = g.input("x", [1, 3, hw, hw])
+    x = g.input("x", [batch, 3, hw, hw])
     nh = hw // patch
     n_tok = nh * nh + 1
     n = g.size(x, 0)
@@ -611,9 +611,31 @@ def vit_b16(hw: int = 224, patch: int = 16, d: int = 768, heads: int = 12, mlp: 
     with g.scope("heads", "head"):
         g.gemm(y, d, classes)
     g.nodes[-1].output[0] = "output"
-    g.output("output", shape=[1, classes])
+    g.output("output", shape=[batch, classes])
     return g.torch_model(f"torchvision vit_b_16 stand-in (hw={hw}, patch={patch}, d={d}, "
-                         f"depth={depth}, class_token={class_token})")
+                         f"depth={depth}, class_token={class_token}, batch={batch})")
+
+
+# ---------------------------------------------------------------------------
+# MLP
+# ---------------------------------------------------------------------------
+def mlp(batch: Dim = 1, dims: Sequence[int] = (1024, 4096, 4096, 1000),
+        seed: int = 4096) -> onnx.ModelProto:
+    """torch nn.Sequential(Linear, ReLU, Linear, ReLU, Linear) as exported: Gemm(transB=1)
+    with [out, in] weights. At batch 1 its 100 MB of weights make it bound by memory
+    bandwidth; at batch 16 each weight is used 16 times."""
+    g = TorchGraph("mlp", seed=seed)
+    x = g.input("input", [batch, dims[0]])
+    layers = list(zip(dims[:-1], dims[1:]))
+    for i, (k, n) in enumerate(layers):
+        with g.scope(str(2 * i)):
+            x = g.gemm(x, k, n)
+        if i + 1 < len(layers):
+            with g.scope(str(2 * i + 1)):
+                x = g.relu(x)
+    g.nodes[-1].output[0] = "output"
+    g.output("output", shape=[batch, dims[-1]])
+    return g.torch_model(f"MLP stand-in (dims={tuple(dims)}, batch={batch})")
 
 
 # ---------------------------------------------------------------------------
@@ -651,6 +673,8 @@ ZOO: Dict[str, ZooEntry] = {
                                    False, _sym_bert_shapes(2, 32, 768)),
     "vit_b16_64": ZooEntry(lambda: vit_b16(hw=64), False),
     "vit_b16_64_concat": ZooEntry(lambda: vit_b16(hw=64, class_token="concat"), False),
+    "vit_b16_64_batch2": ZooEntry(lambda: vit_b16(hw=64, batch=2), False),
+    "mlp_256": ZooEntry(lambda: mlp(batch=4, dims=(256, 512, 384, 10)), False),
     # ---- full tier (SPARSEC_FULL_ZOO=1) ----------------------------------------
     # reduced-size but slow to compile (~10 s / ~60 s on 2 cores)
     "resnet18_64_batch_sym": ZooEntry(lambda: resnet(18, hw=64, batch="batch"), True,
@@ -668,6 +692,13 @@ ZOO: Dict[str, ZooEntry] = {
     "vgg16": ZooEntry(lambda: vgg16(), True, timeout_s=1800),
     "bert_layer": ZooEntry(lambda: bert_layer(seq=128), True, timeout_s=600),
     "vit_b16": ZooEntry(lambda: vit_b16(), True, timeout_s=600),
+    "mlp": ZooEntry(lambda: mlp(), True, timeout_s=600),
+    # one batch of 8 or more per model (bench/host_models.py --models ..._b8)
+    "resnet50_b8": ZooEntry(lambda: resnet(50, batch=8), True, timeout_s=900),
+    "mobilenet_v2_b8": ZooEntry(lambda: mobilenet_v2(batch=8), True, timeout_s=600),
+    "bert_layer_b8": ZooEntry(lambda: bert_layer(seq=128, batch=8), True, timeout_s=600),
+    "vit_b16_b8": ZooEntry(lambda: vit_b16(batch=8), True, timeout_s=600),
+    "mlp_b16": ZooEntry(lambda: mlp(batch=16), True, timeout_s=600),
 }
 
 _NP = {TensorProto.FLOAT: np.float32, TensorProto.INT64: np.int64}

@@ -79,7 +79,7 @@ std::optional<NMGroupWeight> packNMGroups(ArrayRef<float> weight,
           continue;
         int64_t at = ((panel * p.groups + g) * slots + slot++) * nr + lane;
         p.values[at] = v;
-        p.lanes[at] = int32_t(j);
+        p.lanes[at] = int8_t(j);
       }
     }
     for (int64_t c = 0; c < p.tailColumns; ++c)
@@ -94,12 +94,13 @@ std::optional<NMGroupWeight> packNMGroups(ArrayRef<float> weight,
 
 bool preferNMGroups(const NMGroupWeight &weight, double keptShare,
                     int64_t tokens, const NMGroupTiling &tiling) {
-  // With few tokens the layer is bound by the weights' bytes, and values
-  // plus lane indices are as many bytes as the dense weight: 0.82x of dense
-  // at one token, 1.03x at eight (bench/results/cpu_linear.md, mlp-b1 and
-  // mlp-b8, 256-bit tiles of 10 tokens). Two full tiles are asked for.
+  // With few tokens the layer is bound by the weights' bytes: per group of
+  // four columns a row moves 4 + 1 bytes per slot (value and lane byte)
+  // against 16 of its kept dense columns, so 2:4 moves 0.625x of the dense
+  // bytes (a 1024-4096-4096-1000 MLP at batch 1: 3.7 -> 2.0 ms, 1.8x).
+  constexpr double slotBytes = 5.0, denseGroupBytes = 16.0;
   if (tokens < 2 * tiling.tileTokens)
-    return false;
+    return double(weight.slots) * slotBytes < denseGroupBytes * keptShare;
   // At 2:4 on the BERT shapes (128 tokens) the group kernel takes 0.73-0.78
   // of the dense kernel's time: a slot costs about 1.5 dense MACs. It loses
   // to the channel tiles when those already skip as much (HiNM's kept
@@ -117,7 +118,8 @@ public:
       : b(b), loc(loc), w(weight), mr(tiling.tileTokens),
         nv(tiling.tileVectors), vw(tiling.vectorWidth),
         vecType(VectorType::get({vw}, b.getF32Type())),
-        laneType(VectorType::get({vw}, b.getI32Type())), epilogue(epilogue) {}
+        laneType(VectorType::get({vw}, b.getI32Type())),
+        byteType(VectorType::get({vw}, b.getI8Type())), epilogue(epilogue) {}
 
   void build(ModuleOp module, StringRef prefix, Value input, Value output) {
     this->input = input;
@@ -126,7 +128,7 @@ public:
     packActivations();
     std::string p = prefix.str();
     values = createFloatGlobal(b, loc, module, p + "_w", w.values);
-    lanes = createInt32Global(b, loc, module, p + "_l", w.lanes);
+    lanes = createInt8Global(b, loc, module, p + "_l", w.lanes);
     bias = createFloatGlobal(b, loc, module, p + "_b", w.bias);
     if (w.tailColumns > 0)
       tail = createFloatGlobal(b, loc, module, p + "_t", w.tail);
@@ -245,8 +247,11 @@ private:
         Value at = add(mul(add(firstRow, s), w.panelWidth), j * vw);
         weights.push_back(
             vector::LoadOp::create(b, loc, vecType, values, ValueRange{at}));
-        indices.push_back(
-            vector::LoadOp::create(b, loc, laneType, lanes, ValueRange{at}));
+        // Bytes in memory (a quarter of the index traffic), i32 for the
+        // permute.
+        indices.push_back(arith::ExtUIOp::create(
+            b, loc, laneType,
+            vector::LoadOp::create(b, loc, byteType, lanes, ValueRange{at})));
       }
     Value zero = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0));
     auto quadType = VectorType::get({4}, b.getF32Type());
@@ -302,7 +307,7 @@ private:
   Location loc;
   const NMGroupWeight &w;
   int64_t mr, nv, vw, tokens = 0;
-  VectorType vecType, laneType;
+  VectorType vecType, laneType, byteType;
   VectorEpilogue epilogue;
   Value input, packed, output, values, lanes, bias, tail;
 };

@@ -41,8 +41,8 @@ struct NMGroupWeight {
   /// [panels][groups][slots][NR]: a row's nonzeros of a group in column
   /// order, zeros in unused slots and past `rows`.
   std::vector<float> values;
-  /// Same shape: each value's column within its group (0 to 3).
-  std::vector<int32_t> lanes;
+  /// Same shape: each value's column within its group (0 to 3), a byte.
+  std::vector<int8_t> lanes;
   /// [panels][tailColumns][NR].
   std::vector<float> tail;
   /// [panels * NR], zeros past `rows` (all zeros without a bias).

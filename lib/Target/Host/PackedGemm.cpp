@@ -104,6 +104,13 @@ Value createInt32Global(OpBuilder &b, Location loc, ModuleOp module,
                            b.getI32Type(), data);
 }
 
+Value createInt8Global(OpBuilder &b, Location loc, ModuleOp module,
+                       const std::string &name,
+                       const std::vector<int8_t> &data) {
+  return createArrayGlobal(b, loc, module, name, {int64_t(data.size())},
+                           b.getI8Type(), data);
+}
+
 Value createFloatGlobal(OpBuilder &b, Location loc, ModuleOp module,
                         const std::string &name,
                         const std::vector<float> &data) {

@@ -91,6 +91,10 @@ mlir::Value createFloatGlobal(mlir::OpBuilder &b, mlir::Location loc,
 mlir::Value createInt32Global(mlir::OpBuilder &b, mlir::Location loc,
                               mlir::ModuleOp module, const std::string &name,
                               const std::vector<int32_t> &data);
+/// The same for bytes.
+mlir::Value createInt8Global(mlir::OpBuilder &b, mlir::Location loc,
+                             mlir::ModuleOp module, const std::string &name,
+                             const std::vector<int8_t> &data);
 
 /// Pieces the kernels share, emitted at `b`'s insertion point.
 namespace kernel {

@@ -9,7 +9,7 @@
 // column within the group; row 1 keeps one nonzero, so its second slot is
 // a zero at lane 0.
 // CHECK-DAG: memref.global "private" constant @__sparsec_cpu_layer0_w : memref<16xf32> = dense<[1.000000e+00, 3.000000e+00, 4.000000e+00, 0.000000e+00, 0.000000e+00, 0.000000e+00, 0.000000e+00, 0.000000e+00, 2.000000e+00, 0.000000e+00, 5.000000e+00, 0.000000e+00
-// CHECK-DAG: memref.global "private" constant @__sparsec_cpu_layer0_l : memref<16xi32> = dense<[0, 1, 2, 0, 0, 0, 0, 0, 2, 0, 3, 0, 0, 0, 0, 0]>
+// CHECK-DAG: memref.global "private" constant @__sparsec_cpu_layer0_l : memref<16xi8> = dense<[0, 1, 2, 0, 0, 0, 0, 0, 2, 0, 3, 0, 0, 0, 0, 0]>
 // CHECK-DAG: memref.global "private" constant @__sparsec_cpu_layer0_t : memref<16xf32> = dense<[7.000000e+00, 7.000000e+00, 7.000000e+00, 0.000000e+00, 0.000000e+00, 0.000000e+00, 0.000000e+00, 0.000000e+00, 8.000000e+00, 8.000000e+00, 8.000000e+00, 0.000000e+00
 // CHECK-LABEL: func.func @two_four
 // CHECK-SAME: (%[[X:.*]]: tensor<9x6xf32>)
@@ -24,9 +24,11 @@
 // of its four activations, one permute and one FMA per slot.
 // CHECK: scf.for {{.*}} iter_args(
 // CHECK: %[[W0:.*]] = vector.load %{{.*}} : memref<16xf32>, vector<8xf32>
-// CHECK: %[[L0:.*]] = vector.load %{{.*}} : memref<16xi32>, vector<8xi32>
+// CHECK: %[[B0:.*]] = vector.load %{{.*}} : memref<16xi8>, vector<8xi8>
+// CHECK: %[[L0:.*]] = arith.extui %[[B0]] : vector<8xi8> to vector<8xi32>
 // CHECK: %[[W1:.*]] = vector.load %{{.*}} : memref<16xf32>, vector<8xf32>
-// CHECK: %[[L1:.*]] = vector.load %{{.*}} : memref<16xi32>, vector<8xi32>
+// CHECK: %[[B1:.*]] = vector.load %{{.*}} : memref<16xi8>, vector<8xi8>
+// CHECK: %[[L1:.*]] = arith.extui %[[B1]] : vector<8xi8> to vector<8xi32>
 // CHECK: %[[Q:.*]] = vector.transfer_read %[[PACKED]]{{.*}} : tensor<3x1x4x4xf32>, vector<4xf32>
 // CHECK: %[[WIDE:.*]] = vector.shuffle %[[Q]], %[[Q]] [0, 1, 2, 3, -1, -1, -1, -1]
 // CHECK: %[[P0:.*]] = sparsec.permute_lanes %[[WIDE]], %[[L0]] : vector<8xf32>, vector<8xi32>
@@ -38,11 +40,13 @@
 // CHECK: vector.maskedstore %[[OUT]]
 // CHECK-NOT: sparsec.linear
 // `auto` takes the group kernel for two or more tiles of tokens (here 9
-// with tiles of 4); with fewer the layer is bound by the weights' bytes.
+// with tiles of 4); with fewer the layer is bound by the weights' bytes,
+// and 2:4 moves fewer of them as values and lane bytes (2 x (4 + 1) bytes
+// per row and group) than as dense columns (16 bytes).
 // AUTO-LABEL: func.func @two_four
 // AUTO: kind = "nm_groups"
 // AUTO-LABEL: func.func @two_four_few_tokens
-// AUTO: kind = "dense"
+// AUTO: kind = "nm_groups"
 // NEVER-LABEL: func.func @two_four
 // NEVER: kind = "dense"
 func.func @two_four(%x: tensor<9x6xf32>) -> tensor<9x3xf32> {
@@ -60,6 +64,20 @@ func.func @two_four_few_tokens(%x: tensor<7x6xf32>) -> tensor<7x3xf32> {
                              [0.0, 3.0, 0.0, 0.0, 7.0, 8.0],
                              [0.0, 0.0, 4.0, 5.0, 7.0, 8.0]]> : tensor<3x6xf32>
   %y = sparsec.linear %x, %w : (tensor<7x6xf32>, tensor<3x6xf32>) -> tensor<7x3xf32>
+  return %y : tensor<7x3xf32>
+}
+
+// -----
+
+// Few tokens, and the panel keeps 2 of 8 columns: its kept columns are 8
+// bytes per row and group of four, fewer than the group kernel's 10.
+// AUTO-LABEL: func.func @kept_few_tokens
+// AUTO: kind = "kept_columns"
+func.func @kept_few_tokens(%x: tensor<7x8xf32>) -> tensor<7x3xf32> {
+  %w = arith.constant dense<[[1.0, 0.0, 2.0, 0.0, 0.0, 0.0, 0.0, 0.0],
+                             [3.0, 0.0, 4.0, 0.0, 0.0, 0.0, 0.0, 0.0],
+                             [0.0, 0.0, 5.0, 0.0, 0.0, 0.0, 0.0, 0.0]]> : tensor<3x8xf32>
+  %y = sparsec.linear %x, %w : (tensor<7x8xf32>, tensor<3x8xf32>) -> tensor<7x3xf32>
   return %y : tensor<7x3xf32>
 }
 
