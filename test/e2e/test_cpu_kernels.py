@@ -88,6 +88,10 @@ KERNEL_OPTIONS = [
     # The N:M group kernel for every weight it can take (AVX2's 4 x 1 tile).
     ["--host-vector-width=8", "--host-nm-groups=always"],
     [],  # this machine's defaults (2:4 and 1:4 linear layers: N:M groups, 10 x 2)
+    # The row-pattern kernel for every layer (tokens along the lanes; tails of
+    # tokens, rows and columns at each vector width)
+    ["--host-vector-width=4", "--host-row-patterns=always"],
+    ["--host-vector-width=16", "--host-row-patterns=always"],
 ]
 
 
@@ -195,6 +199,23 @@ def test_nm_groups_give_the_same_bits_at_any_thread_count(tmp_path: Path):
     assert report.returncode == 0, report.stderr
     assert "gemm N:M groups (2 of 4 columns per row)" in report.stdout
     assert_same_bits_at_1_and_2_threads(tmp_path, weight, x, ["--host-nm-groups=always"])
+
+
+def test_row_patterns_give_the_same_bits_at_any_thread_count(tmp_path: Path):
+    """A HiNM layer with enough tokens runs the row-pattern kernel by default (the report
+    says so); 1 and 2 OpenMP threads give bit-identical outputs, and numpy's. K > 512: two
+    chunks of columns; 150 tokens: two tiles of four 16-lane vectors and a tail tile."""
+    rng = np.random.default_rng(15)
+    weight = hinm_weight(rng, 130, 600, 16, 0.5)
+    x = rng.standard_normal((150, 600)).astype(np.float32)
+    model = tmp_path / "report.mlir"
+    model.write_text(linear_module(x.shape, weight, None))
+    report = subprocess.run([str(sparsec_bin()), str(model), "--emit=report",
+                             "--host-vector-width=16"],
+                            capture_output=True, text=True, timeout=60)
+    assert report.returncode == 0, report.stderr
+    assert "gemm row patterns, 25% of dense work" in report.stdout
+    assert_same_bits_at_1_and_2_threads(tmp_path, weight, x, ["--host-vector-width=16"])
 
 
 def test_nm_group_code_permutes_with_vpermps(tmp_path: Path):
@@ -432,7 +453,8 @@ FUSED_CASES = [
 ]
 
 
-@pytest.mark.parametrize("options", CONV_OPTIONS, ids=lambda o: " ".join(o))
+@pytest.mark.parametrize("options", CONV_OPTIONS + [["--host-row-patterns=always"]],
+                         ids=lambda o: " ".join(o))
 @pytest.mark.parametrize("case", FUSED_CASES, ids=lambda c: c[0])
 def test_fused_activations_match_numpy(tmp_path: Path, case, options):
     """ReLU6 / LeakyReLU generics after a layer run inside its kernel's stores

@@ -11,6 +11,7 @@
 #include "Epilogue.h"
 #include "NMGroupGemm.h"
 #include "PackedGemm.h"
+#include "RowPatternGemm.h"
 
 #include "sparsec/Dialect/Sparsec/IR/Sparsec.h"
 #include "sparsec/Dialect/Sparsec/IR/WeightData.h"
@@ -93,32 +94,49 @@ PackedWeight packLayer(const LayerData &data, int64_t rows, int64_t cols,
                     cols, panelWidth);
 }
 
-/// The kernel a linear layer runs: the channel tiles over `packed`, or the
-/// N:M group kernel with `groupTiling` when `groups` is set.
+/// The kernel a linear layer runs: the channel tiles over `packed`, the
+/// row patterns when `patterns` is set, or the N:M group kernel with
+/// `groupTiling` when `groups` is set.
 struct LinearKernel {
   PackedWeight packed;
+  std::optional<RowPatternWeight> patterns;
   std::optional<NMGroupWeight> groups;
   NMGroupTiling groupTiling;
 };
 LinearKernel chooseLinearKernel(const LayerData &data, int64_t rows,
                                 int64_t cols, int64_t tokens,
-                                const GemmTiling &tiling, StringRef nmGroups) {
+                                const GemmTiling &tiling,
+                                const LinearKernelModes &modes) {
   LinearKernel kernel;
+  ArrayRef<float> bias = data.bias ? data.bias->values() : ArrayRef<float>();
   kernel.packed = packLayer(data, rows, cols, tiling.panelWidth());
+  // Each kernel's cost per token in dense-MAC units: the channel tiles do
+  // every kept column of every panel.
+  double denseWork =
+      double(kernel.packed.panels) * double(tiling.panelWidth()) * double(cols);
+  double cost =
+      double(kernel.packed.columns.size()) * double(tiling.panelWidth());
   kernel.groupTiling = NMGroupTiling::forVectorWidth(tiling.vectorWidth);
-  if (nmGroups == "never")
-    return kernel;
-  std::optional<NMGroupWeight> groups =
-      packNMGroups(data.weight->values(),
-                   data.bias ? data.bias->values() : ArrayRef<float>(), rows,
-                   cols, kernel.groupTiling.panelWidth(), /*maxSlots=*/2);
-  if (!groups)
-    return kernel;
-  double keptShare = double(kernel.packed.columns.size()) /
-                     double(kernel.packed.panels * cols);
-  if (nmGroups == "always" ||
-      preferNMGroups(*groups, keptShare, tokens, kernel.groupTiling))
-    kernel.groups = std::move(groups);
+  if (modes.nmGroups != "never") {
+    std::optional<NMGroupWeight> groups =
+        packNMGroups(data.weight->values(), bias, rows, cols,
+                     kernel.groupTiling.panelWidth(), /*maxSlots=*/2);
+    if (groups && (modes.nmGroups == "always" ||
+                   preferNMGroups(*groups, cost / denseWork, tokens,
+                                  kernel.groupTiling))) {
+      cost = std::min(cost, groups->workShare() * kNMGroupSlotCost * denseWork);
+      kernel.groups = std::move(groups);
+    }
+  }
+  if (modes.rowPatterns != "never" && modes.nmGroups != "always") {
+    RowPatternWeight patterns =
+        packRowPatterns(data.weight->values(), bias, rows, cols);
+    if (modes.rowPatterns == "always" ||
+        preferRowPatterns(patterns, cost, tokens, tiling.vectorWidth)) {
+      kernel.patterns = std::move(patterns);
+      kernel.groups.reset();
+    }
+  }
   return kernel;
 }
 
@@ -186,6 +204,13 @@ struct SparsecCpuLowerLayersPass
       module.emitError("sparsec-cpu-lower-layers: nm-groups must be auto, "
                        "always or never, not '")
           << nmGroups.getValue() << "'";
+      return signalPassFailure();
+    }
+    if (rowPatterns != "auto" && rowPatterns != "always" &&
+        rowPatterns != "never") {
+      module.emitError("sparsec-cpu-lower-layers: row-patterns must be auto, "
+                       "always or never, not '")
+          << rowPatterns.getValue() << "'";
       return signalPassFailure();
     }
     tiling = {vectorWidth, tileTokens, tileVectors, tokenVectors};
@@ -311,14 +336,19 @@ struct SparsecCpuLowerLayersPass
       in2d = tensor::CollapseShapeOp::create(b, loc, in2dType, in2d,
                                              leadingDims(inType.getRank()));
     Epilogue epilogue = Epilogue::collect(op.getResult());
-    LinearKernel kernel =
-        chooseLinearKernel(*data, rows, cols, tokens, tiling, nmGroups);
-    Value result =
-        kernel.groups
-            ? emitNMGroupGemm(b, loc, module, in2d, *kernel.groups,
-                              kernel.groupTiling, prefix, epilogue.function())
-            : emitPackedGemm(b, loc, module, in2d, kernel.packed, tiling,
-                             prefix, epilogue.function());
+    LinearKernel kernel = chooseLinearKernel(*data, rows, cols, tokens, tiling,
+                                             {nmGroups, rowPatterns});
+    Value result;
+    if (kernel.patterns)
+      result =
+          emitRowPatternGemm(b, loc, module, in2d, *kernel.patterns,
+                             tiling.vectorWidth, prefix, epilogue.function());
+    else if (kernel.groups)
+      result = emitNMGroupGemm(b, loc, module, in2d, *kernel.groups,
+                               kernel.groupTiling, prefix, epilogue.function());
+    else
+      result = emitPackedGemm(b, loc, module, in2d, kernel.packed, tiling,
+                              prefix, epilogue.function());
     recordEpilogue(result, epilogue);
     if (outType.getRank() == 1)
       result = tensor::CollapseShapeOp::create(
@@ -425,7 +455,7 @@ struct SparsecCpuLowerLayersPass
 std::string sparsec::describeLayerKernel(Operation *layer,
                                          const GemmTiling &tiling,
                                          StringRef sparseRows,
-                                         StringRef nmGroups) {
+                                         const LinearKernelModes &modes) {
   std::optional<LayerData> data;
   PackedWeight packed;
   std::string kind;
@@ -435,8 +465,12 @@ std::string sparsec::describeLayerKernel(Operation *layer,
       int64_t cols = linear.getReductionSize();
       LinearKernel kernel = chooseLinearKernel(
           *data, linear.getNumRows(), cols,
-          linear.getInput().getType().getNumElements() / cols, tiling,
-          nmGroups);
+          linear.getInput().getType().getNumElements() / cols, tiling, modes);
+      if (kernel.patterns)
+        return llvm::formatv("gemm row patterns, {0:P0} of dense work",
+                             double(kernel.patterns->nonzeros()) /
+                                 double(linear.getNumRows() * cols))
+            .str();
       if (kernel.groups)
         return llvm::formatv("gemm N:M groups ({0} of 4 columns per row), "
                              "{1:P0} of dense work",

@@ -208,7 +208,7 @@ std::string CpuTarget::describeLayerKernel(Operation *layer,
   SparsecCpuLowerLayersOptions kernels = getKernelOptions(options);
   return sparsec::describeLayerKernel(
       layer, {kernels.vectorWidth, kernels.tileTokens, kernels.tileVectors},
-      kernels.sparseRows, kernels.nmGroups);
+      kernels.sparseRows, {kernels.nmGroups, kernels.rowPatterns});
 }
 
 void CpuTarget::buildPipeline(OpPassManager &pm,

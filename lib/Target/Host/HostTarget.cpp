@@ -69,6 +69,12 @@ struct HostTargetOptions : CpuTargetOptions {
                      "the N:M group kernel (AVX2's vpermps): auto, always, "
                      "never"),
       llvm::cl::init("auto")};
+  Option<std::string> rowPatterns{
+      *this, "row-patterns",
+      llvm::cl::desc("when a sparse linear layer runs the row-pattern kernel "
+                     "(tokens along the lanes, code specialised to which of "
+                     "four rows each column feeds): auto, always, never"),
+      llvm::cl::init("auto")};
 
   std::string validate() const override {
     if (std::string error = validateCommon("--host-"); !error.empty())
@@ -76,6 +82,10 @@ struct HostTargetOptions : CpuTargetOptions {
     if (nmGroups != "auto" && nmGroups != "always" && nmGroups != "never")
       return "--host-nm-groups must be auto, always or never, not '" +
              nmGroups.getValue() + "'";
+    if (rowPatterns != "auto" && rowPatterns != "always" &&
+        rowPatterns != "never")
+      return "--host-row-patterns must be auto, always or never, not '" +
+             rowPatterns.getValue() + "'";
     if (nmGroups == "always" && getHostPermuteIsa() == "none")
       return "--host-nm-groups=always needs AVX2, which this CPU lacks";
     if (vectorWidth != 0 && vectorWidth != 4 && vectorWidth != 8 &&
@@ -113,6 +123,7 @@ public:
     // The group kernel's permute is an AVX2 instruction.
     kernels.nmGroups =
         getPermuteIsa() != "none" ? host.nmGroups.getValue() : "never";
+    kernels.rowPatterns = host.rowPatterns;
     return kernels;
   }
   std::string getPermuteIsa() const override { return getHostPermuteIsa(); }

@@ -105,8 +105,7 @@ bool preferNMGroups(const NMGroupWeight &weight, double keptShare,
   // of the dense kernel's time: a slot costs about 1.5 dense MACs. It loses
   // to the channel tiles when those already skip as much (HiNM's kept
   // vectors).
-  constexpr double slotMacCost = 1.5;
-  return weight.workShare() * slotMacCost < keptShare;
+  return weight.workShare() * kNMGroupSlotCost < keptShare;
 }
 
 namespace {

@@ -65,6 +65,10 @@ std::optional<NMGroupWeight> packNMGroups(llvm::ArrayRef<float> weight,
 /// dense work (its kept columns over all columns, the N:M zeros filled
 /// back): measured per dense-equivalent MAC on this project's x86 machine
 /// (bench/results/cpu_linear.md).
+/// What a slot of the group kernel costs in dense MACs (a permute and an
+/// FMA; measured at 2:4 on BERT shapes, 128 tokens).
+constexpr double kNMGroupSlotCost = 1.5;
+
 bool preferNMGroups(const NMGroupWeight &weight, double keptShare,
                     int64_t tokens, const NMGroupTiling &tiling);
 

@@ -213,15 +213,21 @@ mlir::Value emitSparseRowsConv(
     const std::vector<float> &bias, int64_t groups, const ConvTiling &tiling,
     llvm::StringRef symbolPrefix, const VectorEpilogue &epilogue = nullptr);
 
-/// How sparsec-cpu-lower-layers with `tiling` (and its sparse-rows and
-/// nm-groups options) runs `layer` (a sparsec.linear or sparsec.conv2d), for
+/// How sparsec-cpu-lower-layers with `tiling` (and its sparse-rows,
+/// nm-groups and row-patterns options) runs `layer` (a sparsec.linear or
+/// sparsec.conv2d), for
 /// --emit=report: "gemm dense", "conv kept columns, 50% of dense work",
 /// "gemm N:M groups (2 of 4 columns per row), 50% of dense work", "linalg
 /// loops", ...; empty for other ops.
+/// When linear layers run the N:M group kernel and the row patterns (the
+/// pass's nm-groups and row-patterns options: auto, always, never).
+struct LinearKernelModes {
+  llvm::StringRef nmGroups = "never", rowPatterns = "never";
+};
 std::string describeLayerKernel(mlir::Operation *layer,
                                 const GemmTiling &tiling,
                                 llvm::StringRef sparseRows,
-                                llvm::StringRef nmGroups);
+                                const LinearKernelModes &modes);
 
 } // namespace sparsec
 

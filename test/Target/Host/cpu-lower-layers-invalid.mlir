@@ -4,6 +4,7 @@
 // RUN: not sparsec-opt %s --sparsec-cpu-lower-layers="tile-vectors=9" 2>&1 | FileCheck %s --check-prefix=TILES
 // RUN: not sparsec-opt %s --sparsec-cpu-lower-layers="sparse-rows=sometimes" 2>&1 | FileCheck %s --check-prefix=ROWS
 // RUN: not sparsec-opt %s --sparsec-cpu-lower-layers="nm-groups=yes" 2>&1 | FileCheck %s --check-prefix=GROUPS
+// RUN: not sparsec-opt %s --sparsec-cpu-lower-layers="row-patterns=maybe" 2>&1 | FileCheck %s --check-prefix=PATTERNS
 // RUN: not sparsec-opt %s --sparsec-cpu-lower-permute-lanes="isa=sse" 2>&1 | FileCheck %s --check-prefix=ISA
 // And through the driver, by the host target's flags.
 // RUN: not sparsec %s --host-vector-width=32 2>&1 | FileCheck %s --check-prefix=HOSTWIDTH
@@ -14,6 +15,7 @@
 // TILES: error: sparsec-cpu-lower-layers: tile-tokens must be 1 to 16 and tile-vectors 1 to 8, not
 // ROWS: error: sparsec-cpu-lower-layers: sparse-rows must be auto, always or never, not 'sometimes'
 // GROUPS: error: sparsec-cpu-lower-layers: nm-groups must be auto, always or never, not 'yes'
+// PATTERNS: error: sparsec-cpu-lower-layers: row-patterns must be auto, always or never, not 'maybe'
 // ISA: error: sparsec-cpu-lower-permute-lanes: isa must be none, avx2 or avx512, not 'sse'
 // HOSTROWS: sparsec: error: --host-sparse-rows must be auto, always or never, not 'yes'
 // HOSTWIDTH: sparsec: error: --host-vector-width must be 0, 4, 8 or 16, not 32

@@ -44,12 +44,23 @@ def SparsecCpuLowerLayers
     With `nm-groups` (meant for x86 with AVX2), a linear layer whose every row keeps at
     most two nonzeros in each aligned group of four columns (2:4, 1:4, ...)
     can run the N:M group kernel instead: per group, a token's four
-    activations are broadcast to both 128-bit halves of a 256-bit vector,
-    and each of the group's slots costs one in-lane permute (`vpermilps`,
-    lane indices packed at compile time) and one FMA, so only the nonzero
-    MACs are done. `auto` takes it when a slot (about 1.55 dense MACs,
-    measured) beats the share of the work the channel tiles keep; the
-    decision is `kind = "nm_groups"` with `groups`, `slots`, `tail_columns`.
+    activations are one 128-bit load, and each of the group's slots costs
+    one lane permute (`sparsec.permute_lanes`, lane indices packed at
+    compile time as bytes) and one FMA, so only the nonzero MACs are done.
+    `auto` takes it when a slot (about 1.5 dense MACs, measured) beats the
+    share of the work the channel tiles keep, or, with fewer than two tiles
+    of tokens, when it moves fewer weight bytes; the decision is
+    `kind = "nm_groups"` with `groups`, `slots`, `tail_columns`.
+
+    With `row-patterns`, a sparse linear layer can run with the tokens along
+    the lanes (x transposed once to K x T): rows go in panels of four, each
+    column of a panel feeds a pattern of those rows (1 to 15), and the code
+    of each pattern loops over its columns, loading the activations once
+    for all the rows that need them and doing only the nonzero MACs.
+    `auto` takes it with at least four vectors of tokens when its nonzeros
+    (about 1.6 dense MACs each, measured) cost less than the other
+    kernels; the decision is `kind = "row_patterns"` with `panels`,
+    `nonzeros`.
 
     The output buffer's `memref.alloc` records the decision:
     `sparsec.cpu.kernel = {kind = "dense" | "kept_columns", panels,
@@ -87,7 +98,14 @@ def SparsecCpuLowerLayers
            "every aligned group of four columns runs the N:M group kernel "
            "(fast only where sparsec.permute_lanes is one instruction: x86 "
            "with AVX2): auto (when it is expected to beat the channel "
-           "tiles), always, never">
+           "tiles), always, never">,
+    Option<"rowPatterns", "row-patterns", "std::string",
+           /*default=*/"\"never\"",
+           "When a sparse linear layer runs the row-pattern kernel (tokens "
+           "along the lanes; rows in panels of four, each column's code "
+           "specialised to which of the four it feeds): auto (enough tokens "
+           "and fewer MACs than the channel tiles by its measured cost), "
+           "always, never">
   ];
 }
 
