@@ -186,19 +186,25 @@ def test_threads_give_the_same_bits(tmp_path: Path, threads_flag):
                                         ["--host-vector-width=8", *threads_flag])
 
 
+def linear_report(tmp_path: Path, weight, tokens: int, flags) -> str:
+    """`sparsec --emit=report` of a linear layer with `tokens` tokens."""
+    model = tmp_path / "report.mlir"
+    model.write_text(linear_module((tokens, weight.shape[1]), weight, None))
+    report = subprocess.run([str(sparsec_bin()), str(model), "--emit=report", *flags],
+                            capture_output=True, text=True, timeout=60)
+    assert report.returncode == 0, report.stderr
+    return report.stdout
+
+
 def test_nm_groups_give_the_same_bits_at_any_thread_count(tmp_path: Path):
     """The N:M group kernel's panels on 1 and 2 OpenMP threads: bit-identical, and numpy's."""
     rng = np.random.default_rng(13)
     weight = nm_weight(rng, 200, 76)
     x = rng.standard_normal((27, 76)).astype(np.float32)
-    model = tmp_path / "report.mlir"
-    model.write_text(linear_module(x.shape, weight, None))
-    report = subprocess.run([str(sparsec_bin()), str(model), "--emit=report",
-                             "--host-nm-groups=always"],
-                            capture_output=True, text=True, timeout=60)
-    assert report.returncode == 0, report.stderr
-    assert "gemm N:M groups (2 of 4 columns per row)" in report.stdout
-    assert_same_bits_at_1_and_2_threads(tmp_path, weight, x, ["--host-nm-groups=always"])
+    flags = ["--host-nm-groups=always"]
+    assert "gemm N:M groups (2 of 4 columns per row)" in linear_report(tmp_path, weight, 27,
+                                                                        flags)
+    assert_same_bits_at_1_and_2_threads(tmp_path, weight, x, flags)
 
 
 def test_row_patterns_give_the_same_bits_at_any_thread_count(tmp_path: Path):
@@ -208,14 +214,9 @@ def test_row_patterns_give_the_same_bits_at_any_thread_count(tmp_path: Path):
     rng = np.random.default_rng(15)
     weight = hinm_weight(rng, 130, 600, 16, 0.5)
     x = rng.standard_normal((150, 600)).astype(np.float32)
-    model = tmp_path / "report.mlir"
-    model.write_text(linear_module(x.shape, weight, None))
-    report = subprocess.run([str(sparsec_bin()), str(model), "--emit=report",
-                             "--host-vector-width=16"],
-                            capture_output=True, text=True, timeout=60)
-    assert report.returncode == 0, report.stderr
-    assert "gemm row patterns, 25% of dense work" in report.stdout
-    assert_same_bits_at_1_and_2_threads(tmp_path, weight, x, ["--host-vector-width=16"])
+    flags = ["--host-vector-width=16"]
+    assert "gemm row patterns, 25% of dense work" in linear_report(tmp_path, weight, 150, flags)
+    assert_same_bits_at_1_and_2_threads(tmp_path, weight, x, flags)
 
 
 def test_nm_group_code_permutes_with_vpermps(tmp_path: Path):
@@ -328,6 +329,8 @@ CONV_CASES = [
 CONV_OPTIONS = KERNEL_OPTIONS[1:3] + [
     ["--host-vector-width=8", "--host-sparse-rows=always"],
     ["--host-vector-width=16", "--host-sparse-rows=always"],
+    ["--host-vector-width=8", "--host-row-patterns=always"],
+    ["--host-vector-width=16", "--host-row-patterns=always"],
 ]
 
 

@@ -146,6 +146,23 @@ bool chooseSparseRows(const PackedWeight &packed, StringRef mode) {
   return mode == "always" || (mode == "auto" && preferSparseRows(packed));
 }
 
+/// The row patterns a convolution with groups = 1 runs under the pass's
+/// row-patterns option, if any.
+std::optional<RowPatternWeight>
+chooseConvRowPatterns(const LayerData &data, const PackedWeight &packed,
+                      int64_t rows, int64_t cols, int64_t panelWidth,
+                      StringRef mode) {
+  if (mode == "never")
+    return std::nullopt;
+  RowPatternWeight patterns = packRowPatterns(
+      data.weight->values(),
+      data.bias ? data.bias->values() : ArrayRef<float>(), rows, cols, cols);
+  double keptWork = double(packed.columns.size()) * double(panelWidth);
+  if (mode == "always" || preferRowPatternConv(patterns, keptWork))
+    return patterns;
+  return std::nullopt;
+}
+
 /// The rows of a grouped convolution's block-diagonal GEMM view: output
 /// channel o of group g keeps its nonzero W[o, cl, i, j] at column
 /// ((g * C/G + cl) * KH + i) * KW + j of the full C x KH x KW view.
@@ -413,20 +430,29 @@ struct SparsecCpuLowerLayersPass
     }
     ConvTiling convTiling = ConvTiling::forGemmTiling(tiling);
     PackedWeight packed;
+    std::optional<RowPatternWeight> patterns;
     bool sparse = true;
     if (groups == 1) {
       packed = packLayer(*data, rows, cols, convTiling.channelsPerTile);
+      patterns = chooseConvRowPatterns(*data, packed, rows, cols,
+                                       convTiling.channelsPerTile, rowPatterns);
       sparse = chooseSparseRows(packed, sparseRows);
     }
     OpBuilder b(op);
     Location loc = op.getLoc();
-    std::optional<ConvLayout> layout =
-        buildConvLayout(b, loc, op, convTiling.pixelBlock(sparse));
+    int64_t block = patterns ? rowPatternConvVectors(convTiling.vectorWidth) *
+                                   convTiling.vectorWidth
+                             : convTiling.pixelBlock(sparse);
+    std::optional<ConvLayout> layout = buildConvLayout(b, loc, op, block);
     if (!layout)
       return;
     Epilogue epilogue = Epilogue::collect(op.getResult());
     Value result;
-    if (groups == 1 && !sparse) {
+    if (patterns) {
+      result =
+          emitRowPatternConv(b, loc, module, layout->activations, *patterns,
+                             convTiling, prefix, epilogue.function());
+    } else if (groups == 1 && !sparse) {
       result = emitChannelMajorConv(b, loc, module, layout->activations, packed,
                                     convTiling, prefix, epilogue.function());
     } else {
@@ -496,8 +522,13 @@ std::string sparsec::describeLayerKernel(Operation *layer,
                               double(nonzeros) / double(rows * cols));
       return text;
     }
-    packed = packLayer(*data, rows, cols,
-                       ConvTiling::forGemmTiling(tiling).channelsPerTile);
+    int64_t panelWidth = ConvTiling::forGemmTiling(tiling).channelsPerTile;
+    packed = packLayer(*data, rows, cols, panelWidth);
+    if (std::optional<RowPatternWeight> patterns = chooseConvRowPatterns(
+            *data, packed, rows, cols, panelWidth, modes.rowPatterns))
+      return llvm::formatv("conv row patterns, {0:P0} of dense work",
+                           double(patterns->nonzeros()) / double(rows * cols))
+          .str();
     if (chooseSparseRows(packed, sparseRows)) {
       int64_t nonzeros = sparseRowsOf(packed).columns.size();
       return llvm::formatv("conv sparse rows, {0:P0} of dense work",

@@ -38,45 +38,6 @@ std::pair<int64_t, int64_t> pixelBlocks(const ConvActivations &activations,
   return {std::clamp<int64_t>((length - maxOffset) / block, 0, blocks), blocks};
 }
 
-/// How the channel-tile kernel covers the computed pixels [0, P): full blocks
-/// of NV vectors, then one tile of the vectors left, then fewer pixels than a
-/// vector. Those last pixels run as their own tile with the channels along
-/// the vector lanes (one broadcast activation per pixel and column) when
-/// they are fewer than the channels of a tile and their reads stay inside
-/// the row; otherwise as a last, masked vector of the tail tile. No pixel is
-/// computed twice, so a 1x1 convolution's 7x7 or 14x14 image (49 = 32 + 16
-/// + 1, 196 = 6 x 32 + 4) wastes no lanes on pixels past its end.
-struct PixelTiles {
-  int64_t block = 0, fullBlocks = 0, safeBlocks = 0;
-  int64_t tailStart = 0, tailVectors = 0;
-  bool tailMasked = false;
-  int64_t remainderStart = 0, remainder = 0; ///< the channel-lane tile
-  int64_t computed = 0; ///< pixels per image in the output buffer
-
-  PixelTiles(const ConvActivations &activations, int64_t length, int64_t vw,
-             int64_t nv, int64_t channelsPerTile) {
-    int64_t pixels = activations.pixels;
-    int64_t maxOffset = *llvm::max_element(activations.columnOffsets);
-    // A vector read of [offset + start, offset + start + vw) is unmasked
-    // when it ends inside the row for every column.
-    auto inside = [&](int64_t end) { return maxOffset + end <= length; };
-    block = nv * vw;
-    fullBlocks = pixels / block;
-    safeBlocks =
-        std::clamp<int64_t>((length - maxOffset) / block, 0, fullBlocks);
-    tailStart = fullBlocks * block;
-    tailVectors = (pixels - tailStart) / vw;
-    remainderStart = tailStart + tailVectors * vw;
-    remainder = pixels - remainderStart;
-    if (remainder >= channelsPerTile || !inside(pixels)) {
-      ++tailVectors;
-      remainder = 0;
-    }
-    tailMasked = !inside(tailStart + tailVectors * vw);
-    computed = remainder ? pixels : tailStart + tailVectors * vw;
-  }
-};
-
 class ConvKernelBuilder {
 public:
   ConvKernelBuilder(OpBuilder &b, Location loc, const ConvTiling &tiling,
@@ -397,6 +358,28 @@ private:
 };
 
 } // namespace
+
+PixelTiles::PixelTiles(const ConvActivations &activations, int64_t length,
+                       int64_t vw, int64_t nv, int64_t channelsPerTile) {
+  int64_t pixels = activations.pixels;
+  int64_t maxOffset = *llvm::max_element(activations.columnOffsets);
+  // A vector read of [offset + start, offset + start + vw) is unmasked
+  // when it ends inside the row for every column.
+  auto inside = [&](int64_t end) { return maxOffset + end <= length; };
+  block = nv * vw;
+  fullBlocks = pixels / block;
+  safeBlocks = std::clamp<int64_t>((length - maxOffset) / block, 0, fullBlocks);
+  tailStart = fullBlocks * block;
+  tailVectors = (pixels - tailStart) / vw;
+  remainderStart = tailStart + tailVectors * vw;
+  remainder = pixels - remainderStart;
+  if (remainder > 0 && (remainder >= channelsPerTile || !inside(pixels))) {
+    ++tailVectors;
+    remainder = 0;
+  }
+  tailMasked = !inside(tailStart + tailVectors * vw);
+  computed = remainder ? pixels : tailStart + tailVectors * vw;
+}
 
 ConvTiling ConvTiling::forGemmTiling(const GemmTiling &tiling) {
   int64_t vectorWidth = tiling.vectorWidth;

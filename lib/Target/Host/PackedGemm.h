@@ -188,6 +188,25 @@ struct ConvActivations {
   bool im2col = false; ///< recorded in the decision attribute
 };
 
+/// How a convolution kernel covers the computed pixels [0, P) of an image
+/// whose flat row has `length` floats: full blocks of NV vectors, then one
+/// tile of the vectors left, then fewer pixels than a vector. Those last
+/// pixels run as their own tile with the channels along the vector lanes
+/// (one broadcast activation per pixel and column) when they are fewer than
+/// `channelsPerTile` and their reads stay inside the row; otherwise as a
+/// last, masked vector of the tail tile. No pixel is computed twice, so a
+/// 1x1 convolution's 7x7 or 14x14 image (49 = 32 + 16 + 1, 196 = 6 x 32 +
+/// 4) wastes no lanes on pixels past its end.
+struct PixelTiles {
+  int64_t block = 0, fullBlocks = 0, safeBlocks = 0;
+  int64_t tailStart = 0, tailVectors = 0;
+  bool tailMasked = false;
+  int64_t remainderStart = 0, remainder = 0; ///< the channel-lane tile
+  int64_t computed = 0; ///< pixels per image in the output buffer
+  PixelTiles(const ConvActivations &activations, int64_t length, int64_t vw,
+             int64_t nv, int64_t channelsPerTile);
+};
+
 /// Emits Y[n, o, q] = b[o] + sum_k W[o, k] * flat[n, columnOffsets[k] + q]
 /// for `weight` packed with panelWidth == tiling.channelsPerTile (channel
 /// tiles walking their kept columns); returns Y as an [N, O, Q] tensor with

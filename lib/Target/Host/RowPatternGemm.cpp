@@ -16,10 +16,10 @@ using namespace mlir;
 namespace sparsec {
 
 RowPatternWeight packRowPatterns(ArrayRef<float> weight, ArrayRef<float> bias,
-                                 int64_t rows, int64_t cols) {
+                                 int64_t rows, int64_t cols,
+                                 int64_t chunkCols) {
   constexpr int64_t mr = RowPatternWeight::kPanelRows,
                     patterns = RowPatternWeight::kPatterns;
-  constexpr int64_t chunkCols = RowPatternWeight::kChunkCols;
   RowPatternWeight p;
   p.rows = rows;
   p.cols = cols;
@@ -74,6 +74,102 @@ bool preferRowPatterns(const RowPatternWeight &weight, double cost,
 
 namespace {
 
+/// An scf.for [lower, upper) whose `body` emits at `b`'s insertion point.
+void emitLoop(OpBuilder &b, Location loc, Value lower, Value upper,
+              function_ref<void(Value)> body) {
+  Value one = arith::ConstantIndexOp::create(b, loc, 1);
+  scf::ForOp::create(b, loc, lower, upper, one, ValueRange{},
+                     [&](OpBuilder &nb, Location, Value iv, ValueRange) {
+                       OpBuilder::InsertionGuard guard(b);
+                       b.setInsertionPoint(nb.getInsertionBlock(),
+                                           nb.getInsertionPoint());
+                       body(iv);
+                       scf::YieldOp::create(b, loc);
+                     });
+}
+
+} // namespace
+
+PatternTables createPatternTables(OpBuilder &b, Location loc, ModuleOp module,
+                                  const RowPatternWeight &weight,
+                                  const std::string &prefix) {
+  PatternTables tables;
+  tables.runStarts =
+      createInt32Global(b, loc, module, prefix + "_r", weight.runStarts);
+  tables.valueStarts =
+      createInt32Global(b, loc, module, prefix + "_v", weight.valueStarts);
+  tables.values =
+      createFloatGlobal(b, loc, module, prefix + "_w", weight.values);
+  tables.bias = createFloatGlobal(b, loc, module, prefix + "_b", weight.bias);
+  return tables;
+}
+
+void emitPatternRuns(OpBuilder &b, Location loc, const PatternTables &tables,
+                     Value panelChunk, SmallVector<Value> &acc,
+                     function_ref<SmallVector<Value>(Value entry)> loadColumn) {
+  constexpr int64_t mr = RowPatternWeight::kPanelRows,
+                    patterns = RowPatternWeight::kPatterns;
+  int64_t nv = acc.size() / mr;
+  auto index = [&](int64_t v) -> Value {
+    return arith::ConstantIndexOp::create(b, loc, v);
+  };
+  auto add = [&](Value l, Value r) -> Value {
+    return arith::AddIOp::create(b, loc, l, r);
+  };
+  auto mul = [&](Value l, int64_t r) -> Value {
+    return arith::MulIOp::create(b, loc, l, index(r));
+  };
+  auto loadIndex = [&](Value table, Value at) -> Value {
+    return arith::IndexCastOp::create(
+        b, loc, b.getIndexType(),
+        memref::LoadOp::create(b, loc, table, ValueRange{at}));
+  };
+  Type vecType = acc.front().getType();
+  Value runBase = mul(panelChunk, patterns + 1);
+  Value valueBase = mul(panelChunk, patterns);
+  for (int64_t m = 1; m < patterns; ++m) {
+    SmallVector<int64_t> patternRows;
+    for (int64_t i = 0; i < mr; ++i)
+      if (m & (int64_t(1) << i))
+        patternRows.push_back(i);
+    int64_t count = patternRows.size();
+    Value first = loadIndex(tables.runStarts, add(runBase, index(m)));
+    Value last = loadIndex(tables.runStarts, add(runBase, index(m + 1)));
+    Value valueStart = loadIndex(tables.valueStarts, add(valueBase, index(m)));
+    // Only the pattern's rows' accumulators are carried by its loop.
+    SmallVector<Value> carried;
+    for (int64_t i : patternRows)
+      for (int64_t v = 0; v < nv; ++v)
+        carried.push_back(acc[i * nv + v]);
+    auto loop = scf::ForOp::create(
+        b, loc, first, last, index(1), carried,
+        [&](OpBuilder &nb, Location, Value entry, ValueRange inAcc) {
+          OpBuilder::InsertionGuard guard(b);
+          b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
+          SmallVector<Value> x = loadColumn(entry);
+          Value valueAt =
+              add(valueStart,
+                  mul(arith::SubIOp::create(b, loc, entry, first), count));
+          SmallVector<Value> next;
+          for (int64_t q = 0; q < count; ++q) {
+            Value weightValue = memref::LoadOp::create(
+                b, loc, tables.values, ValueRange{add(valueAt, index(q))});
+            Value splat =
+                vector::BroadcastOp::create(b, loc, vecType, weightValue);
+            for (int64_t v = 0; v < nv; ++v)
+              next.push_back(vector::FMAOp::create(b, loc, splat, x[v],
+                                                   inAcc[q * nv + v]));
+          }
+          scf::YieldOp::create(b, loc, next);
+        });
+    for (auto [q, i] : llvm::enumerate(patternRows))
+      for (int64_t v = 0; v < nv; ++v)
+        acc[i * nv + v] = loop.getResult(q * nv + v);
+  }
+}
+
+namespace {
+
 class RowPatternKernel {
 public:
   RowPatternKernel(OpBuilder &b, Location loc, const RowPatternWeight &weight,
@@ -89,11 +185,9 @@ public:
     this->inputT = inputT;
     this->outputT = outputT;
     std::string p = prefix.str();
-    runStarts = createInt32Global(b, loc, module, p + "_r", w.runStarts);
+    tables = createPatternTables(b, loc, module, w, p);
     columns = createInt32Global(b, loc, module, p + "_c", w.columns);
-    valueStarts = createInt32Global(b, loc, module, p + "_v", w.valueStarts);
-    values = createFloatGlobal(b, loc, module, p + "_w", w.values);
-    bias = createFloatGlobal(b, loc, module, p + "_b", w.bias);
+    bias = tables.bias;
     // One (token tile, block of panels) per iteration, the same
     // instructions whatever thread runs it: the same bits at any thread
     // count.
@@ -129,16 +223,8 @@ private:
         b, loc, b.getIndexType(),
         memref::LoadOp::create(b, loc, table, ValueRange{at}));
   }
-  /// A loop [lower, upper) whose body `body` emits at `b`'s insertion point.
   void forLoop(Value lower, Value upper, function_ref<void(Value)> body) {
-    scf::ForOp::create(b, loc, lower, upper, index(1), ValueRange{},
-                       [&](OpBuilder &nb, Location, Value iv, ValueRange) {
-                         OpBuilder::InsertionGuard guard(b);
-                         b.setInsertionPoint(nb.getInsertionBlock(),
-                                             nb.getInsertionPoint());
-                         body(iv);
-                         scf::YieldOp::create(b, loc);
-                       });
+    emitLoop(b, loc, lower, upper, body);
   }
 
   /// The partial sums of `panel` for the tile: kPanelRows x NV vectors.
@@ -175,7 +261,19 @@ private:
           for (int64_t v = 0; v < nv; ++v)
             acc.push_back(vector::LoadOp::create(
                 b, loc, vecType, outputT, ValueRange{rows[i], tokenIndex[v]}));
-        emitPatterns(add(mul(panel, w.chunks), chunk), tokenIndex, acc);
+        emitPatternRuns(
+            b, loc, tables, add(mul(panel, w.chunks), chunk), acc,
+            [&](Value entry) {
+              Value column = loadIndex(columns, entry);
+              Value zero =
+                  arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0f));
+              SmallVector<Value> x;
+              for (int64_t v = 0; v < nv; ++v)
+                x.push_back(vector::TransferReadOp::create(
+                    b, loc, vecType, inputT, ValueRange{column, tokenIndex[v]},
+                    zero, ArrayRef<bool>{true}));
+              return x;
+            });
         for (int64_t i = 0; i < mr; ++i)
           for (int64_t v = 0; v < nv; ++v)
             vector::StoreOp::create(b, loc, acc[i * nv + v], outputT,
@@ -195,68 +293,14 @@ private:
     });
   }
 
-  /// Every pattern's run of panel chunk `panelChunk` into `acc`.
-  void emitPatterns(Value panelChunk, ArrayRef<Value> tokenIndex,
-                    SmallVector<Value> &acc) {
-    constexpr int64_t mr = RowPatternWeight::kPanelRows,
-                      patterns = RowPatternWeight::kPatterns;
-    Value runBase = mul(panelChunk, patterns + 1);
-    Value valueBase = mul(panelChunk, patterns);
-    for (int64_t m = 1; m < patterns; ++m) {
-      SmallVector<int64_t> patternRows;
-      for (int64_t i = 0; i < mr; ++i)
-        if (m & (int64_t(1) << i))
-          patternRows.push_back(i);
-      int64_t count = patternRows.size();
-      Value first = loadIndex(runStarts, add(runBase, index(m)));
-      Value last = loadIndex(runStarts, add(runBase, index(m + 1)));
-      Value valueStart = loadIndex(valueStarts, add(valueBase, index(m)));
-      // Only the pattern's rows' accumulators are carried by its loop.
-      SmallVector<Value> carried;
-      for (int64_t i : patternRows)
-        for (int64_t v = 0; v < nv; ++v)
-          carried.push_back(acc[i * nv + v]);
-      auto loop = scf::ForOp::create(
-          b, loc, first, last, index(1), carried,
-          [&](OpBuilder &nb, Location, Value entry, ValueRange inAcc) {
-            OpBuilder::InsertionGuard guard(b);
-            b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
-            Value column = loadIndex(columns, entry);
-            Value zero =
-                arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0f));
-            SmallVector<Value> x;
-            for (int64_t v = 0; v < nv; ++v)
-              x.push_back(vector::TransferReadOp::create(
-                  b, loc, vecType, inputT, ValueRange{column, tokenIndex[v]},
-                  zero, ArrayRef<bool>{true}));
-            Value valueAt =
-                add(valueStart,
-                    mul(arith::SubIOp::create(b, loc, entry, first), count));
-            SmallVector<Value> next;
-            for (int64_t q = 0; q < count; ++q) {
-              Value weightValue = memref::LoadOp::create(
-                  b, loc, values, ValueRange{add(valueAt, index(q))});
-              Value splat =
-                  vector::BroadcastOp::create(b, loc, vecType, weightValue);
-              for (int64_t v = 0; v < nv; ++v)
-                next.push_back(vector::FMAOp::create(b, loc, splat, x[v],
-                                                     inAcc[q * nv + v]));
-            }
-            scf::YieldOp::create(b, loc, next);
-          });
-      for (auto [q, i] : llvm::enumerate(patternRows))
-        for (int64_t v = 0; v < nv; ++v)
-          acc[i * nv + v] = loop.getResult(q * nv + v);
-    }
-  }
-
   OpBuilder &b;
   Location loc;
   const RowPatternWeight &w;
   int64_t vw, nv;
   VectorType vecType;
   VectorEpilogue epilogue;
-  Value inputT, outputT, runStarts, columns, valueStarts, values, bias;
+  PatternTables tables;
+  Value inputT, outputT, columns, bias;
 };
 
 } // namespace
@@ -277,22 +321,12 @@ SmallVector<Value> transpose4x4(OpBuilder &b, Location loc,
           shuffle(t1, t3, {0, 1, 4, 5}), shuffle(t1, t3, {2, 3, 6, 7})};
 }
 
-/// An scf.for [lower, upper) whose `body` emits at `b`'s insertion point.
+/// The same with constant bounds; nothing when the range is empty.
 void forEach(OpBuilder &b, Location loc, int64_t lower, int64_t upper,
              function_ref<void(Value)> body) {
-  if (lower >= upper)
-    return;
-  auto index = [&](int64_t v) {
-    return arith::ConstantIndexOp::create(b, loc, v);
-  };
-  scf::ForOp::create(b, loc, index(lower), index(upper), index(1), ValueRange{},
-                     [&](OpBuilder &nb, Location, Value iv, ValueRange) {
-                       OpBuilder::InsertionGuard guard(b);
-                       b.setInsertionPoint(nb.getInsertionBlock(),
-                                           nb.getInsertionPoint());
-                       body(iv);
-                       scf::YieldOp::create(b, loc);
-                     });
+  if (lower < upper)
+    emitLoop(b, loc, arith::ConstantIndexOp::create(b, loc, lower),
+             arith::ConstantIndexOp::create(b, loc, upper), body);
 }
 
 /// xT[k][t] = x[t][k] into a new [K rounded up to 4][`padded`] buffer,

@@ -18,11 +18,13 @@
 #define SPARSEC_LIB_TARGET_HOST_ROWPATTERNGEMM_H
 
 #include "Epilogue.h"
+#include "PackedGemm.h"
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinOps.h"
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 namespace sparsec {
@@ -49,9 +51,12 @@ struct RowPatternWeight {
   int64_t nonzeros() const { return values.size(); }
 };
 
-RowPatternWeight packRowPatterns(llvm::ArrayRef<float> weight,
-                                 llvm::ArrayRef<float> bias, int64_t rows,
-                                 int64_t cols);
+/// Packs `weight` ([rows][cols], row-major) in chunks of `chunkCols`
+/// columns.
+RowPatternWeight
+packRowPatterns(llvm::ArrayRef<float> weight, llvm::ArrayRef<float> bias,
+                int64_t rows, int64_t cols,
+                int64_t chunkCols = RowPatternWeight::kChunkCols);
 
 /// Whether auto mode runs `weight` (with `tokens` tokens and vectors of
 /// `vectorWidth` lanes) as row patterns: enough tokens to fill the lanes,
@@ -59,6 +64,49 @@ RowPatternWeight packRowPatterns(llvm::ArrayRef<float> weight,
 /// `cost` (the best other kernel's, in dense MACs per token).
 bool preferRowPatterns(const RowPatternWeight &weight, double cost,
                        int64_t tokens, int64_t vectorWidth);
+
+/// The compile-time tables of a RowPatternWeight as private globals (run
+/// starts `_r`, value starts `_v`, values `_w`, bias `_b`).
+struct PatternTables {
+  mlir::Value runStarts, valueStarts, values, bias;
+};
+PatternTables createPatternTables(mlir::OpBuilder &b, mlir::Location loc,
+                                  mlir::ModuleOp module,
+                                  const RowPatternWeight &weight,
+                                  const std::string &prefix);
+
+/// Every pattern's run of `panelChunk` (a panel's chunk: the index of its
+/// runs in the tables) into `acc` (4 rows x NV vectors): per pattern a loop
+/// over its entries; `loadColumn(entry)` emits the NV activation vectors of
+/// the entry's column, which multiply the broadcast weights of the
+/// pattern's rows.
+void emitPatternRuns(
+    mlir::OpBuilder &b, mlir::Location loc, const PatternTables &tables,
+    mlir::Value panelChunk, llvm::SmallVector<mlir::Value> &acc,
+    llvm::function_ref<llvm::SmallVector<mlir::Value>(mlir::Value entry)>
+        loadColumn);
+
+/// Whether auto mode runs a convolution's `weight` (packed in one chunk) as
+/// row patterns: its nonzeros, at the measured cost of a pattern MAC,
+/// cheaper than the channel tiles' `keptWork` MACs per pixel.
+bool preferRowPatternConv(const RowPatternWeight &weight, double keptWork);
+
+/// Emits a convolution's GEMM on `activations` (ConvLayout.h) with `weight`
+/// packed in one chunk: Y as [N, O, Q] like emitChannelMajorConv, Q the
+/// pixels covered by tiles of 4 (2 with 8 lanes) vectors. Kind
+/// conv_row_patterns.
+mlir::Value emitRowPatternConv(mlir::OpBuilder &b, mlir::Location loc,
+                               mlir::ModuleOp module,
+                               const ConvActivations &activations,
+                               const RowPatternWeight &weight,
+                               const ConvTiling &tiling,
+                               llvm::StringRef symbolPrefix,
+                               const VectorEpilogue &epilogue = nullptr);
+
+/// Pixel vectors per tile of emitRowPatternConv for `vectorWidth` lanes.
+inline int64_t rowPatternConvVectors(int64_t vectorWidth) {
+  return vectorWidth == 8 ? 2 : 4;
+}
 
 /// Emits the layer for `input` ([T, K] f32 tensor); returns y as [T, R].
 /// The yT buffer's memref.alloc carries `sparsec.cpu.kernel` (kind

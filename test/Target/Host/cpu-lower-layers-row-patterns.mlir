@@ -1,6 +1,6 @@
-// RUN: sparsec-opt %s --sparsec-cpu-lower-layers="vector-width=4 row-patterns=always" -canonicalize | FileCheck %s
-// RUN: sparsec-opt %s --sparsec-cpu-lower-layers="vector-width=4 row-patterns=auto" | FileCheck %s --check-prefix=AUTO
-// RUN: sparsec-opt %s --sparsec-cpu-lower-layers="vector-width=4" | FileCheck %s --check-prefix=NEVER
+// RUN: sparsec-opt %s --split-input-file --sparsec-cpu-lower-layers="vector-width=4 row-patterns=always" -canonicalize | FileCheck %s
+// RUN: sparsec-opt %s --split-input-file --sparsec-cpu-lower-layers="vector-width=4 row-patterns=auto" | FileCheck %s --check-prefix=AUTO
+// RUN: sparsec-opt %s --split-input-file --sparsec-cpu-lower-layers="vector-width=4" | FileCheck %s --check-prefix=NEVER
 
 // Rows in panels of four (rows 0-3, then row 4 and three empty rows). Per
 // panel, each column's pattern is the set of rows it feeds: in panel 0,
@@ -39,7 +39,9 @@
 // CHECK: bufferization.to_tensor %[[Y]] restrict writable : memref<3x5xf32> to tensor<3x5xf32>
 // Three tokens do not fill a tile's vectors: auto keeps the channel tiles
 // (one panel of 8 features keeping all 3 columns), as does the default.
+// AUTO-LABEL: func.func @patterns
 // AUTO: kind = "dense"
+// NEVER-LABEL: func.func @patterns
 // NEVER: kind = "dense"
 func.func @patterns(%x: tensor<3x3xf32>) -> tensor<3x5xf32> {
   %w = arith.constant dense<[[1.0, 0.0, 2.0], [0.0, 3.0, 0.0], [4.0, 0.0, 0.0],
@@ -47,4 +49,36 @@ func.func @patterns(%x: tensor<3x3xf32>) -> tensor<3x5xf32> {
   %b = arith.constant dense<[0.5, 1.5, 2.5, 3.5, 4.5]> : tensor<5xf32>
   %y = sparsec.linear %x, %w, %b : (tensor<3x3xf32>, tensor<5x3xf32>, tensor<5xf32>) -> tensor<3x5xf32>
   return %y : tensor<3x5xf32>
+}
+
+// -----
+
+// A convolution's GEMM view runs the same patterns with its pixels already
+// along the vectors: the weight above as a 1x1 convolution (same tables),
+// and _x the activation offset of each entry's column (column c starts at
+// c * 10 in the 2x5 image). Auto takes it: 6 nonzeros at 1.5 dense MACs
+// each against 2 panels x 4 channels x 3 columns. The 10 pixels are one
+// tile of 3 vectors of 4, the last one's reads masked past the image.
+// CHECK-LABEL: memref.global "private" constant @__sparsec_cpu_layer0_x : memref<5xi32> = dense<[20, 10, 0, 10, 20]>
+// CHECK-LABEL: func.func @conv_patterns
+// CHECK: %[[OUT:.*]] = memref.alloc() {alignment = 64 : i64, sparsec.cpu.kernel = {im2col = false, kind = "conv_row_patterns", nonzeros = 6 : i64, panels = 2 : i64, tile_pixel_vectors = 4 : i64, vector_width = 4 : i64}} : memref<1x8x12xf32>
+// CHECK: scf.parallel
+// CHECK: scf.for {{.*}} iter_args({{.*}}) -> (vector<4xf32>, vector<4xf32>, vector<4xf32>)
+// CHECK: vector.transfer_read %{{.*}} : tensor<1x30xf32>, vector<4xf32>
+// CHECK: } {sparsec.cpu.kernel_loop}
+// Rows 5-7 of the last panel and the pixels past 10 are sliced off. Without
+// row patterns this weight is sparse enough for the row-sparse form.
+// CHECK: tensor.extract_slice %{{.*}}[0, 0, 0] [1, 5, 12] [1, 1, 1] : tensor<1x8x12xf32> to tensor<1x5x12xf32>
+// AUTO-LABEL: func.func @conv_patterns
+// AUTO: kind = "conv_row_patterns"
+// NEVER-LABEL: func.func @conv_patterns
+// NEVER: kind = "conv_sparse_rows"
+func.func @conv_patterns(%x: tensor<1x3x2x5xf32>) -> tensor<1x5x2x5xf32> {
+  %w = arith.constant dense<[[[[1.0]], [[0.0]], [[2.0]]], [[[0.0]], [[3.0]], [[0.0]]],
+                             [[[4.0]], [[0.0]], [[0.0]]], [[[0.0]], [[0.0]], [[0.0]]],
+                             [[[0.0]], [[5.0]], [[6.0]]]]> : tensor<5x3x1x1xf32>
+  %y = sparsec.conv2d %x, %w {strides = array<i64: 1, 1>, pads = array<i64: 0, 0, 0, 0>,
+      dilations = array<i64: 1, 1>, groups = 1 : i64}
+      : (tensor<1x3x2x5xf32>, tensor<5x3x1x1xf32>) -> tensor<1x5x2x5xf32>
+  return %y : tensor<1x5x2x5xf32>
 }
