@@ -149,16 +149,21 @@ bool chooseSparseRows(const PackedWeight &packed, StringRef mode) {
 /// The row patterns a convolution with groups = 1 runs under the pass's
 /// row-patterns option, if any.
 std::optional<RowPatternWeight>
-chooseConvRowPatterns(const LayerData &data, const PackedWeight &packed,
-                      int64_t rows, int64_t cols, int64_t panelWidth,
-                      StringRef mode) {
+chooseConvRowPatterns(Conv2DOp op, const LayerData &data,
+                      const PackedWeight &packed, int64_t panelWidth,
+                      int64_t vectorWidth, StringRef mode) {
   if (mode == "never")
     return std::nullopt;
+  int64_t rows = op.getNumRows(), cols = op.getReductionSize();
   RowPatternWeight patterns = packRowPatterns(
       data.weight->values(),
       data.bias ? data.bias->values() : ArrayRef<float>(), rows, cols, cols);
+  RankedTensorType outType = op.getResult().getType();
   double keptWork = double(packed.columns.size()) * double(panelWidth);
-  if (mode == "always" || preferRowPatternConv(patterns, keptWork))
+  if (mode == "always" ||
+      preferRowPatternConv(patterns, keptWork,
+                           outType.getDimSize(2) * outType.getDimSize(3),
+                           vectorWidth))
     return patterns;
   return std::nullopt;
 }
@@ -434,8 +439,9 @@ struct SparsecCpuLowerLayersPass
     bool sparse = true;
     if (groups == 1) {
       packed = packLayer(*data, rows, cols, convTiling.channelsPerTile);
-      patterns = chooseConvRowPatterns(*data, packed, rows, cols,
-                                       convTiling.channelsPerTile, rowPatterns);
+      patterns =
+          chooseConvRowPatterns(op, *data, packed, convTiling.channelsPerTile,
+                                convTiling.vectorWidth, rowPatterns);
       sparse = chooseSparseRows(packed, sparseRows);
     }
     OpBuilder b(op);
@@ -524,8 +530,9 @@ std::string sparsec::describeLayerKernel(Operation *layer,
     }
     int64_t panelWidth = ConvTiling::forGemmTiling(tiling).channelsPerTile;
     packed = packLayer(*data, rows, cols, panelWidth);
-    if (std::optional<RowPatternWeight> patterns = chooseConvRowPatterns(
-            *data, packed, rows, cols, panelWidth, modes.rowPatterns))
+    if (std::optional<RowPatternWeight> patterns =
+            chooseConvRowPatterns(conv, *data, packed, panelWidth,
+                                  tiling.vectorWidth, modes.rowPatterns))
       return llvm::formatv("conv row patterns, {0:P0} of dense work",
                            double(patterns->nonzeros()) / double(rows * cols))
           .str();

@@ -114,11 +114,20 @@ private:
 
 } // namespace
 
-bool preferRowPatternConv(const RowPatternWeight &weight, double keptWork) {
-  // A pattern MAC costs about 1.5 channel-tile MACs (the broadcast of each
-  // weight and the loop per pattern; bench/results/cpu_conv.md).
-  constexpr double patternMacCost = 1.5;
-  return double(weight.nonzeros()) * patternMacCost < keptWork;
+bool preferRowPatternConv(const RowPatternWeight &weight, double keptWork,
+                          int64_t pixels, int64_t vectorWidth) {
+  // Per pixel, in channel-tile MACs: a pattern MAC costs about 1.5 (the
+  // broadcast of each weight), on the pixels rounded up to whole vectors
+  // (the channel tiles compute exactly the pixels), and each of a panel's
+  // 15 pattern loops about 7.5 more (30 cycles of a 64-pixel tile, one
+  // 16-lane FMA a cycle). Fitted to bench/results/cpu_conv.md: 2:4 pays on
+  // 3x3 layers (1.2-1.6x) and loses on 1x1 layers on 7x7 images.
+  constexpr double patternMacCost = 1.5, loopCost = 15 * 7.5;
+  int64_t computed = (pixels + vectorWidth - 1) / vectorWidth * vectorWidth;
+  double cost = double(weight.nonzeros()) * patternMacCost * double(computed) /
+                    double(pixels) +
+                double(weight.panels) * loopCost;
+  return cost < keptWork;
 }
 
 Value emitRowPatternConv(OpBuilder &b, Location loc, ModuleOp module,

@@ -86,10 +86,12 @@ void emitPatternRuns(
     llvm::function_ref<llvm::SmallVector<mlir::Value>(mlir::Value entry)>
         loadColumn);
 
-/// Whether auto mode runs a convolution's `weight` (packed in one chunk) as
-/// row patterns: its nonzeros, at the measured cost of a pattern MAC,
+/// Whether auto mode runs a convolution's `weight` (packed in one chunk,
+/// `pixels` output pixels per image, vectors of `vectorWidth` lanes) as row
+/// patterns: its nonzeros and pattern loops, at their measured costs,
 /// cheaper than the channel tiles' `keptWork` MACs per pixel.
-bool preferRowPatternConv(const RowPatternWeight &weight, double keptWork);
+bool preferRowPatternConv(const RowPatternWeight &weight, double keptWork,
+                          int64_t pixels, int64_t vectorWidth);
 
 /// Emits a convolution's GEMM on `activations` (ConvLayout.h) with `weight`
 /// packed in one chunk: Y as [N, O, Q] like emitChannelMajorConv, Q the
