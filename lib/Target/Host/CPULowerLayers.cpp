@@ -125,6 +125,11 @@ LinearKernel chooseLinearKernel(const LayerData &data, int64_t rows,
                    preferNMGroups(*groups, cost / denseWork, tokens,
                                   kernel.groupTiling))) {
       cost = std::min(cost, groups->workShare() * kNMGroupSlotCost * denseWork);
+      // Bytes for the lane indices only where the weights' bytes bound the
+      // layer: widening them costs a µop on the permute pipes, which bound
+      // it otherwise (BERT shapes at 2:4: 1.40x of dense with i32 lanes,
+      // 1.14-1.22x with bytes).
+      groups->byteLanes = tokens < 2 * kernel.groupTiling.tileTokens;
       kernel.groups = std::move(groups);
     }
   }

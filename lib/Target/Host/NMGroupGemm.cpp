@@ -95,9 +95,10 @@ std::optional<NMGroupWeight> packNMGroups(ArrayRef<float> weight,
 bool preferNMGroups(const NMGroupWeight &weight, double keptShare,
                     int64_t tokens, const NMGroupTiling &tiling) {
   // With few tokens the layer is bound by the weights' bytes: per group of
-  // four columns a row moves 4 + 1 bytes per slot (value and lane byte)
-  // against 16 of its kept dense columns, so 2:4 moves 0.625x of the dense
-  // bytes (a 1024-4096-4096-1000 MLP at batch 1: 3.7 -> 2.0 ms, 1.8x).
+  // four columns a row moves 4 + 1 bytes per slot (value and lane byte,
+  // NMGroupWeight::byteLanes) against 16 of its kept dense columns, so 2:4
+  // moves 0.625x of the dense bytes (a 1024-4096-4096-1000 MLP at batch 1:
+  // 3.7 -> 2.0 ms, 1.8x).
   constexpr double slotBytes = 5.0, denseGroupBytes = 16.0;
   if (tokens < 2 * tiling.tileTokens)
     return double(weight.slots) * slotBytes < denseGroupBytes * keptShare;
@@ -127,7 +128,11 @@ public:
     packActivations();
     std::string p = prefix.str();
     values = createFloatGlobal(b, loc, module, p + "_w", w.values);
-    lanes = createInt8Global(b, loc, module, p + "_l", w.lanes);
+    lanes = w.byteLanes
+                ? createInt8Global(b, loc, module, p + "_l", w.lanes)
+                : createInt32Global(
+                      b, loc, module, p + "_l",
+                      std::vector<int32_t>(w.lanes.begin(), w.lanes.end()));
     bias = createFloatGlobal(b, loc, module, p + "_b", w.bias);
     if (w.tailColumns > 0)
       tail = createFloatGlobal(b, loc, module, p + "_t", w.tail);
@@ -246,11 +251,15 @@ private:
         Value at = add(mul(add(firstRow, s), w.panelWidth), j * vw);
         weights.push_back(
             vector::LoadOp::create(b, loc, vecType, values, ValueRange{at}));
-        // Bytes in memory (a quarter of the index traffic), i32 for the
-        // permute.
-        indices.push_back(arith::ExtUIOp::create(
-            b, loc, laneType,
-            vector::LoadOp::create(b, loc, byteType, lanes, ValueRange{at})));
+        indices.push_back(
+            w.byteLanes ? arith::ExtUIOp::create(
+                              b, loc, laneType,
+                              vector::LoadOp::create(b, loc, byteType, lanes,
+                                                     ValueRange{at}))
+                              .getResult()
+                        : vector::LoadOp::create(b, loc, laneType, lanes,
+                                                 ValueRange{at})
+                              .getResult());
       }
     Value zero = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0));
     auto quadType = VectorType::get({4}, b.getF32Type());
@@ -332,6 +341,8 @@ Value emitNMGroupGemm(OpBuilder &b, Location loc, ModuleOp module, Value input,
           b.getNamedAttr("slots", b.getI64IntegerAttr(weight.slots)),
           b.getNamedAttr("tail_columns",
                          b.getI64IntegerAttr(weight.tailColumns)),
+          b.getNamedAttr("lane_bytes",
+                         b.getI64IntegerAttr(weight.byteLanes ? 1 : 4)),
           b.getNamedAttr("vector_width",
                          b.getI64IntegerAttr(tiling.vectorWidth)),
           b.getNamedAttr("tile_tokens", b.getI64IntegerAttr(tiling.tileTokens)),

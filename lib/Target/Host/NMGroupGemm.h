@@ -41,8 +41,12 @@ struct NMGroupWeight {
   /// [panels][groups][slots][NR]: a row's nonzeros of a group in column
   /// order, zeros in unused slots and past `rows`.
   std::vector<float> values;
-  /// Same shape: each value's column within its group (0 to 3), a byte.
+  /// Same shape: each value's column within its group (0 to 3).
   std::vector<int8_t> lanes;
+  /// Whether the kernel reads the lane indices as bytes (a quarter of the
+  /// index traffic, for layers bound by the weights' bytes) or as i32 (no
+  /// widening µop on the permute pipes, for layers bound by them).
+  bool byteLanes = false;
   /// [panels][tailColumns][NR].
   std::vector<float> tail;
   /// [panels * NR], zeros past `rows` (all zeros without a bias).
