@@ -97,15 +97,36 @@ std::optional<ConvLayout> im2colLayout(OpBuilder &b, Location loc,
 
 } // namespace
 
+bool prefersIm2col(Conv2DOp op) {
+  ArrayRef<int64_t> pads = op.getPads(), strides = op.getStrides(),
+                    dilations = op.getDilations();
+  // A stride with a dilation: taps of one phase are not contiguous.
+  if ((strides[0] > 1 && dilations[0] > 1) ||
+      (strides[1] > 1 && dilations[1] > 1))
+    return true;
+  // Small images waste a large share of each row on garbage columns (a
+  // 3x3 kernel on 7x7 pixels computes 9 per 7): there the im2col copy
+  // costs less than the FMAs it saves (measured 11 % faster on ResNet's
+  // 7x7 layers, neutral at 14x14: bench/results/cpu_conv.md).
+  int64_t paddedWidth =
+      op.getInput().getType().getDimSize(3) + pads[1] + pads[3];
+  int64_t ow = op.getResult().getType().getDimSize(3);
+  return strides[0] == 1 && strides[1] == 1 &&
+         5 * (paddedWidth - ow) >= paddedWidth;
+}
+
 std::optional<ConvLayout> buildConvLayout(OpBuilder &b, Location loc,
                                           Conv2DOp op, int64_t block) {
   ArrayRef<int64_t> pads = op.getPads(), strides = op.getStrides(),
                     dilations = op.getDilations();
   Axis rowsAxis{strides[0], dilations[0]}, colsAxis{strides[1], dilations[1]};
-  // A stride with a dilation: taps of one phase are not contiguous.
+  // A stride with a dilation has no other layout.
   if ((rowsAxis.stride > 1 && rowsAxis.dilation > 1) ||
       (colsAxis.stride > 1 && colsAxis.dilation > 1))
     return im2colLayout(b, loc, op);
+  if (prefersIm2col(op))
+    if (std::optional<ConvLayout> layout = im2colLayout(b, loc, op))
+      return layout;
 
   RankedTensorType inType = op.getInput().getType();
   RankedTensorType outType = op.getResult().getType();
@@ -130,14 +151,6 @@ std::optional<ConvLayout> buildConvLayout(OpBuilder &b, Location loc,
   if (copies)
     planeRows = std::max<int64_t>(
         planeRows, llvm::divideCeil(maxShift + computed, planeCols));
-  // Small images waste a large share of each row on garbage columns (a
-  // 3x3 kernel on 7x7 pixels computes 9 per 7): there the im2col copy
-  // costs less than the FMAs it saves (measured 11 % faster on ResNet's
-  // 7x7 layers, neutral at 14x14: bench/results/cpu_conv.md).
-  int64_t ow = outType.getDimSize(3);
-  if (sh == 1 && sw == 1 && 5 * (planeCols - ow) >= planeCols)
-    if (std::optional<ConvLayout> layout = im2colLayout(b, loc, op))
-      return layout;
   int64_t planeSize = planeRows * planeCols;
   if (c * sh * sw * planeSize >= std::numeric_limits<int32_t>::max())
     return std::nullopt;

@@ -26,6 +26,11 @@ struct ConvLayout {
   int64_t rowWidth = 0; ///< pixels per computed output row
 };
 
+/// Whether buildConvLayout copies `op`'s input into its im2col matrix (a
+/// stride with a dilation on the same axis; a small image whose padded rows
+/// would be a fifth garbage or more), as long as its offsets fit 32 bits.
+bool prefersIm2col(Conv2DOp op);
+
 /// Emits, at `b`'s insertion point, the copies (padding, phase planes or
 /// im2col) that give `op`'s input the layout above, for a kernel that
 /// computes pixels in blocks of `block`. Empty when an offset would not fit
