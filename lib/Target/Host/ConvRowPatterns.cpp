@@ -119,10 +119,12 @@ bool preferRowPatternConv(const RowPatternWeight &weight, double keptWork,
   // Per pixel, in channel-tile MACs: a pattern MAC costs about 1.5 (the
   // broadcast of each weight), on the pixels rounded up to whole vectors
   // (the channel tiles compute exactly the pixels), and each of a panel's
-  // 15 pattern loops about 7.5 more (30 cycles of a 64-pixel tile, one
-  // 16-lane FMA a cycle). Fitted to bench/results/cpu_conv.md: 2:4 pays on
-  // 3x3 layers (1.2-1.6x) and loses on 1x1 layers on 7x7 images.
-  constexpr double patternMacCost = 1.5, loopCost = 15 * 7.5;
+  // 15 pattern loops about 2.5 more (10 cycles of a 64-pixel tile, one
+  // 16-lane FMA a cycle). Fitted to bench/results/cpu_conv.md: 2:4 and
+  // HiNM pay on 3x3 layers and on ResNet's stem (147 columns: 1.6x over the
+  // channel tiles at HiNM 75 %), and break even on 1x1 layers on 7x7
+  // images.
+  constexpr double patternMacCost = 1.5, loopCost = 15 * 2.5;
   int64_t computed = (pixels + vectorWidth - 1) / vectorWidth * vectorWidth;
   double cost = double(weight.nonzeros()) * patternMacCost * double(computed) /
                     double(pixels) +
