@@ -60,7 +60,12 @@ def SparsecCpuLowerLayers
     `auto` takes it with at least four vectors of tokens when its nonzeros
     (about 1.6 dense MACs each, measured) cost less than the other
     kernels; the decision is `kind = "row_patterns"` with `panels`,
-    `nonzeros`.
+    `nonzeros`. Convolutions (groups = 1) run the same patterns with their
+    pixels along the lanes (`kind = "conv_row_patterns"`), chosen by the
+    nonzeros at about 1.5 channel-tile MACs each plus each panel's 15
+    pattern loops, and not on an im2col matrix larger than half of L2.
+    Depthwise convolutions run a direct kernel (`kind = "conv_depthwise"`:
+    one pass over the NCHW input, padding handled at compile time).
 
     The output buffer's `memref.alloc` records the decision:
     `sparsec.cpu.kernel = {kind = "dense" | "kept_columns", panels,
@@ -101,10 +106,10 @@ def SparsecCpuLowerLayers
            "tiles), always, never">,
     Option<"rowPatterns", "row-patterns", "std::string",
            /*default=*/"\"never\"",
-           "When a sparse linear layer runs the row-pattern kernel (tokens "
-           "along the lanes; rows in panels of four, each column's code "
-           "specialised to which of the four it feeds): auto (enough tokens "
-           "and fewer MACs than the channel tiles by its measured cost), "
+           "When a sparse linear layer or convolution runs the row-pattern "
+           "kernel (tokens or pixels along the lanes; rows in panels of "
+           "four, each column's code specialised to which of the four it "
+           "feeds): auto (when its measured cost beats the other kernels'), "
            "always, never">
   ];
 }
