@@ -191,9 +191,7 @@ private:
     Value entry =
         dense ? arith::SubIOp::create(b, loc, packedRow, first).getResult()
               : packedRow;
-    return arith::IndexCastOp::create(
-        b, loc, b.getIndexType(),
-        memref::LoadOp::create(b, loc, columnOffsets, ValueRange{entry}));
+    return kernel::loadIndex(b, loc, columnOffsets, entry);
   }
 
   /// The last pixels, fewer than the tile's channels, with the channels
@@ -305,9 +303,7 @@ public:
 private:
   Value index(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
   Value loadIndex(Value table, Value at) {
-    return arith::IndexCastOp::create(
-        b, loc, b.getIndexType(),
-        memref::LoadOp::create(b, loc, table, ValueRange{at}));
+    return kernel::loadIndex(b, loc, table, at);
   }
 
   void emitRow(Value input, Value image, Value row, Value pixel, Value starts,

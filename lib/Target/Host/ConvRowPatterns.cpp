@@ -83,9 +83,7 @@ private:
     }
     // One chunk of columns: the panel's runs start at panel * 17.
     emitPatternRuns(b, loc, tables, panel, acc, [&](Value entry) {
-      Value offset = arith::IndexCastOp::create(
-          b, loc, b.getIndexType(),
-          memref::LoadOp::create(b, loc, offsets, ValueRange{entry}));
+      Value offset = kernel::loadIndex(b, loc, offsets, entry);
       Value zero = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0f));
       SmallVector<Value> x;
       for (int64_t v = 0; v < vectors; ++v)

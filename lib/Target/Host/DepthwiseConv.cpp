@@ -107,14 +107,8 @@ private:
       SmallVector<int64_t> all;
       for (int64_t i = 0; i < rows.taps; ++i)
         all.push_back(i);
-      scf::ForOp::create(
-          b, loc, index(first), index(last), index(1), ValueRange{},
-          [&](OpBuilder &nb, Location, Value y, ValueRange) {
-            OpBuilder::InsertionGuard guard(b);
-            b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
-            emitRow(y, all);
-            scf::YieldOp::create(b, loc);
-          });
+      kernel::forLoop(b, loc, index(first), index(last), 1,
+                      [&](Value y) { emitRow(y, all); });
     }
     for (int64_t y = std::max(first, last); y < rows.out; ++y)
       emitRow(index(y), tapRowsOf(y));
@@ -155,16 +149,10 @@ private:
       if (end - c >= 2) {
         // A run of plain chunks: one loop with the chunk's first pixel
         // computed at run time.
-        scf::ForOp::create(
-            b, loc, index(c), index(end), index(1), ValueRange{},
-            [&](OpBuilder &nb, Location, Value chunk, ValueRange) {
-              OpBuilder::InsertionGuard guard(b);
-              b.setInsertionPoint(nb.getInsertionBlock(),
-                                  nb.getInsertionPoint());
-              Value x0 = arith::MulIOp::create(b, loc, chunk, index(nv * vw));
-              emitChunk(y, tapRows, inRows, x0, std::nullopt, nv);
-              scf::YieldOp::create(b, loc);
-            });
+        kernel::forLoop(b, loc, index(c), index(end), 1, [&](Value chunk) {
+          Value x0 = arith::MulIOp::create(b, loc, chunk, index(nv * vw));
+          emitChunk(y, tapRows, inRows, x0, std::nullopt, nv);
+        });
         c = end;
         continue;
       }

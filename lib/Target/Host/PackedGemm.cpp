@@ -153,6 +153,24 @@ bool preferSparseRows(const PackedWeight &weight) {
 
 namespace kernel {
 
+Value loadIndex(OpBuilder &b, Location loc, Value table, Value at) {
+  return arith::IndexCastOp::create(
+      b, loc, b.getIndexType(),
+      memref::LoadOp::create(b, loc, table, ValueRange{at}));
+}
+
+void forLoop(OpBuilder &b, Location loc, Value lower, Value upper, int64_t step,
+             function_ref<void(Value iv)> body) {
+  scf::ForOp::create(
+      b, loc, lower, upper, arith::ConstantIndexOp::create(b, loc, step),
+      ValueRange{}, [&](OpBuilder &nb, Location, Value iv, ValueRange) {
+        OpBuilder::InsertionGuard guard(b);
+        b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
+        body(iv);
+        scf::YieldOp::create(b, loc);
+      });
+}
+
 std::pair<Value, Value> panelRows(OpBuilder &b, Location loc, Value panel,
                                   bool dense, int64_t cols, Value offsets) {
   auto index = [&](int64_t v) {
@@ -162,21 +180,16 @@ std::pair<Value, Value> panelRows(OpBuilder &b, Location loc, Value panel,
     Value first = arith::MulIOp::create(b, loc, panel, index(cols));
     return {first, arith::AddIOp::create(b, loc, first, index(cols))};
   }
-  auto load = [&](Value at) -> Value {
-    return arith::IndexCastOp::create(
-        b, loc, b.getIndexType(),
-        memref::LoadOp::create(b, loc, offsets, ValueRange{at}));
-  };
-  return {load(panel), load(arith::AddIOp::create(b, loc, panel, index(1)))};
+  return {loadIndex(b, loc, offsets, panel),
+          loadIndex(b, loc, offsets,
+                    arith::AddIOp::create(b, loc, panel, index(1)))};
 }
 
 Value keptColumn(OpBuilder &b, Location loc, Value row, Value first, bool dense,
                  Value columns) {
   if (dense)
     return arith::SubIOp::create(b, loc, row, first);
-  return arith::IndexCastOp::create(
-      b, loc, b.getIndexType(),
-      memref::LoadOp::create(b, loc, columns, ValueRange{row}));
+  return loadIndex(b, loc, columns, row);
 }
 
 Value tailMask(OpBuilder &b, Location loc, int64_t bound, Value start,
@@ -232,14 +245,7 @@ void fullTileLoop(OpBuilder &b, Location loc, int64_t count, int64_t tile,
   auto index = [&](int64_t v) {
     return arith::ConstantIndexOp::create(b, loc, v);
   };
-  scf::ForOp::create(
-      b, loc, index(0), index(count / tile * tile), index(tile), ValueRange{},
-      [&](OpBuilder &nb, Location, Value first, ValueRange) {
-        OpBuilder::InsertionGuard guard(b);
-        b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
-        body(first);
-        scf::YieldOp::create(b, loc);
-      });
+  forLoop(b, loc, index(0), index(count / tile * tile), tile, body);
 }
 
 void store(OpBuilder &b, Location loc, Value value, Value memref, ValueRange at,

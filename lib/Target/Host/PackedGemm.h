@@ -112,6 +112,14 @@ mlir::Value keptColumn(mlir::OpBuilder &b, mlir::Location loc, mlir::Value row,
 /// `bound`: min(max(bound - start, 0), lanes) leading ones.
 mlir::Value tailMask(mlir::OpBuilder &b, mlir::Location loc, int64_t bound,
                      mlir::Value start, int64_t lanes);
+/// Element `at` of an int32 table, as an index.
+mlir::Value loadIndex(mlir::OpBuilder &b, mlir::Location loc, mlir::Value table,
+                      mlir::Value at);
+/// An scf.for [lower, upper) with step `step` and no results; `body` emits
+/// one iteration at `b`'s insertion point (inside the loop while it runs).
+void forLoop(mlir::OpBuilder &b, mlir::Location loc, mlir::Value lower,
+             mlir::Value upper, int64_t step,
+             llvm::function_ref<void(mlir::Value iv)> body);
 /// A kernel's scf.parallel over [lower, upper) with unit steps, tagged
 /// (sparsec.cpu.kernel_loop) so that sparsec-cpu-shape-parallel-loops
 /// leaves it as the kernel built it; `body` emits one iteration at `b`'s

@@ -72,24 +72,6 @@ bool preferRowPatterns(const RowPatternWeight &weight, double cost,
   return double(weight.nonzeros()) * patternMacCost < cost;
 }
 
-namespace {
-
-/// An scf.for [lower, upper) whose `body` emits at `b`'s insertion point.
-void emitLoop(OpBuilder &b, Location loc, Value lower, Value upper,
-              function_ref<void(Value)> body) {
-  Value one = arith::ConstantIndexOp::create(b, loc, 1);
-  scf::ForOp::create(b, loc, lower, upper, one, ValueRange{},
-                     [&](OpBuilder &nb, Location, Value iv, ValueRange) {
-                       OpBuilder::InsertionGuard guard(b);
-                       b.setInsertionPoint(nb.getInsertionBlock(),
-                                           nb.getInsertionPoint());
-                       body(iv);
-                       scf::YieldOp::create(b, loc);
-                     });
-}
-
-} // namespace
-
 PatternTables createPatternTables(OpBuilder &b, Location loc, ModuleOp module,
                                   const RowPatternWeight &weight,
                                   const std::string &prefix) {
@@ -119,10 +101,8 @@ void emitPatternRuns(OpBuilder &b, Location loc, const PatternTables &tables,
   auto mul = [&](Value l, int64_t r) -> Value {
     return arith::MulIOp::create(b, loc, l, index(r));
   };
-  auto loadIndex = [&](Value table, Value at) -> Value {
-    return arith::IndexCastOp::create(
-        b, loc, b.getIndexType(),
-        memref::LoadOp::create(b, loc, table, ValueRange{at}));
+  auto loadIndex = [&](Value table, Value at) {
+    return kernel::loadIndex(b, loc, table, at);
   };
   Type vecType = acc.front().getType();
   Value runBase = mul(panelChunk, patterns + 1);
@@ -187,7 +167,6 @@ public:
     std::string p = prefix.str();
     tables = createPatternTables(b, loc, module, w, p);
     columns = createInt32Global(b, loc, module, p + "_c", w.columns);
-    bias = tables.bias;
     // One (token tile, block of panels) per iteration, the same
     // instructions whatever thread runs it: the same bits at any thread
     // count.
@@ -219,12 +198,10 @@ private:
     return arith::MulIOp::create(b, loc, a, index(c));
   }
   Value loadIndex(Value table, Value at) {
-    return arith::IndexCastOp::create(
-        b, loc, b.getIndexType(),
-        memref::LoadOp::create(b, loc, table, ValueRange{at}));
+    return kernel::loadIndex(b, loc, table, at);
   }
   void forLoop(Value lower, Value upper, function_ref<void(Value)> body) {
-    emitLoop(b, loc, lower, upper, body);
+    kernel::forLoop(b, loc, lower, upper, 1, body);
   }
 
   /// The partial sums of `panel` for the tile: kPanelRows x NV vectors.
@@ -248,7 +225,7 @@ private:
       for (Value row : panelRows(panel)) {
         Value init = vector::BroadcastOp::create(
             b, loc, vecType,
-            memref::LoadOp::create(b, loc, bias, ValueRange{row}));
+            memref::LoadOp::create(b, loc, tables.bias, ValueRange{row}));
         for (int64_t v = 0; v < nv; ++v)
           vector::StoreOp::create(b, loc, init, outputT,
                                   ValueRange{row, tokenIndex[v]});
@@ -300,7 +277,7 @@ private:
   VectorType vecType;
   VectorEpilogue epilogue;
   PatternTables tables;
-  Value inputT, outputT, columns, bias;
+  Value inputT, outputT, columns;
 };
 
 } // namespace
@@ -325,8 +302,8 @@ SmallVector<Value> transpose4x4(OpBuilder &b, Location loc,
 void forEach(OpBuilder &b, Location loc, int64_t lower, int64_t upper,
              function_ref<void(Value)> body) {
   if (lower < upper)
-    emitLoop(b, loc, arith::ConstantIndexOp::create(b, loc, lower),
-             arith::ConstantIndexOp::create(b, loc, upper), body);
+    kernel::forLoop(b, loc, arith::ConstantIndexOp::create(b, loc, lower),
+                    arith::ConstantIndexOp::create(b, loc, upper), 1, body);
 }
 
 /// xT[k][t] = x[t][k] into a new [K rounded up to 4][`padded`] buffer,
