@@ -321,6 +321,12 @@ CONV_CASES = [
     # phase planes: stride 3, unequal strides with a dilation on the other axis
     ("3x3-s3", (1, 5, 13, 12), 7, (3, 3), (3, 3), (1, 1, 1, 1), (1, 1), "dense", True),
     ("3x2-s2x1-d1x2", (1, 4, 11, 10), 9, (3, 2), (2, 1), (1, 0, 2, 1), (1, 2), "dense", True),
+    # more columns than a pixel block's activations can keep in L1: the
+    # columns run in chunks (a partial last panel, a tail tile and masked
+    # blocks besides)
+    ("1x1-column-chunks", (1, 600, 7, 9), 19, (1, 1), (1, 1), (0, 0, 0, 0), (1, 1), "dense", True),
+    ("3x3-column-chunks-batch2", (2, 160, 6, 10), 16, (3, 3), (1, 1), (1, 1, 1, 1), (1, 1),
+     "dense", False),
 ]
 
 
@@ -452,6 +458,10 @@ FUSED_CASES = [
     ("depthwise-relu6", "conv", (1, 16, 12, 9), 16, 16, ["relu6"]),
     # 49 pixels: the last one runs with the channels along the lanes
     ("conv1x1-7x7-relu6", "conv1x1", (1, 8, 7, 7), 20, 1, ["relu6"]),
+    # column chunks: the activation applies once, to the sum of every chunk
+    # (not ReLU6: it clips the large sums of 1728 columns, and the error of
+    # the few left in [0, 6] is large beside 6)
+    ("conv3x3-column-chunks-leaky", "conv", (1, 192, 6, 10), 16, 1, ["leaky"]),
     ("linear3d-leaky", "linear", (2, 5, 24), 37, 1, ["leaky"]),
 ]
 

@@ -10,7 +10,11 @@
 // loads and MR weight broadcasts (the weights packed at compile time,
 // [kept column][MR], as for linear layers). Pixel blocks are the outer loop
 // and channel panels the inner one, so a block's activations stay in cache
-// while every panel reads them.
+// while every panel reads them. When a block's activations for every column
+// would not fit in L1 (a 1x1 convolution with 512 channels reads 96 KB per
+// block of 48 pixels), dense layers split their columns into chunks that do:
+// each chunk runs over a group of panels before the next starts, and the
+// accumulators pass through the output buffer between chunks.
 //
 //===----------------------------------------------------------------------===//
 #include "PackedGemm.h"
@@ -49,8 +53,9 @@ public:
   /// Emits the loops over (image, pixel block, panel) writing `output`
   /// ([N, O, blocks * block]).
   void build(const PackedWeight &weight, const ConvActivations &activations,
-             const PixelTiles &tiles, Value values, Value columnOffsets,
-             Value panelOffsets, Value bias, Value output) {
+             const PixelTiles &tiles, int64_t chunkColumns, Value values,
+             Value columnOffsets, Value panelOffsets, Value bias,
+             Value output) {
     this->input = activations.flat;
     this->values = values;
     this->columnOffsets = columnOffsets;
@@ -75,6 +80,11 @@ public:
       if (firstBlock >= lastBlock)
         return;
       panelRanges([&](int64_t firstPanel, int64_t lastPanel, int64_t rows) {
+        if (chunkColumns > 0 && chunkColumns < cols && rows == mr) {
+          emitChunkedBlocks(batch, firstBlock, lastBlock, firstPanel, lastPanel,
+                            chunkColumns, masked, tiles.block);
+          return;
+        }
         kernel::parallelKernelLoop(
             b, loc, {0, firstBlock, firstPanel}, {batch, lastBlock, lastPanel},
             [&](ValueRange ivs) {
@@ -103,46 +113,117 @@ public:
 private:
   Value index(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
 
+  /// Columns [first, last) of a dense panel's column loop: the tile starts
+  /// from the partial sums in the output (`resume`) rather than the bias,
+  /// and `finish` applies the epilogue when it stores.
+  struct ColumnChunk {
+    Value first, last;
+    bool resume = false, finish = true;
+  };
+
+  /// Runs the full panels [firstPanel, lastPanel) over blocks [firstBlock,
+  /// lastBlock) in chunks of `chunkColumns` dense columns: per (image,
+  /// block, group of panels), every panel of the group does one chunk
+  /// before any does the next, so the chunk's activations stay in L1.
+  void emitChunkedBlocks(int64_t batch, int64_t firstBlock, int64_t lastBlock,
+                         int64_t firstPanel, int64_t lastPanel,
+                         int64_t chunkColumns, bool masked, int64_t block) {
+    // Enough groups for the threads to share (kMinParallelTiles tiles), each
+    // as many panels as that leaves: a chunk is read once per group.
+    constexpr int64_t kMinParallelTiles = 16;
+    int64_t panels = lastPanel - firstPanel;
+    int64_t tiles = batch * (lastBlock - firstBlock);
+    int64_t groupSize = llvm::divideCeil(
+        panels,
+        std::min<int64_t>(panels, llvm::divideCeil(kMinParallelTiles, tiles)));
+    int64_t groups = llvm::divideCeil(panels, groupSize);
+    int64_t chunks = llvm::divideCeil(cols, chunkColumns);
+    kernel::parallelKernelLoop(
+        b, loc, {0, firstBlock, 0}, {batch, lastBlock, groups},
+        [&](ValueRange ivs) {
+          Value pixel = arith::MulIOp::create(b, loc, ivs[1], index(block));
+          Value groupFirst = arith::AddIOp::create(
+              b, loc, index(firstPanel),
+              arith::MulIOp::create(b, loc, ivs[2], index(groupSize)));
+          Value groupLast = arith::MinSIOp::create(
+              b, loc, index(lastPanel),
+              arith::AddIOp::create(b, loc, groupFirst, index(groupSize)));
+          auto chunkOverGroup = [&](ColumnChunk chunk) {
+            kernel::forLoop(b, loc, groupFirst, groupLast, 1, [&](Value panel) {
+              emitTile(ivs[0], panel, pixel, Value(), mr, nv, masked, chunk);
+            });
+          };
+          chunkOverGroup({index(0), index(chunkColumns), false, false});
+          if (chunks > 2)
+            kernel::forLoop(
+                b, loc, index(1), index(chunks - 1), 1, [&](Value c) {
+                  Value first =
+                      arith::MulIOp::create(b, loc, c, index(chunkColumns));
+                  chunkOverGroup({first,
+                                  arith::AddIOp::create(b, loc, first,
+                                                        index(chunkColumns)),
+                                  true, false});
+                });
+          chunkOverGroup(
+              {index((chunks - 1) * chunkColumns), index(cols), true, true});
+        });
+  }
+
   /// The tile of `rows` channels of `panel` x `vectors` vectors of pixels
-  /// from `pixel`.
+  /// from `pixel`: all of the panel's columns, or `chunk`'s.
   void emitTile(Value image, Value panel, Value pixel, Value panelOffsets,
-                int64_t rows, int64_t vectors, bool masked) {
+                int64_t rows, int64_t vectors, bool masked,
+                std::optional<ColumnChunk> chunk = std::nullopt) {
     Value first, last;
     std::tie(first, last) =
         kernel::panelRows(b, loc, panel, dense, cols, panelOffsets);
     Value firstChannel = arith::MulIOp::create(b, loc, panel, index(mr));
-    SmallVector<Value> pixelIndex, channelIndex, init;
+    SmallVector<Value> pixelIndex, channelIndex;
     for (int64_t j = 0; j < vectors; ++j)
       pixelIndex.push_back(
           j == 0 ? pixel
                  : arith::AddIOp::create(b, loc, pixel, index(j * vw))
                        .getResult());
-    for (int64_t i = 0; i < rows; ++i) {
+    for (int64_t i = 0; i < rows; ++i)
       channelIndex.push_back(
           i == 0 ? firstChannel
                  : arith::AddIOp::create(b, loc, firstChannel, index(i))
                        .getResult());
-      Value biasValue =
-          memref::LoadOp::create(b, loc, bias, ValueRange{channelIndex[i]});
-      init.push_back(vector::BroadcastOp::create(b, loc, vecType, biasValue));
-    }
     SmallVector<Value> accumulators;
-    for (int64_t i = 0; i < rows; ++i)
+    for (int64_t i = 0; i < rows; ++i) {
+      Value biasSplat;
+      if (!chunk || !chunk->resume)
+        biasSplat = vector::BroadcastOp::create(
+            b, loc, vecType,
+            memref::LoadOp::create(b, loc, bias, ValueRange{channelIndex[i]}));
       for (int64_t j = 0; j < vectors; ++j)
-        accumulators.push_back(init[i]);
+        accumulators.push_back(
+            biasSplat ? biasSplat
+                      : vector::LoadOp::create(
+                            b, loc, vecType, output,
+                            ValueRange{image, channelIndex[i], pixelIndex[j]})
+                            .getResult());
+    }
+    // The packed rows of the chunk's columns (dense panels only).
+    Value columnsFirst = first;
+    if (chunk) {
+      columnsFirst = arith::AddIOp::create(b, loc, first, chunk->first);
+      last = arith::AddIOp::create(b, loc, first, chunk->last);
+    }
 
     // With lane FMAs (NEON), four columns per iteration.
     scf::ForOp loop =
-        kernel::columnLoops(b, loc, first, last, weightVectors ? 4 : 1,
+        kernel::columnLoops(b, loc, columnsFirst, last, weightVectors ? 4 : 1,
                             accumulators, [&](Value packedRow, ValueRange acc) {
                               return emitColumn(packedRow, first, image,
                                                 pixelIndex, rows, masked, acc);
                             });
+    bool finish = !chunk || chunk->finish;
     for (int64_t i = 0; i < rows; ++i)
       for (int64_t j = 0; j < vectors; ++j)
         kernel::store(b, loc, loop.getResult(i * vectors + j), output,
                       ValueRange{image, channelIndex[i], pixelIndex[j]},
-                      Value(), epilogue);
+                      Value(), finish ? epilogue : VectorEpilogue());
   }
 
   /// One kept column's FMAs into the tile's accumulators `acc`.
@@ -380,20 +461,46 @@ PixelTiles::PixelTiles(const ConvActivations &activations, int64_t length,
 ConvTiling ConvTiling::forGemmTiling(const GemmTiling &tiling) {
   int64_t vectorWidth = tiling.vectorWidth;
   // Accumulators + activation vectors + one broadcast within the register
-  // file: 16 + 2 + 1 of AVX-512's 32, 12 + 3 + 1 of AVX2's 16; with lane
-  // FMAs (NEON, 32 registers) 24 + 3 + 2 weight vectors.
+  // file: 24 + 3 + 1 of AVX-512's 32 (8 x 2 made the loads, not the FMAs,
+  // the bound on a Xeon: ResNet-50 ran 10 % slower), 12 + 3 + 1 of AVX2's
+  // 16; with lane FMAs (NEON, 32 registers) 24 + 3 + 2 weight vectors.
   // The row-sparse form keeps NV accumulators, NV activation vectors and
   // one broadcast: 4 vectors keep four FMA chains in flight.
   if (tiling.tokenVectors && vectorWidth == 4)
     return {vectorWidth, 8, 3, 4, /*weightVectors=*/true};
   if (vectorWidth >= 16)
-    return {vectorWidth, 8, 2, 4};
+    return {vectorWidth, 8, 3, 4};
   if (vectorWidth == 8)
     return {vectorWidth, 4, 3, 4};
   return {vectorWidth, 4, 2, 4};
 }
 
 namespace {
+
+/// Columns per chunk of a dense convolution's column loop such that one
+/// pixel block's activations for a chunk, and one panel's weights for it,
+/// take at most kChunkBytes (half of a 48 KB L1; three quarters of a 32 KB
+/// one); 0 when every column fits. Consecutive columns of a direct
+/// convolution overlap (the taps of a channel are shifts of one row), so
+/// each adds only the floats it does not share with the one before.
+int64_t denseColumnChunk(const ConvActivations &activations, int64_t block,
+                         int64_t channelsPerTile) {
+  constexpr double kChunkBytes = 24 * 1024;
+  const std::vector<int32_t> &offsets = activations.columnOffsets;
+  double bytes = 0;
+  for (size_t k = 0; k < offsets.size(); ++k) {
+    int64_t fresh = k == 0
+                        ? block
+                        : std::min<int64_t>(std::abs(int64_t(offsets[k]) -
+                                                     int64_t(offsets[k - 1])),
+                                            block);
+    bytes += 4.0 * double(fresh + channelsPerTile);
+  }
+  int64_t chunks = int64_t(std::ceil(bytes / kChunkBytes));
+  if (chunks <= 1)
+    return 0;
+  return llvm::divideCeil(int64_t(offsets.size()), chunks);
+}
 
 /// The kernel's [N, rows, pixels] output buffer.
 memref::AllocOp allocOutput(OpBuilder &b, Location loc,
@@ -425,6 +532,10 @@ Value emitChannelMajorConv(OpBuilder &b, Location loc, ModuleOp module,
                    tiling.pixelVectors, tiling.channelsPerTile);
   memref::AllocOp output =
       allocOutput(b, loc, activations, weight.rows, tiles.computed);
+  int64_t chunkColumns =
+      weight.everyPanelDense()
+          ? denseColumnChunk(activations, tiles.block, tiling.channelsPerTile)
+          : 0;
   output->setAttr(
       "sparsec.cpu.kernel",
       b.getDictionaryAttr({
@@ -443,6 +554,7 @@ Value emitChannelMajorConv(OpBuilder &b, Location loc, ModuleOp module,
           b.getNamedAttr("tail_vectors",
                          b.getI64IntegerAttr(tiles.tailVectors)),
           b.getNamedAttr("lane_pixels", b.getI64IntegerAttr(tiles.remainder)),
+          b.getNamedAttr("column_chunk", b.getI64IntegerAttr(chunkColumns)),
           b.getNamedAttr("im2col", b.getBoolAttr(activations.im2col)),
       }));
   std::string prefix = symbolPrefix.str();
@@ -456,8 +568,8 @@ Value emitChannelMajorConv(OpBuilder &b, Location loc, ModuleOp module,
       table.push_back(activations.columnOffsets[column]);
   Value columnOffsets = createInt32Global(b, loc, module, prefix + "_x", table);
   ConvKernelBuilder(b, loc, tiling, epilogue)
-      .build(weight, activations, tiles, globals.values, columnOffsets,
-             globals.offsets, globals.bias, output);
+      .build(weight, activations, tiles, chunkColumns, globals.values,
+             columnOffsets, globals.offsets, globals.bias, output);
   return asTensor(b, loc, output);
 }
 

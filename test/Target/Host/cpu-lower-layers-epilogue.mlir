@@ -36,7 +36,7 @@ func.func @linear_relu6(%x: tensor<2x4xf32>) -> tensor<2x3xf32> {
 // A chain of two generics after a convolution (ReLU, then LeakyReLU with a
 // compare and a select): both are fused, in order, into the stores.
 // CHECK-LABEL: func.func @conv_chain
-// CHECK: sparsec.cpu.kernel = {fused_elementwise = 2 : i64
+// CHECK: sparsec.cpu.kernel = {column_chunk = 0 : i64, fused_elementwise = 2 : i64
 // CHECK: vector.fma
 // CHECK: %[[RELU:.*]] = arith.maximumf %{{.*}}, %{{.*}} : vector<4xf32>
 // CHECK: %[[NEG:.*]] = arith.cmpf olt, %[[RELU]], %{{.*}} : vector<4xf32>

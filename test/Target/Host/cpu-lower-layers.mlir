@@ -105,7 +105,7 @@ func.func @not_constant(%x: tensor<2x4xf32>, %w: tensor<3x4xf32>) -> tensor<2x3x
 // CHECK: %[[PLANES:.*]] = linalg.generic {{.*}} ins(%[[PAD]] : tensor<1x2x8x6xf32>) outs(%{{.*}} : tensor<1x2x2x2x4x3xf32>)
 // CHECK: %[[P4:.*]] = tensor.collapse_shape %[[PLANES]] {{\[}}[0], [1], [2, 3, 4], [5]] : tensor<1x2x2x2x4x3xf32> into tensor<1x2x16x3xf32>
 // CHECK: %[[FLAT:.*]] = tensor.collapse_shape %[[P4]] {{\[}}[0], [1, 2, 3]] : tensor<1x2x16x3xf32> into tensor<1x96xf32>
-// CHECK: %[[OUT:.*]] = memref.alloc() {alignment = 64 : i64, sparsec.cpu.kernel = {im2col = false, kept_columns = 18 : i64, kind = "conv_dense", lane_pixels = 2 : i64, panels = 1 : i64, tail_vectors = 1 : i64, tile_channels = 4 : i64, tile_pixel_vectors = 2 : i64, vector_width = 4 : i64}} : memref<1x3x6xf32>
+// CHECK: %[[OUT:.*]] = memref.alloc() {alignment = 64 : i64, sparsec.cpu.kernel = {column_chunk = 0 : i64, im2col = false, kept_columns = 18 : i64, kind = "conv_dense", lane_pixels = 2 : i64, panels = 1 : i64, tail_vectors = 1 : i64, tile_channels = 4 : i64, tile_pixel_vectors = 2 : i64, vector_width = 4 : i64}} : memref<1x3x6xf32>
 // CHECK: %[[TABLE:.*]] = memref.get_global @__sparsec_cpu_layer0_x
 // One panel and one pixel block: no parallel loop.
 // CHECK: memref.load %[[TABLE]]
@@ -141,7 +141,7 @@ func.func @conv(%x: tensor<1x2x4x4xf32>) -> tensor<1x3x2x2xf32> {
 // CHECK-LABEL: func.func @strided_dilated
 // CHECK: %[[COLS:.*]] = linalg.generic {{.*}} outs(%{{.*}} : tensor<1x2x3x3x2x2xf32>)
 // CHECK: %[[MAT:.*]] = tensor.collapse_shape %[[COLS]] {{\[}}[0], [1, 2, 3, 4, 5]] : tensor<1x2x3x3x2x2xf32> into tensor<1x72xf32>
-// CHECK: sparsec.cpu.kernel = {im2col = true
+// CHECK: sparsec.cpu.kernel = {column_chunk = 0 : i64, im2col = true
 // CHECK: vector.transfer_read %[[MAT]][%{{.*}}, %{{.*}}], %{{.*}} : tensor<1x72xf32>, vector<4xf32>
 func.func @strided_dilated(%x: tensor<1x2x7x7xf32>) -> tensor<1x3x2x2xf32> {
   %w = arith.constant dense<1.0> : tensor<3x2x3x3xf32>
@@ -165,7 +165,7 @@ func.func @strided_dilated(%x: tensor<1x2x7x7xf32>) -> tensor<1x3x2x2xf32> {
 // CHECK: tensor<1x2x2x9xf32> to tensor<1x2x5x11xf32>
 // CHECK-NOT: linalg.generic
 // CHECK: %[[FLAT:.*]] = tensor.collapse_shape %[[PAD]] {{\[}}[0], [1, 2, 3]] : tensor<1x2x5x11xf32> into tensor<1x110xf32>
-// CHECK: %[[OUT:.*]] = memref.alloc() {alignment = 64 : i64, sparsec.cpu.kernel = {im2col = false, {{.*}}lane_pixels = 2 : i64, {{.*}}tail_vectors = 1 : i64, {{.*}}} : memref<1x3x22xf32>
+// CHECK: %[[OUT:.*]] = memref.alloc() {alignment = 64 : i64, sparsec.cpu.kernel = {column_chunk = 0 : i64, im2col = false, {{.*}}lane_pixels = 2 : i64, {{.*}}tail_vectors = 1 : i64, {{.*}}} : memref<1x3x22xf32>
 // CHECK: scf.parallel
 // CHECK: vector.transfer_read %[[FLAT]][%{{.*}}, %{{.*}}], %{{.*}} {in_bounds = [true]} : tensor<1x110xf32>, vector<4xf32>
 // CHECK: %[[Y:.*]] = bufferization.to_tensor %[[OUT]]
@@ -188,7 +188,7 @@ func.func @direct(%x: tensor<1x2x2x9xf32>) -> tensor<1x3x2x9xf32> {
 // CHECK-LABEL: func.func @small_image
 // CHECK: tensor.pad %{{.*}} low[0, 0, 1, 1] high[0, 0, 1, 1]
 // CHECK: linalg.generic
-// CHECK: sparsec.cpu.kernel = {im2col = true, {{.*}}} : memref<1x3x9xf32>
+// CHECK: sparsec.cpu.kernel = {column_chunk = 0 : i64, im2col = true, {{.*}}} : memref<1x3x9xf32>
 // CHECK-NOT: tensor.extract_slice
 // CHECK: tensor.expand_shape %{{.*}} {{\[}}[0], [1], [2, 3]] output_shape [1, 3, 3, 3] : tensor<1x3x9xf32> into tensor<1x3x3x3xf32>
 // CHECK-NOT: tensor.extract_slice
@@ -253,4 +253,32 @@ func.func @grouped(%x: tensor<1x4x4x9xf32>) -> tensor<1x4x4x9xf32> {
       dilations = array<i64: 1, 1>, groups = 2 : i64}
       : (tensor<1x4x4x9xf32>, tensor<4x2x3x3xf32>) -> tensor<1x4x4x9xf32>
   return %y : tensor<1x4x4x9xf32>
+}
+
+// -----
+
+// A block's activations for all 1024 columns (8 pixels each, 48 KB with the
+// panel's weights) would not fit in L1: the columns run in two chunks of
+// 512. Every panel of a group does the first chunk (from the bias, stored
+// without the epilogue) before any does the second (resumed from the
+// output buffer).
+// CHECK-LABEL: func.func @column_chunks
+// CHECK: %[[OUT:.*]] = memref.alloc() {alignment = 64 : i64, sparsec.cpu.kernel = {column_chunk = 512 : i64, im2col = false, kept_columns = 2048 : i64, kind = "conv_dense"
+// CHECK: scf.parallel
+// CHECK: scf.for
+// CHECK: vector.broadcast
+// CHECK: scf.for %{{.*}} = %{{.*}} to %{{.*}} step %{{.*}} iter_args
+// CHECK: vector.fma
+// CHECK: vector.store %{{.*}}, %[[OUT]]
+// CHECK: scf.for
+// CHECK: vector.load %[[OUT]]
+// CHECK: scf.for %{{.*}} = %{{.*}} to %{{.*}} step %{{.*}} iter_args
+// CHECK: vector.fma
+// CHECK: vector.store %{{.*}}, %[[OUT]]
+func.func @column_chunks(%x: tensor<1x1024x2x4xf32>) -> tensor<1x8x2x4xf32> {
+  %w = arith.constant dense<1.0> : tensor<8x1024x1x1xf32>
+  %y = sparsec.conv2d %x, %w {strides = array<i64: 1, 1>, pads = array<i64: 0, 0, 0, 0>,
+      dilations = array<i64: 1, 1>, groups = 1 : i64}
+      : (tensor<1x1024x2x4xf32>, tensor<8x1024x1x1xf32>) -> tensor<1x8x2x4xf32>
+  return %y : tensor<1x8x2x4xf32>
 }
