@@ -123,8 +123,9 @@ LinearKernel chooseLinearKernel(const LayerData &data, int64_t rows,
                      kernel.groupTiling.panelWidth(), /*maxSlots=*/2);
     if (groups && (modes.nmGroups == "always" ||
                    preferNMGroups(*groups, cost / denseWork, tokens,
-                                  kernel.groupTiling))) {
-      cost = std::min(cost, groups->workShare() * kNMGroupSlotCost * denseWork);
+                                  kernel.groupTiling, modes.nmGroupSlotCost))) {
+      cost = std::min(cost,
+                      groups->workShare() * modes.nmGroupSlotCost * denseWork);
       // Bytes for the lane indices only where the weights' bytes bound the
       // layer: widening them costs a µop on the permute pipes, which bound
       // it otherwise (BERT shapes at 2:4: 1.40x of dense with i32 lanes,
@@ -246,6 +247,12 @@ struct SparsecCpuLowerLayersPass
       module.emitError("sparsec-cpu-lower-layers: row-patterns must be auto, "
                        "always or never, not '")
           << rowPatterns.getValue() << "'";
+      return signalPassFailure();
+    }
+    if (!(nmGroupSlotCost > 0.0 && nmGroupSlotCost < 100.0)) {
+      module.emitError("sparsec-cpu-lower-layers: nm-group-slot-cost must be "
+                       "a number of dense MACs above 0 and below 100, not ")
+          << nmGroupSlotCost.getValue();
       return signalPassFailure();
     }
     tiling = {vectorWidth, tileTokens, tileVectors, tokenVectors};
@@ -371,8 +378,9 @@ struct SparsecCpuLowerLayersPass
       in2d = tensor::CollapseShapeOp::create(b, loc, in2dType, in2d,
                                              leadingDims(inType.getRank()));
     Epilogue epilogue = Epilogue::collect(op.getResult());
-    LinearKernel kernel = chooseLinearKernel(*data, rows, cols, tokens, tiling,
-                                             {nmGroups, rowPatterns});
+    LinearKernel kernel =
+        chooseLinearKernel(*data, rows, cols, tokens, tiling,
+                           {nmGroups, rowPatterns, nmGroupSlotCost});
     Value result;
     if (kernel.patterns)
       result =

@@ -208,7 +208,8 @@ std::string CpuTarget::describeLayerKernel(Operation *layer,
   SparsecCpuLowerLayersOptions kernels = getKernelOptions(options);
   return sparsec::describeLayerKernel(
       layer, {kernels.vectorWidth, kernels.tileTokens, kernels.tileVectors},
-      kernels.sparseRows, {kernels.nmGroups, kernels.rowPatterns});
+      kernels.sparseRows,
+      {kernels.nmGroups, kernels.rowPatterns, kernels.nmGroupSlotCost});
 }
 
 void CpuTarget::buildPipeline(OpPassManager &pm,

@@ -75,6 +75,12 @@ struct HostTargetOptions : CpuTargetOptions {
                      "(tokens along the lanes, code specialised to which of "
                      "four rows each column feeds): auto, always, never"),
       llvm::cl::init("auto")};
+  Option<double> nmGroupSlotCost{
+      *this, "nm-group-slot-cost",
+      llvm::cl::desc("what one slot of the N:M group kernel (a lane permute "
+                     "and an FMA) costs in dense MACs when --host-nm-groups="
+                     "auto weighs it (1.5: measured on a Zen 4)"),
+      llvm::cl::init(1.5)};
 
   std::string validate() const override {
     if (std::string error = validateCommon("--host-"); !error.empty())
@@ -86,6 +92,10 @@ struct HostTargetOptions : CpuTargetOptions {
         rowPatterns != "never")
       return "--host-row-patterns must be auto, always or never, not '" +
              rowPatterns.getValue() + "'";
+    if (!(nmGroupSlotCost > 0.0 && nmGroupSlotCost < 100.0))
+      return "--host-nm-group-slot-cost must be a number of dense MACs above "
+             "0 and below 100, not " +
+             std::to_string(nmGroupSlotCost.getValue());
     if (nmGroups == "always" && getHostPermuteIsa() == "none")
       return "--host-nm-groups=always needs AVX2, which this CPU lacks";
     if (vectorWidth != 0 && vectorWidth != 4 && vectorWidth != 8 &&
@@ -124,6 +134,7 @@ public:
     kernels.nmGroups =
         getPermuteIsa() != "none" ? host.nmGroups.getValue() : "never";
     kernels.rowPatterns = host.rowPatterns;
+    kernels.nmGroupSlotCost = host.nmGroupSlotCost;
     return kernels;
   }
   std::string getPermuteIsa() const override { return getHostPermuteIsa(); }

@@ -93,7 +93,8 @@ std::optional<NMGroupWeight> packNMGroups(ArrayRef<float> weight,
 }
 
 bool preferNMGroups(const NMGroupWeight &weight, double keptShare,
-                    int64_t tokens, const NMGroupTiling &tiling) {
+                    int64_t tokens, const NMGroupTiling &tiling,
+                    double slotCost) {
   // With few tokens the layer is bound by the weights' bytes: per group of
   // four columns a row moves 4 + 1 bytes per slot (value and lane byte,
   // NMGroupWeight::byteLanes) against 16 of its kept dense columns, so 2:4
@@ -103,10 +104,13 @@ bool preferNMGroups(const NMGroupWeight &weight, double keptShare,
   if (tokens < 2 * tiling.tileTokens)
     return double(weight.slots) * slotBytes < denseGroupBytes * keptShare;
   // At 2:4 on the BERT shapes (128 tokens) the group kernel takes 0.73-0.78
-  // of the dense kernel's time: a slot costs about 1.5 dense MACs. It loses
+  // of the dense kernel's time on a Zen 4: a slot costs about 1.5 dense
+  // MACs. On Intel cores with 512-bit vectors the permute runs on port 5,
+  // one of the two FMA pipes, so a slot should cost more there; the Xeon a
+  // session measured was too noisy to fit it (docs/CPUBackend.md). It loses
   // to the channel tiles when those already skip as much (HiNM's kept
   // vectors).
-  return weight.workShare() * kNMGroupSlotCost < keptShare;
+  return weight.workShare() * slotCost < keptShare;
 }
 
 namespace {

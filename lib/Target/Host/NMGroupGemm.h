@@ -67,14 +67,12 @@ std::optional<NMGroupWeight> packNMGroups(llvm::ArrayRef<float> weight,
 /// Whether the group kernel (`weight`, `tokens` rows of x, `tiling`) is
 /// expected to beat the channel-tile kernel that does `keptShare` of the
 /// dense work (its kept columns over all columns, the N:M zeros filled
-/// back): measured per dense-equivalent MAC on this project's x86 machine
-/// (bench/results/cpu_linear.md).
-/// What a slot of the group kernel costs in dense MACs (a permute and an
-/// FMA; measured at 2:4 on BERT shapes, 128 tokens).
-constexpr double kNMGroupSlotCost = 1.5;
-
+/// back), when a slot (a permute and an FMA) costs `slotCost` dense MACs
+/// (1.5 at 2:4 on BERT shapes, 128 tokens, on a Zen 4:
+/// bench/results/cpu_linear.md).
 bool preferNMGroups(const NMGroupWeight &weight, double keptShare,
-                    int64_t tokens, const NMGroupTiling &tiling);
+                    int64_t tokens, const NMGroupTiling &tiling,
+                    double slotCost);
 
 /// Emits, at `b`'s insertion point, the kernel computing `input` (a T x K
 /// f32 tensor) times `weight`: a T x R tensor. The packed arrays become

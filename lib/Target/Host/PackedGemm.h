@@ -250,6 +250,9 @@ mlir::Value emitSparseRowsConv(
 /// pass's nm-groups and row-patterns options: auto, always, never).
 struct LinearKernelModes {
   llvm::StringRef nmGroups = "never", rowPatterns = "never";
+  /// What a slot of the N:M group kernel costs in dense MACs (the pass's
+  /// nm-group-slot-cost).
+  double nmGroupSlotCost = 1.5;
 };
 std::string describeLayerKernel(mlir::Operation *layer,
                                 const GemmTiling &tiling,

@@ -1,6 +1,7 @@
 // RUN: sparsec-opt %s --split-input-file --sparsec-cpu-lower-layers="vector-width=8 nm-groups=always" | FileCheck %s
 // RUN: sparsec-opt %s --split-input-file --sparsec-cpu-lower-layers="vector-width=8 nm-groups=auto" | FileCheck %s --check-prefix=AUTO
 // RUN: sparsec-opt %s --split-input-file --sparsec-cpu-lower-layers="vector-width=8" | FileCheck %s --check-prefix=NEVER
+// RUN: sparsec-opt %s --split-input-file --sparsec-cpu-lower-layers="vector-width=8 nm-groups=auto nm-group-slot-cost=2.3" | FileCheck %s --check-prefix=DEAR
 
 // Rows keep at most two nonzeros in the one aligned group of four columns
 // (columns 0-3); columns 4-5 are the K % 4 tail, run densely. With 8-lane
@@ -45,6 +46,13 @@
 // AUTO: kind = "nm_groups"
 // AUTO-LABEL: func.func @two_four_few_tokens
 // AUTO: kind = "nm_groups"
+// Where a slot costs 2.3 dense MACs (nm-group-slot-cost), half the work is
+// dearer than the dense channel tiles with many tokens; with few, the
+// weights' bytes still decide.
+// DEAR-LABEL: func.func @two_four
+// DEAR: kind = "dense"
+// DEAR-LABEL: func.func @two_four_few_tokens
+// DEAR: kind = "nm_groups"
 // There the lane indices are bytes (a quarter of the index traffic),
 // widened to i32 for the permute; with many tokens they stay i32, since
 // widening costs a µop on the permute pipes that bound the kernel.

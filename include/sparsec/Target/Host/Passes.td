@@ -47,7 +47,8 @@ def SparsecCpuLowerLayers
     activations are one 128-bit load, and each of the group's slots costs
     one lane permute (`sparsec.permute_lanes`, lane indices packed at
     compile time as bytes) and one FMA, so only the nonzero MACs are done.
-    `auto` takes it when a slot (about 1.5 dense MACs, measured) beats the
+    `auto` takes it when a slot (`nm-group-slot-cost` dense MACs, 1.5 as
+    measured on a Zen 4) beats the
     share of the work the channel tiles keep, or, with fewer than two tiles
     of tokens, when it moves fewer weight bytes; the decision is
     `kind = "nm_groups"` with `groups`, `slots`, `tail_columns`.
@@ -110,7 +111,13 @@ def SparsecCpuLowerLayers
            "kernel (tokens or pixels along the lanes; rows in panels of "
            "four, each column's code specialised to which of the four it "
            "feeds): auto (when its measured cost beats the other kernels'), "
-           "always, never">
+           "always, never">,
+    Option<"nmGroupSlotCost", "nm-group-slot-cost", "double",
+           /*default=*/"1.5",
+           "What one slot of the N:M group kernel (a lane permute and an "
+           "FMA) costs in dense MACs when nm-groups=auto weighs it (1.5: "
+           "measured on a Zen 4; the host target's "
+           "--host-nm-group-slot-cost)">
   ];
 }
 
