@@ -3,6 +3,7 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/IRMapping.h"
 #include "mlir/IR/Matchers.h"
 
@@ -50,9 +51,7 @@ bool isFusable(linalg::GenericOp op, Value value) {
   for (Operation &inner : op.getRegion().front().without_terminator()) {
     if (inner.hasTrait<OpTrait::ConstantLike>())
       continue;
-    if (!isa<arith::ArithDialect, math::MathDialect>(inner.getDialect()) ||
-        !inner.hasTrait<OpTrait::Elementwise>() ||
-        !inner.hasTrait<OpTrait::Vectorizable>() || inner.getNumRegions())
+    if (!isVectorizablePayloadOp(inner))
       return false;
     for (Type t : inner.getResultTypes())
       if (!t.isF32() && !t.isInteger(1))
@@ -75,6 +74,42 @@ bool isFusable(linalg::GenericOp op, Value value) {
 
 } // namespace
 
+bool isVectorizablePayloadOp(Operation &op) {
+  return isa<arith::ArithDialect, math::MathDialect>(op.getDialect()) &&
+         op.hasTrait<OpTrait::Elementwise>() &&
+         op.hasTrait<OpTrait::Vectorizable>() && op.getNumRegions() == 0;
+}
+
+SmallVector<Value> vectorizeBody(OpBuilder &b, Location loc, Block &body,
+                                 IRMapping &map, ArrayRef<int64_t> shape) {
+  auto vectorOf = [&](Value scalar) -> Value {
+    if (map.contains(scalar))
+      return map.lookup(scalar);
+    auto type = VectorType::get(shape, scalar.getType());
+    if (std::optional<TypedAttr> splat = splatConstant(scalar))
+      return arith::ConstantOp::create(b, loc,
+                                       SplatElementsAttr::get(type, *splat));
+    return vector::BroadcastOp::create(b, loc, type, scalar);
+  };
+  for (Operation &inner : body.without_terminator()) {
+    if (inner.hasTrait<OpTrait::ConstantLike>())
+      continue; // splat where it is used
+    SmallVector<Value> operands;
+    for (Value operand : inner.getOperands())
+      operands.push_back(vectorOf(operand));
+    SmallVector<Type> types;
+    for (Type t : inner.getResultTypes())
+      types.push_back(VectorType::get(shape, t));
+    OperationState state(loc, inner.getName(), operands, types,
+                         inner.getAttrs());
+    map.map(inner.getResults(), b.create(state)->getResults());
+  }
+  SmallVector<Value> yielded;
+  for (Value value : body.getTerminator()->getOperands())
+    yielded.push_back(vectorOf(value));
+  return yielded;
+}
+
 Epilogue Epilogue::collect(Value value) {
   Epilogue epilogue;
   while (value.hasOneUse()) {
@@ -92,39 +127,28 @@ VectorEpilogue Epilogue::function() const {
     return nullptr;
   SmallVector<linalg::GenericOp> chain = ops;
   return [chain](OpBuilder &b, Location loc, Value vector) -> Value {
-    auto vectorType = cast<VectorType>(vector.getType());
-    auto splat = [&](TypedAttr scalar) -> Value {
-      auto type = VectorType::get(vectorType.getShape(), scalar.getType());
-      return arith::ConstantOp::create(b, loc,
-                                       SplatElementsAttr::get(type, scalar));
-    };
+    auto shape = cast<VectorType>(vector.getType()).getShape();
     Value current = vector;
     Value previousResult; // the tensor the next generic reads
     for (linalg::GenericOp op : chain) {
       Block &body = op.getRegion().front();
       IRMapping map;
+      // The chained input is the vector so far; the others are splat
+      // constants (isFusable).
       for (OpOperand *input : op.getDpsInputOperands()) {
-        BlockArgument arg = body.getArgument(input->getOperandNumber());
         bool isChained = previousResult ? input->get() == previousResult
                                         : !splatConstant(input->get());
-        map.map(arg, isChained ? current : splat(*splatConstant(input->get())));
+        Value lanes = current;
+        if (!isChained) {
+          TypedAttr scalar = *splatConstant(input->get());
+          lanes = arith::ConstantOp::create(
+              b, loc,
+              SplatElementsAttr::get(VectorType::get(shape, scalar.getType()),
+                                     scalar));
+        }
+        map.map(body.getArgument(input->getOperandNumber()), lanes);
       }
-      for (Operation &inner : body.without_terminator()) {
-        if (inner.hasTrait<OpTrait::ConstantLike>())
-          continue;
-        SmallVector<Value> operands;
-        for (Value operand : inner.getOperands())
-          operands.push_back(map.contains(operand)
-                                 ? map.lookup(operand)
-                                 : splat(*splatConstant(operand)));
-        SmallVector<Type> types;
-        for (Type t : inner.getResultTypes())
-          types.push_back(VectorType::get(vectorType.getShape(), t));
-        OperationState state(loc, inner.getName(), operands, types,
-                             inner.getAttrs());
-        map.map(inner.getResults(), b.create(state)->getResults());
-      }
-      current = map.lookup(body.getTerminator()->getOperand(0));
+      current = vectorizeBody(b, loc, body, map, shape).front();
       previousResult = op->getResult(0);
     }
     return current;

@@ -11,6 +11,7 @@
 #define SPARSEC_LIB_TARGET_HOST_EPILOGUE_H
 
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/IR/IRMapping.h"
 
 #include <functional>
 
@@ -19,6 +20,18 @@ namespace sparsec {
 /// What a kernel applies to a vector of results before storing it.
 using VectorEpilogue =
     std::function<mlir::Value(mlir::OpBuilder &, mlir::Location, mlir::Value)>;
+
+/// Whether `op` can be cloned lane by lane onto vectors: an arith or math
+/// elementwise op with no regions.
+bool isVectorizablePayloadOp(mlir::Operation &op);
+
+/// Clones the ops of `body` but its terminator as ops on vectors of
+/// `shape`, each block argument taking the vector `map` gives it; constant
+/// ops, and splat constants or scalars from outside the body, become
+/// splat vectors. Returns the vectors the terminator yields.
+llvm::SmallVector<mlir::Value>
+vectorizeBody(mlir::OpBuilder &b, mlir::Location loc, mlir::Block &body,
+              mlir::IRMapping &map, llvm::ArrayRef<int64_t> shape);
 
 class Epilogue {
 public:

@@ -100,6 +100,12 @@ void buildHostPipeline(OpPassManager &pm,
   permutes.isa = permuteIsa.str();
   pm.addPass(createSparsecCpuLowerPermuteLanes(permutes));
   pm.addNestedPass<func::FuncOp>(createSparsecCpuStridedCopiesToLoops());
+  // Elementwise ops, copies and fills as vector loops: LLVM left many of
+  // them scalar.
+  SparsecCpuVectorizeElementwiseOptions elementwise;
+  elementwise.vectorWidth = kernels.vectorWidth;
+  pm.addNestedPass<func::FuncOp>(
+      createSparsecCpuVectorizeElementwise(elementwise));
   // Parallel loops for the ops the kernels did not take, shaped so that
   // each becomes one OpenMP loop with a vectorisable innermost loop.
   pm.addNestedPass<func::FuncOp>(createConvertLinalgToParallelLoopsPass());
