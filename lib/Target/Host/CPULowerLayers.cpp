@@ -249,7 +249,7 @@ struct SparsecCpuLowerLayersPass
           << rowPatterns.getValue() << "'";
       return signalPassFailure();
     }
-    if (!(nmGroupSlotCost > 0.0 && nmGroupSlotCost < 100.0)) {
+    if (!isValidNMGroupSlotCost(nmGroupSlotCost)) {
       module.emitError("sparsec-cpu-lower-layers: nm-group-slot-cost must be "
                        "a number of dense MACs above 0 and below 100, not ")
           << nmGroupSlotCost.getValue();

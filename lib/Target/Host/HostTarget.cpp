@@ -80,7 +80,7 @@ struct HostTargetOptions : CpuTargetOptions {
       llvm::cl::desc("what one slot of the N:M group kernel (a lane permute "
                      "and an FMA) costs in dense MACs when --host-nm-groups="
                      "auto weighs it (1.5: measured on a Zen 4)"),
-      llvm::cl::init(1.5)};
+      llvm::cl::init(kDefaultNMGroupSlotCost)};
 
   std::string validate() const override {
     if (std::string error = validateCommon("--host-"); !error.empty())
@@ -92,7 +92,7 @@ struct HostTargetOptions : CpuTargetOptions {
         rowPatterns != "never")
       return "--host-row-patterns must be auto, always or never, not '" +
              rowPatterns.getValue() + "'";
-    if (!(nmGroupSlotCost > 0.0 && nmGroupSlotCost < 100.0))
+    if (!isValidNMGroupSlotCost(nmGroupSlotCost))
       return "--host-nm-group-slot-cost must be a number of dense MACs above "
              "0 and below 100, not " +
              std::to_string(nmGroupSlotCost.getValue());

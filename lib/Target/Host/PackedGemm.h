@@ -9,6 +9,7 @@
 #define SPARSEC_LIB_TARGET_HOST_PACKEDGEMM_H
 
 #include "Epilogue.h"
+#include "sparsec/Target/Host/Passes.h"
 
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/IR/Builders.h"
@@ -252,7 +253,7 @@ struct LinearKernelModes {
   llvm::StringRef nmGroups = "never", rowPatterns = "never";
   /// What a slot of the N:M group kernel costs in dense MACs (the pass's
   /// nm-group-slot-cost).
-  double nmGroupSlotCost = 1.5;
+  double nmGroupSlotCost = kDefaultNMGroupSlotCost;
 };
 std::string describeLayerKernel(mlir::Operation *layer,
                                 const GemmTiling &tiling,

@@ -113,7 +113,7 @@ def SparsecCpuLowerLayers
            "feeds): auto (when its measured cost beats the other kernels'), "
            "always, never">,
     Option<"nmGroupSlotCost", "nm-group-slot-cost", "double",
-           /*default=*/"1.5",
+           /*default=*/"::sparsec::kDefaultNMGroupSlotCost",
            "What one slot of the N:M group kernel (a lane permute and an "
            "FMA) costs in dense MACs when nm-groups=auto weighs it (1.5: "
            "measured on a Zen 4; the host target's "
