@@ -9,6 +9,7 @@
 #include "CpuArtifact.h"
 
 #include "sparsec/Runtime/Json.h"
+#include "sparsec/Support/MemRefDescriptor.h"
 #include "sparsec/Support/Npy.h"
 
 #include <dlfcn.h>
@@ -137,23 +138,6 @@ std::string loadManifest(const std::string &dir, CpuManifest &m) {
     return fail("more than " + std::to_string(kMaxArguments) +
                 " inputs and outputs");
   return "";
-}
-
-/// A strided memref descriptor {allocated, aligned, offset, sizes,
-/// strides}, as MLIR's LLVM lowering lays it out.
-std::vector<int64_t> makeDescriptor(void *data,
-                                    const std::vector<int64_t> &shape) {
-  std::vector<int64_t> d = {reinterpret_cast<int64_t>(data),
-                            reinterpret_cast<int64_t>(data), 0};
-  d.insert(d.end(), shape.begin(), shape.end());
-  std::vector<int64_t> strides(shape.size());
-  int64_t stride = 1;
-  for (size_t i = shape.size(); i-- > 0;) {
-    strides[i] = stride;
-    stride *= shape[i];
-  }
-  d.insert(d.end(), strides.begin(), strides.end());
-  return d;
 }
 
 using EntryTable = std::array<void (*)(void *, void **), kMaxArguments + 1>;
@@ -308,9 +292,9 @@ int runCpuArtifact(const CpuRunOptions &options) {
   // The callee may not write its inputs, but descriptors hold void*.
   std::vector<std::vector<int64_t>> descriptors;
   for (NpyArray &in : inputs)
-    descriptors.push_back(makeDescriptor(in.data.data(), in.shape));
+    descriptors.push_back(makeMemRefDescriptor(in.data.data(), in.shape));
   for (NpyArray &out : outputs)
-    descriptors.push_back(makeDescriptor(out.data.data(), out.shape));
+    descriptors.push_back(makeMemRefDescriptor(out.data.data(), out.shape));
   std::vector<void *> args;
   for (std::vector<int64_t> &d : descriptors)
     args.push_back(d.data());

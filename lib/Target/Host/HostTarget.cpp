@@ -1,5 +1,6 @@
 //===- HostTarget.cpp - the host CPU: this machine's features, JIT runs ---===//
 #include "HostPipeline.h"
+#include "sparsec/Support/MemRefDescriptor.h"
 #include "sparsec/Support/Npy.h"
 #include "sparsec/Target/Host/CpuTarget.h"
 
@@ -34,25 +35,6 @@ void initializeNativeTarget() {
     return true;
   }();
   (void)done;
-}
-
-/// A strided memref descriptor {allocated, aligned, offset, sizes, strides}
-/// laid out as the LLVM lowering expects.
-std::vector<int64_t> makeDescriptor(void *data, ArrayRef<int64_t> shape) {
-  std::vector<int64_t> d;
-  d.push_back(reinterpret_cast<int64_t>(data));
-  d.push_back(reinterpret_cast<int64_t>(data));
-  d.push_back(0);
-  for (int64_t s : shape)
-    d.push_back(s);
-  int64_t stride = 1;
-  std::vector<int64_t> strides(shape.size());
-  for (int64_t i = int64_t(shape.size()) - 1; i >= 0; --i) {
-    strides[i] = stride;
-    stride *= shape[i];
-  }
-  d.insert(d.end(), strides.begin(), strides.end());
-  return d;
 }
 
 /// `--host-<key>` on the command line.
@@ -191,9 +173,9 @@ public:
     std::vector<std::vector<int64_t>> descriptors;
     std::vector<NpyArray> inputCopies = inputs;
     for (NpyArray &in : inputCopies)
-      descriptors.push_back(makeDescriptor(in.data.data(), in.shape));
+      descriptors.push_back(makeMemRefDescriptor(in.data.data(), in.shape));
     for (NpyArray &out : outputs)
-      descriptors.push_back(makeDescriptor(out.data.data(), out.shape));
+      descriptors.push_back(makeMemRefDescriptor(out.data.data(), out.shape));
     std::vector<void *> descriptorPtrs;
     for (auto &d : descriptors)
       descriptorPtrs.push_back(d.data());
