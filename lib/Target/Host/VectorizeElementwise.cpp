@@ -2,10 +2,12 @@
 //
 // The linalg ops the kernels do not take become loops, and LLVM was left to
 // vectorise them. It often did not: a 56-float innermost loop is fully
-// unrolled before the loop vectoriser runs, and the SLP vectoriser cannot
-// prove that the buffers do not alias, so ResNet-50's residual Add + ReLU and
-// its padding copies ran one float at a time. This pass writes the vector
-// loops itself (see Passes.td for which ops it takes).
+// unrolled before the loop vectoriser runs, the SLP vectoriser cannot prove
+// that the buffers do not alias, and a float sum cannot be vectorised
+// without reassociating it. So ResNet-50's residual Add + ReLU and padding
+// copies, and BERT's layer-norm and softmax sums, ran one float at a time.
+// This pass writes the vector loops itself, for elementwise ops and for
+// reductions along the innermost loop (see Passes.td for which ops).
 //
 //===----------------------------------------------------------------------===//
 #include "Epilogue.h"
@@ -17,6 +19,9 @@
 #include "mlir/Dialect/MemRef/Utils/MemRefUtils.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "llvm/ADT/TypeSwitch.h"
+
+#include <limits>
 
 namespace sparsec {
 #define GEN_PASS_DEF_SPARSECCPUVECTORIZEELEMENTWISE
@@ -41,6 +46,21 @@ struct Access {
   AffineMap map;
 };
 
+/// The combining op of a body that reduces into its output, `out =
+/// combiner(f(inputs), out)`, and the value that leaves a lane unchanged.
+struct Reduction {
+  Operation *combiner;
+  vector::CombiningKind kind;
+  TypedAttr neutral;
+};
+
+/// What the pass found an op to be.
+struct Plan {
+  SmallVector<Access> accesses; // inputs, then outputs
+  unsigned parallelDims;        // the leading loops; the rest reduce
+  std::optional<Reduction> reduction;
+};
+
 bool hasUnitInnerStride(MemRefType type) {
   if (type.getRank() == 0)
     return false;
@@ -55,15 +75,80 @@ bool isLaneType(Type type) {
          (type.isSignlessInteger() && type.getIntOrFloatBitWidth() >= 8);
 }
 
-/// The accesses of `op`'s inputs then outputs, if this pass can vectorise
-/// it.
-std::optional<SmallVector<Access>> analyse(linalg::LinalgOp op) {
+/// How a buffer read through `map` is read at a vector of iterations of
+/// `loops` loops: in lanes when its last index is the innermost loop and no
+/// other index involves it, broadcast when none does. Indices must be loops
+/// or constants.
+std::optional<Access::Kind> classifyRead(AffineMap map, MemRefType type,
+                                         unsigned loops) {
+  AffineExpr innermost = getAffineDimExpr(loops - 1, map.getContext());
+  ArrayRef<AffineExpr> results = map.getResults();
+  for (auto [i, expr] : llvm::enumerate(results)) {
+    if (!isa<AffineDimExpr, AffineConstantExpr>(expr))
+      return std::nullopt;
+    if (expr == innermost && i + 1 != results.size())
+      return std::nullopt;
+  }
+  if (results.empty() || results.back() != innermost)
+    return Access::Broadcast;
+  if (!hasUnitInnerStride(type))
+    return std::nullopt;
+  return Access::Lanes;
+}
+
+/// The reduction `body` performs into its output argument `out`, if it is
+/// one the pass vectorises: a float add, multiply, maximum or minimum of
+/// `out` and a value computed without it, yielded as it is.
+std::optional<Reduction> findReduction(Block &body, BlockArgument out) {
+  Operation *yield = body.getTerminator();
+  if (yield->getNumOperands() != 1 || !out.hasOneUse())
+    return std::nullopt;
+  Operation *combiner = yield->getOperand(0).getDefiningOp();
+  if (!combiner || *out.getUsers().begin() != combiner ||
+      combiner->getNumOperands() != 2 ||
+      combiner->getOperand(0) == combiner->getOperand(1))
+    return std::nullopt;
+  auto type = dyn_cast<FloatType>(out.getType());
+  if (!type)
+    return std::nullopt;
+  auto value = [&](double v) { return FloatAttr::get(type, v); };
+  double inf = std::numeric_limits<double>::infinity();
+  using Kind = vector::CombiningKind;
+  return llvm::TypeSwitch<Operation *, std::optional<Reduction>>(combiner)
+      .Case([&](arith::AddFOp) {
+        return Reduction{combiner, Kind::ADD, value(-0.0)};
+      })
+      .Case([&](arith::MulFOp) {
+        return Reduction{combiner, Kind::MUL, value(1.0)};
+      })
+      .Case([&](arith::MaximumFOp) {
+        return Reduction{combiner, Kind::MAXIMUMF, value(-inf)};
+      })
+      .Case([&](arith::MinimumFOp) {
+        return Reduction{combiner, Kind::MINIMUMF, value(inf)};
+      })
+      .Case([&](arith::MaxNumFOp) {
+        return Reduction{combiner, Kind::MAXNUMF, value(-inf)};
+      })
+      .Case([&](arith::MinNumFOp) {
+        return Reduction{combiner, Kind::MINNUMF, value(inf)};
+      })
+      .Default([](Operation *) { return std::nullopt; });
+}
+
+/// What the pass makes of `op`, if it can vectorise it.
+std::optional<Plan> analyse(linalg::LinalgOp op) {
   unsigned loops = op.getNumLoops();
-  if (!op.hasPureBufferSemantics() || loops == 0 ||
-      op.getNumParallelLoops() != loops || op->getNumResults() != 0)
+  if (!op.hasPureBufferSemantics() || loops == 0 || op->getNumResults() != 0)
     return std::nullopt;
   for (int64_t size : op.getStaticLoopRanges())
     if (ShapedType::isDynamic(size))
+      return std::nullopt;
+  // Parallel loops first, then only reductions.
+  Plan plan;
+  plan.parallelDims = op.getNumParallelLoops();
+  for (auto [d, type] : llvm::enumerate(op.getIteratorTypesArray()))
+    if ((d < plan.parallelDims) != (type == utils::IteratorType::parallel))
       return std::nullopt;
   Block *body = op.getBlock();
   if (!body)
@@ -83,13 +168,27 @@ std::optional<SmallVector<Access>> analyse(linalg::LinalgOp op) {
       if (!isLaneType(operand.getType()) && !operand.getType().isInteger(1))
         return std::nullopt;
   }
-  // Outputs are written, never read.
   unsigned inputs = op.getNumDpsInputs();
-  for (BlockArgument arg : body->getArguments().drop_front(inputs))
-    if (!arg.use_empty())
+  if (plan.parallelDims < loops) {
+    // A reduction into one output indexed by the parallel loops.
+    if (op.getNumDpsInits() != 1 || body->getNumArguments() != inputs + 1)
       return std::nullopt;
+    SmallVector<AffineExpr> leading;
+    for (unsigned d = 0; d < plan.parallelDims; ++d)
+      leading.push_back(getAffineDimExpr(d, op.getContext()));
+    if (op.getMatchingIndexingMap(op.getDpsInitOperand(0)) !=
+        AffineMap::get(loops, 0, leading, op.getContext()))
+      return std::nullopt;
+    plan.reduction = findReduction(*body, body->getArgument(inputs));
+    if (!plan.reduction)
+      return std::nullopt;
+  } else {
+    // Outputs are written, never read.
+    for (BlockArgument arg : body->getArguments().drop_front(inputs))
+      if (!arg.use_empty())
+        return std::nullopt;
+  }
 
-  SmallVector<Access> accesses;
   for (OpOperand &operand : op->getOpOperands()) {
     Value value = operand.get();
     AffineMap map = op.getMatchingIndexingMap(&operand);
@@ -98,33 +197,42 @@ std::optional<SmallVector<Access>> analyse(linalg::LinalgOp op) {
     if (!type) {
       if (isOutput || !isLaneType(value.getType()))
         return std::nullopt;
-      accesses.push_back({Access::Scalar, value, map});
+      plan.accesses.push_back({Access::Scalar, value, map});
       continue;
     }
     if (!isLaneType(type.getElementType()))
       return std::nullopt;
-    if (map.isIdentity() && hasUnitInnerStride(type)) {
-      accesses.push_back({Access::Lanes, value, map});
-    } else if (!isOutput && map.isProjectedPermutation() &&
-               !map.isFunctionOfDim(loops - 1)) {
-      accesses.push_back({Access::Broadcast, value, map});
-    } else {
-      return std::nullopt;
+    if (isOutput) {
+      // Reductions load and store their output once per row.
+      if (plan.reduction)
+        plan.accesses.push_back({Access::Broadcast, value, map});
+      else if (map.isIdentity() && hasUnitInnerStride(type))
+        plan.accesses.push_back({Access::Lanes, value, map});
+      else
+        return std::nullopt;
+      continue;
     }
+    std::optional<Access::Kind> kind = classifyRead(map, type, loops);
+    if (!kind)
+      return std::nullopt;
+    plan.accesses.push_back({*kind, value, map});
   }
-  return accesses;
+  return plan;
 }
 
 class ElementwiseVectorizer {
 public:
-  ElementwiseVectorizer(linalg::LinalgOp op, SmallVector<Access> accesses,
-                        int64_t vectorWidth, int64_t chunkVectors)
-      : op(op), accesses(std::move(accesses)), vw(vectorWidth),
-        chunkVectors(chunkVectors), b(op), loc(op.getLoc()) {}
+  ElementwiseVectorizer(linalg::LinalgOp op, Plan plan, int64_t vectorWidth,
+                        int64_t chunkVectors)
+      : op(op), accesses(std::move(plan.accesses)),
+        parallelDims(plan.parallelDims), reduction(plan.reduction),
+        vw(vectorWidth), chunkVectors(chunkVectors), b(op), loc(op.getLoc()) {}
 
   void run() {
     SmallVector<int64_t> sizes = op.getStaticLoopRanges();
-    if (flattenable()) {
+    if (reduction) {
+      emitReduction(sizes);
+    } else if (flattenable()) {
       int64_t total = 1;
       for (int64_t size : sizes)
         total *= size;
@@ -140,18 +248,17 @@ public:
 private:
   Value index(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
 
-  /// Every buffer read or written in lanes is contiguous, and none is read
-  /// per row: the op is one long row.
+  /// Every buffer read or written in lanes is contiguous and read in
+  /// iteration order, and none is read per row: the op is one long row.
   bool flattenable() {
-    if (op.getNumLoops() == 1)
-      return true;
     return llvm::all_of(accesses, [](const Access &access) {
       if (access.kind == Access::Scalar)
         return true;
       auto type = cast<MemRefType>(access.value.getType());
       if (access.kind == Access::Broadcast)
         return type.getRank() == 0;
-      return memref::isStaticShapeAndContiguousRowMajor(type);
+      return access.map.isIdentity() &&
+             memref::isStaticShapeAndContiguousRowMajor(type);
     });
   }
 
@@ -159,12 +266,25 @@ private:
     if (access.kind != Access::Lanes)
       return;
     auto type = cast<MemRefType>(access.value.getType());
+    access.map = AffineMap::getMultiDimIdentityMap(1, b.getContext());
     if (type.getRank() == 1)
       return;
     ReassociationIndices all;
     for (int64_t d = 0; d < type.getRank(); ++d)
       all.push_back(d);
     access.value = memref::CollapseShapeOp::create(b, loc, access.value, {all});
+  }
+
+  /// The buffer indices `access` reads at the iterations `ivs`.
+  SmallVector<Value> indices(const Access &access, ValueRange ivs) {
+    SmallVector<Value> at;
+    for (AffineExpr expr : access.map.getResults()) {
+      if (auto dim = dyn_cast<AffineDimExpr>(expr))
+        at.push_back(ivs[dim.getPosition()]);
+      else
+        at.push_back(index(cast<AffineConstantExpr>(expr).getValue()));
+    }
+    return at;
   }
 
   /// The op over one row of `total` elements: parallel chunks of
@@ -240,18 +360,16 @@ private:
     body(loop.getInductionVar());
   }
 
-  /// The op at the vector of iterations starting at `ivs` (the innermost
-  /// one advancing along the lanes), the lanes `mask` selects if non-null.
-  void emitVector(ValueRange ivs, Value mask) {
+  /// The body at the vector of iterations starting at `ivs` (the innermost
+  /// one advancing along the lanes), the lanes `mask` selects if non-null,
+  /// with the output arguments (if the body reads them) taking `outputs`.
+  SmallVector<Value> emitBody(ValueRange ivs, Value mask,
+                              ValueRange outputs = {}) {
     Block &body = *op.getBlock();
     IRMapping map;
     unsigned inputs = op.getNumDpsInputs();
-    SmallVector<Access> outputs;
-    for (auto [i, access] : llvm::enumerate(accesses)) {
-      if (i >= inputs) {
-        outputs.push_back(access);
-        continue;
-      }
+    for (unsigned i = 0; i < inputs; ++i) {
+      const Access &access = accesses[i];
       Type elementType = getElementTypeOrSelf(access.value.getType());
       auto vectorType = VectorType::get({vw}, elementType);
       Value lanes;
@@ -260,10 +378,8 @@ private:
         lanes = vector::BroadcastOp::create(b, loc, vectorType, access.value);
         break;
       case Access::Broadcast: {
-        SmallVector<Value> indices;
-        for (AffineExpr expr : access.map.getResults())
-          indices.push_back(ivs[cast<AffineDimExpr>(expr).getPosition()]);
-        Value element = memref::LoadOp::create(b, loc, access.value, indices);
+        Value element =
+            memref::LoadOp::create(b, loc, access.value, indices(access, ivs));
         lanes = vector::BroadcastOp::create(b, loc, vectorType, element);
         break;
       }
@@ -271,26 +387,120 @@ private:
         if (mask) {
           Value zero = arith::ConstantOp::create(b, loc, vectorType,
                                                  b.getZeroAttr(vectorType));
-          lanes = vector::MaskedLoadOp::create(b, loc, vectorType, access.value,
-                                               ivs, mask, zero);
+          lanes =
+              vector::MaskedLoadOp::create(b, loc, vectorType, access.value,
+                                           indices(access, ivs), mask, zero);
         } else {
-          lanes = vector::LoadOp::create(b, loc, vectorType, access.value, ivs);
+          lanes = vector::LoadOp::create(b, loc, vectorType, access.value,
+                                         indices(access, ivs));
         }
         break;
       }
       map.map(body.getArgument(i), lanes);
     }
-    SmallVector<Value> results = vectorizeBody(b, loc, body, map, {vw});
+    for (auto [arg, value] :
+         llvm::zip(body.getArguments().drop_front(inputs), outputs))
+      map.map(arg, value);
+    return vectorizeBody(b, loc, body, map, {vw});
+  }
+
+  /// A parallel op's vector of iterations at `ivs`, stored.
+  void emitVector(ValueRange ivs, Value mask) {
+    SmallVector<Value> results = emitBody(ivs, mask);
+    ArrayRef<Access> outputs =
+        ArrayRef(accesses).drop_front(op.getNumDpsInputs());
     for (auto [access, result] : llvm::zip_equal(outputs, results)) {
+      SmallVector<Value> at = indices(access, ivs);
       if (mask)
-        vector::MaskedStoreOp::create(b, loc, access.value, ivs, mask, result);
+        vector::MaskedStoreOp::create(b, loc, access.value, at, mask, result);
       else
-        vector::StoreOp::create(b, loc, result, access.value, ivs);
+        vector::StoreOp::create(b, loc, result, access.value, at);
     }
+  }
+
+  /// A reduction: per point of the parallel loops (in parallel), a vector
+  /// accumulator of lanes starting at the neutral value runs over the
+  /// reduction loops, the innermost along the lanes with a masked tail;
+  /// then its lanes are combined in order and with the output's value.
+  void emitReduction(ArrayRef<int64_t> sizes) {
+    const Access &out = accesses.back();
+    Type elementType = reduction->neutral.getType();
+    auto vectorType = VectorType::get({vw}, elementType);
+    auto emitPoint = [&](ValueRange outer) {
+      Value start = arith::ConstantOp::create(
+          b, loc, DenseElementsAttr::get(vectorType, reduction->neutral));
+      SmallVector<Value> ivs(outer);
+      Value acc = reduceOver(sizes, ivs, start);
+      Value lanes = vector::ReductionOp::create(b, loc, reduction->kind, acc);
+      Value previous = memref::LoadOp::create(b, loc, out.value, outer);
+      OperationState state(loc, reduction->combiner->getName(),
+                           ValueRange{lanes, previous}, {elementType},
+                           reduction->combiner->getAttrs());
+      memref::StoreOp::create(b, loc, b.create(state)->getResult(0), out.value,
+                              outer);
+    };
+    if (parallelDims == 0) {
+      emitPoint({});
+      return;
+    }
+    SmallVector<Value> lower, upper, steps;
+    for (int64_t size : sizes.take_front(parallelDims)) {
+      lower.push_back(index(0));
+      upper.push_back(index(size));
+      steps.push_back(index(1));
+    }
+    scf::ParallelOp::create(b, loc, lower, upper, steps,
+                            [&](OpBuilder &pb, Location, ValueRange ivs) {
+                              OpBuilder::InsertionGuard guard(b);
+                              b.setInsertionPoint(pb.getInsertionBlock(),
+                                                  pb.getInsertionPoint());
+                              emitPoint(ivs);
+                            });
+  }
+
+  /// The accumulator after the reduction loops from ivs.size() on, at the
+  /// outer iterations `ivs`.
+  Value reduceOver(ArrayRef<int64_t> sizes, SmallVector<Value> ivs, Value acc) {
+    unsigned dim = ivs.size();
+    auto loop = [&](int64_t first, int64_t last, int64_t step,
+                    function_ref<Value(Value iv, Value acc)> body) {
+      auto forOp = scf::ForOp::create(b, loc, index(first), index(last),
+                                      index(step), ValueRange{acc});
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(forOp.getBody());
+      scf::YieldOp::create(
+          b, loc, body(forOp.getInductionVar(), forOp.getRegionIterArg(0)));
+      return forOp.getResult(0);
+    };
+    if (dim + 1 < sizes.size())
+      return loop(0, sizes[dim], 1, [&](Value iv, Value inner) {
+        SmallVector<Value> next(ivs);
+        next.push_back(iv);
+        return reduceOver(sizes, next, inner);
+      });
+    auto step = [&](Value offset, Value mask, Value current) {
+      SmallVector<Value> at(ivs);
+      at.push_back(offset);
+      Value next = emitBody(at, mask, {current}).front();
+      // Masked-off lanes keep their partial result.
+      return mask ? arith::SelectOp::create(b, loc, mask, next, current)
+                        .getResult()
+                  : next;
+    };
+    int64_t row = sizes.back(), full = row / vw * vw;
+    if (full > 0)
+      acc = loop(0, full, vw, [&](Value offset, Value current) {
+        return step(offset, nullptr, current);
+      });
+    if (row % vw)
+      acc = step(index(full), mask(row % vw), acc);
+    return acc;
   }
 
   linalg::LinalgOp op;
   SmallVector<Access> accesses;
+  unsigned parallelDims;
+  std::optional<Reduction> reduction;
   int64_t vw, chunkVectors;
   OpBuilder b;
   Location loc;
@@ -309,13 +519,13 @@ struct SparsecCpuVectorizeElementwisePass
           << vectorWidth << " and " << chunkVectors;
       return signalPassFailure();
     }
-    SmallVector<std::pair<linalg::LinalgOp, SmallVector<Access>>> work;
+    SmallVector<std::pair<linalg::LinalgOp, Plan>> work;
     getOperation().walk([&](linalg::LinalgOp op) {
-      if (std::optional<SmallVector<Access>> accesses = analyse(op))
-        work.emplace_back(op, std::move(*accesses));
+      if (std::optional<Plan> plan = analyse(op))
+        work.emplace_back(op, std::move(*plan));
     });
-    for (auto &[op, accesses] : work)
-      ElementwiseVectorizer(op, std::move(accesses), vectorWidth, chunkVectors)
+    for (auto &[op, plan] : work)
+      ElementwiseVectorizer(op, std::move(plan), vectorWidth, chunkVectors)
           .run();
   }
 };

@@ -107,19 +107,93 @@ func.func @map_scalar_buffer(%a: memref<8xf32>, %s: memref<f32>, %o: memref<8xf3
   return
 }
 
-// Left to the loops: a reduction, a transposed read, a payload that reads
-// its output, integer division (a masked-off lane would divide by zero),
-// tensors, and an i1 buffer.
-// CHECK-LABEL: func.func @not_taken
-// CHECK-COUNT-6: linalg.generic
-// CHECK-NOT: vector.
-// CHECK: return
-func.func @not_taken(%a: memref<4x8xf32>, %t: memref<8x4xf32>, %r: memref<4xf32>, %o: memref<4x8xf32>, %i: memref<8xi32>, %io: memref<8xi32>, %tensor: tensor<8xf32>, %bits: memref<8xi1>) -> tensor<8xf32> {
-  linalg.generic {indexing_maps = [affine_map<(d0,d1)->(d0,d1)>, affine_map<(d0,d1)->(d0)>], iterator_types = ["parallel","reduction"]} ins(%a : memref<4x8xf32>) outs(%r : memref<4xf32>) {
+// A row sum: rows in parallel; per row a vector accumulator from -0.0 over
+// two whole vectors, the last two floats masked (masked-off lanes keep the
+// accumulator), its lanes reduced in order, then added to the output.
+// CHECK-LABEL: func.func @row_sum
+// CHECK: scf.parallel (%[[R:.*]]) =
+// CHECK:   %[[ZERO:.*]] = arith.constant dense<-0.000000e+00> : vector<4xf32>
+// CHECK:   %[[ACC:.*]] = scf.for %[[K:.*]] = %{{.*}} to %{{.*}} step %{{.*}} iter_args(%[[A:.*]] = %[[ZERO]]) -> (vector<4xf32>) {
+// CHECK:     %[[X:.*]] = vector.load %arg0[%[[R]], %[[K]]] : memref<4x10xf32>, vector<4xf32>
+// CHECK:     %[[S:.*]] = arith.addf %[[X]], %[[A]] : vector<4xf32>
+// CHECK:     scf.yield %[[S]]
+// CHECK:   %[[MASK:.*]] = vector.create_mask %{{.*}} : vector<4xi1>
+// CHECK:   %[[T:.*]] = vector.maskedload %arg0[%[[R]], %{{.*}}], %[[MASK]]
+// CHECK:   %[[TS:.*]] = arith.addf %[[T]], %[[ACC]] : vector<4xf32>
+// CHECK:   %[[KEPT:.*]] = arith.select %[[MASK]], %[[TS]], %[[ACC]] : vector<4xi1>, vector<4xf32>
+// CHECK:   %[[LANES:.*]] = vector.reduction <add>, %[[KEPT]] : vector<4xf32> into f32
+// CHECK:   %[[OLD:.*]] = memref.load %arg1[%[[R]]] : memref<4xf32>
+// CHECK:   %[[NEW:.*]] = arith.addf %[[LANES]], %[[OLD]] : f32
+// CHECK:   memref.store %[[NEW]], %arg1[%[[R]]] : memref<4xf32>
+// CHECK-NOT: linalg.generic
+func.func @row_sum(%a: memref<4x10xf32>, %sum: memref<4xf32>) {
+  linalg.generic {indexing_maps = [affine_map<(d0,d1)->(d0,d1)>, affine_map<(d0,d1)->(d0)>], iterator_types = ["parallel","reduction"]} ins(%a : memref<4x10xf32>) outs(%sum : memref<4xf32>) {
   ^bb0(%x: f32, %acc: f32):
     %s = arith.addf %x, %acc : f32
     linalg.yield %s : f32
   }
+  return
+}
+
+// Two reduction loops (a global max pool): the outer one an scf.for that
+// carries the accumulator, from -inf, around each row of 5: one whole
+// vector and one masked lane.
+// CHECK-LABEL: func.func @pool_max
+// CHECK: scf.parallel (%[[C:.*]]) =
+// CHECK:   %[[NEG:.*]] = arith.constant dense<0xFF800000> : vector<4xf32>
+// CHECK:   %[[ACC:.*]] = scf.for %[[H:.*]] = %{{.*}} to %{{.*}} step %{{.*}} iter_args(%[[A:.*]] = %[[NEG]])
+// CHECK:     %[[ROW:.*]] = scf.for %[[W:.*]] = %{{.*}} iter_args(%[[B:.*]] = %[[A]])
+// CHECK:       %[[X:.*]] = vector.load %arg0[%[[C]], %[[H]], %[[W]]] : memref<2x3x5xf32>
+// CHECK:       arith.maximumf %[[X]], %[[B]] : vector<4xf32>
+// CHECK:     %[[MASK:.*]] = vector.create_mask
+// CHECK:     %[[T:.*]] = vector.maskedload %arg0[%[[C]], %[[H]], %{{.*}}], %[[MASK]]
+// CHECK:     %[[TM:.*]] = arith.maximumf %[[T]], %[[ROW]]
+// CHECK:     arith.select %[[MASK]], %[[TM]], %[[ROW]]
+// CHECK:   vector.reduction <maximumf>, %[[ACC]]
+// CHECK:   arith.maximumf
+// CHECK:   memref.store %{{.*}}, %arg1[%[[C]]]
+func.func @pool_max(%a: memref<2x3x5xf32>, %m: memref<2xf32>) {
+  linalg.generic {indexing_maps = [affine_map<(d0,d1,d2)->(d0,d1,d2)>, affine_map<(d0,d1,d2)->(d0)>], iterator_types = ["parallel","reduction","reduction"]} ins(%a : memref<2x3x5xf32>) outs(%m : memref<2xf32>) {
+  ^bb0(%x: f32, %acc: f32):
+    %s = arith.maximumf %x, %acc : f32
+    linalg.yield %s : f32
+  }
+  return
+}
+
+// Layer normalisation's last step: the per-feature scale read in lanes
+// through a map that is not the identity, the per-row statistic through a
+// constant index.
+// CHECK-LABEL: func.func @normalize
+// CHECK: scf.parallel (%[[I:.*]], %[[J:.*]]) =
+// CHECK:   scf.for %[[K:.*]] =
+// CHECK:     %[[X:.*]] = vector.load %arg0[%[[I]], %[[J]], %[[K]]] : memref<2x3x8xf32>, vector<4xf32>
+// CHECK:     %[[ZERO:.*]] = arith.constant 0 : index
+// CHECK:     %[[MEAN:.*]] = memref.load %arg1[%[[I]], %[[J]], %[[ZERO]]] : memref<2x3x1xf32>
+// CHECK:     %[[MEANS:.*]] = vector.broadcast %[[MEAN]]
+// CHECK:     %[[G:.*]] = vector.load %arg2[%[[K]]] : memref<8xf32>, vector<4xf32>
+// CHECK:     %[[D:.*]] = arith.subf %[[X]], %[[MEANS]]
+// CHECK:     %[[P:.*]] = arith.mulf %[[D]], %[[G]]
+// CHECK:     vector.store %[[P]], %arg3[%[[I]], %[[J]], %[[K]]]
+func.func @normalize(%x: memref<2x3x8xf32>, %mean: memref<2x3x1xf32>, %gamma: memref<8xf32>, %o: memref<2x3x8xf32>) {
+  linalg.generic {indexing_maps = [affine_map<(d0,d1,d2)->(d0,d1,d2)>, affine_map<(d0,d1,d2)->(d0,d1,0)>, affine_map<(d0,d1,d2)->(d2)>, affine_map<(d0,d1,d2)->(d0,d1,d2)>], iterator_types = ["parallel","parallel","parallel"]} ins(%x, %mean, %gamma : memref<2x3x8xf32>, memref<2x3x1xf32>, memref<8xf32>) outs(%o : memref<2x3x8xf32>) {
+  ^bb0(%a: f32, %m: f32, %g: f32, %out: f32):
+    %d = arith.subf %a, %m : f32
+    %p = arith.mulf %d, %g : f32
+    linalg.yield %p : f32
+  }
+  return
+}
+
+// Left to the loops: a transposed read, a parallel payload that reads its
+// output, integer division (a masked-off lane would divide by zero),
+// tensors, an i1 buffer, a reduction over a leading loop, a reduction whose
+// combiner is not associative (subf), and one that reads its output twice.
+// CHECK-LABEL: func.func @not_taken
+// CHECK-COUNT-8: linalg.generic
+// CHECK-NOT: vector.
+// CHECK: return
+func.func @not_taken(%a: memref<4x8xf32>, %t: memref<8x4xf32>, %r: memref<4xf32>, %o: memref<4x8xf32>, %i: memref<8xi32>, %io: memref<8xi32>, %tensor: tensor<8xf32>, %bits: memref<8xi1>, %cols: memref<8xf32>) -> tensor<8xf32> {
   linalg.generic {indexing_maps = [affine_map<(d0,d1)->(d1,d0)>, affine_map<(d0,d1)->(d0,d1)>], iterator_types = ["parallel","parallel"]} ins(%t : memref<8x4xf32>) outs(%o : memref<4x8xf32>) {
   ^bb0(%x: f32, %y: f32):
     linalg.yield %x : f32
@@ -144,6 +218,22 @@ func.func @not_taken(%a: memref<4x8xf32>, %t: memref<8x4xf32>, %r: memref<4xf32>
   linalg.generic {indexing_maps = [affine_map<(d0)->(d0)>, affine_map<(d0)->(d0)>], iterator_types = ["parallel"]} ins(%bits : memref<8xi1>) outs(%bits : memref<8xi1>) {
   ^bb0(%x: i1, %y: i1):
     linalg.yield %x : i1
+  }
+  linalg.generic {indexing_maps = [affine_map<(d0,d1)->(d0,d1)>, affine_map<(d0,d1)->(d1)>], iterator_types = ["reduction","parallel"]} ins(%a : memref<4x8xf32>) outs(%cols : memref<8xf32>) {
+  ^bb0(%x: f32, %acc: f32):
+    %s = arith.addf %x, %acc : f32
+    linalg.yield %s : f32
+  }
+  linalg.generic {indexing_maps = [affine_map<(d0,d1)->(d0,d1)>, affine_map<(d0,d1)->(d0)>], iterator_types = ["parallel","reduction"]} ins(%a : memref<4x8xf32>) outs(%r : memref<4xf32>) {
+  ^bb0(%x: f32, %acc: f32):
+    %s = arith.subf %x, %acc : f32
+    linalg.yield %s : f32
+  }
+  linalg.generic {indexing_maps = [affine_map<(d0,d1)->(d0,d1)>, affine_map<(d0,d1)->(d0)>], iterator_types = ["parallel","reduction"]} ins(%a : memref<4x8xf32>) outs(%r : memref<4xf32>) {
+  ^bb0(%x: f32, %acc: f32):
+    %sq = arith.mulf %acc, %acc : f32
+    %s = arith.addf %x, %sq : f32
+    linalg.yield %s : f32
   }
   return %n : tensor<8xf32>
 }

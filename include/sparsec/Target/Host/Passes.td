@@ -166,8 +166,9 @@ def SparsecCpuStridedCopiesToLoops
 
 def SparsecCpuVectorizeElementwise
     : Pass<"sparsec-cpu-vectorize-elementwise", "::mlir::func::FuncOp"> {
-  let summary = "Elementwise linalg ops on buffers (residual adds, padding "
-                "copies, fills) as explicit vector loops";
+  let summary = "Elementwise linalg ops and innermost reductions on buffers "
+                "(residual adds, padding copies, layer norm and softmax "
+                "sums) as explicit vector loops";
   let description = [{
     The ops the kernels do not take were left to LLVM's vectorisers after
     `convert-linalg-to-parallel-loops`, and often stayed scalar: a 56-float
@@ -175,23 +176,36 @@ def SparsecCpuVectorizeElementwise
     SLP vectoriser cannot prove that the buffers do not alias. ResNet-50's
     residual Add + ReLU and its padding copies ran one float at a time.
 
-    This pass writes the vector loops for every linalg op on buffers whose
-    loops are all parallel, whose outputs are written in iteration order
-    with a unit-stride innermost dimension, whose inputs are read the same
-    way or are constant along the innermost dimension (a per-channel
-    broadcast, a rank-0 buffer, a scalar), and whose body is arith/math
-    elementwise ops (generics, `linalg.copy`, `linalg.map`, `linalg.fill`):
-    - when every buffer it reads along the vectors is contiguous and nothing
-      is broadcast per row, the op runs over the flat buffer: an
+    This pass writes the vector loops for linalg ops on buffers (generics,
+    `linalg.copy`, `linalg.map`, `linalg.fill`, `linalg.transpose` that
+    keeps the innermost dimension) whose body is arith/math elementwise ops
+    and whose inputs are each read either along the innermost loop (their
+    last index is that loop, no other index involves it, unit stride) or
+    constant along it (a per-row or per-channel value, a rank-0 buffer, a
+    scalar); indices are loops or constants.
+    - Parallel ops (outputs written in iteration order): when every buffer
+      read or written in lanes is contiguous and in iteration order and
+      nothing is read per row, the op runs over the flat buffer, an
       `scf.parallel` over chunks of `chunk-vectors` vectors, then the
-      leftover vectors and one masked tail;
-    - otherwise an `scf.parallel` over the outer dimensions, vectors along
-      the innermost one and a masked tail.
+      leftover vectors and one masked tail; otherwise an `scf.parallel`
+      over the outer loops, vectors along the innermost one and a masked
+      tail.
+    - Reductions (layer normalisation's sums, softmax's max and sum, global
+      pooling): parallel loops first, then reduction loops, one output
+      indexed by the parallel loops, and a body `out = c(f(inputs), out)`
+      with c a float add, multiply, maximum or minimum. Per output element
+      (in parallel) a vector accumulator starts at c's neutral value, runs
+      over the reduction loops with the innermost along the lanes (masked-
+      off tail lanes keep their partial value), and its lanes are combined
+      in order and then with the output. This reassociates the sum (as any
+      vectorised reduction does) but in a fixed order: the same bits at any
+      thread count.
     `sparsec-cpu-shape-parallel-loops` then decides which loops stay
-    parallel, as for the others. Each element is computed by the same
-    lanes whatever the thread count, so results are the same bits.
-    Ops with reductions, other index maps, or integer division (a masked-off
-    lane could divide by zero) are left to the loops.
+    parallel, as for the others.
+    Left to the loops: reductions along a loop other than the innermost
+    (max pooling's window), gathers whose innermost index is strided or
+    transposed, and integer division (a masked-off lane could divide by
+    zero).
 
     Example:
     `sparsec-opt --sparsec-cpu-vectorize-elementwise="vector-width=16" m.mlir`.
