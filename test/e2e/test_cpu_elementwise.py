@@ -53,6 +53,15 @@ def case_softmax(rng):
         x.astype(np.float64))
 
 
+def case_softmax_vit_attention(rng):
+    """ViT-B/16's attention rows (197: a masked tail) in parallel loops: the
+    polynomial exp's floor once became libm calls there, which kept OpenMP's
+    alloca scopes from being inlined and failed the compile."""
+    x = rng.standard_normal((1, 12, 197, 197)).astype(np.float32) * 3
+    return [helper.make_node("Softmax", ["x"], ["y"], axis=-1)], [("x", x)], [], softmax(
+        x.astype(np.float64))
+
+
 def case_layer_norm(rng):
     x = rng.standard_normal((2, 7, 130)).astype(np.float32)
     scale = rng.standard_normal(130).astype(np.float32)
@@ -103,7 +112,7 @@ def case_transpose_keeps_last(rng):
     return [node], [("x", x)], [], x.transpose(0, 2, 1, 3).astype(np.float64)
 
 
-CASES = [case_softmax, case_layer_norm, case_reduce_sum, case_reduce_max,
+CASES = [case_softmax, case_softmax_vit_attention, case_layer_norm, case_reduce_sum, case_reduce_max,
          case_global_average_pool, case_channel_add_relu, case_residual_add,
          case_transpose_keeps_last]
 WIDTHS = [["--host-vector-width=4"], ["--host-vector-width=8"], ["--host-vector-width=16"]]
@@ -145,4 +154,4 @@ def test_layer_norm_and_softmax_give_the_same_bits_at_1_and_2_threads(tmp_path: 
         outputs.append(np.load(out / "output_0.npy"))
     assert outputs[0].tobytes() == outputs[1].tobytes()
     expected = softmax(layer_norm(x.astype(np.float64), scale, bias))
-    assert np.abs(outputs[0] - expected).max() <= RTOL * np.abs(expected).max() * 10
+    assert np.abs(outputs[0] - expected).max() <= RTOL * np.abs(expected).max()

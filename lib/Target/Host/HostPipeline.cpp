@@ -119,7 +119,6 @@ void buildHostPipeline(OpPassManager &pm,
   // not one libm call per element (12 % of a BERT layer's time was erff).
   if (approximateMath)
     pm.addPass(createSparsecCpuApproximateMath());
-  pm.addPass(createConvertMathToLibmPass());
   // The kernels' scf.parallel panel loops become OpenMP work-sharing loops
   // (libomp at run time; OMP_NUM_THREADS caps the threads when numThreads
   // is 0).
@@ -130,6 +129,12 @@ void buildHostPipeline(OpPassManager &pm,
   // kernels allocate nothing there), which scf-to-cf would otherwise fill
   // with blocks it may not hold.
   pm.addPass(createCanonicalizerPass());
+  // After that inlining, which a call in the scope prevents: math ops with
+  // an LLVM intrinsic (floor in the polynomial exp, sqrt, fma) become it,
+  // one vector instruction; the rest (erf without the approximations) libm
+  // calls.
+  pm.addPass(createConvertMathToLLVMPass());
+  pm.addPass(createConvertMathToLibmPass());
   pm.addPass(createSCFToControlFlowPass());
   pm.addPass(createConvertVectorToLLVMPass());
   pm.addPass(createConvertOpenMPToLLVMPass());
