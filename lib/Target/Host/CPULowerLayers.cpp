@@ -138,7 +138,8 @@ LinearKernel chooseLinearKernel(const LayerData &data, int64_t rows,
     RowPatternWeight patterns =
         packRowPatterns(data.weight->values(), bias, rows, cols);
     if (modes.rowPatterns == "always" ||
-        preferRowPatterns(patterns, cost, tokens, tiling.vectorWidth)) {
+        preferRowPatterns(patterns, cost, tokens, tiling.vectorWidth,
+                          modes.rowPatternMacCost)) {
       kernel.patterns = std::move(patterns);
       kernel.groups.reset();
     }
@@ -249,10 +250,16 @@ struct SparsecCpuLowerLayersPass
           << rowPatterns.getValue() << "'";
       return signalPassFailure();
     }
-    if (!isValidNMGroupSlotCost(nmGroupSlotCost)) {
+    if (!isValidDenseMacCost(nmGroupSlotCost)) {
       module.emitError("sparsec-cpu-lower-layers: nm-group-slot-cost must be "
                        "a number of dense MACs above 0 and below 100, not ")
           << nmGroupSlotCost.getValue();
+      return signalPassFailure();
+    }
+    if (!isValidDenseMacCost(rowPatternMacCost)) {
+      module.emitError("sparsec-cpu-lower-layers: row-pattern-mac-cost must "
+                       "be a number of dense MACs above 0 and below 100, not ")
+          << rowPatternMacCost.getValue();
       return signalPassFailure();
     }
     tiling = {vectorWidth, tileTokens, tileVectors, tokenVectors};
@@ -378,9 +385,9 @@ struct SparsecCpuLowerLayersPass
       in2d = tensor::CollapseShapeOp::create(b, loc, in2dType, in2d,
                                              leadingDims(inType.getRank()));
     Epilogue epilogue = Epilogue::collect(op.getResult());
-    LinearKernel kernel =
-        chooseLinearKernel(*data, rows, cols, tokens, tiling,
-                           {nmGroups, rowPatterns, nmGroupSlotCost});
+    LinearKernel kernel = chooseLinearKernel(
+        *data, rows, cols, tokens, tiling,
+        {nmGroups, rowPatterns, nmGroupSlotCost, rowPatternMacCost});
     Value result;
     if (kernel.patterns)
       result =

@@ -209,7 +209,8 @@ std::string CpuTarget::describeLayerKernel(Operation *layer,
   return sparsec::describeLayerKernel(
       layer, {kernels.vectorWidth, kernels.tileTokens, kernels.tileVectors},
       kernels.sparseRows,
-      {kernels.nmGroups, kernels.rowPatterns, kernels.nmGroupSlotCost});
+      {kernels.nmGroups, kernels.rowPatterns, kernels.nmGroupSlotCost,
+       kernels.rowPatternMacCost});
 }
 
 void CpuTarget::buildPipeline(OpPassManager &pm,

@@ -254,6 +254,9 @@ struct LinearKernelModes {
   /// What a slot of the N:M group kernel costs in dense MACs (the pass's
   /// nm-group-slot-cost).
   double nmGroupSlotCost = kDefaultNMGroupSlotCost;
+  /// What a MAC of the row-pattern kernel costs in dense MACs (the pass's
+  /// row-pattern-mac-cost).
+  double rowPatternMacCost = kDefaultRowPatternMacCost;
 };
 std::string describeLayerKernel(mlir::Operation *layer,
                                 const GemmTiling &tiling,

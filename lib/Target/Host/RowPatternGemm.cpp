@@ -60,15 +60,17 @@ RowPatternWeight packRowPatterns(ArrayRef<float> weight, ArrayRef<float> bias,
 }
 
 bool preferRowPatterns(const RowPatternWeight &weight, double cost,
-                       int64_t tokens, int64_t vectorWidth) {
+                       int64_t tokens, int64_t vectorWidth,
+                       double patternMacCost) {
   // The token vectors of a tile must be mostly full: four of them.
   if (tokens < 4 * vectorWidth)
     return false;
-  // A pattern MAC costs about 1.6 dense MACs (the broadcast of each weight,
-  // the loop per pattern, the two transposes): measured on BERT shapes,
-  // where HiNM 75 % ran 1.3-1.4x faster than on the channel tiles and 2:4
-  // 5-10 % slower than on the N:M group kernel.
-  constexpr double patternMacCost = 1.6;
+  // A pattern MAC pays for the broadcast of its weight, its share of the
+  // loop per pattern and of the two transposes: about 1.6 dense MACs on a
+  // Zen 4 (BERT shapes: HiNM 75 % 1.3-1.4x faster than on the channel
+  // tiles, 2:4 5-10 % slower than the N:M group kernel), over 2.6 on an
+  // Emerald Rapids Xeon (HiNM 75 % BERT at 1024 tokens 1.32x slower than
+  // on the channel tiles).
   return double(weight.nonzeros()) * patternMacCost < cost;
 }
 

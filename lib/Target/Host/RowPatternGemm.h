@@ -60,10 +60,11 @@ packRowPatterns(llvm::ArrayRef<float> weight, llvm::ArrayRef<float> bias,
 
 /// Whether auto mode runs `weight` (with `tokens` tokens and vectors of
 /// `vectorWidth` lanes) as row patterns: enough tokens to fill the lanes,
-/// and its nonzeros, at the measured cost of a pattern MAC, cheaper than
+/// and its nonzeros, at `patternMacCost` dense MACs each, cheaper than
 /// `cost` (the best other kernel's, in dense MACs per token).
 bool preferRowPatterns(const RowPatternWeight &weight, double cost,
-                       int64_t tokens, int64_t vectorWidth);
+                       int64_t tokens, int64_t vectorWidth,
+                       double patternMacCost);
 
 /// The compile-time tables of a RowPatternWeight as private globals (run
 /// starts `_r`, value starts `_v`, values `_w`, bias `_b`).

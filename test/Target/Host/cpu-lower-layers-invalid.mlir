@@ -7,12 +7,14 @@
 // RUN: not sparsec-opt %s --sparsec-cpu-lower-layers="row-patterns=maybe" 2>&1 | FileCheck %s --check-prefix=PATTERNS
 // RUN: not sparsec-opt %s --sparsec-cpu-lower-permute-lanes="isa=sse" 2>&1 | FileCheck %s --check-prefix=ISA
 // RUN: not sparsec-opt %s --sparsec-cpu-lower-layers="nm-group-slot-cost=0" 2>&1 | FileCheck %s --check-prefix=SLOT
+// RUN: not sparsec-opt %s --sparsec-cpu-lower-layers="row-pattern-mac-cost=100" 2>&1 | FileCheck %s --check-prefix=PATTERNCOST
 // And through the driver, by the host target's flags.
 // RUN: not sparsec %s --host-vector-width=32 2>&1 | FileCheck %s --check-prefix=HOSTWIDTH
 // RUN: not sparsec %s --host-tile-tokens=17 2>&1 | FileCheck %s --check-prefix=HOSTTOKENS
 // RUN: not sparsec %s --host-tile-vectors=0 2>&1 | FileCheck %s --check-prefix=HOSTVECTORS
 // RUN: not sparsec %s --host-sparse-rows=yes 2>&1 | FileCheck %s --check-prefix=HOSTROWS
 // RUN: not sparsec %s --host-nm-group-slot-cost=-1 2>&1 | FileCheck %s --check-prefix=HOSTSLOT
+// RUN: not sparsec %s --host-row-pattern-mac-cost=-2 2>&1 | FileCheck %s --check-prefix=HOSTPATTERNCOST
 // WIDTH: error: sparsec-cpu-lower-layers: vector-width must be 4, 8 or 16, not 6
 // TILES: error: sparsec-cpu-lower-layers: tile-tokens must be 1 to 16 and tile-vectors 1 to 8, not
 // ROWS: error: sparsec-cpu-lower-layers: sparse-rows must be auto, always or never, not 'sometimes'
@@ -20,6 +22,8 @@
 // PATTERNS: error: sparsec-cpu-lower-layers: row-patterns must be auto, always or never, not 'maybe'
 // ISA: error: sparsec-cpu-lower-permute-lanes: isa must be none, avx2 or avx512, not 'sse'
 // SLOT: error: sparsec-cpu-lower-layers: nm-group-slot-cost must be a number of dense MACs above 0 and below 100, not 0
+// PATTERNCOST: error: sparsec-cpu-lower-layers: row-pattern-mac-cost must be a number of dense MACs above 0 and below 100, not 1.000000e+02
+// HOSTPATTERNCOST: sparsec: error: --host-row-pattern-mac-cost must be 0 (this CPU's figure) or a number of dense MACs above 0 and below 100, not -2
 // HOSTSLOT: sparsec: error: --host-nm-group-slot-cost must be a number of dense MACs above 0 and below 100, not -1
 // HOSTROWS: sparsec: error: --host-sparse-rows must be auto, always or never, not 'yes'
 // HOSTWIDTH: sparsec: error: --host-vector-width must be 0, 4, 8 or 16, not 32

@@ -13,8 +13,13 @@ namespace sparsec {
 /// pass option, of the host target's --host-nm-group-slot-cost and of
 /// LinearKernelModes.
 inline constexpr double kDefaultNMGroupSlotCost = 1.5;
-/// Whether `cost` is a usable slot cost (both options check it).
-inline bool isValidNMGroupSlotCost(double cost) {
+/// What one MAC of the row-pattern kernel costs in dense MACs when a linear
+/// layer's row-patterns=auto weighs it: 1.6 as measured on a Zen 4 (the
+/// pass option's default; the host target picks its CPU's figure).
+inline constexpr double kDefaultRowPatternMacCost = 1.6;
+/// Whether `cost` is a usable cost in dense MACs (the slot and pattern MAC
+/// options check it).
+inline bool isValidDenseMacCost(double cost) {
   return cost > 0.0 && cost < 100.0;
 }
 

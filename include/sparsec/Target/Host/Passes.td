@@ -117,7 +117,14 @@ def SparsecCpuLowerLayers
            "What one slot of the N:M group kernel (a lane permute and an "
            "FMA) costs in dense MACs when nm-groups=auto weighs it (1.5: "
            "measured on a Zen 4; the host target's "
-           "--host-nm-group-slot-cost)">
+           "--host-nm-group-slot-cost)">,
+    Option<"rowPatternMacCost", "row-pattern-mac-cost", "double",
+           /*default=*/"::sparsec::kDefaultRowPatternMacCost",
+           "What one MAC of the row-pattern kernel (a weight broadcast and "
+           "an FMA, its share of the loop per pattern and the transposes) "
+           "costs in dense MACs when row-patterns=auto weighs a linear "
+           "layer (1.6: measured on a Zen 4; the host target's "
+           "--host-row-pattern-mac-cost)">
   ];
 }
 
