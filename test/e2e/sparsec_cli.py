@@ -19,6 +19,23 @@ def sparsec_bin() -> Path:
     return Path(env).expanduser().resolve() if env else DEFAULT_BIN
 
 
+def run_at_thread_counts(model: Path, x: np.ndarray, workdir: Path, flags: Sequence[str] = (),
+                         threads: Sequence[str] = ("1", "2")) -> List[np.ndarray]:
+    """`sparsec MODEL --run` on the one input x at each OMP_NUM_THREADS in `threads`: the
+    first output of each run (for tests that the thread count changes no bit)."""
+    np.save(workdir / "x.npy", x)
+    outputs = []
+    for count in threads:
+        out = workdir / f"out{count}"
+        env = dict(os.environ, OMP_NUM_THREADS=count)
+        proc = subprocess.run([str(sparsec_bin()), str(model), "--run",
+                               f"--input={workdir / 'x.npy'}", "-o", str(out), *flags],
+                              capture_output=True, text=True, env=env, timeout=120)
+        assert proc.returncode == 0, proc.stderr
+        outputs.append(np.load(out / "output_0.npy"))
+    return outputs
+
+
 def write_report(out: Path, md: List[str], notes: Sequence[str] = ()) -> int:
     """Prints a benchmark's markdown report (plus notes) and writes it to out."""
     if notes:

@@ -6,8 +6,6 @@ same bits at 1 and 2 threads.
 """
 from __future__ import annotations
 
-import os
-import subprocess
 import zlib
 from pathlib import Path
 
@@ -16,7 +14,7 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from sparsec_cli import run_model, sparsec_bin
+from sparsec_cli import run_at_thread_counts, run_model
 
 # float32 sums of at most a few hundred terms, and the polynomial exp (3e-7),
 # relative to max |y|
@@ -142,16 +140,7 @@ def test_layer_norm_and_softmax_give_the_same_bits_at_1_and_2_threads(tmp_path: 
              helper.make_node("Softmax", ["n"], ["y"], axis=-1)]
     model = save_model(tmp_path / "ln_softmax.onnx", nodes, [("x", x)], x.shape,
                        [("scale", scale), ("bias", bias)])
-    np.save(tmp_path / "x.npy", x)
-    outputs = []
-    for threads in ("1", "2"):
-        out = tmp_path / f"out{threads}"
-        env = dict(os.environ, OMP_NUM_THREADS=threads)
-        proc = subprocess.run([str(sparsec_bin()), str(model), "--run",
-                               f"--input={tmp_path / 'x.npy'}", "-o", str(out)],
-                              capture_output=True, text=True, env=env, timeout=120)
-        assert proc.returncode == 0, proc.stderr
-        outputs.append(np.load(out / "output_0.npy"))
+    outputs = run_at_thread_counts(model, x, tmp_path)
     assert outputs[0].tobytes() == outputs[1].tobytes()
     expected = softmax(layer_norm(x.astype(np.float64), scale, bias))
     assert np.abs(outputs[0] - expected).max() <= RTOL * np.abs(expected).max()

@@ -15,7 +15,7 @@ from typing import Optional
 import numpy as np
 import pytest
 
-from sparsec_cli import run_model, sparsec_bin
+from sparsec_cli import run_at_thread_counts, run_model, sparsec_bin
 
 RTOL = 1e-5  # float32 sums of at most ~300 products, relative to max |y|
 
@@ -157,19 +157,9 @@ def test_kernel_decision_follows_the_zeros(tmp_path: Path):
 def assert_same_bits_at_1_and_2_threads(tmp_path: Path, weight, x, flags):
     """Runs the linear layer at OMP_NUM_THREADS 1 and 2: bit-identical outputs that match
     numpy."""
-    import os
     model = tmp_path / "linear.mlir"
     model.write_text(linear_module(x.shape, weight, None))
-    np.save(tmp_path / "x.npy", x)
-    outputs = []
-    for threads in ("1", "2"):
-        out = tmp_path / f"out{threads}"
-        env = dict(os.environ, OMP_NUM_THREADS=threads)
-        proc = subprocess.run([str(sparsec_bin()), str(model), "--run",
-                               f"--input={tmp_path / 'x.npy'}", "-o", str(out), *flags],
-                              capture_output=True, text=True, env=env, timeout=120)
-        assert proc.returncode == 0, proc.stderr
-        outputs.append(np.load(out / "output_0.npy"))
+    outputs = run_at_thread_counts(model, x, tmp_path, flags)
     assert outputs[0].tobytes() == outputs[1].tobytes()
     expected = x.astype(np.float64) @ weight.astype(np.float64).T
     assert np.abs(outputs[0] - expected).max() <= RTOL * np.abs(expected).max()

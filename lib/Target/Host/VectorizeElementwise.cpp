@@ -292,20 +292,14 @@ private:
   void emitFlat(int64_t total) {
     int64_t vectors = total / vw;
     int64_t chunks = vectors / chunkVectors;
-    if (chunks > 0) {
-      scf::ParallelOp::create(
-          b, loc, ValueRange{index(0)}, ValueRange{index(chunks)},
-          ValueRange{index(1)}, [&](OpBuilder &pb, Location, ValueRange ivs) {
-            OpBuilder::InsertionGuard guard(b);
-            b.setInsertionPoint(pb.getInsertionBlock(), pb.getInsertionPoint());
-            Value first =
-                arith::MulIOp::create(b, loc, ivs[0], index(chunkVectors * vw));
-            forVectors(0, chunkVectors, [&](Value offset) {
-              emitVector({arith::AddIOp::create(b, loc, first, offset)},
-                         nullptr);
-            });
-          });
-    }
+    if (chunks > 0)
+      parallelOver({chunks}, [&](ValueRange ivs) {
+        Value first =
+            arith::MulIOp::create(b, loc, ivs[0], index(chunkVectors * vw));
+        forVectors(0, chunkVectors, [&](Value offset) {
+          emitVector({arith::AddIOp::create(b, loc, first, offset)}, nullptr);
+        });
+      });
     forVectors(chunks * chunkVectors, vectors,
                [&](Value offset) { emitVector({offset}, nullptr); });
     if (total % vw)
@@ -328,8 +322,19 @@ private:
         emitVector(ivs, mask(row % vw));
       }
     };
+    parallelOver(sizes.drop_back(), emitRow);
+  }
+
+  /// Calls `body` inside an scf.parallel over [0, size) for each of
+  /// `sizes`, or once outside any loop when there are none.
+  void parallelOver(ArrayRef<int64_t> sizes,
+                    function_ref<void(ValueRange ivs)> body) {
+    if (sizes.empty()) {
+      body({});
+      return;
+    }
     SmallVector<Value> lower, upper, steps;
-    for (int64_t size : sizes.drop_back()) {
+    for (int64_t size : sizes) {
       lower.push_back(index(0));
       upper.push_back(index(size));
       steps.push_back(index(1));
@@ -339,7 +344,7 @@ private:
                               OpBuilder::InsertionGuard guard(b);
                               b.setInsertionPoint(pb.getInsertionBlock(),
                                                   pb.getInsertionPoint());
-                              emitRow(ivs);
+                              body(ivs);
                             });
   }
 
@@ -439,23 +444,7 @@ private:
       memref::StoreOp::create(b, loc, b.create(state)->getResult(0), out.value,
                               outer);
     };
-    if (parallelDims == 0) {
-      emitPoint({});
-      return;
-    }
-    SmallVector<Value> lower, upper, steps;
-    for (int64_t size : sizes.take_front(parallelDims)) {
-      lower.push_back(index(0));
-      upper.push_back(index(size));
-      steps.push_back(index(1));
-    }
-    scf::ParallelOp::create(b, loc, lower, upper, steps,
-                            [&](OpBuilder &pb, Location, ValueRange ivs) {
-                              OpBuilder::InsertionGuard guard(b);
-                              b.setInsertionPoint(pb.getInsertionBlock(),
-                                                  pb.getInsertionPoint());
-                              emitPoint(ivs);
-                            });
+    parallelOver(sizes.take_front(parallelDims), emitPoint);
   }
 
   /// The accumulator after the reduction loops from ivs.size() on, at the
