@@ -1,5 +1,4 @@
-//===- MemRefDescriptor.h - strided memref descriptors for calls -*- C++
-//-*-===//
+//===- MemRefDescriptor.h - memref descriptors for calls ------*- C++ -*-===//
 //
 // How MLIR's LLVM lowering passes a ranked memref through a C interface
 // (`_mlir_ciface_*`): {allocated, aligned, offset, sizes..., strides...}.

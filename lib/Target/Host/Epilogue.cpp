@@ -80,16 +80,22 @@ bool isVectorizablePayloadOp(Operation &op) {
          op.hasTrait<OpTrait::Vectorizable>() && op.getNumRegions() == 0;
 }
 
+Value splatVector(OpBuilder &b, Location loc, TypedAttr scalar,
+                  ArrayRef<int64_t> shape) {
+  return arith::ConstantOp::create(
+      b, loc,
+      SplatElementsAttr::get(VectorType::get(shape, scalar.getType()), scalar));
+}
+
 SmallVector<Value> vectorizeBody(OpBuilder &b, Location loc, Block &body,
                                  IRMapping &map, ArrayRef<int64_t> shape) {
   auto vectorOf = [&](Value scalar) -> Value {
     if (map.contains(scalar))
       return map.lookup(scalar);
-    auto type = VectorType::get(shape, scalar.getType());
     if (std::optional<TypedAttr> splat = splatConstant(scalar))
-      return arith::ConstantOp::create(b, loc,
-                                       SplatElementsAttr::get(type, *splat));
-    return vector::BroadcastOp::create(b, loc, type, scalar);
+      return splatVector(b, loc, *splat, shape);
+    return vector::BroadcastOp::create(
+        b, loc, VectorType::get(shape, scalar.getType()), scalar);
   };
   for (Operation &inner : body.without_terminator()) {
     if (inner.hasTrait<OpTrait::ConstantLike>())
@@ -138,15 +144,10 @@ VectorEpilogue Epilogue::function() const {
       for (OpOperand *input : op.getDpsInputOperands()) {
         bool isChained = previousResult ? input->get() == previousResult
                                         : !splatConstant(input->get());
-        Value lanes = current;
-        if (!isChained) {
-          TypedAttr scalar = *splatConstant(input->get());
-          lanes = arith::ConstantOp::create(
-              b, loc,
-              SplatElementsAttr::get(VectorType::get(shape, scalar.getType()),
-                                     scalar));
-        }
-        map.map(body.getArgument(input->getOperandNumber()), lanes);
+        map.map(body.getArgument(input->getOperandNumber()),
+                isChained
+                    ? current
+                    : splatVector(b, loc, *splatConstant(input->get()), shape));
       }
       current = vectorizeBody(b, loc, body, map, shape).front();
       previousResult = op->getResult(0);

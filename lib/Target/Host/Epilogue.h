@@ -25,6 +25,10 @@ using VectorEpilogue =
 /// elementwise op with no regions.
 bool isVectorizablePayloadOp(mlir::Operation &op);
 
+/// A constant vector of `shape` with `scalar` in every lane.
+mlir::Value splatVector(mlir::OpBuilder &b, mlir::Location loc,
+                        mlir::TypedAttr scalar, llvm::ArrayRef<int64_t> shape);
+
 /// Clones the ops of `body` but its terminator as ops on vectors of
 /// `shape`, each block argument taking the vector `map` gives it; constant
 /// ops, and splat constants or scalars from outside the body, become

@@ -30,6 +30,7 @@ namespace sparsec {
 
 using namespace mlir;
 using sparsec::isVectorizablePayloadOp;
+using sparsec::splatVector;
 using sparsec::vectorizeBody;
 
 namespace {
@@ -430,10 +431,8 @@ private:
   void emitReduction(ArrayRef<int64_t> sizes) {
     const Access &out = accesses.back();
     Type elementType = reduction->neutral.getType();
-    auto vectorType = VectorType::get({vw}, elementType);
     auto emitPoint = [&](ValueRange outer) {
-      Value start = arith::ConstantOp::create(
-          b, loc, DenseElementsAttr::get(vectorType, reduction->neutral));
+      Value start = splatVector(b, loc, reduction->neutral, {vw});
       SmallVector<Value> ivs(outer);
       Value acc = reduceOver(sizes, ivs, start);
       Value lanes = vector::ReductionOp::create(b, loc, reduction->kind, acc);
