@@ -64,8 +64,9 @@ private:
     kernel::fullTileLoop(b, loc, m, mr, [&](Value row) {
       emitTile(batchIndex, row, mr, columns, masks);
     });
-    for (int64_t r = m / mr * mr; r < m; ++r)
-      emitTile(batchIndex, index(r), 1, columns, masks);
+    // The last m % MR rows as one narrower tile (one pass over B's panel).
+    if (m % mr)
+      emitTile(batchIndex, index(m / mr * mr), m % mr, columns, masks);
   }
 
   /// One vector of row `at` of a tensor operand, read as a tensor (so that

@@ -42,8 +42,8 @@ std::string CpuTargetOptions::validateCommon(StringRef prefix) const {
     return p + "tile-tokens must be 0 to 16, not " + std::to_string(tileTokens);
   if (threads > 1024)
     return p + "threads must be 0 to 1024, not " + std::to_string(threads);
-  if (tileVectors < 1 || tileVectors > 8)
-    return p + "tile-vectors must be 1 to 8, not " +
+  if (tileVectors > 8)
+    return p + "tile-vectors must be 0 to 8, not " +
            std::to_string(tileVectors);
   return "";
 }

@@ -43,11 +43,28 @@ void initializeNativeTarget() {
 /// HiNM 75 % BERT layers ran 1.06x (128 tokens) to 1.32x (1024 tokens)
 /// faster on the channel tiles than on the row patterns that 1.6 chose.
 /// Zen 4, where 1.6 was measured, and CPUs not measured keep 1.6.
-double hostRowPatternMacCost() {
+/// Whether this CPU is an Intel core with AVX-512: two full-width FMA pipes
+/// (Zen 4 splits 512-bit FMAs over its 256-bit ones).
+bool isIntelAvx512Host() {
   llvm::StringMap<bool> features = llvm::sys::getHostCPUFeatures();
-  bool intelAvx512 = features.lookup("avx512f") &&
-                     !llvm::sys::getHostCPUName().starts_with("znver");
-  return intelAvx512 ? 2.6 : kDefaultRowPatternMacCost;
+  return features.lookup("avx512f") &&
+         !llvm::sys::getHostCPUName().starts_with("znver");
+}
+
+double hostRowPatternMacCost() {
+  return isIntelAvx512Host() ? 2.6 : kDefaultRowPatternMacCost;
+}
+
+/// The linear-layer register tile (tokens, vectors) for `vectorWidth`.
+/// Intel's two 512-bit FMA pipes need more accumulators than Zen 4's one:
+/// 6 x 4 (24, and NR = 64 rows, one HiNM V = 64 block per panel) ran a Xeon
+/// (Emerald Rapids) ViT block 1.12x and its HiNM 75 % form 1.09x faster than
+/// 8 x 2, BERT's layer alike (bench/ab.py, 6 rounds); Zen 4 reached 99 % of
+/// its peak with 8 x 2 (bench/results/cpu_linear.md).
+std::pair<unsigned, unsigned> hostGemmTile(int64_t vectorWidth) {
+  if (vectorWidth != 16)
+    return {6, 2};
+  return isIntelAvx512Host() ? std::make_pair(6u, 4u) : std::make_pair(8u, 2u);
 }
 
 /// `--host-<key>` on the command line.
@@ -132,9 +149,9 @@ public:
     SparsecCpuLowerLayersOptions kernels;
     kernels.vectorWidth =
         host.vectorWidth ? host.vectorWidth : getHostVectorWidth();
-    kernels.tileTokens =
-        host.tileTokens ? host.tileTokens : (kernels.vectorWidth == 16 ? 8 : 6);
-    kernels.tileVectors = host.tileVectors;
+    auto [tileTokens, tileVectors] = hostGemmTile(kernels.vectorWidth);
+    kernels.tileTokens = host.tileTokens ? host.tileTokens : tileTokens;
+    kernels.tileVectors = host.tileVectors ? host.tileVectors : tileVectors;
     kernels.sparseRows = host.sparseRows;
     // The group kernel's permute is an AVX2 instruction.
     kernels.nmGroups =

@@ -96,7 +96,7 @@ public:
     // multiply by lane.
     kernels.tokenVectors = true;
     kernels.tileTokens = cpu.tileTokens ? cpu.tileTokens : 8;
-    kernels.tileVectors = cpu.tileVectors;
+    kernels.tileVectors = cpu.tileVectors ? cpu.tileVectors : 2;
     kernels.sparseRows = cpu.sparseRows;
     return kernels;
   }

@@ -11,7 +11,7 @@
 // And through the driver, by the host target's flags.
 // RUN: not sparsec %s --host-vector-width=32 2>&1 | FileCheck %s --check-prefix=HOSTWIDTH
 // RUN: not sparsec %s --host-tile-tokens=17 2>&1 | FileCheck %s --check-prefix=HOSTTOKENS
-// RUN: not sparsec %s --host-tile-vectors=0 2>&1 | FileCheck %s --check-prefix=HOSTVECTORS
+// RUN: not sparsec %s --host-tile-vectors=9 2>&1 | FileCheck %s --check-prefix=HOSTVECTORS
 // RUN: not sparsec %s --host-sparse-rows=yes 2>&1 | FileCheck %s --check-prefix=HOSTROWS
 // RUN: not sparsec %s --host-nm-group-slot-cost=-1 2>&1 | FileCheck %s --check-prefix=HOSTSLOT
 // RUN: not sparsec %s --host-row-pattern-mac-cost=-2 2>&1 | FileCheck %s --check-prefix=HOSTPATTERNCOST
@@ -28,7 +28,7 @@
 // HOSTROWS: sparsec: error: --host-sparse-rows must be auto, always or never, not 'yes'
 // HOSTWIDTH: sparsec: error: --host-vector-width must be 0, 4, 8 or 16, not 32
 // HOSTTOKENS: sparsec: error: --host-tile-tokens must be 0 to 16, not 17
-// HOSTVECTORS: sparsec: error: --host-tile-vectors must be 1 to 8, not 0
+// HOSTVECTORS: sparsec: error: --host-tile-vectors must be 0 to 8, not 9
 func.func @main(%x: tensor<2x4xf32>) -> tensor<2x3xf32> {
   %w = arith.constant dense<1.0> : tensor<3x4xf32>
   %y = sparsec.linear %x, %w : (tensor<2x4xf32>, tensor<3x4xf32>) -> tensor<2x3xf32>

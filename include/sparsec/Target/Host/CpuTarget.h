@@ -44,8 +44,8 @@ public:
   Option<unsigned> tileVectors{
       *this, "tile-vectors",
       llvm::cl::desc("vectors of output features per register tile of the "
-                     "linear-layer kernels, 1 to 8"),
-      llvm::cl::init(2)};
+                     "linear-layer kernels, 1 to 8 (0: the target's default)"),
+      llvm::cl::init(0)};
   Option<unsigned> threads{
       *this, "threads",
       llvm::cl::desc("threads of the generated code (OpenMP); 0: one per "
