@@ -76,6 +76,12 @@ SPARSEC_CAPI_API sparsec_error sparsec_module_print(sparsec_module module,
 /* The per-layer report as JSON (--emit=report --report-json). */
 SPARSEC_CAPI_API sparsec_error sparsec_module_report_json(sparsec_module module,
                                                           char **out);
+/* The same with each layer's "kernel": how `target` with `target_options`
+ * (as for sparsec_module_compile) would run it, e.g. "gemm kept columns, 50%
+ * of dense work"; the CLI's --emit=report --report-json --target=... */
+SPARSEC_CAPI_API sparsec_error
+sparsec_module_report_json_for_target(sparsec_module module, const char *target,
+                                      const char *target_options, char **out);
 /* Writes the (pruned) model back to ONNX (--export-onnx); `masks` adds each
  * mask as initializer <name>.mask, which needs compression with
  * export-masks=true. The module must have been loaded from ONNX. */

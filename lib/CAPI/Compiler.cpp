@@ -210,6 +210,33 @@ sparsec_error sparsec_module_report_json(sparsec_module module, char **out) {
   return nullptr;
 }
 
+sparsec_error sparsec_module_report_json_for_target(sparsec_module module,
+                                                    const char *target,
+                                                    const char *targetOptions,
+                                                    char **out) {
+  if (!module || !out)
+    return makeError("sparsec_module_report_json_for_target: module and out "
+                     "are needed");
+  *out = nullptr;
+  // The same lookup, parsing and validation as sparsec_module_compile.
+  sparsec::SparsecCompileOptions compileOptions;
+  compileOptions.target = std::string(target && *target ? target : "host");
+  compileOptions.targetOptions =
+      std::string(targetOptions ? targetOptions : "");
+  sparsec::TargetSelection selection;
+  if (std::string error = sparsec::selectTarget(compileOptions, selection);
+      !error.empty())
+    return makeError(error);
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  sparsec::writeModelReport(
+      *module->module, /*json=*/true, os, [&](Operation *layer) {
+        return selection.target->describeLayerKernel(layer, *selection.options);
+      });
+  *out = copyString(text);
+  return nullptr;
+}
+
 sparsec_error sparsec_module_export_onnx(sparsec_module module,
                                          const char *path, int masks) {
   if (!module || !path)

@@ -108,10 +108,21 @@ class Model:
         """The module as MLIR text (--emit=mlir)."""
         return _take_string(_lib.sparsec_module_print, self._module)
 
-    def report(self):
-        """Per-layer report as a dict (--emit=report --report-json)."""
-        return json.loads(_take_string(_lib.sparsec_module_report_json,
-                                       self._module))
+    def report(self, target=None, **target_options):
+        """Per-layer report as a dict (--emit=report --report-json).
+
+        With a target ("host", "neon", ...; options as for compile), each
+        layer also says which kernel that target would run it with
+        ("kernel": "gemm kept columns, 50% of dense work", ...).
+        """
+        if target is None:
+            if target_options:
+                raise TypeError("report(): target options need a target")
+            return json.loads(_take_string(_lib.sparsec_module_report_json,
+                                           self._module))
+        return json.loads(_take_string(
+            _lib.sparsec_module_report_json_for_target, self._module,
+            target.encode(), _options(target_options).encode()))
 
     def export_onnx(self, path, masks=False):
         """Writes the pruned model as ONNX (--export-onnx [--export-masks])."""

@@ -43,6 +43,7 @@ def _load():
         "sparsec_module_compress": (error, [handle, text]),
         "sparsec_module_print": (error, [handle, out]),
         "sparsec_module_report_json": (error, [handle, out]),
+        "sparsec_module_report_json_for_target": (error, [handle, text, text, out]),
         "sparsec_module_export_onnx": (error, [handle, text, ctypes.c_int]),
         "sparsec_module_compile": (error, [handle, text, text, out]),
         "sparsec_executable_destroy": (None, [handle]),

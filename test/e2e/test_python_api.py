@@ -59,16 +59,31 @@ def test_snippet_matches_cli_and_onnxruntime(tmp_path):
 
     rc, err = cli(path, *flags, "--emit=report", "--report-json", "-o", tmp_path / "r.json")
     assert rc == 0, err
-    report = m.report()
     cli_report = json.loads((tmp_path / "r.json").read_text())
     # The CLI compiles for a target (host) and says how it runs each layer;
-    # the library's report has no target, hence no "kernel" key. The rest is
-    # the same.
-    kernels = [layer.pop("kernel") for layer in cli_report["layers"]]
-    assert all(k.startswith(("gemm", "conv", "linalg")) for k in kernels), kernels
+    # so does the library when told the target. HiNM with half the vectors
+    # kept: the host's kernels do at most half the dense work.
+    assert m.report(target="host") == cli_report
+    kernels = [layer["kernel"] for layer in cli_report["layers"]]
+    assert kernels[0].startswith("gemm") and "50% of dense work" in kernels[0], kernels
+    # Without a target there is no "kernel" key; the rest is the same.
+    report = m.report()
     assert all("kernel" not in layer for layer in report["layers"])
+    for layer in cli_report["layers"]:
+        del layer["kernel"]
     assert report == cli_report
     assert report["layers"][0]["pattern"] == "hinm"
+    # Target options reach the decision (and the CLI's flags say the same).
+    rc, err = cli(path, *flags, "--emit=report", "--report-json", "--host-row-patterns=always",
+                  "-o", tmp_path / "rp.json")
+    assert rc == 0, err
+    by_rows = m.report(target="host", host_row_patterns="always")
+    assert by_rows == json.loads((tmp_path / "rp.json").read_text())
+    assert by_rows["layers"][0]["kernel"] != kernels[0]
+    with pytest.raises(sparsec.Error, match="unknown target 'nosuch'"):
+        m.report(target="nosuch")
+    with pytest.raises(sparsec.Error, match="row-patterns must be auto, always or never"):
+        m.report(target="host", row_patterns="sometimes")
 
     m.export_onnx(tmp_path / "py.onnx", masks=True)
     rc, err = cli(path, *flags, f"--export-onnx={tmp_path / 'cli.onnx'}", "--export-masks")

@@ -120,6 +120,9 @@ step "run the consumers"
 "$tmp/consumer/capi_consumer" "$MODEL" "sparsity=nm:n=2,m=4" >"$tmp/nm24.txt" ||
   fail "capi_consumer (nm:n=2,m=4)"
 cat "$tmp/dense.txt" "$tmp/nm24.txt"
+# The report names each layer's kernel when it is given the target.
+grep -q "^kernel gemm dense" "$tmp/dense.txt" ||
+  fail "capi_consumer's report has no kernel for the dense layer"
 
 step "check the outputs against numpy"
 "$PYTHON" - "$MODEL" "$tmp/dense.txt" "$tmp/nm24.txt" <<'EOF'

@@ -78,6 +78,20 @@ int main(int argc, char **argv) {
   if (check(sparsec_module_compile(module, target, NULL, &executable),
             "compile"))
     goto done;
+  {
+    /* Which kernel the target runs each layer with, as the report says. */
+    char *report = NULL;
+    if (check(sparsec_module_report_json_for_target(module, target, NULL,
+                                                    &report),
+              "report"))
+      goto done;
+    const char *kernel = strstr(report, "\"kernel\": \"");
+    if (kernel) {
+      kernel += strlen("\"kernel\": \"");
+      printf("kernel %.*s\n", (int)strcspn(kernel, "\""), kernel);
+    }
+    sparsec_string_free(report);
+  }
 
   num_inputs = sparsec_executable_num_inputs(executable);
   inputs = calloc(num_inputs ? num_inputs : 1, sizeof(sparsec_array));
