@@ -119,6 +119,17 @@ sparsec_error contextError(sparsec_context context,
   return makeError(text.empty() ? fallback : llvm::StringRef(text));
 }
 
+/// `target` (NULL or "": host) with `targetOptions` looked up, parsed and
+/// validated as the driver's --target does; "" or the error.
+std::string selectCapiTarget(const char *target, const char *targetOptions,
+                             sparsec::TargetSelection &selection) {
+  sparsec::SparsecCompileOptions compileOptions;
+  compileOptions.target = std::string(target && *target ? target : "host");
+  compileOptions.targetOptions =
+      std::string(targetOptions ? targetOptions : "");
+  return sparsec::selectTarget(compileOptions, selection);
+}
+
 Argument describe(Type type) {
   Argument arg;
   if (auto tensor = dyn_cast<RankedTensorType>(type)) {
@@ -218,13 +229,8 @@ sparsec_error sparsec_module_report_json_for_target(sparsec_module module,
     return makeError("sparsec_module_report_json_for_target: module and out "
                      "are needed");
   *out = nullptr;
-  // The same lookup, parsing and validation as sparsec_module_compile.
-  sparsec::SparsecCompileOptions compileOptions;
-  compileOptions.target = std::string(target && *target ? target : "host");
-  compileOptions.targetOptions =
-      std::string(targetOptions ? targetOptions : "");
   sparsec::TargetSelection selection;
-  if (std::string error = sparsec::selectTarget(compileOptions, selection);
+  if (std::string error = selectCapiTarget(target, targetOptions, selection);
       !error.empty())
     return makeError(error);
   std::string text;
@@ -257,13 +263,8 @@ sparsec_error sparsec_module_compile(sparsec_module module, const char *target,
   sparsec_context context = module->context;
   context->diagnostics.clear();
   auto exe = std::make_unique<sparsec_executable_s>(context);
-  // The same lookup, parsing and validation as the driver's --target.
-  sparsec::SparsecCompileOptions compileOptions;
-  compileOptions.target = std::string(target && *target ? target : "host");
-  compileOptions.targetOptions =
-      std::string(targetOptions ? targetOptions : "");
   sparsec::TargetSelection selection;
-  if (std::string error = sparsec::selectTarget(compileOptions, selection);
+  if (std::string error = selectCapiTarget(target, targetOptions, selection);
       !error.empty())
     return makeError(error);
   exe->target = selection.target;
