@@ -37,20 +37,24 @@ void initializeNativeTarget() {
   (void)done;
 }
 
+/// Whether this CPU is an Intel core with AVX-512: two full-width FMA pipes
+/// (Zen 4 splits 512-bit FMAs over its 256-bit ones). Asked once: the host
+/// does not change, and every compilation's kernel options ask twice.
+bool isIntelAvx512Host() {
+  static const bool intelAvx512 = [] {
+    llvm::StringMap<bool> features = llvm::sys::getHostCPUFeatures();
+    return features.lookup("avx512f") &&
+           !llvm::sys::getHostCPUName().starts_with("znver");
+  }();
+  return intelAvx512;
+}
+
 /// What a MAC of the row-pattern kernel costs on this CPU, in dense MACs.
 /// On Intel cores with AVX-512 (two 512-bit FMA pipes, the transposes'
 /// shuffles on one of them) it measured about 2.6 on an Emerald Rapids Xeon:
 /// HiNM 75 % BERT layers ran 1.06x (128 tokens) to 1.32x (1024 tokens)
 /// faster on the channel tiles than on the row patterns that 1.6 chose.
 /// Zen 4, where 1.6 was measured, and CPUs not measured keep 1.6.
-/// Whether this CPU is an Intel core with AVX-512: two full-width FMA pipes
-/// (Zen 4 splits 512-bit FMAs over its 256-bit ones).
-bool isIntelAvx512Host() {
-  llvm::StringMap<bool> features = llvm::sys::getHostCPUFeatures();
-  return features.lookup("avx512f") &&
-         !llvm::sys::getHostCPUName().starts_with("znver");
-}
-
 double hostRowPatternMacCost() {
   return isIntelAvx512Host() ? 2.6 : kDefaultRowPatternMacCost;
 }
