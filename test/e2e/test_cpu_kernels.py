@@ -312,10 +312,11 @@ CONV_CASES = [
     # phase planes: stride 3, unequal strides with a dilation on the other axis
     ("3x3-s3", (1, 5, 13, 12), 7, (3, 3), (3, 3), (1, 1, 1, 1), (1, 1), "dense", True),
     ("3x2-s2x1-d1x2", (1, 4, 11, 10), 9, (3, 2), (2, 1), (1, 0, 2, 1), (1, 2), "dense", True),
-    # more columns than a pixel block's activations can keep in L1: the
-    # columns run in chunks (a partial last panel, a tail tile and masked
-    # blocks besides)
-    ("1x1-column-chunks", (1, 600, 7, 9), 19, (1, 1), (1, 1), (0, 0, 0, 0), (1, 1), "dense", True),
+    # more columns than a pixel block's activations can keep in L1, on an
+    # image of more than four pixel blocks (smaller ones run panel by panel,
+    # unchunked): the columns run in chunks (a partial last panel, a tail
+    # tile, lane pixels and masked blocks besides)
+    ("1x1-column-chunks", (1, 600, 9, 29), 19, (1, 1), (1, 1), (0, 0, 0, 0), (1, 1), "dense", True),
     ("3x3-column-chunks-batch2", (2, 160, 6, 10), 16, (3, 3), (1, 1), (1, 1, 1, 1), (1, 1),
      "dense", False),
 ]
