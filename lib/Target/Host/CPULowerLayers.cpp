@@ -45,6 +45,21 @@ SmallVector<ReassociationIndices> leadingDims(int64_t rank) {
   return {lead, {rank - 1}};
 }
 
+/// `value`, a tensor of a linear layer's output shape, as the [tokens,
+/// rows] matrix its kernel computes.
+Value as2d(OpBuilder &b, Location loc, Value value, int64_t tokens,
+           int64_t rows) {
+  auto type = cast<RankedTensorType>(value.getType());
+  auto matrix = RankedTensorType::get({tokens, rows}, type.getElementType());
+  if (type.getRank() == 1)
+    return tensor::ExpandShapeOp::create(
+        b, loc, matrix, value, ArrayRef<ReassociationIndices>{{0, 1}});
+  if (type.getRank() > 2)
+    return tensor::CollapseShapeOp::create(b, loc, matrix, value,
+                                           leadingDims(type.getRank()));
+  return value;
+}
+
 /// The weight (and bias) of a layer as floats, if both are readable
 /// constants.
 struct LayerData {
@@ -384,10 +399,14 @@ struct SparsecCpuLowerLayersPass
     else if (inType.getRank() > 2)
       in2d = tensor::CollapseShapeOp::create(b, loc, in2dType, in2d,
                                              leadingDims(inType.getRank()));
-    Epilogue epilogue = Epilogue::collect(op.getResult());
     LinearKernel kernel = chooseLinearKernel(
         *data, rows, cols, tokens, tiling,
         {nmGroups, rowPatterns, nmGroupSlotCost, rowPatternMacCost});
+    // The channel-tile kernel stores [tokens, rows] as the output is laid
+    // out: it can read a residual's lanes where it stores them.
+    bool packed = !kernel.patterns && !kernel.groups;
+    Epilogue epilogue =
+        Epilogue::collect(op.getResult(), packed ? op.getOperation() : nullptr);
     Value result;
     if (kernel.patterns)
       result =
@@ -397,8 +416,12 @@ struct SparsecCpuLowerLayersPass
       result = emitNMGroupGemm(b, loc, module, in2d, *kernel.groups,
                                kernel.groupTiling, prefix, epilogue.function());
     else
-      result = emitPackedGemm(b, loc, module, in2d, kernel.packed, tiling,
-                              prefix, epilogue.function());
+      result = emitPackedGemm(
+          b, loc, module, in2d, kernel.packed, tiling, prefix,
+          epilogue.function(
+              epilogue.residual()
+                  ? as2d(b, loc, epilogue.residual(), tokens, rows)
+                  : Value()));
     recordEpilogue(result, epilogue);
     if (outType.getRank() == 1)
       result = tensor::CollapseShapeOp::create(
@@ -480,7 +503,23 @@ struct SparsecCpuLowerLayersPass
     std::optional<ConvLayout> layout = buildConvLayout(b, loc, op, block);
     if (!layout)
       return;
-    Epilogue epilogue = Epilogue::collect(op.getResult());
+    // The channel-tile kernel stores [N, O, pixels]: as the output is
+    // laid out when its rows have no padding columns, so it can read a
+    // residual's lanes where it stores them.
+    RankedTensorType outType = op.getResult().getType();
+    bool residualFits = !patterns && groups == 1 && !sparse &&
+                        layout->rowWidth == outType.getDimSize(3);
+    Epilogue epilogue = Epilogue::collect(
+        op.getResult(), residualFits ? op.getOperation() : nullptr);
+    Value residualView;
+    if (epilogue.residual())
+      residualView = tensor::CollapseShapeOp::create(
+          b, loc,
+          RankedTensorType::get({outType.getDimSize(0), outType.getDimSize(1),
+                                 outType.getDimSize(2) * outType.getDimSize(3)},
+                                b.getF32Type()),
+          epilogue.residual(),
+          ArrayRef<ReassociationIndices>{{0}, {1}, {2, 3}});
     Value result;
     if (patterns) {
       result =
@@ -488,7 +527,8 @@ struct SparsecCpuLowerLayersPass
                              convTiling, prefix, epilogue.function());
     } else if (groups == 1 && !sparse) {
       result = emitChannelMajorConv(b, loc, module, layout->activations, packed,
-                                    convTiling, prefix, epilogue.function());
+                                    convTiling, prefix,
+                                    epilogue.function(residualView));
     } else {
       RowSparseWeight weight =
           groups == 1 ? sparseRowsOf(packed) : groupedRows(op, *data);

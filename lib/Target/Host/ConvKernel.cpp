@@ -362,8 +362,10 @@ private:
       for (int64_t set = 1; set < splits; ++set)
         result = arith::AddFOp::create(b, loc, result,
                                        loop.getResult(set * pixels + p));
+      Value pixel = index(tiles.remainderStart + p);
       if (epilogue)
-        result = epilogue(b, loc, result);
+        result = epilogue(b, loc, result,
+                          {ValueRange{image, firstChannel, pixel}, 1});
       for (int64_t i = 0; i < rows; ++i)
         memref::StoreOp::create(
             b, loc,
@@ -371,7 +373,7 @@ private:
             output,
             ValueRange{image,
                        arith::AddIOp::create(b, loc, firstChannel, index(i)),
-                       index(tiles.remainderStart + p)});
+                       pixel});
     }
   }
 

@@ -17,9 +17,19 @@
 
 namespace sparsec {
 
-/// What a kernel applies to a vector of results before storing it.
-using VectorEpilogue =
-    std::function<mlir::Value(mlir::OpBuilder &, mlir::Location, mlir::Value)>;
+/// Where a kernel stores a vector: the output buffer's indices of its first
+/// lane, the dimension its lanes run along (consecutive indices), and the
+/// mask of the lanes it stores (null: all).
+struct EpilogueSite {
+  mlir::ValueRange at;
+  unsigned laneDim;
+  mlir::Value mask = {};
+};
+
+/// What a kernel applies to a vector of results before storing it at
+/// `site`.
+using VectorEpilogue = std::function<mlir::Value(
+    mlir::OpBuilder &, mlir::Location, mlir::Value, const EpilogueSite &)>;
 
 /// Whether `op` can be cloned lane by lane onto vectors: an arith or math
 /// elementwise op with no regions.
@@ -43,12 +53,20 @@ public:
   /// only user of the previous value, all loops parallel with identity
   /// maps, reading that value and otherwise only splat constants, with a
   /// body of arith/math elementwise ops on f32 (and i1 for compares).
-  static Epilogue collect(mlir::Value value);
+  /// Given the `layer` that computes `value`, one generic of the chain may
+  /// also read one other tensor of the same shape (a residual connection's
+  /// add), when it is defined before `layer` in its block.
+  static Epilogue collect(mlir::Value value, mlir::Operation *layer = nullptr);
 
   bool empty() const { return ops.empty(); }
   size_t size() const { return ops.size(); }
-  /// The chain, as vector code on `vector`'s lanes.
-  VectorEpilogue function() const;
+  /// The other tensor the chain reads (null: none).
+  mlir::Value residual() const { return residualTensor; }
+  /// The chain, as vector code on `vector`'s lanes. With a residual,
+  /// `residualView` is it reshaped to the kernel's output buffer (the
+  /// same element at the same indices, where the buffer's are in it):
+  /// the lanes of each site are read from it, reads past its end as 0.
+  VectorEpilogue function(mlir::Value residualView = {}) const;
   /// Replaces the chain's final result with `result` (the kernel's output,
   /// which already went through the chain) and erases the chain.
   void replaceAndErase(mlir::Value result);
@@ -56,6 +74,7 @@ public:
 
 private:
   llvm::SmallVector<mlir::linalg::GenericOp> ops;
+  mlir::Value source, residualTensor;
 };
 
 } // namespace sparsec

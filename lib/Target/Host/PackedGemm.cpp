@@ -251,7 +251,9 @@ void fullTileLoop(OpBuilder &b, Location loc, int64_t count, int64_t tile,
 void store(OpBuilder &b, Location loc, Value value, Value memref, ValueRange at,
            Value mask, const VectorEpilogue &epilogue) {
   if (epilogue)
-    value = epilogue(b, loc, value);
+    value = epilogue(
+        b, loc, value,
+        {at, unsigned(cast<MemRefType>(memref.getType()).getRank() - 1), mask});
   if (mask)
     vector::MaskedStoreOp::create(b, loc, memref, at, mask, value);
   else

@@ -73,14 +73,21 @@ func.func @conv_chain(%x: tensor<1x2x4x4xf32>) -> tensor<1x3x4x4xf32> {
 
 // -----
 
-// Not fused: a residual add (reads another tensor), and a layer output with
-// two users (the un-activated value is needed too).
-// CHECK-LABEL: func.func @not_fusable
-// CHECK-NOT: fused_elementwise
-// CHECK: linalg.generic
-// CHECK: linalg.generic
+// A residual connection's add, then a ReLU, after a linear layer: the add
+// reads the other tensor (here the function's argument) at the lanes each
+// store writes (a transfer_read that pads past the row's end, for the
+// masked partial panel), and both generics are gone.
+// CHECK-LABEL: func.func @linear_residual
+// CHECK-SAME: %[[SKIP:[a-z0-9]+]]: tensor<2x3xf32>
+// CHECK: sparsec.cpu.kernel = {fused_elementwise = 2 : i64
+// CHECK: vector.fma
+// CHECK: %[[LANES:.*]] = vector.transfer_read %[[SKIP]][%{{.*}}, %{{.*}}], %{{.*}} : tensor<2x3xf32>, vector<4xf32>
+// CHECK: %[[SUM:.*]] = arith.addf %{{.*}}, %[[LANES]] : vector<4xf32>
+// CHECK: %[[RELU:.*]] = arith.maximumf %[[SUM]], %{{.*}} : vector<4xf32>
+// CHECK: vector.maskedstore %{{.*}}, %{{.*}}, %[[RELU]]
+// CHECK-NOT: linalg.generic
 #id2 = affine_map<(d0, d1) -> (d0, d1)>
-func.func @not_fusable(%x: tensor<2x4xf32>, %skip: tensor<2x3xf32>) -> (tensor<2x3xf32>, tensor<2x3xf32>, tensor<2x3xf32>) {
+func.func @linear_residual(%x: tensor<2x4xf32>, %skip: tensor<2x3xf32>) -> tensor<2x3xf32> {
   %w = arith.constant dense<1.0> : tensor<3x4xf32>
   %y = sparsec.linear %x, %w : (tensor<2x4xf32>, tensor<3x4xf32>) -> tensor<2x3xf32>
   %e = tensor.empty() : tensor<2x3xf32>
@@ -90,6 +97,122 @@ func.func @not_fusable(%x: tensor<2x4xf32>, %skip: tensor<2x3xf32>) -> (tensor<2
     %s = arith.addf %a, %b : f32
     linalg.yield %s : f32
   } -> tensor<2x3xf32>
+  %r = linalg.generic {indexing_maps = [#id2, #id2], iterator_types = ["parallel", "parallel"]}
+      ins(%sum : tensor<2x3xf32>) outs(%e : tensor<2x3xf32>) {
+  ^bb0(%a: f32, %o: f32):
+    %zero = arith.constant 0.0 : f32
+    %m = arith.maximumf %a, %zero : f32
+    linalg.yield %m : f32
+  } -> tensor<2x3xf32>
+  return %r : tensor<2x3xf32>
+}
+
+// -----
+
+// ResNet's downsampling block: the residual add reads the main branch's
+// last convolution and the 1x1 stride-2 shortcut, which comes after it.
+// The shortcut's kernel takes the add (the other operand is defined before
+// it; the main branch's could not have read the shortcut's). Its output
+// rows have no padding columns, so the residual is read flat as [N, O,
+// pixels]. Of its 3x3 = 9 pixels, one block of 8 reads the residual as a
+// vector, the last pixel (channels along the lanes) lane by lane.
+// CHECK-LABEL: func.func @conv_residual
+// CHECK: sparsec.cpu.kernel = {column_chunk = 0 : i64, im2col = false, kept_columns = 18 : i64
+// CHECK: %[[MAIN:.*]] = tensor.extract_slice {{.*}} to tensor<1x3x3x3xf32>
+// CHECK: %[[FLAT:.*]] = tensor.collapse_shape %[[MAIN]] {{\[}}[0], [1], [2, 3]] : tensor<1x3x3x3xf32> into tensor<1x3x9xf32>
+// CHECK: sparsec.cpu.kernel = {column_chunk = 0 : i64, fused_elementwise = 2 : i64, im2col = false, kept_columns = 2 : i64, {{.*}}lane_pixels = 1 : i64
+// CHECK: %[[LANES:.*]] = vector.transfer_read %[[FLAT]][%{{.*}}, %{{.*}}, %{{.*}}], %{{.*}} : tensor<1x3x9xf32>, vector<4xf32>
+// CHECK: %[[SUM:.*]] = arith.addf %[[LANES]], %{{.*}} : vector<4xf32>
+// CHECK: %[[RELU:.*]] = arith.maximumf %[[SUM]], %{{.*}} : vector<4xf32>
+// CHECK: vector.store %[[RELU]]
+// The lane pixel: channels c..c+3, clamped to the last channel (2).
+// CHECK: %[[CH:.*]] = arith.minsi %{{.*}}, %c2{{.*}} : index
+// CHECK: tensor.extract %[[FLAT]][%{{.*}}, %[[CH]], %{{.*}}] : tensor<1x3x9xf32>
+// CHECK: vector.from_elements
+// CHECK: arith.addf
+// CHECK: arith.maximumf
+// CHECK: memref.store
+// CHECK-NOT: linalg.generic
+#id4 = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>
+func.func @conv_residual(%x: tensor<1x2x6x6xf32>) -> tensor<1x3x3x3xf32> {
+  %w3 = arith.constant dense<1.0> : tensor<3x2x3x3xf32>
+  %w1 = arith.constant dense<2.0> : tensor<3x2x1x1xf32>
+  %main = sparsec.conv2d %x, %w3 {strides = array<i64: 2, 2>, pads = array<i64: 1, 1, 1, 1>,
+      dilations = array<i64: 1, 1>, groups = 1 : i64}
+      : (tensor<1x2x6x6xf32>, tensor<3x2x3x3xf32>) -> tensor<1x3x3x3xf32>
+  %short = sparsec.conv2d %x, %w1 {strides = array<i64: 2, 2>, pads = array<i64: 0, 0, 0, 0>,
+      dilations = array<i64: 1, 1>, groups = 1 : i64}
+      : (tensor<1x2x6x6xf32>, tensor<3x2x1x1xf32>) -> tensor<1x3x3x3xf32>
+  %e = tensor.empty() : tensor<1x3x3x3xf32>
+  %sum = linalg.generic {indexing_maps = [#id4, #id4, #id4], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%main, %short : tensor<1x3x3x3xf32>, tensor<1x3x3x3xf32>) outs(%e : tensor<1x3x3x3xf32>) {
+  ^bb0(%a: f32, %b: f32, %o: f32):
+    %s = arith.addf %a, %b : f32
+    linalg.yield %s : f32
+  } -> tensor<1x3x3x3xf32>
+  %r = linalg.generic {indexing_maps = [#id4, #id4], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%sum : tensor<1x3x3x3xf32>) outs(%e : tensor<1x3x3x3xf32>) {
+  ^bb0(%a: f32, %o: f32):
+    %zero = arith.constant 0.0 : f32
+    %m = arith.maximumf %a, %zero : f32
+    linalg.yield %m : f32
+  } -> tensor<1x3x3x3xf32>
+  return %r : tensor<1x3x3x3xf32>
+}
+
+// -----
+
+// Not fused: an add whose other tensor is defined after the layer, an add
+// of a tensor broadcast along a dimension (not the layer's shape), a
+// convolution whose rows carry padding columns (its kernel's output is not
+// laid out as the residual), and a layer output with two users (the
+// un-activated value is needed too).
+// CHECK-LABEL: func.func @not_fusable
+// CHECK-NOT: fused_elementwise
+// CHECK: linalg.generic
+// CHECK: linalg.generic
+// CHECK: linalg.generic
+// CHECK: linalg.generic
+// CHECK: linalg.generic
+#id2 = affine_map<(d0, d1) -> (d0, d1)>
+#row = affine_map<(d0, d1) -> (d1)>
+#id4 = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>
+func.func @not_fusable(%x: tensor<2x4xf32>, %skip: tensor<2x3xf32>, %bias: tensor<3xf32>,
+                       %image: tensor<1x2x4x4xf32>, %skip4: tensor<1x3x4x4xf32>)
+    -> (tensor<2x3xf32>, tensor<2x3xf32>, tensor<2x3xf32>, tensor<2x3xf32>, tensor<1x3x4x4xf32>) {
+  %w = arith.constant dense<1.0> : tensor<3x4xf32>
+  %e = tensor.empty() : tensor<2x3xf32>
+  %y = sparsec.linear %x, %w : (tensor<2x4xf32>, tensor<3x4xf32>) -> tensor<2x3xf32>
+  %later = linalg.generic {indexing_maps = [#id2, #id2], iterator_types = ["parallel", "parallel"]}
+      ins(%skip : tensor<2x3xf32>) outs(%e : tensor<2x3xf32>) {
+  ^bb0(%a: f32, %o: f32):
+    %d = arith.addf %a, %a : f32
+    linalg.yield %d : f32
+  } -> tensor<2x3xf32>
+  %sum = linalg.generic {indexing_maps = [#id2, #id2, #id2], iterator_types = ["parallel", "parallel"]}
+      ins(%y, %later : tensor<2x3xf32>, tensor<2x3xf32>) outs(%e : tensor<2x3xf32>) {
+  ^bb0(%a: f32, %b: f32, %o: f32):
+    %s = arith.addf %a, %b : f32
+    linalg.yield %s : f32
+  } -> tensor<2x3xf32>
+  %y2 = sparsec.linear %x, %w : (tensor<2x4xf32>, tensor<3x4xf32>) -> tensor<2x3xf32>
+  %bcast = linalg.generic {indexing_maps = [#id2, #row, #id2], iterator_types = ["parallel", "parallel"]}
+      ins(%y2, %bias : tensor<2x3xf32>, tensor<3xf32>) outs(%e : tensor<2x3xf32>) {
+  ^bb0(%a: f32, %b: f32, %o: f32):
+    %s = arith.addf %a, %b : f32
+    linalg.yield %s : f32
+  } -> tensor<2x3xf32>
+  %w3 = arith.constant dense<1.0> : tensor<3x2x3x3xf32>
+  %c = sparsec.conv2d %image, %w3 {strides = array<i64: 1, 1>, pads = array<i64: 1, 1, 1, 1>,
+      dilations = array<i64: 1, 1>, groups = 1 : i64}
+      : (tensor<1x2x4x4xf32>, tensor<3x2x3x3xf32>) -> tensor<1x3x4x4xf32>
+  %e4 = tensor.empty() : tensor<1x3x4x4xf32>
+  %csum = linalg.generic {indexing_maps = [#id4, #id4, #id4], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%c, %skip4 : tensor<1x3x4x4xf32>, tensor<1x3x4x4xf32>) outs(%e4 : tensor<1x3x4x4xf32>) {
+  ^bb0(%a: f32, %b: f32, %o: f32):
+    %s = arith.addf %a, %b : f32
+    linalg.yield %s : f32
+  } -> tensor<1x3x4x4xf32>
   %z = sparsec.linear %x, %w : (tensor<2x4xf32>, tensor<3x4xf32>) -> tensor<2x3xf32>
   %r = linalg.generic {indexing_maps = [#id2, #id2], iterator_types = ["parallel", "parallel"]}
       ins(%z : tensor<2x3xf32>) outs(%e : tensor<2x3xf32>) {
@@ -98,5 +221,5 @@ func.func @not_fusable(%x: tensor<2x4xf32>, %skip: tensor<2x3xf32>) -> (tensor<2
     %m = arith.maximumf %a, %zero : f32
     linalg.yield %m : f32
   } -> tensor<2x3xf32>
-  return %sum, %r, %z : tensor<2x3xf32>, tensor<2x3xf32>, tensor<2x3xf32>
+  return %sum, %bcast, %r, %z, %csum : tensor<2x3xf32>, tensor<2x3xf32>, tensor<2x3xf32>, tensor<2x3xf32>, tensor<1x3x4x4xf32>
 }
