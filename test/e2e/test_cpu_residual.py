@@ -1,6 +1,7 @@
-"""Residual connections fused into the host kernels' stores (sparsec-cpu-lower-layers,
-docs/CPUBackend.md "Fused epilogues"): a layer's output added to another tensor, then
-a ReLU, as ONNX exports ResNet's and the transformers' blocks. Each case against a
+"""Residual connections and GELU fused into the host kernels' stores, bias adds folded
+into the layers (sparsec-fold-bias-add, sparsec-cpu-lower-layers; docs/CPUBackend.md
+"Fused epilogues"): a layer's output added to another tensor, then a ReLU, and a
+transformer's FFN, as ONNX exports ResNet's and the transformers' blocks. Each case against a
 float64 numpy reference, by default and with the options that pick the kernels which
 fuse the add (the channel tiles) and those that leave it to a loop of its own (the
 row patterns, the row-sparse form); the lit test cpu-lower-layers-epilogue.mlir checks
@@ -8,6 +9,7 @@ which ones fuse. And the same bits at 1 and 2 threads.
 """
 from __future__ import annotations
 
+import math
 import zlib
 from pathlib import Path
 
@@ -135,6 +137,35 @@ def case_linear_residual_after(rng):
     return nodes, [("x", x)], [("w", w), ("two", two)], x64 @ w + 2 * x64
 
 
+def case_transformer_ffn(rng):
+    """A transformer's FFN as ONNX exports it: MatMul + Add(bias) (folded into
+    the layer's bias), GELU as Div, Erf, Add, Mul, Mul (one graph fused into
+    the stores), MatMul + Add(bias), + the block's input (fused)."""
+    x = rng.standard_normal((1, 9, 24)).astype(np.float32)
+    w1 = (rng.standard_normal((24, 56)) / np.sqrt(24)).astype(np.float32)
+    b1 = rng.standard_normal(56).astype(np.float32)
+    w2 = (rng.standard_normal((56, 24)) / np.sqrt(56)).astype(np.float32)
+    b2 = rng.standard_normal(24).astype(np.float32)
+    consts = [("w1", w1), ("b1", b1), ("w2", w2), ("b2", b2),
+              ("sqrt2", np.array(np.sqrt(2.0), dtype=np.float32)),
+              ("one", np.array(1.0, dtype=np.float32)),
+              ("half", np.array(0.5, dtype=np.float32))]
+    nodes = [helper.make_node("MatMul", ["x", "w1"], ["m1"]),
+             helper.make_node("Add", ["m1", "b1"], ["h"]),
+             helper.make_node("Div", ["h", "sqrt2"], ["d"]),
+             helper.make_node("Erf", ["d"], ["e"]),
+             helper.make_node("Add", ["e", "one"], ["p"]),
+             helper.make_node("Mul", ["h", "p"], ["q"]),
+             helper.make_node("Mul", ["q", "half"], ["g"]),
+             helper.make_node("MatMul", ["g", "w2"], ["m2"]),
+             helper.make_node("Add", ["m2", "b2"], ["o"]),
+             helper.make_node("Add", ["o", "x"], ["y"])]
+    x64 = x.astype(np.float64)
+    h = x64 @ w1 + b1
+    gelu = h * 0.5 * (1.0 + np.vectorize(math.erf)(h / np.sqrt(2.0)))
+    return nodes, [("x", x)], consts, gelu @ w2 + b2 + x64
+
+
 CASES = {
     "bottleneck-end-7x7": case_bottleneck_end,
     "bottleneck-end-batch2": case_bottleneck_end_batch2(),
@@ -142,6 +173,7 @@ CASES = {
     "padded-conv-residual": case_padded_conv_residual,
     "linear-residual": case_linear_residual,
     "linear-residual-after": case_linear_residual_after,
+    "transformer-ffn": case_transformer_ffn,
 }
 
 OPTIONS = [

@@ -35,36 +35,38 @@ bool isAvailableBefore(Value value, Operation *layer) {
   return !def || def->isBeforeInBlock(layer);
 }
 
-/// Whether `op` applies an elementwise function of `value` and splat
-/// constants, and of nothing else, element for element; or also of one
-/// other tensor, which it then sets `residual` to, when `residual` is
-/// null and `layer` is given and defined after that tensor.
-bool isFusable(linalg::GenericOp op, Value value, Operation *layer,
+/// Whether `op` applies an elementwise function, element for element, of
+/// tensors of `type` that `isMember` accepts (at least one), splat
+/// constants, and of nothing else; or also of one other tensor, which it
+/// then sets `residual` to, when `residual` is null and `layer` is given
+/// and defined after that tensor.
+bool isFusable(linalg::GenericOp op, Type type,
+               function_ref<bool(Value)> isMember, Operation *layer,
                Value &residual) {
   if (op.getNumDpsInits() != 1 || op->getNumResults() != 1 ||
       op.getNumParallelLoops() != op.getNumLoops() ||
-      op->getResult(0).getType() != value.getType())
+      op->getResult(0).getType() != type)
     return false;
   OpOperand *init = op.getDpsInitOperand(0);
   if (!op.getMatchingIndexingMap(init).isIdentity() ||
       op.payloadUsesValueFromOperand(init))
     return false;
-  bool readsValue = false;
+  bool readsMember = false;
   Value other;
   for (OpOperand *input : op.getDpsInputOperands()) {
-    if (input->get() == value) {
+    if (isMember(input->get())) {
       if (!op.getMatchingIndexingMap(input).isIdentity())
         return false;
-      readsValue = true;
+      readsMember = true;
     } else if (!splatConstant(input->get())) {
       if (other || !isAvailableBefore(input->get(), layer) ||
-          input->get().getType() != value.getType() ||
+          input->get().getType() != type ||
           !op.getMatchingIndexingMap(input).isIdentity())
         return false;
       other = input->get();
     }
   }
-  if (!readsValue || (other && residual))
+  if (!readsMember || (other && residual))
     return false;
   for (Operation &inner : op.getRegion().front().without_terminator()) {
     if (inner.hasTrait<OpTrait::ConstantLike>())
@@ -79,7 +81,7 @@ bool isFusable(linalg::GenericOp op, Value value, Operation *layer,
           !splatConstant(operand))
         return false; // a value from outside that is not a constant
   }
-  if (other && op.getNumDpsInputs() > 2)
+  if (other && llvm::count(op.getDpsInputs(), other) > 1)
     return false; // read the other tensor once, through one block argument
   // The result is computed by the body (not a constant it defines).
   Value yielded = op.getRegion().front().getTerminator()->getOperand(0);
@@ -141,13 +143,58 @@ SmallVector<Value> vectorizeBody(OpBuilder &b, Location loc, Block &body,
 Epilogue Epilogue::collect(Value value, Operation *layer) {
   Epilogue epilogue;
   epilogue.source = value;
-  while (value.hasOneUse()) {
-    auto op = dyn_cast<linalg::GenericOp>(*value.getUsers().begin());
-    if (!op || !isFusable(op, value, layer, epilogue.residualTensor))
-      break;
-    epilogue.ops.push_back(op);
-    value = op->getResult(0);
+  Operation *def = value.getDefiningOp();
+  if (!def)
+    return epilogue;
+  // Grow the set of generics whose tensors are all the layer's output,
+  // members' results, splat constants (and one residual), until none
+  // joins: a chain (ReLU, Clip) or a graph like GELU's, x * 0.5 * (1 +
+  // erf(x / sqrt 2)), which reads x twice.
+  llvm::SmallSetVector<Operation *, 8> members;
+  auto isMember = [&](Value v) {
+    return v == value || members.contains(v.getDefiningOp());
+  };
+  Value residual;
+  for (bool grew = true; grew;) {
+    grew = false;
+    SmallVector<Value> tensors = {value};
+    for (Operation *op : members)
+      tensors.push_back(op->getResult(0));
+    for (Value tensor : tensors)
+      for (Operation *user : tensor.getUsers()) {
+        auto op = dyn_cast<linalg::GenericOp>(user);
+        if (!op || members.contains(op) || op->getBlock() != def->getBlock() ||
+            !isFusable(op, value.getType(), isMember, layer, residual))
+          continue;
+        members.insert(op);
+        grew = true;
+      }
   }
+  // Exactly one member's result may be read outside the set (the one the
+  // kernel's output replaces); the layer's output only inside.
+  Operation *sink = nullptr;
+  auto readOutside = [&](Value v) {
+    return llvm::any_of(
+        v.getUsers(), [&](Operation *user) { return !members.contains(user); });
+  };
+  if (members.empty() || readOutside(value))
+    return epilogue;
+  for (Operation *op : members) {
+    if (!readOutside(op->getResult(0)))
+      continue;
+    if (sink)
+      return epilogue;
+    sink = op;
+  }
+  if (!sink)
+    return epilogue;
+  for (Operation *op : members)
+    epilogue.ops.push_back(cast<linalg::GenericOp>(op));
+  llvm::sort(epilogue.ops, [](linalg::GenericOp a, linalg::GenericOp b) {
+    return a->isBeforeInBlock(b);
+  });
+  epilogue.sink = sink->getResult(0);
+  epilogue.residualTensor = residual;
   return epilogue;
 }
 
@@ -186,39 +233,38 @@ VectorEpilogue Epilogue::function(Value residualView) const {
   if (ops.empty())
     return nullptr;
   assert(!residualTensor == !residualView && "a residual needs its view");
-  SmallVector<linalg::GenericOp> chain = ops;
-  Value first = source, residual = residualTensor;
-  return [chain, first, residual,
+  SmallVector<linalg::GenericOp> members = ops;
+  Value first = source, last = sink, residual = residualTensor;
+  return [members, first, last, residual,
           residualView](OpBuilder &b, Location loc, Value vector,
                         const EpilogueSite &site) -> Value {
     auto vectorType = cast<VectorType>(vector.getType());
     auto shape = vectorType.getShape();
-    Value current = vector;
-    Value previousResult = first; // the tensor the next generic reads
-    for (linalg::GenericOp op : chain) {
+    // Each tensor of the set as the vector of the lanes being stored.
+    IRMapping lanesOf;
+    lanesOf.map(first, vector);
+    for (linalg::GenericOp op : members) {
       Block &body = op.getRegion().front();
       IRMapping map;
-      // The chained input is the vector so far; the residual is read at
-      // the store's lanes; the others are splat constants (isFusable).
+      // Members' tensors are vectors so far; the residual is read at the
+      // store's lanes; the others are splat constants (isFusable).
       for (OpOperand *input : op.getDpsInputOperands()) {
-        Value lanes;
-        if (input->get() == previousResult)
-          lanes = current;
-        else if (residual && input->get() == residual)
+        Value lanes = lanesOf.lookupOrNull(input->get());
+        if (!lanes && residual && input->get() == residual)
           lanes = readLanes(b, loc, residualView, vectorType, site);
-        else
+        else if (!lanes)
           lanes = splatVector(b, loc, *splatConstant(input->get()), shape);
         map.map(body.getArgument(input->getOperandNumber()), lanes);
       }
-      current = vectorizeBody(b, loc, body, map, shape).front();
-      previousResult = op->getResult(0);
+      lanesOf.map(op->getResult(0),
+                  vectorizeBody(b, loc, body, map, shape).front());
     }
-    return current;
+    return lanesOf.lookup(last);
   };
 }
 
 void Epilogue::replaceAndErase(Value result) {
-  ops.back()->getResult(0).replaceAllUsesWith(result);
+  sink.replaceAllUsesWith(result);
   for (linalg::GenericOp op : llvm::reverse(ops))
     op->erase();
   ops.clear();

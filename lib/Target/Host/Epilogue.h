@@ -4,7 +4,8 @@
 // A layer whose output feeds only an elementwise function of it (ReLU, Clip,
 // LeakyReLU, ..., imported as linalg.generic) gets that function applied to
 // its accumulators just before the kernel stores them: one pass over the
-// output instead of two. The chain of such generics is taken whole.
+// output instead of two. The whole chain or graph of such generics is
+// taken (GELU reads its input twice), and a residual add with it.
 //
 //===----------------------------------------------------------------------===//
 #ifndef SPARSEC_LIB_TARGET_HOST_EPILOGUE_H
@@ -49,32 +50,36 @@ vectorizeBody(mlir::OpBuilder &b, mlir::Location loc, mlir::Block &body,
 
 class Epilogue {
 public:
-  /// The longest chain of fusable generics starting at `value`: each the
-  /// only user of the previous value, all loops parallel with identity
-  /// maps, reading that value and otherwise only splat constants, with a
-  /// body of arith/math elementwise ops on f32 (and i1 for compares).
-  /// Given the `layer` that computes `value`, one generic of the chain may
-  /// also read one other tensor of the same shape (a residual connection's
-  /// add), when it is defined before `layer` in its block.
+  /// The generics that compute an elementwise function of `value`: each
+  /// all-parallel with identity maps, reading `value`, the others' results
+  /// and otherwise only splat constants, with a body of arith/math
+  /// elementwise ops on f32 (and i1 for compares); `value` read by them
+  /// only, and one of them (the sink) read outside the set. A chain (ReLU,
+  /// then Clip) or a graph (GELU reads its input twice). Given the `layer`
+  /// that computes `value`, one of them may also read one other tensor of
+  /// the same shape (a residual connection's add), when it is defined
+  /// before `layer` in its block. Empty when no such set exists.
   static Epilogue collect(mlir::Value value, mlir::Operation *layer = nullptr);
 
   bool empty() const { return ops.empty(); }
   size_t size() const { return ops.size(); }
-  /// The other tensor the chain reads (null: none).
+  /// The other tensor the set reads (null: none).
   mlir::Value residual() const { return residualTensor; }
-  /// The chain, as vector code on `vector`'s lanes. With a residual,
+  /// The set, as vector code on `vector`'s lanes. With a residual,
   /// `residualView` is it reshaped to the kernel's output buffer (the
   /// same element at the same indices, where the buffer's are in it):
   /// the lanes of each site are read from it, reads past its end as 0.
   VectorEpilogue function(mlir::Value residualView = {}) const;
-  /// Replaces the chain's final result with `result` (the kernel's output,
-  /// which already went through the chain) and erases the chain.
+  /// Replaces the sink's result with `result` (the kernel's output, which
+  /// already went through the set) and erases the set.
   void replaceAndErase(mlir::Value result);
   llvm::ArrayRef<mlir::linalg::GenericOp> operations() const { return ops; }
 
 private:
   llvm::SmallVector<mlir::linalg::GenericOp> ops;
-  mlir::Value source, residualTensor;
+  /// The layer's output, the member whose result leaves the set, and the
+  /// residual.
+  mlir::Value source, sink, residualTensor;
 };
 
 } // namespace sparsec

@@ -72,6 +72,8 @@ void buildHostPipeline(OpPassManager &pm,
                        unsigned numThreads, bool approximateMath,
                        StringRef permuteIsa) {
   pm.addPass(std::make_unique<RecordSignaturePass>());
+  // Bias adds become the layers' biases, so that the ops after them fuse.
+  pm.addNestedPass<func::FuncOp>(createSparsecFoldBiasAdd());
   pm.addPass(createSparsecCpuLowerLayers(kernels));
   pm.addPass(createSparsecLowerToLinalg());
   pm.addPass(createCanonicalizerPass());

@@ -73,6 +73,64 @@ func.func @conv_chain(%x: tensor<1x2x4x4xf32>) -> tensor<1x3x4x4xf32> {
 
 // -----
 
+// GELU as ONNX exports it, x * 0.5 * (1 + erf(x / sqrt 2)), reads the
+// layer's output twice: the whole graph of five generics is fused, in
+// order, into the stores.
+// CHECK-LABEL: func.func @linear_gelu
+// CHECK: sparsec.cpu.kernel = {fused_elementwise = 5 : i64
+// CHECK: %[[ACC:.*]]:2 = scf.for
+// CHECK: vector.fma
+// CHECK: %[[SCALED:.*]] = arith.divf %[[ACC]]#0, %{{.*}} : vector<4xf32>
+// CHECK: %[[ERF:.*]] = math.erf %[[SCALED]] : vector<4xf32>
+// CHECK: %[[ONE_PLUS:.*]] = arith.addf %[[ERF]], %{{.*}} : vector<4xf32>
+// CHECK: %[[PRODUCT:.*]] = arith.mulf %[[ACC]]#0, %[[ONE_PLUS]] : vector<4xf32>
+// CHECK: %[[HALF:.*]] = arith.mulf %[[PRODUCT]], %{{.*}} : vector<4xf32>
+// CHECK: vector.maskedstore %{{.*}}, %{{.*}}, %[[HALF]]
+// CHECK-NOT: linalg.generic
+#id2 = affine_map<(d0, d1) -> (d0, d1)>
+#s = affine_map<(d0, d1) -> ()>
+func.func @linear_gelu(%x: tensor<2x4xf32>) -> tensor<2x3xf32> {
+  %w = arith.constant dense<1.0> : tensor<3x4xf32>
+  %sqrt2 = arith.constant dense<1.41421354> : tensor<f32>
+  %one = arith.constant dense<1.0> : tensor<f32>
+  %half = arith.constant dense<0.5> : tensor<f32>
+  %y = sparsec.linear %x, %w : (tensor<2x4xf32>, tensor<3x4xf32>) -> tensor<2x3xf32>
+  %e = tensor.empty() : tensor<2x3xf32>
+  %d = linalg.generic {indexing_maps = [#id2, #s, #id2], iterator_types = ["parallel", "parallel"]}
+      ins(%y, %sqrt2 : tensor<2x3xf32>, tensor<f32>) outs(%e : tensor<2x3xf32>) {
+  ^bb0(%a: f32, %b: f32, %o: f32):
+    %r = arith.divf %a, %b : f32
+    linalg.yield %r : f32
+  } -> tensor<2x3xf32>
+  %erf = linalg.generic {indexing_maps = [#id2, #id2], iterator_types = ["parallel", "parallel"]}
+      ins(%d : tensor<2x3xf32>) outs(%e : tensor<2x3xf32>) {
+  ^bb0(%a: f32, %o: f32):
+    %r = math.erf %a : f32
+    linalg.yield %r : f32
+  } -> tensor<2x3xf32>
+  %p = linalg.generic {indexing_maps = [#id2, #s, #id2], iterator_types = ["parallel", "parallel"]}
+      ins(%erf, %one : tensor<2x3xf32>, tensor<f32>) outs(%e : tensor<2x3xf32>) {
+  ^bb0(%a: f32, %b: f32, %o: f32):
+    %r = arith.addf %a, %b : f32
+    linalg.yield %r : f32
+  } -> tensor<2x3xf32>
+  %m = linalg.generic {indexing_maps = [#id2, #id2, #id2], iterator_types = ["parallel", "parallel"]}
+      ins(%y, %p : tensor<2x3xf32>, tensor<2x3xf32>) outs(%e : tensor<2x3xf32>) {
+  ^bb0(%a: f32, %b: f32, %o: f32):
+    %r = arith.mulf %a, %b : f32
+    linalg.yield %r : f32
+  } -> tensor<2x3xf32>
+  %g = linalg.generic {indexing_maps = [#id2, #s, #id2], iterator_types = ["parallel", "parallel"]}
+      ins(%m, %half : tensor<2x3xf32>, tensor<f32>) outs(%e : tensor<2x3xf32>) {
+  ^bb0(%a: f32, %b: f32, %o: f32):
+    %r = arith.mulf %a, %b : f32
+    linalg.yield %r : f32
+  } -> tensor<2x3xf32>
+  return %g : tensor<2x3xf32>
+}
+
+// -----
+
 // A residual connection's add, then a ReLU, after a linear layer: the add
 // reads the other tensor (here the function's argument) at the lanes each
 // store writes (a transfer_read that pads past the row's end, for the
@@ -162,24 +220,38 @@ func.func @conv_residual(%x: tensor<1x2x6x6xf32>) -> tensor<1x3x3x3xf32> {
 
 // -----
 
-// Not fused: an add whose other tensor is defined after the layer, an add
+// Not fused: two generics of the layer's output that are both read
+// elsewhere (no one result could replace them), an add whose other tensor
+// is defined after the layer, an add
 // of a tensor broadcast along a dimension (not the layer's shape), a
-// convolution whose rows carry padding columns (its kernel's output is not
-// laid out as the residual), and a layer output with two users (the
+// convolution whose rows carry padding columns (direct on an 8 x 16 image:
+// its kernel's output is not laid out as the residual; on small images the
+// im2col form has none), and a layer output with two users (the
 // un-activated value is needed too).
 // CHECK-LABEL: func.func @not_fusable
 // CHECK-NOT: fused_elementwise
 // CHECK: linalg.generic
+// CHECK-NOT: fused_elementwise
 // CHECK: linalg.generic
+// CHECK-NOT: fused_elementwise
 // CHECK: linalg.generic
+// CHECK-NOT: fused_elementwise
 // CHECK: linalg.generic
+// CHECK-NOT: fused_elementwise
 // CHECK: linalg.generic
+// CHECK-NOT: fused_elementwise
+// CHECK: linalg.generic
+// CHECK-NOT: fused_elementwise
+// CHECK: linalg.generic
+// CHECK-NOT: fused_elementwise
+// CHECK: return
 #id2 = affine_map<(d0, d1) -> (d0, d1)>
 #row = affine_map<(d0, d1) -> (d1)>
 #id4 = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>
 func.func @not_fusable(%x: tensor<2x4xf32>, %skip: tensor<2x3xf32>, %bias: tensor<3xf32>,
-                       %image: tensor<1x2x4x4xf32>, %skip4: tensor<1x3x4x4xf32>)
-    -> (tensor<2x3xf32>, tensor<2x3xf32>, tensor<2x3xf32>, tensor<2x3xf32>, tensor<1x3x4x4xf32>) {
+                       %image: tensor<1x2x8x16xf32>, %skip4: tensor<1x3x8x16xf32>)
+    -> (tensor<2x3xf32>, tensor<2x3xf32>, tensor<2x3xf32>, tensor<2x3xf32>, tensor<1x3x8x16xf32>,
+        tensor<2x3xf32>, tensor<2x3xf32>) {
   %w = arith.constant dense<1.0> : tensor<3x4xf32>
   %e = tensor.empty() : tensor<2x3xf32>
   %y = sparsec.linear %x, %w : (tensor<2x4xf32>, tensor<3x4xf32>) -> tensor<2x3xf32>
@@ -205,14 +277,14 @@ func.func @not_fusable(%x: tensor<2x4xf32>, %skip: tensor<2x3xf32>, %bias: tenso
   %w3 = arith.constant dense<1.0> : tensor<3x2x3x3xf32>
   %c = sparsec.conv2d %image, %w3 {strides = array<i64: 1, 1>, pads = array<i64: 1, 1, 1, 1>,
       dilations = array<i64: 1, 1>, groups = 1 : i64}
-      : (tensor<1x2x4x4xf32>, tensor<3x2x3x3xf32>) -> tensor<1x3x4x4xf32>
-  %e4 = tensor.empty() : tensor<1x3x4x4xf32>
+      : (tensor<1x2x8x16xf32>, tensor<3x2x3x3xf32>) -> tensor<1x3x8x16xf32>
+  %e4 = tensor.empty() : tensor<1x3x8x16xf32>
   %csum = linalg.generic {indexing_maps = [#id4, #id4, #id4], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
-      ins(%c, %skip4 : tensor<1x3x4x4xf32>, tensor<1x3x4x4xf32>) outs(%e4 : tensor<1x3x4x4xf32>) {
+      ins(%c, %skip4 : tensor<1x3x8x16xf32>, tensor<1x3x8x16xf32>) outs(%e4 : tensor<1x3x8x16xf32>) {
   ^bb0(%a: f32, %b: f32, %o: f32):
     %s = arith.addf %a, %b : f32
     linalg.yield %s : f32
-  } -> tensor<1x3x4x4xf32>
+  } -> tensor<1x3x8x16xf32>
   %z = sparsec.linear %x, %w : (tensor<2x4xf32>, tensor<3x4xf32>) -> tensor<2x3xf32>
   %r = linalg.generic {indexing_maps = [#id2, #id2], iterator_types = ["parallel", "parallel"]}
       ins(%z : tensor<2x3xf32>) outs(%e : tensor<2x3xf32>) {
@@ -221,5 +293,18 @@ func.func @not_fusable(%x: tensor<2x4xf32>, %skip: tensor<2x3xf32>, %bias: tenso
     %m = arith.maximumf %a, %zero : f32
     linalg.yield %m : f32
   } -> tensor<2x3xf32>
-  return %sum, %bcast, %r, %z, %csum : tensor<2x3xf32>, tensor<2x3xf32>, tensor<2x3xf32>, tensor<2x3xf32>, tensor<1x3x4x4xf32>
+  %t = sparsec.linear %x, %w : (tensor<2x4xf32>, tensor<3x4xf32>) -> tensor<2x3xf32>
+  %t1 = linalg.generic {indexing_maps = [#id2, #id2], iterator_types = ["parallel", "parallel"]}
+      ins(%t : tensor<2x3xf32>) outs(%e : tensor<2x3xf32>) {
+  ^bb0(%a: f32, %o: f32):
+    %n = arith.negf %a : f32
+    linalg.yield %n : f32
+  } -> tensor<2x3xf32>
+  %t2 = linalg.generic {indexing_maps = [#id2, #id2], iterator_types = ["parallel", "parallel"]}
+      ins(%t : tensor<2x3xf32>) outs(%e : tensor<2x3xf32>) {
+  ^bb0(%a: f32, %o: f32):
+    %n = arith.mulf %a, %a : f32
+    linalg.yield %n : f32
+  } -> tensor<2x3xf32>
+  return %sum, %bcast, %r, %z, %csum, %t1, %t2 : tensor<2x3xf32>, tensor<2x3xf32>, tensor<2x3xf32>, tensor<2x3xf32>, tensor<1x3x8x16xf32>, tensor<2x3xf32>, tensor<2x3xf32>
 }
