@@ -152,7 +152,11 @@ std::optional<ConvLayout> buildConvLayout(OpBuilder &b, Location loc,
     planeRows = std::max<int64_t>(
         planeRows, llvm::divideCeil(maxShift + computed, planeCols));
   int64_t planeSize = planeRows * planeCols;
-  if (c * sh * sw * planeSize >= std::numeric_limits<int32_t>::max())
+  // Taps 0..k-1 read phases 0..min(k, s)-1: a 1x1 strided convolution
+  // only the first plane, which is all that is copied.
+  int64_t rowPhases = std::min(kh, sh), colPhases = std::min(kw, sw);
+  if (c * rowPhases * colPhases * planeSize >=
+      std::numeric_limits<int32_t>::max())
     return std::nullopt;
 
   Type f32 = b.getF32Type();
@@ -162,29 +166,34 @@ std::optional<ConvLayout> buildConvLayout(OpBuilder &b, Location loc,
         padInput(b, loc, input, pads[0], pads[1], sh * planeRows - h - pads[0],
                  sw * planeCols - w - pads[1]);
   if (sh > 1 || sw > 1) {
-    // planes[n, c, a, b, u, v] = padded[n, c, u*sh + a, v*sw + b]
+    // planes[n, c, a, b, u, v] = padded[n, c, u*sh + a, v*sw + b], for the
+    // phases a < rowPhases, b < colPhases that some tap reads
     MLIRContext *ctx = b.getContext();
     AffineExpr dn, dc, da, db, du, dv;
     bindDims(ctx, dn, dc, da, db, du, dv);
     AffineMap inMap =
         AffineMap::get(6, 0, {dn, dc, du * sh + da, dv * sw + db}, ctx);
-    Value planes = gatherCopy(
-        b, loc, input,
-        RankedTensorType::get({n, c, sh, sw, planeRows, planeCols}, f32),
-        inMap);
+    Value planes =
+        gatherCopy(b, loc, input,
+                   RankedTensorType::get(
+                       {n, c, rowPhases, colPhases, planeRows, planeCols}, f32),
+                   inMap);
     input = tensor::CollapseShapeOp::create(
         b, loc,
-        RankedTensorType::get({n, c, sh * sw * planeRows, planeCols}, f32),
+        RankedTensorType::get(
+            {n, c, rowPhases * colPhases * planeRows, planeCols}, f32),
         planes, ArrayRef<ReassociationIndices>{{0}, {1}, {2, 3, 4}, {5}});
   }
   ConvLayout layout;
   layout.activations.flat = tensor::CollapseShapeOp::create(
-      b, loc, RankedTensorType::get({n, c * sh * sw * planeSize}, f32), input,
-      ArrayRef<ReassociationIndices>{{0}, {1, 2, 3}});
+      b, loc,
+      RankedTensorType::get({n, c * rowPhases * colPhases * planeSize}, f32),
+      input, ArrayRef<ReassociationIndices>{{0}, {1, 2, 3}});
   for (int64_t ci = 0; ci < c; ++ci)
     for (int64_t i = 0; i < kh; ++i)
       for (int64_t j = 0; j < kw; ++j) {
-        int64_t plane = (ci * sh + rowsAxis.phase(i)) * sw + colsAxis.phase(j);
+        int64_t plane = (ci * rowPhases + rowsAxis.phase(i)) * colPhases +
+                        colsAxis.phase(j);
         layout.activations.columnOffsets.push_back(
             int32_t(plane * planeSize + rowsAxis.shift(i) * planeCols +
                     colsAxis.shift(j)));

@@ -133,6 +133,24 @@ func.func @conv(%x: tensor<1x2x4x4xf32>) -> tensor<1x3x2x2xf32> {
 
 // -----
 
+// A 1x1 convolution with stride 2 reads phase (0, 0) only: that one plane
+// is copied ([N, C, 1, 1, rows, cols]: a quarter of the input), and input
+// channel c is plane c (of 4 rows x 2 columns: 2 x 2 pixels, and two zero
+// rows that keep the reads of a block of 8 pixels inside).
+// CHECK-LABEL: memref.global "private" constant @__sparsec_cpu_layer0_x : memref<2xi32> = dense<[0, 8]>
+// CHECK-LABEL: func.func @pointwise_strided
+// CHECK: linalg.generic {{.*}} outs(%{{.*}} : tensor<1x2x1x1x4x2xf32>)
+// CHECK: tensor.collapse_shape %{{.*}} : tensor<1x2x4x2xf32> into tensor<1x16xf32>
+func.func @pointwise_strided(%x: tensor<1x2x4x4xf32>) -> tensor<1x3x2x2xf32> {
+  %w = arith.constant dense<1.0> : tensor<3x2x1x1xf32>
+  %y = sparsec.conv2d %x, %w {strides = array<i64: 2, 2>, pads = array<i64: 0, 0, 0, 0>,
+      dilations = array<i64: 1, 1>, groups = 1 : i64}
+      : (tensor<1x2x4x4xf32>, tensor<3x2x1x1xf32>) -> tensor<1x3x2x2xf32>
+  return %y : tensor<1x3x2x2xf32>
+}
+
+// -----
+
 // A stride with a dilation on the same axis: a phase's taps are not
 // contiguous, so the padded input is copied into its im2col matrix
 // [N, C, KH, KW, OH, OW], column k at offset k * OH*OW. The block of 8
