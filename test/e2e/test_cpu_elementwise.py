@@ -120,14 +120,20 @@ WIDTHS = [["--host-vector-width=4"], ["--host-vector-width=8"], ["--host-vector-
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.__name__[len("case_"):])
 def test_elementwise_and_reductions_match_numpy(tmp_path: Path, case, options):
     rng = np.random.default_rng(zlib.crc32(case.__name__.encode()))
-    nodes, inputs, initializers, expected = case(rng)
+    check_against_numpy(tmp_path, *case(rng), options, RTOL)
+
+
+def check_against_numpy(tmp_path: Path, nodes, inputs, initializers, expected, options,
+                        rtol: float):
+    """Saves the one-output ONNX graph, runs it with sparsec --run and `options`, and
+    checks its output against `expected` (max error relative to max |expected|)."""
     model = save_model(tmp_path / "ops.onnx", nodes, inputs, expected.shape, initializers)
     result = run_model(model, [x for _, x in inputs], tmp_path, 1, extra_args=options)
     assert result.error is None, f"{result.error}\n{result.cmd}"
     (actual,) = result.outputs
     assert actual.shape == expected.shape
     err = float(np.abs(actual - expected).max()) / max(float(np.abs(expected).max()), 1e-6)
-    assert err <= RTOL, f"max relative error {err:.3g} > {RTOL} ({result.cmd})"
+    assert err <= rtol, f"max relative error {err:.3g} > {rtol} ({result.cmd})"
 
 
 def test_layer_norm_and_softmax_give_the_same_bits_at_1_and_2_threads(tmp_path: Path):

@@ -14,28 +14,15 @@ import zlib
 from pathlib import Path
 
 import numpy as np
-import onnx
 import pytest
-from onnx import TensorProto, helper, numpy_helper
+from onnx import helper
 
-from sparsec_cli import run_at_thread_counts, run_model
+from sparsec_cli import run_at_thread_counts
+from test_cpu_elementwise import check_against_numpy, save_model
 from test_cpu_kernels import conv_reference
 
 # float32 sums of at most a few hundred terms, relative to max |y|
 RTOL = 1e-5
-
-
-def save_model(path: Path, nodes, inputs, output_shape, initializers) -> Path:
-    graph = helper.make_graph(
-        nodes, "residual",
-        [helper.make_tensor_value_info(name, TensorProto.FLOAT, list(x.shape))
-         for name, x in inputs],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, list(output_shape))],
-        [numpy_helper.from_array(a, name) for name, a in initializers])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    onnx.checker.check_model(model)
-    onnx.save_model(model, str(path))
-    return path
 
 
 def conv_node(rng, name, x_name, in_ch, out_ch, k, stride, pad, initializers):
@@ -188,14 +175,7 @@ OPTIONS = [
 @pytest.mark.parametrize("name", CASES)
 def test_residual_blocks_match_numpy(tmp_path: Path, name, options):
     rng = np.random.default_rng(zlib.crc32(name.encode()))
-    nodes, inputs, init, expected = CASES[name](rng)
-    model = save_model(tmp_path / f"{name}.onnx", nodes, inputs, expected.shape, init)
-    result = run_model(model, [x for _, x in inputs], tmp_path, 1, extra_args=options)
-    assert result.error is None, f"{result.error}\n{result.cmd}"
-    (actual,) = result.outputs
-    assert actual.shape == expected.shape
-    err = float(np.abs(actual - expected).max()) / max(float(np.abs(expected).max()), 1e-6)
-    assert err <= RTOL, f"max relative error {err:.3g} > {RTOL} ({result.cmd})"
+    check_against_numpy(tmp_path, *CASES[name](rng), options, RTOL)
 
 
 def test_fused_residual_gives_the_same_bits_at_1_and_2_threads(tmp_path: Path):
