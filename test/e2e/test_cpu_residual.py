@@ -58,18 +58,16 @@ def case_bottleneck_end(rng, x_shape=(1, 24, 7, 7), out_ch=37):
     return nodes, [("x", x), ("skip", skip)], init, relu(conv_ref(x, w, b, 1, 0) + skip)
 
 
-def case_bottleneck_end_batch2():
+def case_bottleneck_end_batch2(rng):
     """Two images of 9 x 12 = 108 pixels: full blocks, a tail and lane pixels;
     the skip added first."""
-    def build(rng):
-        x = rng.standard_normal((2, 16, 9, 12)).astype(np.float32)
-        skip = rng.standard_normal((2, 20, 9, 12)).astype(np.float32)
-        init = []
-        conv, w, b = conv_node(rng, "c", "x", 16, 20, 1, 1, 0, init)
-        nodes = [conv, helper.make_node("Add", ["skip", "c"], ["s"]),
-                 helper.make_node("Relu", ["s"], ["y"])]
-        return nodes, [("x", x), ("skip", skip)], init, relu(conv_ref(x, w, b, 1, 0) + skip)
-    return build
+    x = rng.standard_normal((2, 16, 9, 12)).astype(np.float32)
+    skip = rng.standard_normal((2, 20, 9, 12)).astype(np.float32)
+    init = []
+    conv, w, b = conv_node(rng, "c", "x", 16, 20, 1, 1, 0, init)
+    nodes = [conv, helper.make_node("Add", ["skip", "c"], ["s"]),
+             helper.make_node("Relu", ["s"], ["y"])]
+    return nodes, [("x", x), ("skip", skip)], init, relu(conv_ref(x, w, b, 1, 0) + skip)
 
 
 def case_downsampling_block(rng):
@@ -155,7 +153,7 @@ def case_transformer_ffn(rng):
 
 CASES = {
     "bottleneck-end-7x7": case_bottleneck_end,
-    "bottleneck-end-batch2": case_bottleneck_end_batch2(),
+    "bottleneck-end-batch2": case_bottleneck_end_batch2,
     "downsampling-block": case_downsampling_block,
     "padded-conv-residual": case_padded_conv_residual,
     "linear-residual": case_linear_residual,

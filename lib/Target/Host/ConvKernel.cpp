@@ -333,10 +333,11 @@ private:
                                         ValueRange{firstChannel});
     int64_t pixels = tiles.remainder;
     int64_t splits = llvm::divideCeil(4, pixels);
-    Value zero = arith::ConstantOp::create(
-        b, loc, DenseElementsAttr::get(laneType, 0.0f));
     SmallVector<Value> accumulators(pixels, init);
-    accumulators.append((splits - 1) * pixels, zero);
+    if (splits > 1)
+      accumulators.append((splits - 1) * pixels,
+                          arith::ConstantOp::create(
+                              b, loc, DenseElementsAttr::get(laneType, 0.0f)));
     int64_t nextSplit = 0; // the set the next emitted column adds into
     scf::ForOp loop = kernel::columnLoops(
         b, loc, first, last, splits, accumulators,
