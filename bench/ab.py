@@ -26,10 +26,11 @@ ROOT = Path(__file__).resolve().parents[1]
 TIMING = re.compile(r"median ([\d.]+) ms, min ([\d.]+)")
 
 
-def time_once(runner: Path, artifact: str, repeat: int, threads: int) -> tuple[float, float]:
+def time_once(runner: Path, artifact: str, repeat: int, threads: int,
+              extra: list[str]) -> tuple[float, float]:
     """(median, min) in ms of one `sparsec-run --repeat` invocation."""
     result = subprocess.run(
-        [str(runner), artifact, "--repeat", str(repeat), "--threads", str(threads)],
+        [str(runner), artifact, "--repeat", str(repeat), "--threads", str(threads)] + extra,
         capture_output=True, text=True)
     match = TIMING.search(result.stdout)
     if result.returncode != 0 or not match:
@@ -44,6 +45,8 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--repeat", type=int, default=10, help="calls per sparsec-run invocation")
+    parser.add_argument("--no-retain-memory", action="store_true",
+                        help="pass --no-retain-memory to sparsec-run (glibc's malloc defaults)")
     parser.add_argument("--sparsec-run", type=Path, default=ROOT / "build" / "bin" / "sparsec-run")
     args = parser.parse_args()
     if args.rounds < 1 or args.repeat < 1 or args.threads < 1:
@@ -52,13 +55,15 @@ def main() -> int:
         if not (Path(artifact) / "manifest.json").is_file():
             parser.error(f"{artifact}: not an artifact directory (no manifest.json)")
 
+    extra = ["--no-retain-memory"] if args.no_retain_memory else []
     runs: dict[str, list[tuple[float, float]]] = {a: [] for a in args.artifacts}
     for _ in range(args.rounds):
         for artifact in args.artifacts:
-            runs[artifact].append(time_once(args.sparsec_run, artifact, args.repeat, args.threads))
+            runs[artifact].append(time_once(args.sparsec_run, artifact, args.repeat, args.threads,
+                                            extra))
 
     print(f"# {args.rounds} interleaved rounds of sparsec-run --repeat {args.repeat} "
-          f"--threads {args.threads}\n")
+          f"--threads {args.threads} {' '.join(extra)}\n")
     print("| artifact | best median ms | median of medians ms | min ms | speed vs first (its best median / this one's) |")
     print("|---|---:|---:|---:|---:|")
     base = None

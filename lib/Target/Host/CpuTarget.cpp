@@ -320,6 +320,17 @@ LogicalResult CpuTarget::emitArtifact(ModuleOp lowered, StringRef dir,
       {"opt_level", int64_t(cpuOptions(options).optLevel)}};
   if (!linker.empty())
     root["library"] = "model.so";
+  // The one allocation of intermediates per call (sparsec-cpu-plan-memory),
+  // and what the same buffers took separately.
+  lowered.walk([&](Operation *op) {
+    auto arena = op->getAttrOfType<IntegerAttr>("sparsec.cpu.arena_bytes");
+    auto separate =
+        op->getAttrOfType<IntegerAttr>("sparsec.cpu.unplanned_bytes");
+    if (!arena || !separate || root.get("intermediate_bytes"))
+      return;
+    root["intermediate_bytes"] = llvm::json::Object{
+        {"arena", arena.getInt()}, {"without_plan", separate.getInt()}};
+  });
   std::error_code ec;
   llvm::raw_fd_ostream manifest((dir + "/manifest.json").str(), ec);
   if (ec)

@@ -97,6 +97,9 @@ void buildHostPipeline(OpPassManager &pm,
   bufferization::BufferDeallocationPipelineOptions dealloc;
   bufferization::buildBufferDeallocationPipeline(pm, dealloc);
 
+  // Intermediates share one arena by their lifetimes (after the dealloc
+  // pipeline, which frees them all at the end of the function).
+  pm.addNestedPass<func::FuncOp>(createSparsecCpuPlanMemory());
   // Weights as byte arrays: LLVM writes those as one block, not one float
   // at a time (a fifth of ResNet-50's compile time).
   pm.addPass(createSparsecCpuByteGlobals());

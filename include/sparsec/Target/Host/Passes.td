@@ -310,6 +310,33 @@ def SparsecCpuLowerPermuteLanes
   ];
 }
 
+def SparsecCpuPlanMemory
+    : Pass<"sparsec-cpu-plan-memory", "::mlir::func::FuncOp"> {
+  let summary = "A function's intermediate buffers as views of one arena, "
+                "sharing memory when their lifetimes do not overlap";
+  let description = [{
+    Runs after bufferization and the deallocation pipeline, which frees
+    every buffer at the end of its block: all of a model's intermediates
+    were live at once, one `malloc` each per call. Each `memref.alloc` of
+    the function's entry block with a static identity-layout type, freed by
+    one `memref.dealloc` in that block and used only by ops that cannot let
+    it escape (views of it are followed; a call, a terminator or another op
+    returning a memref keeps the buffer as it is), gets a lifetime: the
+    first to the last top-level op that touches it or a view of it. The
+    buffers are placed largest first, each at the lowest 64-byte-aligned
+    offset not covered by a placed buffer whose lifetime overlaps its own,
+    and become `memref.view`s of one arena (`memref.alloc` at the function's
+    start, `memref.dealloc` before its return). The function records
+    `sparsec.cpu.arena_bytes` (the arena) and `sparsec.cpu.unplanned_bytes`
+    (what the same buffers took separately, each 64-byte aligned). The
+    placement depends only on the IR: the same offsets on every run.
+
+    Example: `sparsec-opt --sparsec-cpu-plan-memory m.mlir`.
+  }];
+  let dependentDialects = ["::mlir::memref::MemRefDialect",
+                           "::mlir::arith::ArithDialect"];
+}
+
 def SparsecCpuByteGlobals
     : Pass<"sparsec-cpu-byte-globals", "::mlir::ModuleOp"> {
   let summary = "Large constant memref.globals hold their data as raw bytes, "
