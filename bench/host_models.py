@@ -58,7 +58,8 @@ RUNNER_LIB_DIRS = ["/usr/lib/llvm-22/lib", "/usr/lib/llvm-21/lib", "/usr/lib/llv
                    "/usr/local/lib"]
 
 # Child process: load the shared library, call _mlir_ciface_main(in descs..., out descs...)
-# (destination-passing: inputs in graph order, then caller-allocated outputs), time it.
+# (destination-passing: inputs in graph order, then caller-allocated outputs), or
+# _mlir_ciface_main_workspace with the arena of intermediates last, time it.
 HARNESS = r"""
 import ctypes, json, sys, time
 import numpy as np
@@ -76,8 +77,17 @@ def desc(a):
 ins = [np.ascontiguousarray(np.load(f"{io_dir}/input_{i}.npy")) for i in range(n_in)]
 outs = [np.zeros(np.load(f"{io_dir}/ref_{i}.npy", mmap_mode="r").shape, np.float32)
         for i in range(n_out)]
-descs = [desc(a) for a in ins + outs]
-fn = ctypes.CDLL(lib_path)._mlir_ciface_main
+lib = ctypes.CDLL(lib_path)
+# With a memory plan, the entry that takes the arena of intermediates from the
+# caller: allocated once here, as an embedding application would keep it.
+try:
+    arena_bytes = ctypes.c_int64.in_dll(lib, "main_workspace_bytes").value
+except ValueError:
+    arena_bytes = 0
+arena = np.zeros(arena_bytes + 64, np.uint8)
+arena = arena[(-arena.ctypes.data) % 64:][:arena_bytes]
+descs = [desc(a) for a in ins + outs + ([arena] if arena_bytes else [])]
+fn = lib._mlir_ciface_main_workspace if arena_bytes else lib._mlir_ciface_main
 fn.argtypes = [ctypes.c_void_p] * len(descs)
 args = [ctypes.addressof(d) for d in descs]
 times = []
@@ -104,11 +114,12 @@ class Row:
     errors: List[str] = field(default_factory=list)
 
 
-# The generated code mallocs its intermediate buffers on every call; with
-# glibc's defaults the large ones are mmapped and returned to the OS at free,
-# so every call page-faults them in again (about 30 % of ResNet-50's time).
-# onnxruntime keeps its own arena. --retain-memory (the default) makes glibc
-# keep freed memory for the next call, as an embedding application would.
+# The harness passes the arena of intermediates (the memory plan's) to the
+# workspace entry; what the plan leaves out is still malloced on every call,
+# and with glibc's defaults the large ones are mmapped and returned to the OS
+# at free, so every call page-faults them in again. onnxruntime keeps its own
+# arena. --retain-memory (the default) makes glibc keep freed memory for the
+# next call, as an embedding application would.
 MALLOC_ENV: Dict[str, str] = {}
 LIMITS: Dict[str, float] = {}  # measured FMA peak (GFLOP/s) and bandwidth (GB/s)
 # --sparsity: every sparsec invocation prunes the model; onnxruntime still
@@ -300,13 +311,15 @@ def render(rows: List[Row], cmd: str, repeat: int, rounds: int) -> str:
         "`--emit=none`, `lowered` = `--emit=lowered -o /dev/null`, `obj` = `--emit=obj`, "
         "`--run` = compile + JIT + one execution + .npy I/O.",
         f"- `exec` = the `--emit=obj` object linked into a .so and called via "
-        f"`_mlir_ciface_main` (median of {repeat} calls after a first call"
+        f"`_mlir_ciface_main_workspace` with an arena for its intermediates allocated once "
+        f"(`_mlir_ciface_main` for an object without one; median of {repeat} calls after a "
+        f"first call"
         + (f"; the best of {rounds} such medians, taken in rounds that alternate with "
            "onnxruntime's at the same thread count" if rounds > 1 else "") + "), with "
         f"`OMP_NUM_THREADS` 1 and 2 (the generated code's OpenMP threads); `exec first` is the "
         f"first 1-thread call. glibc malloc: "
         + (" ".join(f"`{k}={v}`" for k, v in MALLOC_ENV.items()) or "defaults")
-        + " (the object mallocs its intermediate buffers on every call).",
+        + " (for what the object still mallocs on every call).",
         f"- onnxruntime: CPUExecutionProvider, ORT_ENABLE_ALL, `intra_op_num_threads` 1 / 2; "
         f"create = InferenceSession from file, run = median of {repeat} after a first run"
         + (f" (best of the {rounds} rounds' medians)." if rounds > 1 else "."),

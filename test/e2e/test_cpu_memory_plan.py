@@ -1,8 +1,10 @@
 """The host target's memory plan (sparsec-cpu-plan-memory, docs/CPUBackend.md "Memory"):
 intermediates whose lifetimes do not overlap share one arena. A chain of layers whose
 buffers are reused while a skip connection keeps an early one alive, against a float64
-numpy reference; the artifact's manifest records the arena, smaller than the buffers
-taken separately; and the same bits at 1 and 2 threads.
+numpy reference, through --run (main allocates the arena) and through sparsec-run (which
+passes an arena it allocated once to main_workspace, three calls in a row); the
+artifact's manifest records the arena, smaller than the buffers taken separately; and
+the same bits at 1 and 2 threads.
 """
 from __future__ import annotations
 
@@ -42,20 +44,32 @@ def test_shared_buffers_match_numpy(tmp_path: Path):
     check_against_numpy(tmp_path, nodes, inputs, init, expected, [], RTOL)
 
 
-def test_manifest_records_a_smaller_arena(tmp_path: Path):
+def test_artifact_takes_its_arena_from_the_caller(tmp_path: Path):
     nodes, inputs, init, expected = skip_chain(np.random.default_rng(11))
     model = save_model(tmp_path / "chain.onnx", nodes, inputs, expected.shape, init)
     art = tmp_path / "art"
     proc = subprocess.run([str(sparsec_bin()), str(model), "--target=host", "--emit=artifact",
                            "-o", str(art)], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
-    sizes = json.loads((art / "manifest.json").read_text())["intermediate_bytes"]
+    manifest = json.loads((art / "manifest.json").read_text())
+    sizes = manifest["intermediate_bytes"]
     # Each intermediate is at least one 16x12x12 float tensor (9216 bytes); at least
     # six of them exist (h, four convolution outputs, the padded inputs), and no more
     # than h, the padded input being read and the output being written are ever live
     # at once.
     assert sizes["without_plan"] >= 6 * 9216
     assert 3 * 9216 <= sizes["arena"] < sizes["without_plan"] / 2, sizes
+    assert manifest["workspace"] == {"entry": "_mlir_ciface_main_workspace",
+                                     "bytes": sizes["arena"], "alignment": 64}
+
+    np.save(tmp_path / "x.npy", inputs[0][1])
+    runner = sparsec_bin().parent / "sparsec-run"
+    proc = subprocess.run([str(runner), str(art), "--input", str(tmp_path / "x.npy"),
+                           "--repeat", "3", "-o", str(tmp_path / "out")],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    actual = np.load(tmp_path / "out" / "output_0.npy")
+    assert np.abs(actual - expected).max() <= RTOL * np.abs(expected).max()
 
 
 def test_same_bits_at_1_and_2_threads(tmp_path: Path):

@@ -2,8 +2,10 @@
 //
 // A CPU artifact is model.so, exporting `_mlir_ciface_main(desc *...)` (one
 // strided memref descriptor per input, then one per caller-allocated
-// output), and manifest.json naming its tensors and the runtime libraries
-// (libomp) it needs (docs/CPUBackend.md).
+// output) and, when the manifest names a workspace, an entry that takes one
+// more descriptor (the arena of intermediates, i8, 64-byte aligned), and
+// manifest.json naming its tensors and the runtime libraries (libomp) it
+// needs (docs/CPUBackend.md).
 //
 //===----------------------------------------------------------------------===//
 #include "CpuArtifact.h"
@@ -44,6 +46,10 @@ struct TensorInfo {
 
 struct CpuManifest {
   std::string target, triple, library, entry;
+  /// The entry that takes the intermediates' arena from the caller, and
+  /// the arena's size; empty and 0 for artifacts without one.
+  std::string workspaceEntry;
+  int64_t workspaceBytes = 0;
   std::vector<std::string> runtimeLibraries;
   std::vector<TensorInfo> inputs, outputs;
 };
@@ -134,7 +140,19 @@ std::string loadManifest(const std::string &dir, CpuManifest &m) {
     return fail(err);
   if (std::string err = readTensors(root, "outputs", m.outputs); !err.empty())
     return fail(err);
-  if (m.inputs.size() + m.outputs.size() > kMaxArguments)
+  if (const json::Value *workspace = root.find("workspace")) {
+    const json::Value *bytes =
+        workspace->isObject() ? workspace->find("bytes") : nullptr;
+    if (!bytes || !bytes->isInteger || bytes->integer < 1 ||
+        bytes->integer > (int64_t(1) << 40))
+      return fail("'workspace' must be an object with 'bytes' a whole number "
+                  "from 1 to 2^40 and an 'entry'");
+    if (std::string err = readString(*workspace, "entry", m.workspaceEntry);
+        !err.empty())
+      return fail("'workspace': " + err);
+    m.workspaceBytes = bytes->integer;
+  }
+  if (m.inputs.size() + m.outputs.size() + 1 > kMaxArguments)
     return fail("more than " + std::to_string(kMaxArguments) +
                 " inputs and outputs");
   return "";
@@ -268,9 +286,10 @@ int runCpuArtifact(const CpuRunOptions &options) {
   }
 
   if (options.retainMemory) {
-    // The generated code mallocs its intermediate buffers on every call:
-    // served from the heap (mmap's largest default threshold) and not
-    // trimmed back, they stay mapped for the next call.
+    // What the generated code still mallocs on every call (the buffers the
+    // memory plan leaves out; the whole arena for an artifact without a
+    // workspace entry): served from the heap (mmap's largest default
+    // threshold) and not trimmed back, it stays mapped for the next call.
     mallopt(M_MMAP_THRESHOLD, 32 << 20);
     mallopt(M_TRIM_THRESHOLD, 1 << 30);
   }
@@ -278,9 +297,13 @@ int runCpuArtifact(const CpuRunOptions &options) {
   if (std::string err = loadLibraries(options.artifact, m, library);
       !err.empty())
     return error(err);
-  void *entry = dlsym(library, m.entry.c_str());
+  // With a workspace entry the arena of intermediates is allocated once,
+  // here, not on every call.
+  const std::string &entryName =
+      m.workspaceEntry.empty() ? m.entry : m.workspaceEntry;
+  void *entry = dlsym(library, entryName.c_str());
   if (!entry)
-    return error("the model has no '" + m.entry + "'");
+    return error("the model has no '" + entryName + "'");
   if (options.threads > 0) {
     auto setThreads = reinterpret_cast<void (*)(int)>(
         dlsym(RTLD_DEFAULT, "omp_set_num_threads"));
@@ -295,6 +318,15 @@ int runCpuArtifact(const CpuRunOptions &options) {
     descriptors.push_back(makeMemRefDescriptor(in.data.data(), in.shape));
   for (NpyArray &out : outputs)
     descriptors.push_back(makeMemRefDescriptor(out.data.data(), out.shape));
+  std::vector<char> arena;
+  if (m.workspaceBytes > 0) {
+    // 64 bytes of slack give the arena its 64-byte alignment.
+    arena.assign(size_t(m.workspaceBytes) + 64, 0);
+    auto address = reinterpret_cast<uintptr_t>(arena.data());
+    auto *aligned = reinterpret_cast<void *>((address + 63) & ~uintptr_t(63));
+    descriptors.push_back(
+        makeMemRefDescriptor(aligned, std::vector<int64_t>{m.workspaceBytes}));
+  }
   std::vector<void *> args;
   for (std::vector<int64_t> &d : descriptors)
     args.push_back(d.data());

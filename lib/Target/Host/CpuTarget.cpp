@@ -321,16 +321,21 @@ LogicalResult CpuTarget::emitArtifact(ModuleOp lowered, StringRef dir,
   if (!linker.empty())
     root["library"] = "model.so";
   // The one allocation of intermediates per call (sparsec-cpu-plan-memory),
-  // and what the same buffers took separately.
-  lowered.walk([&](Operation *op) {
-    auto arena = op->getAttrOfType<IntegerAttr>("sparsec.cpu.arena_bytes");
-    auto separate =
-        op->getAttrOfType<IntegerAttr>("sparsec.cpu.unplanned_bytes");
-    if (!arena || !separate || root.get("intermediate_bytes"))
-      return;
-    root["intermediate_bytes"] = llvm::json::Object{
-        {"arena", arena.getInt()}, {"without_plan", separate.getInt()}};
-  });
+  // what the same buffers took separately, and the entry that takes that
+  // arena from the caller.
+  if (Operation *body = SymbolTable::lookupSymbolIn(lowered, "main_workspace"))
+    if (auto arena =
+            body->getAttrOfType<IntegerAttr>("sparsec.cpu.arena_bytes")) {
+      auto separate =
+          body->getAttrOfType<IntegerAttr>("sparsec.cpu.unplanned_bytes");
+      root["intermediate_bytes"] = llvm::json::Object{
+          {"arena", arena.getInt()},
+          {"without_plan", separate ? separate.getInt() : arena.getInt()}};
+      root["workspace"] =
+          llvm::json::Object{{"entry", "_mlir_ciface_main_workspace"},
+                             {"bytes", arena.getInt()},
+                             {"alignment", 64}};
+    }
   std::error_code ec;
   llvm::raw_fd_ostream manifest((dir + "/manifest.json").str(), ec);
   if (ec)

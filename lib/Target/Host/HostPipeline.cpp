@@ -99,7 +99,10 @@ void buildHostPipeline(OpPassManager &pm,
 
   // Intermediates share one arena by their lifetimes (after the dealloc
   // pipeline, which frees them all at the end of the function).
-  pm.addNestedPass<func::FuncOp>(createSparsecCpuPlanMemory());
+  // main_workspace takes the arena from callers that keep it (sparsec-run).
+  SparsecCpuPlanMemoryOptions memoryPlan;
+  memoryPlan.workspace = true;
+  pm.addPass(createSparsecCpuPlanMemory(memoryPlan));
   // Weights as byte arrays: LLVM writes those as one block, not one float
   // at a time (a fifth of ResNet-50's compile time).
   pm.addPass(createSparsecCpuByteGlobals());

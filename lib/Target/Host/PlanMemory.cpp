@@ -52,8 +52,9 @@ int64_t topLevelIndex(Operation *op, Block &block,
 
 /// Fills `buffer`'s dealloc and lifetime from the users of its alloc and of
 /// the views of it; false when a user can let the buffer escape (a call,
-/// a terminator, an op returning a memref that is not a view) or it is
-/// freed other than by one memref.dealloc in the entry block.
+/// a terminator, an op returning a memref that is not a view, a pointer
+/// taken out of it) or it is freed other than by one memref.dealloc in the
+/// entry block.
 bool traceLifetime(PlannedBuffer &buffer, Block &block,
                    const DenseMap<Operation *, int64_t> &index) {
   SmallVector<Value> aliases{buffer.alloc.getResult()};
@@ -80,7 +81,10 @@ bool traceLifetime(PlannedBuffer &buffer, Block &block,
             aliases.push_back(result);
         continue;
       }
-      if (user->hasTrait<OpTrait::IsTerminator>() || isa<CallOpInterface>(user))
+      // A pointer taken out of the buffer could be used after its last
+      // use here.
+      if (user->hasTrait<OpTrait::IsTerminator>() ||
+          isa<CallOpInterface, memref::ExtractAlignedPointerAsIndexOp>(user))
         return false;
       if (llvm::any_of(user->getResultTypes(), llvm::IsaPred<BaseMemRefType>))
         return false;
@@ -120,49 +124,126 @@ int64_t placeBuffers(MutableArrayRef<PlannedBuffer> buffers) {
   return int64_t(llvm::alignTo(arenaBytes, kArenaAlignment));
 }
 
+/// The buffers of `func`'s entry block that can share an arena (their
+/// offsets placed), and their arena's size; none when fewer than two.
+SmallVector<PlannedBuffer> planBuffers(func::FuncOp func, int64_t &arenaBytes,
+                                       int64_t &separateBytes) {
+  Block &block = func.getBody().front();
+  DenseMap<Operation *, int64_t> index;
+  for (auto [i, op] : llvm::enumerate(block))
+    index[&op] = int64_t(i);
+  SmallVector<PlannedBuffer> buffers;
+  separateBytes = 0;
+  for (auto alloc : block.getOps<memref::AllocOp>()) {
+    MemRefType type = alloc.getType();
+    if (!type.hasStaticShape() || !type.getLayout().isIdentity() ||
+        type.getMemorySpace() || !type.getElementType().isIntOrFloat() ||
+        type.getElementTypeBitWidth() % 8 != 0 ||
+        alloc.getAlignment().value_or(0) > kArenaAlignment)
+      continue;
+    PlannedBuffer buffer;
+    buffer.alloc = alloc;
+    buffer.bytes = std::max<int64_t>(
+        type.getNumElements() * (type.getElementTypeBitWidth() / 8), 1);
+    if (!traceLifetime(buffer, block, index))
+      continue;
+    separateBytes += llvm::alignTo(buffer.bytes, kArenaAlignment);
+    buffers.push_back(buffer);
+  }
+  if (buffers.size() < 2)
+    return {};
+  arenaBytes = placeBuffers(buffers);
+  return buffers;
+}
+
+/// Makes public `func` take its arena as a last argument under the name
+/// `<name>_workspace`, and adds a function with the old name and type that
+/// allocates the arena and calls it, and a public constant
+/// `<name>_workspace_bytes` (i64) with the arena's size: a caller that keeps
+/// the arena between calls allocates nothing per call. Returns the arena,
+/// or null if `<name>_workspace` or `<name>_workspace_bytes` is taken.
+Value addWorkspaceArgument(func::FuncOp func, MemRefType arenaType,
+                           SymbolTable &symbols) {
+  OpBuilder b(func);
+  Location loc = func.getLoc();
+  std::string name = func.getSymName().str();
+  if (symbols.lookup(name + "_workspace") ||
+      symbols.lookup(name + "_workspace_bytes") ||
+      failed(symbols.rename(func, name + "_workspace")))
+    return nullptr;
+  auto wrapper = func::FuncOp::create(b, loc, name, func.getFunctionType());
+  wrapper->setAttrs(func->getAttrs());
+  wrapper.setSymName(name);
+  symbols.insert(wrapper);
+  (void)func.insertArgument(func.getNumArguments(), arenaType, {}, loc);
+
+  Block *body = wrapper.addEntryBlock();
+  b.setInsertionPointToStart(body);
+  Value arena = memref::AllocOp::create(b, loc, arenaType,
+                                        b.getI64IntegerAttr(kArenaAlignment));
+  SmallVector<Value> operands(body->getArguments());
+  operands.push_back(arena);
+  auto call = func::CallOp::create(b, loc, func, operands);
+  memref::DeallocOp::create(b, loc, arena);
+  func::ReturnOp::create(b, loc, call.getResults());
+
+  b.setInsertionPoint(wrapper);
+  auto i64 = b.getI64Type();
+  auto size = memref::GlobalOp::create(
+      b, loc, name + "_workspace_bytes", /*sym_visibility=*/nullptr,
+      MemRefType::get({}, i64),
+      DenseElementsAttr::get(RankedTensorType::get({}, i64),
+                             b.getI64IntegerAttr(arenaType.getNumElements())),
+      /*constant=*/true, /*alignment=*/nullptr);
+  symbols.insert(size);
+  return func.getArguments().back();
+}
+
 struct SparsecCpuPlanMemoryPass
     : sparsec::impl::SparsecCpuPlanMemoryBase<SparsecCpuPlanMemoryPass> {
+  using Base::Base;
   void runOnOperation() override {
-    func::FuncOp func = getOperation();
-    if (func.isExternal())
+    ModuleOp module = getOperation();
+    SymbolTable symbols(module);
+    SmallVector<func::FuncOp> funcs(module.getOps<func::FuncOp>());
+    for (func::FuncOp func : funcs)
+      if (!func.isExternal())
+        plan(func, symbols);
+  }
+
+  void plan(func::FuncOp func, SymbolTable &symbols) {
+    int64_t arenaBytes = 0, separateBytes = 0;
+    SmallVector<PlannedBuffer> buffers =
+        planBuffers(func, arenaBytes, separateBytes);
+    if (buffers.empty())
       return;
+    OpBuilder b(func);
+    func->setAttr("sparsec.cpu.arena_bytes", b.getI64IntegerAttr(arenaBytes));
+    func->setAttr("sparsec.cpu.unplanned_bytes",
+                  b.getI64IntegerAttr(separateBytes));
     Block &block = func.getBody().front();
-    DenseMap<Operation *, int64_t> index;
-    for (auto [i, op] : llvm::enumerate(block))
-      index[&op] = int64_t(i);
-
-    SmallVector<PlannedBuffer> buffers;
-    int64_t separateBytes = 0;
-    for (auto alloc : block.getOps<memref::AllocOp>()) {
-      MemRefType type = alloc.getType();
-      if (!type.hasStaticShape() || !type.getLayout().isIdentity() ||
-          type.getMemorySpace() || !type.getElementType().isIntOrFloat() ||
-          type.getElementTypeBitWidth() % 8 != 0 ||
-          alloc.getAlignment().value_or(0) > kArenaAlignment)
-        continue;
-      PlannedBuffer buffer;
-      buffer.alloc = alloc;
-      buffer.bytes = std::max<int64_t>(
-          type.getNumElements() * (type.getElementTypeBitWidth() / 8), 1);
-      if (!traceLifetime(buffer, block, index))
-        continue;
-      separateBytes += llvm::alignTo(buffer.bytes, kArenaAlignment);
-      buffers.push_back(buffer);
-    }
-    if (buffers.size() < 2)
-      return;
-    int64_t arenaBytes = placeBuffers(buffers);
-
-    // The arena is allocated where the function starts and freed before
-    // its return.
-    OpBuilder b(&block, block.begin());
-    Location loc = func.getLoc();
     auto arenaType =
         MemRefType::get({arenaBytes}, IntegerType::get(&getContext(), 8));
-    Value arena = memref::AllocOp::create(b, loc, arenaType,
-                                          b.getI64IntegerAttr(kArenaAlignment));
-    b.setInsertionPoint(block.getTerminator());
-    memref::DeallocOp::create(b, loc, arena);
+    Value arena;
+    if (workspace && func.isPublic()) {
+      arena = addWorkspaceArgument(func, arenaType, symbols);
+      if (!arena) {
+        func.emitError("sparsec-cpu-plan-memory: cannot name the workspace "
+                       "entry of '")
+            << func.getSymName() << "': '" << func.getSymName()
+            << "_workspace' or '" << func.getSymName()
+            << "_workspace_bytes' exists";
+        return signalPassFailure();
+      }
+    } else {
+      // The arena is allocated where the function starts and freed before
+      // its return.
+      b.setInsertionPointToStart(&block);
+      arena = memref::AllocOp::create(b, func.getLoc(), arenaType,
+                                      b.getI64IntegerAttr(kArenaAlignment));
+      b.setInsertionPoint(block.getTerminator());
+      memref::DeallocOp::create(b, func.getLoc(), arena);
+    }
     for (PlannedBuffer &buffer : buffers) {
       b.setInsertionPoint(buffer.alloc);
       Value offset = arith::ConstantIndexOp::create(b, buffer.alloc.getLoc(),
@@ -177,9 +258,6 @@ struct SparsecCpuPlanMemoryPass
       buffer.dealloc.erase();
       buffer.alloc.erase();
     }
-    func->setAttr("sparsec.cpu.arena_bytes", b.getI64IntegerAttr(arenaBytes));
-    func->setAttr("sparsec.cpu.unplanned_bytes",
-                  b.getI64IntegerAttr(separateBytes));
   }
 };
 

@@ -40,7 +40,8 @@ func.func @chain(%in: memref<256xf32>, %out: memref<256xf32>) {
 
 // -----
 
-// Buffers that may escape, or whose life is not in the entry block, stay
+// Buffers that may escape (through a call, a return, a pointer taken out of
+// them), or whose life is not in the entry block, stay
 // separate allocations; the two others share the arena (they are live
 // together: 64 + 12 bytes, each taking a 64-byte-aligned slot).
 func.func private @consume(memref<4xf32>)
@@ -52,6 +53,7 @@ func.func private @consume(memref<4xf32>)
 // CHECK-DAG: %[[NESTED:.*]] = memref.alloc() : memref<8xf32>
 // CHECK-DAG: %[[DYNAMIC:.*]] = memref.alloc(%{{.*}}) : memref<?xf32>
 // CHECK-DAG: %[[YIELDED:.*]] = memref.alloc() : memref<2xf32>
+// CHECK-DAG: %[[POINTED:.*]] = memref.alloc() : memref<5xf32>
 // CHECK-DAG: memref.view {{.*}} to memref<16xf32>
 // CHECK-DAG: memref.view {{.*}} to memref<3xf32>
 // CHECK: call @consume(%[[CALLED]])
@@ -63,6 +65,8 @@ func.func @escapes(%n: index, %flag: i1, %x: memref<16xf32>) -> memref<2xf32> {
   %nested = memref.alloc() : memref<8xf32>
   %dynamic = memref.alloc(%n) : memref<?xf32>
   %yielded = memref.alloc() : memref<2xf32>
+  %pointed = memref.alloc() : memref<5xf32>
+  %pointer = memref.extract_aligned_pointer_as_index %pointed : memref<5xf32> -> index
   %p = memref.alloc() : memref<16xf32>
   %q = memref.alloc() : memref<3xf32>
   linalg.fill ins(%cst : f32) outs(%p : memref<16xf32>)
@@ -76,6 +80,7 @@ func.func @escapes(%n: index, %flag: i1, %x: memref<16xf32>) -> memref<2xf32> {
     memref.dealloc %nested : memref<8xf32>
   }
   memref.dealloc %called : memref<4xf32>
+  memref.dealloc %pointed : memref<5xf32>
   memref.dealloc %dynamic : memref<?xf32>
   memref.dealloc %p : memref<16xf32>
   memref.dealloc %q : memref<3xf32>

@@ -311,7 +311,7 @@ def SparsecCpuLowerPermuteLanes
 }
 
 def SparsecCpuPlanMemory
-    : Pass<"sparsec-cpu-plan-memory", "::mlir::func::FuncOp"> {
+    : Pass<"sparsec-cpu-plan-memory", "::mlir::ModuleOp"> {
   let summary = "A function's intermediate buffers as views of one arena, "
                 "sharing memory when their lifetimes do not overlap";
   let description = [{
@@ -331,10 +331,24 @@ def SparsecCpuPlanMemory
     (what the same buffers took separately, each 64-byte aligned). The
     placement depends only on the IR: the same offsets on every run.
 
-    Example: `sparsec-opt --sparsec-cpu-plan-memory m.mlir`.
+    With `workspace`, a public function `f` with an arena takes it from its
+    caller instead: `f` becomes `f_workspace` with the arena
+    (`memref<Nxi8>`, 64-byte aligned) as its last argument, a new `f` with
+    the old signature allocates the arena and calls it, and the public
+    constant `f_workspace_bytes` (i64) holds N. A caller that keeps one
+    arena per concurrent call allocates nothing per call. An existing
+    symbol `f_workspace` or `f_workspace_bytes` is an error.
+
+    Example: `sparsec-opt --sparsec-cpu-plan-memory="workspace=true" m.mlir`.
   }];
   let dependentDialects = ["::mlir::memref::MemRefDialect",
-                           "::mlir::arith::ArithDialect"];
+                           "::mlir::arith::ArithDialect",
+                           "::mlir::func::FuncDialect"];
+  let options = [
+    Option<"workspace", "workspace", "bool", /*default=*/"false",
+           "Public functions take their arena as a last argument "
+           "(f_workspace), with a wrapper under the old name">
+  ];
 }
 
 def SparsecCpuByteGlobals
