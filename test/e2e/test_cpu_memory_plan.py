@@ -62,8 +62,14 @@ def test_artifact_takes_its_arena_from_the_caller(tmp_path: Path):
     assert manifest["workspace"] == {"entry": "_mlir_ciface_main_workspace",
                                      "bytes": sizes["arena"], "alignment": 64}
 
-    np.save(tmp_path / "x.npy", inputs[0][1])
     runner = sparsec_bin().parent / "sparsec-run"
+    listing = subprocess.run([str(runner), str(art), "--list"], capture_output=True,
+                             text=True, timeout=60)
+    assert listing.returncode == 0, listing.stderr
+    assert (f"workspace {sizes['arena']} bytes (the intermediates' arena, allocated once "
+            "by sparsec-run; entry _mlir_ciface_main_workspace)") in listing.stdout
+
+    np.save(tmp_path / "x.npy", inputs[0][1])
     proc = subprocess.run([str(runner), str(art), "--input", str(tmp_path / "x.npy"),
                            "--repeat", "3", "-o", str(tmp_path / "out")],
                           capture_output=True, text=True, timeout=120)

@@ -244,6 +244,10 @@ int listCpuArtifact(const std::string &dir) {
   for (const TensorInfo &t : m.outputs)
     std::printf("  output %s: %s %s\n", t.name.c_str(), t.dtype.c_str(),
                 shapeString(t.shape).c_str());
+  if (m.workspaceBytes > 0)
+    std::printf("  workspace %lld bytes (the intermediates' arena, allocated "
+                "once by sparsec-run; entry %s)\n",
+                (long long)m.workspaceBytes, m.workspaceEntry.c_str());
   return 0;
 }
 
