@@ -101,7 +101,9 @@ SPARSEC_CAPI_API sparsec_error
 sparsec_executable_print(sparsec_executable executable, char **out);
 /* Writes the target's artifact directory (--emit=artifact): for cuda the
  * manifest, PTX and packed weights; for host an object file with the C ABI
- * `_mlir_ciface_main` and a manifest. */
+ * `_mlir_ciface_main` (and `_mlir_ciface_main_workspace`, which takes the
+ * arena of intermediates from the caller: the manifest's `workspace`) and a
+ * manifest. */
 SPARSEC_CAPI_API sparsec_error
 sparsec_executable_save(sparsec_executable executable, const char *dir);
 
