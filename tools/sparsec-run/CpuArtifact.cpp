@@ -152,7 +152,8 @@ std::string loadManifest(const std::string &dir, CpuManifest &m) {
       return fail("'workspace': " + err);
     m.workspaceBytes = bytes->integer;
   }
-  if (m.inputs.size() + m.outputs.size() + 1 > kMaxArguments)
+  if (m.inputs.size() + m.outputs.size() + (m.workspaceBytes > 0) >
+      kMaxArguments)
     return fail("more than " + std::to_string(kMaxArguments) +
                 " inputs and outputs");
   return "";

@@ -12,7 +12,6 @@
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/IR/DialectResourceBlobManager.h"
-#include "mlir/IR/SymbolTable.h"
 
 namespace sparsec {
 #define GEN_PASS_DEF_SPARSECCPUBYTEGLOBALS
@@ -50,8 +49,8 @@ struct SparsecCpuByteGlobalsPass
           << int64_t(minBytes);
       return signalPassFailure();
     }
-    // The re-typed globals and their views' type, by name.
-    llvm::StringMap<MemRefType> viewTypes;
+    // The re-typed globals' byte type and their views' type, by name.
+    llvm::StringMap<std::pair<MemRefType, MemRefType>> retyped;
     MLIRContext *context = &getContext();
     for (auto global : module.getOps<memref::GlobalOp>()) {
       MemRefType type = global.getType();
@@ -60,8 +59,7 @@ struct SparsecCpuByteGlobalsPass
         value = *global.getInitialValue();
       unsigned elementBits = type.getElementTypeBitWidth();
       if (!value || !type.hasStaticShape() || !type.getLayout().isIdentity() ||
-          !type.getElementType().isIntOrIndexOrFloat() ||
-          isa<IndexType>(type.getElementType()) || elementBits % 8 != 0)
+          !type.getElementType().isIntOrFloat() || elementBits % 8 != 0)
         continue;
       int64_t bytes = type.getNumElements() * (elementBits / 8);
       if (bytes < minBytes)
@@ -69,26 +67,23 @@ struct SparsecCpuByteGlobalsPass
       Attribute data = asBytes(*value, bytes, context);
       if (!data)
         continue;
-      global.setTypeAttr(TypeAttr::get(
+      auto byteType =
           MemRefType::get({bytes}, IntegerType::get(context, 8),
-                          MemRefLayoutAttrInterface(), type.getMemorySpace())));
+                          MemRefLayoutAttrInterface(), type.getMemorySpace());
+      global.setTypeAttr(TypeAttr::get(byteType));
       global.setInitialValueAttr(data);
       uint64_t alignment = global.getAlignment().value_or(0);
       global.setAlignmentAttr(OpBuilder(global).getI64IntegerAttr(
           std::max<uint64_t>(alignment, 64)));
-      viewTypes[global.getSymName()] = type;
+      retyped[global.getSymName()] = {byteType, type};
     }
-    if (viewTypes.empty())
+    if (retyped.empty())
       return;
     module.walk([&](memref::GetGlobalOp get) {
-      auto it = viewTypes.find(get.getName());
-      if (it == viewTypes.end())
+      auto it = retyped.find(get.getName());
+      if (it == retyped.end())
         return;
-      MemRefType viewType = it->second;
-      MemRefType byteType = cast<MemRefType>(
-          SymbolTable::lookupNearestSymbolFrom<memref::GlobalOp>(
-              get, get.getNameAttr())
-              .getType());
+      auto [byteType, viewType] = it->second;
       OpBuilder b(get);
       Location loc = get.getLoc();
       Value bytes =

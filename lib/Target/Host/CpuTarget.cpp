@@ -329,12 +329,11 @@ LogicalResult CpuTarget::emitArtifact(ModuleOp lowered, StringRef dir,
       auto separate =
           body->getAttrOfType<IntegerAttr>("sparsec.cpu.unplanned_bytes");
       root["intermediate_bytes"] = llvm::json::Object{
-          {"arena", arena.getInt()},
-          {"without_plan", separate ? separate.getInt() : arena.getInt()}};
+          {"arena", arena.getInt()}, {"without_plan", separate.getInt()}};
       root["workspace"] =
           llvm::json::Object{{"entry", "_mlir_ciface_main_workspace"},
                              {"bytes", arena.getInt()},
-                             {"alignment", 64}};
+                             {"alignment", kCpuArenaAlignment}};
     }
   std::error_code ec;
   llvm::raw_fd_ostream manifest((dir + "/manifest.json").str(), ec);

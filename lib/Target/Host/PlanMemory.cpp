@@ -26,7 +26,7 @@ using namespace mlir;
 
 namespace {
 
-constexpr int64_t kArenaAlignment = 64;
+constexpr int64_t kArenaAlignment = sparsec::kCpuArenaAlignment;
 
 /// One buffer of the plan: its alloc, its dealloc, its size in bytes, the
 /// first and last top-level ops (indices in the entry block) that touch it

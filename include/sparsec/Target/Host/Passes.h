@@ -23,6 +23,10 @@ inline bool isValidDenseMacCost(double cost) {
   return cost > 0.0 && cost < 100.0;
 }
 
+/// The alignment of sparsec-cpu-plan-memory's arena and of the offsets in
+/// it; the manifest's `workspace.alignment`.
+inline constexpr int64_t kCpuArenaAlignment = 64;
+
 #define GEN_PASS_DECL
 #include "sparsec/Target/Host/Passes.h.inc"
 
