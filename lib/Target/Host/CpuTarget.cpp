@@ -45,6 +45,10 @@ std::string CpuTargetOptions::validateCommon(StringRef prefix) const {
   if (tileVectors > 8)
     return p + "tile-vectors must be 0 to 8, not " +
            std::to_string(tileVectors);
+  if (kernelSchedule != "guided" && kernelSchedule != "dynamic" &&
+      kernelSchedule != "static")
+    return p + "kernel-schedule must be guided, dynamic or static, not '" +
+           kernelSchedule.getValue() + "'";
   return "";
 }
 
@@ -216,7 +220,8 @@ std::string CpuTarget::describeLayerKernel(Operation *layer,
 void CpuTarget::buildPipeline(OpPassManager &pm,
                               const TargetOptions &options) const {
   buildHostPipeline(pm, getKernelOptions(options), cpuOptions(options).threads,
-                    cpuOptions(options).approximateMath, getPermuteIsa());
+                    cpuOptions(options).approximateMath, getPermuteIsa(),
+                    cpuOptions(options).kernelSchedule);
 }
 
 LogicalResult CpuTarget::emit(ModuleOp lowered, ArtifactKind kind,

@@ -15,11 +15,14 @@ namespace sparsec {
 /// `numThreads` OpenMP threads (0: as many as libomp chooses). With
 /// `approximateMath`, f32 erf, exp and tanh become vectorisable polynomials
 /// (sparsec-cpu-approximate-math) instead of libm calls. `permuteIsa` is
-/// the machine's lane permutes (sparsec-cpu-lower-permute-lanes' `isa`).
+/// the machine's lane permutes (sparsec-cpu-lower-permute-lanes' `isa`);
+/// `kernelSchedule` the OpenMP schedule of the kernels' tile loops
+/// (sparsec-cpu-schedule-kernel-loops' `schedule`).
 void buildHostPipeline(mlir::OpPassManager &pm,
                        const SparsecCpuLowerLayersOptions &kernels,
                        unsigned numThreads, bool approximateMath,
-                       llvm::StringRef permuteIsa);
+                       llvm::StringRef permuteIsa,
+                       llvm::StringRef kernelSchedule);
 
 /// Module attributes the pipeline's first pass records: `main`'s inputs and
 /// results as arrays of {name, type} dictionaries (the lowered module has

@@ -227,15 +227,15 @@ void parallelKernelLoop(OpBuilder &b, Location loc, ArrayRef<int64_t> lower,
     return;
   }
   auto loop = scf::ParallelOp::create(
-      b, loc, lowerValues, upperValues, steps,
-      [&](OpBuilder &nb, Location, ValueRange loopIvs) {
+      b, NameLoc::get(b.getStringAttr(kKernelLoopTag), loc), lowerValues,
+      upperValues, steps, [&](OpBuilder &nb, Location, ValueRange loopIvs) {
         OpBuilder::InsertionGuard guard(b);
         b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
         for (auto [d, iv] : llvm::zip_equal(loopDims, loopIvs))
           ivs[d] = iv;
         body(ivs);
       });
-  loop->setAttr("sparsec.cpu.kernel_loop", UnitAttr::get(loop.getContext()));
+  loop->setAttr(kKernelLoopTag, UnitAttr::get(loop.getContext()));
 }
 
 void fullTileLoop(OpBuilder &b, Location loc, int64_t count, int64_t tile,

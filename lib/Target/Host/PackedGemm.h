@@ -121,10 +121,16 @@ mlir::Value loadIndex(mlir::OpBuilder &b, mlir::Location loc, mlir::Value table,
 void forLoop(mlir::OpBuilder &b, mlir::Location loc, mlir::Value lower,
              mlir::Value upper, int64_t step,
              llvm::function_ref<void(mlir::Value iv)> body);
+/// The tag of a kernel's tile loop: its attribute (which
+/// sparsec-cpu-shape-parallel-loops reads) and its location's name (which
+/// survives convert-scf-to-openmp; sparsec-cpu-schedule-kernel-loops reads
+/// it).
+inline constexpr llvm::StringLiteral kKernelLoopTag = "sparsec.cpu.kernel_loop";
 /// A kernel's scf.parallel over [lower, upper) with unit steps, tagged
-/// (sparsec.cpu.kernel_loop) so that sparsec-cpu-shape-parallel-loops
-/// leaves it as the kernel built it; `body` emits one iteration at `b`'s
-/// insertion point, which is inside the loop while it runs.
+/// (kKernelLoopTag) so that sparsec-cpu-shape-parallel-loops leaves it as
+/// the kernel built it and its OpenMP loop gets the kernels' schedule;
+/// `body` emits one iteration at `b`'s insertion point, which is inside the
+/// loop while it runs.
 void parallelKernelLoop(mlir::OpBuilder &b, mlir::Location loc,
                         llvm::ArrayRef<int64_t> lower,
                         llvm::ArrayRef<int64_t> upper,

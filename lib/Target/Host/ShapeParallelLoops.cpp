@@ -1,6 +1,8 @@
 //===- ShapeParallelLoops.cpp - linalg's loops shaped for OpenMP ----------===//
 #include "sparsec/Target/Host/Passes.h"
 
+#include "PackedGemm.h"
+
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
@@ -105,7 +107,8 @@ struct SparsecCpuShapeParallelLoopsPass
     getOperation().walk<WalkOrder::PreOrder>(
         [&](scf::ParallelOp op) { loops.push_back(op); });
     for (scf::ParallelOp op : loops) {
-      if (op.getNumResults() != 0 || op->hasAttr("sparsec.cpu.kernel_loop"))
+      if (op.getNumResults() != 0 ||
+          op->hasAttr(sparsec::kernel::kKernelLoopTag))
         continue; // a reduction, or a kernel's loop: left as they are
       bool nested = op->getParentOfType<scf::ParallelOp>() ||
                     op->getParentOfType<scf::ForOp>();

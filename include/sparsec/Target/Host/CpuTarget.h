@@ -62,6 +62,12 @@ public:
       llvm::cl::desc("when a convolution runs the row-sparse kernel (each "
                      "channel walks its own nonzeros): auto, always, never"),
       llvm::cl::init("auto")};
+  Option<std::string> kernelSchedule{
+      *this, "kernel-schedule",
+      llvm::cl::desc("how the kernels' OpenMP loops hand out their tiles: "
+                     "guided (shrinking chunks on demand), dynamic (one "
+                     "tile at a time), static (equal fixed shares)"),
+      llvm::cl::init("guided")};
 
   /// `prefix` is the flags' prefix in messages ("--host-").
   std::string validateCommon(llvm::StringRef prefix) const;

@@ -379,3 +379,35 @@ def SparsecCpuByteGlobals
 }
 
 #endif
+
+def SparsecCpuScheduleKernelLoops
+    : Pass<"sparsec-cpu-schedule-kernel-loops", "::mlir::ModuleOp"> {
+  let summary = "The kernels' OpenMP loops hand out their tiles on demand "
+                "(a dynamic schedule) instead of in equal static shares";
+  let description = [{
+    Runs after `convert-scf-to-openmp`, which drops the attributes of the
+    `scf.parallel` loops it converts but keeps their locations. The
+    kernels' tile loops carry the location name `sparsec.cpu.kernel_loop`;
+    each `omp.wsloop` with that location gets the schedule `schedule`
+    (`static`, `dynamic`, `guided` or `runtime`, which reads
+    `OMP_SCHEDULE`) and, for `dynamic` and `guided`, the chunk `chunk`
+    (the fewest tiles per grab). With a static schedule a thread that the
+    machine slows (another process, a busy neighbour on a shared host)
+    holds up every other thread at the loop's barrier; with a dynamic one
+    the others take its remaining tiles. `guided` (the default) hands out
+    large chunks first, a share of what is left, so that each thread still
+    walks neighbouring tiles, and single tiles at the end. Each tile is still computed by one thread
+    with the same instructions, so results are the same bits at any thread
+    count and schedule. Other loops (elementwise ops, copies) keep the
+    static schedule: their iterations are too small to hand out one by one.
+    Example: `sparsec-opt --sparsec-cpu-schedule-kernel-loops="schedule=dynamic chunk=2"`.
+  }];
+  let dependentDialects = ["::mlir::omp::OpenMPDialect",
+                           "::mlir::arith::ArithDialect"];
+  let options = [
+    Option<"schedule", "schedule", "std::string", /*default=*/"\"guided\"",
+           "static, dynamic, guided or runtime">,
+    Option<"chunk", "chunk", "int64_t", /*default=*/"1",
+           "Tiles a thread takes at a time (dynamic and guided; at least 1)">
+  ];
+}
