@@ -5,7 +5,7 @@
 #                                          address,undefined and adds coverage
 #
 # Only what this project compiles is instrumented; libMLIR.so, libLLVM.so,
-# libonnx and protobuf are Debian's uninstrumented builds. In sanitizer
+# libonnx (scripts/build-onnx.sh) and protobuf are uninstrumented. In sanitizer
 # builds every binary and shared library uses the shared ASan runtime
 # (-shared-libasan), so that the C API and runtime libraries loaded into
 # Python (with the runtime in LD_PRELOAD) and the executables the tests start

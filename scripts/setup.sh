@@ -8,7 +8,7 @@ cd "$root"
 apt_packages=(
   build-essential cmake ninja-build ccache clang git
   llvm-22-dev libmlir-22-dev mlir-22-tools llvm-22-tools libomp-22-dev
-  libonnx-dev libonnx-testdata libprotobuf-dev protobuf-compiler
+  libonnx-testdata libprotobuf-dev protobuf-compiler
   libgtest-dev libgmock-dev libeigen3-dev valgrind
   python3 python3-venv python3-pip
   # --target=neon: the AArch64 cross toolchain and sysroot, qemu-aarch64
@@ -57,6 +57,10 @@ if ! .venv/bin/python -c "import onnx, onnxruntime, numpy, pytest, sklearn" 2>/d
   .venv/bin/python -m pip install -q --disable-pip-version-check \
     -r "$root/python/requirements.txt"
 fi
+
+# A current ONNX C++ library (checker, shape inference), built once per
+# version from PyPI's source distribution and cached (scripts/build-onnx.sh).
+"$root/scripts/build-onnx.sh"
 
 # Paths relative to the checkout, so clones share the compiler cache.
 export CCACHE_BASEDIR="$root"

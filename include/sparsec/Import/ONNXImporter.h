@@ -7,6 +7,9 @@
 #include "llvm/ADT/StringMap.h"
 #include "llvm/ADT/StringRef.h"
 
+#include <string>
+#include <vector>
+
 namespace sparsec {
 
 struct ONNXImportOptions {
@@ -29,6 +32,14 @@ importONNXFile(mlir::MLIRContext &context, llvm::StringRef path,
 
 /// Registers the dialects the importer produces.
 void registerImporterDialects(mlir::DialectRegistry &registry);
+
+/// The default-domain ONNX op types the importer imports, sorted.
+std::vector<std::string> importedONNXOpTypes();
+
+/// The newest definition of `opType` (the opset it appeared in) that the
+/// importer's lowering was checked against; 17 unless a later one was. A
+/// model whose opset selects a newer definition is refused at that node.
+int64_t newestImportedDefinition(llvm::StringRef opType);
 
 } // namespace sparsec
 

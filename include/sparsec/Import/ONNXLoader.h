@@ -20,21 +20,28 @@ class TensorProto;
 
 namespace sparsec {
 
-/// Lowest and highest default-domain opset the importer accepts.
+/// Lowest default-domain opset the importer accepts.
 constexpr int64_t kMinOpset = 7;
-constexpr int64_t kMaxOpset = 17;
+/// Highest: the newest default-domain opset the linked ONNX library defines
+/// (28 with ONNX 1.23). Each node is checked against the definitions the
+/// importer knows as well (checkNode).
+int64_t newestONNXOpset();
+/// The opset in which the definition of default-domain `opType` that holds
+/// at `opset` appeared (its since_version), or -1 if none holds there.
+int64_t onnxDefinitionSince(const std::string &opType, int64_t opset);
 
 struct ONNXLoadOptions {
   /// Run the ONNX checker.
   bool runChecker = true;
   /// Run strict ONNX shape inference (fills value_info).
   bool runShapeInference = true;
-  /// Called for every node of the main graph before the checker and shape
-  /// inference see it (ONNX 1.12's inference functions trust attributes and
-  /// data they should not): a non-empty result is the error. The importer
-  /// refuses ops it does not support here, so that only their inference
-  /// functions ever run.
-  std::function<std::string(const onnx::NodeProto &)> checkNode;
+  /// Called for every node of the main graph, with the model's
+  /// default-domain opset, before the checker and shape inference see it
+  /// (ONNX's inference functions trust attributes and data they should
+  /// not): a non-empty result is the error. The importer refuses ops it
+  /// does not support here, and definitions of them newer than it knows,
+  /// so that only their inference functions ever run.
+  std::function<std::string(const onnx::NodeProto &, int64_t opset)> checkNode;
 };
 
 /// Parses `path` into `model`, then validates, before anything else reads

@@ -17,19 +17,20 @@ Value fconst(OpBuilder &b, Location loc, Type t, double v) {
 }
 
 /// Registers a float-only unary op.
-void unaryFloat(LoweringTable &table, StringRef name,
-                std::function<Value(Importer &, OpBuilder &, Location, Value)> fn) {
+void unaryFloat(
+    LoweringTable &table, StringRef name,
+    std::function<Value(Importer &, OpBuilder &, Location, Value)> fn) {
   table[name].lower = [fn, name = name.str()](Importer &im) -> LogicalResult {
     Value x = im.input(0);
     if (!x)
       return failure();
     if (!isFloatValue(x))
       return im.error(name + " on a non-float tensor is not supported");
-    FailureOr<Value> r = im.elementwise(
-        {x}, Importer::typeOf(x).getElementType(),
-        [&](OpBuilder &b, Location loc, ValueRange a) {
-          return fn(im, b, loc, a[0]);
-        });
+    FailureOr<Value> r =
+        im.elementwise({x}, Importer::typeOf(x).getElementType(),
+                       [&](OpBuilder &b, Location loc, ValueRange a) {
+                         return fn(im, b, loc, a[0]);
+                       });
     if (failed(r))
       return failure();
     im.setOutput(0, *r);
@@ -38,7 +39,8 @@ void unaryFloat(LoweringTable &table, StringRef name,
 }
 
 /// A float unary op that is exactly one math dialect op.
-template <typename MathOp> void mathUnary(LoweringTable &table, StringRef name) {
+template <typename MathOp>
+void mathUnary(LoweringTable &table, StringRef name) {
   unaryFloat(table, name, [](Importer &, OpBuilder &b, Location l, Value x) {
     return MathOp::create(b, l, x).getResult();
   });
@@ -131,7 +133,8 @@ LogicalResult lowerCast(Importer &im) {
           if (fromF)
             return arith::CmpFOp::create(b, l, arith::CmpFPredicate::UNE, v,
                                          fconst(b, l, from, 0));
-          Value zero = arith::ConstantOp::create(b, l, b.getIntegerAttr(from, 0));
+          Value zero =
+              arith::ConstantOp::create(b, l, b.getIntegerAttr(from, 0));
           return arith::CmpIOp::create(b, l, arith::CmpIPredicate::ne, v, zero);
         }
         if (fromF && toF) {
@@ -218,11 +221,11 @@ LogicalResult lowerWhere(Importer &im) {
   if (Importer::typeOf(x).getElementType() !=
       Importer::typeOf(y).getElementType())
     return im.error("Where operands have different element types");
-  FailureOr<Value> r = im.elementwise(
-      {c, x, y}, Importer::typeOf(x).getElementType(),
-      [](OpBuilder &b, Location l, ValueRange a) -> Value {
-        return arith::SelectOp::create(b, l, a[0], a[1], a[2]);
-      });
+  FailureOr<Value> r =
+      im.elementwise({c, x, y}, Importer::typeOf(x).getElementType(),
+                     [](OpBuilder &b, Location l, ValueRange a) -> Value {
+                       return arith::SelectOp::create(b, l, a[0], a[1], a[2]);
+                     });
   if (failed(r))
     return failure();
   im.setOutput(0, *r);
@@ -239,7 +242,8 @@ LogicalResult lowerIdentity(Importer &im) {
 
 LogicalResult lowerDropout(Importer &im) {
   if (im.outputUsed(1))
-    return im.error("the Dropout mask output is not supported (inference only)");
+    return im.error(
+        "the Dropout mask output is not supported (inference only)");
   if (const HostTensor *training = im.constInput(2))
     if (training->numElements() == 1 && training->at(0) != 0)
       return im.error("Dropout in training mode is not supported");
@@ -254,26 +258,32 @@ void registerElementwiseLowerings(LoweringTable &t) {
   unaryFloat(t, "Relu", [](Importer &, OpBuilder &b, Location l, Value x) {
     return arith::MaximumFOp::create(b, l, x, fconst(b, l, x.getType(), 0));
   });
-  unaryFloat(t, "LeakyRelu", [](Importer &im, OpBuilder &b, Location l, Value x) {
-    Value alpha = fconst(b, l, x.getType(), im.attrFloat("alpha", 0.01f));
-    Value zero = fconst(b, l, x.getType(), 0);
-    Value neg = arith::CmpFOp::create(b, l, arith::CmpFPredicate::OLT, x, zero);
-    return arith::SelectOp::create(b, l, neg,
-                                   arith::MulFOp::create(b, l, x, alpha), x);
-  });
+  unaryFloat(
+      t, "LeakyRelu", [](Importer &im, OpBuilder &b, Location l, Value x) {
+        Value alpha = fconst(b, l, x.getType(), im.attrFloat("alpha", 0.01f));
+        Value zero = fconst(b, l, x.getType(), 0);
+        Value neg =
+            arith::CmpFOp::create(b, l, arith::CmpFPredicate::OLT, x, zero);
+        return arith::SelectOp::create(
+            b, l, neg, arith::MulFOp::create(b, l, x, alpha), x);
+      });
   unaryFloat(t, "Sigmoid", [](Importer &, OpBuilder &b, Location l, Value x) {
     Value one = fconst(b, l, x.getType(), 1);
     Value e = math::ExpOp::create(b, l, arith::NegFOp::create(b, l, x));
-    return arith::DivFOp::create(b, l, one, arith::AddFOp::create(b, l, one, e));
+    return arith::DivFOp::create(b, l, one,
+                                 arith::AddFOp::create(b, l, one, e));
   });
-  unaryFloat(t, "HardSigmoid", [](Importer &im, OpBuilder &b, Location l, Value x) {
-    Type ty = x.getType();
-    Value v = arith::AddFOp::create(
-        b, l, arith::MulFOp::create(b, l, x, fconst(b, l, ty, im.attrFloat("alpha", 0.2f))),
-        fconst(b, l, ty, im.attrFloat("beta", 0.5f)));
-    v = arith::MaximumFOp::create(b, l, v, fconst(b, l, ty, 0));
-    return arith::MinimumFOp::create(b, l, v, fconst(b, l, ty, 1));
-  });
+  unaryFloat(t, "HardSigmoid",
+             [](Importer &im, OpBuilder &b, Location l, Value x) {
+               Type ty = x.getType();
+               Value v = arith::AddFOp::create(
+                   b, l,
+                   arith::MulFOp::create(
+                       b, l, x, fconst(b, l, ty, im.attrFloat("alpha", 0.2f))),
+                   fconst(b, l, ty, im.attrFloat("beta", 0.5f)));
+               v = arith::MaximumFOp::create(b, l, v, fconst(b, l, ty, 0));
+               return arith::MinimumFOp::create(b, l, v, fconst(b, l, ty, 1));
+             });
   unaryFloat(t, "HardSwish", [](Importer &, OpBuilder &b, Location l, Value x) {
     Type ty = x.getType();
     Value v = arith::AddFOp::create(
@@ -295,6 +305,53 @@ void registerElementwiseLowerings(LoweringTable &t) {
     return arith::SelectOp::create(b, l, neg,
                                    arith::MulFOp::create(b, l, alpha, em1), x);
   });
+  // Gelu (opset 20): 0.5 x (1 + erf(x / sqrt 2)), or with approximate =
+  // "tanh" 0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3))).
+  t["Gelu"].lower = [](Importer &im) -> LogicalResult {
+    std::string approximate = im.attrString("approximate", "none");
+    if (approximate != "none" && approximate != "tanh")
+      return im.error("Gelu approximate must be 'none' or 'tanh', not '" +
+                      approximate + "'");
+    Value x = im.input(0);
+    if (!x)
+      return failure();
+    if (!isFloatValue(x))
+      return im.error("Gelu needs a floating-point input");
+    Type elt = Importer::typeOf(x).getElementType();
+    bool useTanh = approximate == "tanh";
+    FailureOr<Value> y = im.elementwise(
+        {x}, elt, [&](OpBuilder &b, Location l, ValueRange a) -> Value {
+          Value v = a[0];
+          Value inner;
+          if (useTanh) {
+            Value cube = arith::MulFOp::create(
+                b, l, arith::MulFOp::create(b, l, v, v), v);
+            Value sum = arith::AddFOp::create(
+                b, l, v,
+                arith::MulFOp::create(b, l, cube, fconst(b, l, elt, 0.044715)));
+            inner = math::TanhOp::create(
+                b, l,
+                arith::MulFOp::create(
+                    b, l, sum,
+                    fconst(b, l, elt, 0.7978845608028654))); // sqrt(2 / pi)
+          } else {
+            inner = math::ErfOp::create(
+                b, l,
+                arith::MulFOp::create(
+                    b, l, v,
+                    fconst(b, l, elt, 0.7071067811865476))); // 1 / sqrt 2
+          }
+          Value onePlus =
+              arith::AddFOp::create(b, l, fconst(b, l, elt, 1.0), inner);
+          return arith::MulFOp::create(
+              b, l, arith::MulFOp::create(b, l, v, fconst(b, l, elt, 0.5)),
+              onePlus);
+        });
+    if (failed(y))
+      return failure();
+    im.setOutput(0, *y);
+    return success();
+  };
   mathUnary<math::TanhOp>(t, "Tanh");
   mathUnary<math::ErfOp>(t, "Erf");
   mathUnary<math::SqrtOp>(t, "Sqrt");
@@ -304,9 +361,10 @@ void registerElementwiseLowerings(LoweringTable &t) {
   mathUnary<math::CosOp>(t, "Cos");
   mathUnary<math::FloorOp>(t, "Floor");
   mathUnary<math::CeilOp>(t, "Ceil");
-  unaryFloat(t, "Reciprocal", [](Importer &, OpBuilder &b, Location l, Value x) {
-    return arith::DivFOp::create(b, l, fconst(b, l, x.getType(), 1), x);
-  });
+  unaryFloat(
+      t, "Reciprocal", [](Importer &, OpBuilder &b, Location l, Value x) {
+        return arith::DivFOp::create(b, l, fconst(b, l, x.getType(), 1), x);
+      });
   // Unary ops with an integer variant go through their own lambdas.
   t["Neg"].lower = [](Importer &im) -> LogicalResult {
     Value x = im.input(0);
@@ -317,7 +375,8 @@ void registerElementwiseLowerings(LoweringTable &t) {
         {x}, elt, [&](OpBuilder &b, Location l, ValueRange a) -> Value {
           if (isa<FloatType>(elt))
             return arith::NegFOp::create(b, l, a[0]);
-          Value zero = arith::ConstantOp::create(b, l, b.getIntegerAttr(elt, 0));
+          Value zero =
+              arith::ConstantOp::create(b, l, b.getIntegerAttr(elt, 0));
           return arith::SubIOp::create(b, l, zero, a[0]);
         });
     if (failed(r))
@@ -384,7 +443,8 @@ void registerElementwiseLowerings(LoweringTable &t) {
                   elt.getIntOrFloatBitWidth()) // f16 <-> bf16: through f32
             e = arith::ExtFOp::create(b, l, b.getF32Type(), e);
           if (e.getType() != elt)
-            e = e.getType().getIntOrFloatBitWidth() > elt.getIntOrFloatBitWidth()
+            e = e.getType().getIntOrFloatBitWidth() >
+                        elt.getIntOrFloatBitWidth()
                     ? arith::TruncFOp::create(b, l, elt, e).getResult()
                     : arith::ExtFOp::create(b, l, elt, e).getResult();
           return math::PowFOp::create(b, l, a[0], e);
@@ -409,7 +469,8 @@ void registerElementwiseLowerings(LoweringTable &t) {
        });
   compare(t, "Equal", arith::CmpFPredicate::OEQ, arith::CmpIPredicate::eq);
   compare(t, "Less", arith::CmpFPredicate::OLT, arith::CmpIPredicate::slt);
-  compare(t, "LessOrEqual", arith::CmpFPredicate::OLE, arith::CmpIPredicate::sle);
+  compare(t, "LessOrEqual", arith::CmpFPredicate::OLE,
+          arith::CmpIPredicate::sle);
   compare(t, "Greater", arith::CmpFPredicate::OGT, arith::CmpIPredicate::sgt);
   compare(t, "GreaterOrEqual", arith::CmpFPredicate::OGE,
           arith::CmpIPredicate::sge);

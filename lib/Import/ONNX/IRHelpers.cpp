@@ -30,8 +30,8 @@ FailureOr<Value> Importer::elementwise(ArrayRef<Value> inputs, Type resultElt,
         continue;
       if (out != 1) {
         (void)error("operand shapes are not broadcast-compatible at axis " +
-              Twine(rank - e + i) + " (" + Twine(out) + " vs " + Twine(s[i]) +
-              ")");
+                    Twine(rank - e + i) + " (" + Twine(out) + " vs " +
+                    Twine(s[i]) + ")");
         return failure();
       }
       out = s[i];
@@ -116,12 +116,20 @@ static Value combine(OpBuilder &b, Location loc, ReduceKind kind, Value acc,
   case ReduceKind::Prod:
     return isFloat ? arith::MulFOp::create(b, loc, acc, x).getResult()
                    : arith::MulIOp::create(b, loc, acc, x).getResult();
+  // Booleans (ReduceMax/Min since opset 20) compare unsigned: as signed
+  // i1, true is -1 and would lose to false.
   case ReduceKind::Max:
-    return isFloat ? arith::MaximumFOp::create(b, loc, acc, x).getResult()
-                   : arith::MaxSIOp::create(b, loc, acc, x).getResult();
+    if (isFloat)
+      return arith::MaximumFOp::create(b, loc, acc, x).getResult();
+    if (x.getType().isInteger(1))
+      return arith::MaxUIOp::create(b, loc, acc, x).getResult();
+    return arith::MaxSIOp::create(b, loc, acc, x).getResult();
   case ReduceKind::Min:
-    return isFloat ? arith::MinimumFOp::create(b, loc, acc, x).getResult()
-                   : arith::MinSIOp::create(b, loc, acc, x).getResult();
+    if (isFloat)
+      return arith::MinimumFOp::create(b, loc, acc, x).getResult();
+    if (x.getType().isInteger(1))
+      return arith::MinUIOp::create(b, loc, acc, x).getResult();
+    return arith::MinSIOp::create(b, loc, acc, x).getResult();
   }
   llvm_unreachable("bad reduce kind");
 }
@@ -163,10 +171,14 @@ Value Importer::reduce(Value v, ArrayRef<int64_t> axes, bool keepdims,
   Value init;
   if (!isFloat && (kind == ReduceKind::Max || kind == ReduceKind::Min)) {
     unsigned width = elt.getIntOrFloatBitWidth();
-    APInt bound = kind == ReduceKind::Max ? APInt::getSignedMinValue(width)
-                                          : APInt::getSignedMaxValue(width);
-    Value scalar = arith::ConstantOp::create(b, curLoc,
-                                             b.getIntegerAttr(elt, bound));
+    bool isBool = width == 1;
+    APInt bound =
+        kind == ReduceKind::Max
+            ? (isBool ? APInt::getMinValue(1) : APInt::getSignedMinValue(width))
+            : (isBool ? APInt::getMaxValue(1)
+                      : APInt::getSignedMaxValue(width));
+    Value scalar =
+        arith::ConstantOp::create(b, curLoc, b.getIntegerAttr(elt, bound));
     init = linalg::FillOp::create(b, curLoc, scalar, emptyTensor(outShape, elt))
                .getResult(0);
   } else {
@@ -174,27 +186,23 @@ Value Importer::reduce(Value v, ArrayRef<int64_t> axes, bool keepdims,
   }
   SmallVector<AffineMap> maps = {b.getMultiDimIdentityMap(rank),
                                  AffineMap::get(rank, 0, outExprs, ctx())};
-  Value result =
-      linalg::GenericOp::create(
-          b, curLoc, init.getType(), ValueRange{v}, ValueRange{init}, maps,
-          iters,
-          [&](OpBuilder &nb, Location nl, ValueRange args) {
-            linalg::YieldOp::create(nb, nl,
-                                    combine(nb, nl, kind, args[1], args[0]));
-          })
-          .getResult(0);
+  Value result = linalg::GenericOp::create(
+                     b, curLoc, init.getType(), ValueRange{v}, ValueRange{init},
+                     maps, iters,
+                     [&](OpBuilder &nb, Location nl, ValueRange args) {
+                       linalg::YieldOp::create(
+                           nb, nl, combine(nb, nl, kind, args[1], args[0]));
+                     })
+                     .getResult(0);
   if (kind == ReduceKind::Mean) {
     Value divisor = scalarConstant(elt, double(count));
-    result = *elementwise({result}, elt,
-                          [&](OpBuilder &nb, Location nl, ValueRange a) {
-                            return isFloat
-                                       ? arith::DivFOp::create(nb, nl, a[0],
-                                                               divisor)
-                                             .getResult()
-                                       : arith::DivSIOp::create(nb, nl, a[0],
-                                                                divisor)
-                                             .getResult();
-                          });
+    result = *elementwise(
+        {result}, elt, [&](OpBuilder &nb, Location nl, ValueRange a) {
+          return isFloat
+                     ? arith::DivFOp::create(nb, nl, a[0], divisor).getResult()
+                     : arith::DivSIOp::create(nb, nl, a[0], divisor)
+                           .getResult();
+        });
   }
   if (keepdims)
     result = reshape(result, keptShape);

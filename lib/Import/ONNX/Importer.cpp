@@ -312,17 +312,18 @@ Importer::graphInputType(const onnx::ValueInfoProto &info) {
   } else {
     if (!tt.has_shape()) {
       (void)error("graph input '" + info.name() +
-            "' has no shape; give one with --input-shape=" + info.name() +
-            ":d0xd1x...");
+                  "' has no shape; give one with --input-shape=" + info.name() +
+                  ":d0xd1x...");
       return failure();
     }
     for (int i = 0; i < tt.shape().dim_size(); ++i) {
       const auto &dim = tt.shape().dim(i);
       if (!dim.has_dim_value()) {
-        (void)error("graph input '" + info.name() + "' has a symbolic dimension '" +
-              dim.dim_param() + "' at axis " + Twine(i) +
-              "; sparsec compiles static shapes: give one with --input-shape=" +
-              info.name() + ":d0xd1x...");
+        (void)error(
+            "graph input '" + info.name() + "' has a symbolic dimension '" +
+            dim.dim_param() + "' at axis " + Twine(i) +
+            "; sparsec compiles static shapes: give one with --input-shape=" +
+            info.name() + ":d0xd1x...");
         return failure();
       }
       shape.push_back(dim.dim_value());
@@ -331,7 +332,8 @@ Importer::graphInputType(const onnx::ValueInfoProto &info) {
   int64_t elements = 1;
   for (size_t i = 0; i < shape.size(); ++i) {
     if (shape[i] > 0 && elements > (int64_t(1) << 40) / shape[i]) {
-      (void)error("graph input '" + info.name() + "' has more than 2^40 elements");
+      (void)error("graph input '" + info.name() +
+                  "' has more than 2^40 elements");
       return failure();
     }
     elements *= std::max<int64_t>(shape[i], 1);
@@ -339,9 +341,9 @@ Importer::graphInputType(const onnx::ValueInfoProto &info) {
   for (size_t i = 0; i < shape.size(); ++i)
     if (shape[i] <= 0) {
       (void)error("graph input '" + info.name() + "' has " +
-            (shape[i] == 0 ? "a zero" : "a negative") + " dimension (" +
-            Twine(shape[i]) + ") at axis " + Twine(i) +
-            "; every dimension must be positive");
+                  (shape[i] == 0 ? "a zero" : "a negative") + " dimension (" +
+                  Twine(shape[i]) + ") at axis " + Twine(i) +
+                  "; every dimension must be positive");
       return failure();
     }
   return RankedTensorType::get(shape, *elt);
@@ -366,7 +368,7 @@ LogicalResult Importer::checkInferredShape(StringRef name, Type type) {
   return success();
 }
 
-static const LoweringTable &getLoweringTable() {
+const LoweringTable &getLoweringTable() {
   static LoweringTable table = [] {
     LoweringTable t;
     registerElementwiseLowerings(t);
@@ -379,11 +381,20 @@ static const LoweringTable &getLoweringTable() {
   return table;
 }
 
-std::string checkNodeIsSupported(const onnx::NodeProto &n) {
+std::string checkNodeIsSupported(const onnx::NodeProto &n, int64_t opset) {
   if (!n.domain().empty() && n.domain() != "ai.onnx")
     return "operator from domain '" + n.domain() + "' is not supported";
   if (!getLoweringTable().count(n.op_type()))
     return "unsupported operator " + n.op_type();
+  int64_t since = onnxDefinitionSince(n.op_type(), opset);
+  if (since < 0)
+    return n.op_type() + " is not defined at opset " + std::to_string(opset);
+  int64_t newest = sparsec::newestImportedDefinition(n.op_type());
+  if (since > newest)
+    return n.op_type() + " as defined since opset " + std::to_string(since) +
+           " is not supported yet (sparsec imports its definitions up to "
+           "opset " +
+           std::to_string(newest) + ")";
   return "";
 }
 
@@ -503,8 +514,7 @@ OwningOpRef<ModuleOp> Importer::run() {
   // An --input-shape for a name that is no graph input (a typo, or an
   // initializer) would otherwise be ignored without a word.
   for (const auto &entry : options.inputShapes)
-    if (!llvm::is_contained(inputNames,
-                            b.getStringAttr(entry.getKey()))) {
+    if (!llvm::is_contained(inputNames, b.getStringAttr(entry.getKey()))) {
       std::string names;
       for (Attribute name : inputNames)
         names += (names.empty() ? "'" : ", '") +
@@ -522,8 +532,8 @@ OwningOpRef<ModuleOp> Importer::run() {
     }
 
   b.setInsertionPointToEnd(module->getBody());
-  auto func = func::FuncOp::create(b, fileLoc, "main",
-                                   b.getFunctionType(argTypes, {}));
+  auto func =
+      func::FuncOp::create(b, fileLoc, "main", b.getFunctionType(argTypes, {}));
   Block *entry = func.addEntryBlock();
   for (auto [arg, info] : llvm::zip(entry->getArguments(), args))
     values[info->name()] = arg;
@@ -561,7 +571,8 @@ OwningOpRef<ModuleOp> Importer::run() {
   }
   context.clear();
   func::ReturnOp::create(b, fileLoc, results);
-  func.setFunctionType(b.getFunctionType(argTypes, ValueRange(results).getTypes()));
+  func.setFunctionType(
+      b.getFunctionType(argTypes, ValueRange(results).getTypes()));
   func->setAttr("sparsec.input_names", b.getArrayAttr(inputNames));
   func->setAttr("sparsec.output_names", b.getArrayAttr(outputNames));
 
@@ -602,6 +613,65 @@ OwningOpRef<ModuleOp> importONNXFile(MLIRContext &context, StringRef path,
   }
   onnx_import::Importer importer(context, *model, path.str(), options);
   return importer.run();
+}
+
+int64_t newestImportedDefinition(StringRef opType) {
+  // The lowerings were written against the definitions up to opset 17.
+  // Later ones (ONNX's Changelog.md; the schemas' attributes and inputs
+  // compared with the previous definition's) that were checked:
+  static const llvm::StringMap<int64_t> checked = {
+      // Only new element types (bfloat16, float16, float8, int4, ...): the
+      // importer refuses element types it does not support wherever they
+      // appear.
+      {"Conv", 22},
+      {"HardSigmoid", 22},
+      {"HardSwish", 22},
+      {"Sin", 22},
+      {"Cos", 22},
+      {"Softplus", 22},
+      {"Elu", 22},
+      {"Dropout", 22},
+      {"GlobalAveragePool", 22},
+      {"GlobalMaxPool", 22},
+      {"MaxPool", 22},
+      {"Equal", 19},
+      {"Reshape", 25},
+      {"Flatten", 25},
+      {"Squeeze", 25},
+      {"Unsqueeze", 25},
+      {"Transpose", 25},
+      {"Identity", 25},
+      {"Constant", 25},
+      {"Shape", 25},
+      {"Size", 25},
+      {"ConstantOfShape", 25},
+      // Axes as an optional second input (18, lowerReduce reads it), and
+      // booleans (20).
+      {"ReduceMean", 18},
+      {"ReduceProd", 18},
+      {"ReduceMax", 20},
+      {"ReduceMin", 20},
+      // `dilations` (19): lowerPool refuses any other than 1.
+      {"AveragePool", 22},
+      // `saturate` (19) and `round_mode` (24) concern float8 and float4
+      // targets only, which the importer refuses.
+      {"Cast", 28},
+      // `stash_type` (27) concerns float16 and bfloat16 only.
+      {"Range", 27},
+      // Ops that appeared after opset 17.
+      {"Gelu", 20},
+      {"RMSNormalization", 23},
+  };
+  auto it = checked.find(opType);
+  return it == checked.end() ? 17 : it->second;
+}
+
+std::vector<std::string> importedONNXOpTypes() {
+  std::vector<std::string> names;
+  for (const auto &entry : onnx_import::getLoweringTable())
+    names.push_back(entry.getKey().str());
+  llvm::sort(names);
+  return names;
 }
 
 } // namespace sparsec

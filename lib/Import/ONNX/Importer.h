@@ -27,8 +27,8 @@ namespace sparsec::onnx_import {
 struct HostTensor {
   int32_t dtype = onnx::TensorProto::INT64;
   llvm::SmallVector<int64_t> shape;
-  std::vector<int64_t> ints;   // integer and bool types
-  std::vector<double> floats;  // floating-point types
+  std::vector<int64_t> ints;  // integer and bool types
+  std::vector<double> floats; // floating-point types
 
   static bool isFloatType(int32_t dtype);
   bool isFloat() const { return isFloatType(dtype); }
@@ -132,7 +132,8 @@ public:
   int64_t attrInt(llvm::StringRef name, int64_t def) const;
   float attrFloat(llvm::StringRef name, float def) const;
   std::string attrString(llvm::StringRef name, llvm::StringRef def) const;
-  std::optional<llvm::SmallVector<int64_t>> attrInts(llvm::StringRef name) const;
+  std::optional<llvm::SmallVector<int64_t>>
+  attrInts(llvm::StringRef name) const;
   mlir::FailureOr<HostTensor> attrTensor(llvm::StringRef name);
 
   //===--- IR helpers ---------------------------------------------------===//
@@ -155,8 +156,8 @@ public:
                                            const BodyBuilder &body);
   mlir::Value reshape(mlir::Value v, llvm::ArrayRef<int64_t> shape);
   mlir::Value transpose(mlir::Value v, llvm::ArrayRef<int64_t> perm);
-  mlir::Value reduce(mlir::Value v, llvm::ArrayRef<int64_t> axes,
-                     bool keepdims, ReduceKind kind);
+  mlir::Value reduce(mlir::Value v, llvm::ArrayRef<int64_t> axes, bool keepdims,
+                     ReduceKind kind);
   mlir::Value emptyTensor(llvm::ArrayRef<int64_t> shape, mlir::Type elt);
   mlir::Value fill(llvm::ArrayRef<int64_t> shape, mlir::Type elt, double v);
   /// Normalizes a possibly negative axis; fails with an error if out of range.
@@ -205,9 +206,13 @@ private:
   llvm::StringMap<int> useCount;
 };
 
-/// "" if sparsec imports nodes of `n`'s domain and op type, else why not
+/// Every op type's lowering (built once).
+const LoweringTable &getLoweringTable();
+
+/// "" if sparsec imports nodes of `n`'s domain and op type, in the
+/// definition of that op type at `opset`, else why not
 /// (ONNXLoadOptions::checkNode: before ONNX's checker and shape inference).
-std::string checkNodeIsSupported(const onnx::NodeProto &n);
+std::string checkNodeIsSupported(const onnx::NodeProto &n, int64_t opset);
 
 /// Tries to evaluate the current node on the host; sets `folded` on success.
 mlir::LogicalResult tryFoldNode(Importer &im, bool &folded);

@@ -15,7 +15,8 @@ void recordWeightOrigin(Importer &im, Operation *layer, unsigned input,
   if (!im.isInitializer(input))
     return;
   OpBuilder &b = im.builder();
-  layer->setAttr("sparsec.weight_name", b.getStringAttr(im.node().input(input)));
+  layer->setAttr("sparsec.weight_name",
+                 b.getStringAttr(im.node().input(input)));
   if (transposed)
     layer->setAttr("sparsec.weight_transposed", b.getUnitAttr());
 }
@@ -59,8 +60,8 @@ FailureOr<Value> batchMatmul(Importer &im, Value a, Value b2) {
   int64_t m = at.getDimSize(at.getRank() - 2), k = at.getShape().back();
   int64_t k2 = bt.getDimSize(bt.getRank() - 2), n = bt.getShape().back();
   if (k != k2) {
-    (void)im.error("MatMul reduction sizes differ (" + Twine(k) + " vs " + Twine(k2) +
-             ")");
+    (void)im.error("MatMul reduction sizes differ (" + Twine(k) + " vs " +
+                   Twine(k2) + ")");
     return failure();
   }
   ArrayRef<int64_t> aBatch = at.getShape().drop_back(2),
@@ -93,7 +94,8 @@ FailureOr<Value> batchMatmul(Importer &im, Value a, Value b2) {
     e.push_back(c);
     return AffineMap::get(loops, 0, e, im.ctx());
   };
-  AffineExpr dm = b.getAffineDimExpr(batchRank), dn = b.getAffineDimExpr(batchRank + 1),
+  AffineExpr dm = b.getAffineDimExpr(batchRank),
+             dn = b.getAffineDimExpr(batchRank + 1),
              dk = b.getAffineDimExpr(batchRank + 2);
   SmallVector<AffineExpr> outExprs;
   for (int64_t i = 0; i < batchRank; ++i)
@@ -103,7 +105,8 @@ FailureOr<Value> batchMatmul(Importer &im, Value a, Value b2) {
   SmallVector<AffineMap> maps = {operandMap(aBatch, dm, dk),
                                  operandMap(bBatch, dk, dn),
                                  AffineMap::get(loops, 0, outExprs, im.ctx())};
-  SmallVector<utils::IteratorType> iters(loops - 1, utils::IteratorType::parallel);
+  SmallVector<utils::IteratorType> iters(loops - 1,
+                                         utils::IteratorType::parallel);
   iters.push_back(utils::IteratorType::reduction);
   SmallVector<int64_t> outShape(batch);
   outShape.push_back(m);
@@ -111,8 +114,8 @@ FailureOr<Value> batchMatmul(Importer &im, Value a, Value b2) {
   Type elt = at.getElementType();
   Value init = im.fill(outShape, elt, 0.0);
   Value r = linalg::GenericOp::create(
-                b, im.loc(), init.getType(), ValueRange{a, b2}, ValueRange{init},
-                maps, iters,
+                b, im.loc(), init.getType(), ValueRange{a, b2},
+                ValueRange{init}, maps, iters,
                 [](OpBuilder &nb, Location l, ValueRange x) {
                   Value mul = arith::MulFOp::create(nb, l, x[0], x[1]);
                   Value sum = arith::AddFOp::create(nb, l, x[2], mul);
@@ -149,10 +152,11 @@ LogicalResult lowerMatMul(Importer &im) {
       SmallVector<int64_t> outShape(at.getShape().drop_back());
       outShape.push_back(wt.getDimSize(0));
       auto outType = RankedTensorType::get(outShape, at.getElementType());
-      auto linear = LinearOp::create(im.builder(), im.loc(), outType, a, w,
-                                     /*bias=*/Value(), /*weight_encoding=*/nullptr,
-                                     /*packed_weight=*/nullptr,
-                                     /*weight_parts=*/nullptr);
+      auto linear =
+          LinearOp::create(im.builder(), im.loc(), outType, a, w,
+                           /*bias=*/Value(), /*weight_encoding=*/nullptr,
+                           /*packed_weight=*/nullptr,
+                           /*weight_parts=*/nullptr);
       recordWeightOrigin(im, linear, 1, /*transposed=*/true);
       im.setOutput(0, linear.getResult());
       return success();
@@ -208,8 +212,8 @@ LogicalResult lowerGemm(Importer &im) {
         biasFused = true;
       }
     }
-    auto outType = RankedTensorType::get(
-        {Importer::typeOf(a).getDimSize(0), rows}, elt);
+    auto outType =
+        RankedTensorType::get({Importer::typeOf(a).getDimSize(0), rows}, elt);
     auto linear = LinearOp::create(b, im.loc(), outType, a, w, bias, nullptr,
                                    nullptr, nullptr);
     recordWeightOrigin(im, linear, 1, /*transposed=*/!transB);
@@ -264,7 +268,8 @@ LogicalResult lowerBatchNorm(Importer &im) {
   if (!x || failed(requireFloat(im, x)))
     return failure();
   if (im.outputUsed(1) || im.outputUsed(2))
-    return im.error("training-mode BatchNormalization outputs are not supported");
+    return im.error(
+        "training-mode BatchNormalization outputs are not supported");
   int64_t rank = Importer::typeOf(x).getRank();
   if (rank < 2)
     return im.error("BatchNormalization expects rank >= 2");
@@ -286,11 +291,10 @@ LogicalResult lowerBatchNorm(Importer &im) {
       [&](OpBuilder &b, Location l, ValueRange a) -> Value {
         Value centered = arith::SubFOp::create(b, l, a[0], a[3]);
         Value var = arith::AddFOp::create(b, l, a[4], fconst(b, l, elt, eps));
-        Value norm =
-            arith::DivFOp::create(b, l, centered, math::SqrtOp::create(b, l, var));
-        return arith::AddFOp::create(b, l,
-                                     arith::MulFOp::create(b, l, norm, a[1]),
-                                     a[2]);
+        Value norm = arith::DivFOp::create(b, l, centered,
+                                           math::SqrtOp::create(b, l, var));
+        return arith::AddFOp::create(
+            b, l, arith::MulFOp::create(b, l, norm, a[1]), a[2]);
       });
   if (failed(r))
     return failure();
@@ -335,7 +339,8 @@ LogicalResult lowerSoftmaxLike(Importer &im, bool logSoftmax) {
   RankedTensorType t = Importer::typeOf(x);
   int64_t rank = t.getRank();
   int64_t defaultAxis = im.opset() < 13 ? 1 : -1;
-  FailureOr<int64_t> axis = im.normalizeAxis(im.attrInt("axis", defaultAxis), rank);
+  FailureOr<int64_t> axis =
+      im.normalizeAxis(im.attrInt("axis", defaultAxis), rank);
   if (failed(axis))
     return failure();
   FailureOr<Value> r;
@@ -363,7 +368,8 @@ LogicalResult lowerLayerNorm(Importer &im) {
       failed(requireSameElementType(im, scale, x, "the LayerNorm scale")))
     return failure();
   RankedTensorType t = Importer::typeOf(x);
-  FailureOr<int64_t> axis = im.normalizeAxis(im.attrInt("axis", -1), t.getRank());
+  FailureOr<int64_t> axis =
+      im.normalizeAxis(im.attrInt("axis", -1), t.getRank());
   if (failed(axis))
     return failure();
   SmallVector<int64_t> axes;
@@ -422,7 +428,52 @@ LogicalResult lowerLayerNorm(Importer &im) {
   return success();
 }
 
-LogicalResult lowerReduce(Importer &im, ReduceKind kind, int64_t axesInputSince) {
+/// RMSNormalization (opset 23): Y = X / sqrt(mean(X^2) + epsilon) * scale,
+/// the mean over the axes from `axis` on.
+LogicalResult lowerRMSNorm(Importer &im) {
+  Value x = im.input(0), scale = im.input(1);
+  if (!x || !scale || failed(requireFloat(im, x)) ||
+      failed(requireSameElementType(im, scale, x, "the RMSNorm scale")))
+    return failure();
+  // stash_type 1 (float, the default) is the computation in float; sparsec
+  // computes in the input's type (float or double), so only 1 is accepted.
+  if (im.attrInt("stash_type", 1) != 1)
+    return im.error("RMSNormalization stash_type " +
+                    Twine(im.attrInt("stash_type", 1)) +
+                    " is not supported (only 1, float)");
+  RankedTensorType t = Importer::typeOf(x);
+  FailureOr<int64_t> axis =
+      im.normalizeAxis(im.attrInt("axis", -1), t.getRank());
+  if (failed(axis))
+    return failure();
+  SmallVector<int64_t> axes;
+  for (int64_t i = *axis; i < t.getRank(); ++i)
+    axes.push_back(i);
+  Type elt = t.getElementType();
+  double eps = im.attrFloat("epsilon", 1e-5f);
+  FailureOr<Value> sq = im.elementwise(
+      {x}, elt, [](OpBuilder &b, Location l, ValueRange a) -> Value {
+        return arith::MulFOp::create(b, l, a[0], a[0]);
+      });
+  if (failed(sq))
+    return failure();
+  Value meanSquare = im.reduce(*sq, axes, true, ReduceKind::Mean);
+  FailureOr<Value> r = im.elementwise(
+      {x, meanSquare, scale}, elt,
+      [&](OpBuilder &b, Location l, ValueRange a) -> Value {
+        Value rms = math::SqrtOp::create(
+            b, l, arith::AddFOp::create(b, l, a[1], fconst(b, l, elt, eps)));
+        return arith::MulFOp::create(
+            b, l, arith::DivFOp::create(b, l, a[0], rms), a[2]);
+      });
+  if (failed(r))
+    return failure();
+  im.setOutput(0, *r);
+  return success();
+}
+
+LogicalResult lowerReduce(Importer &im, ReduceKind kind,
+                          int64_t axesInputSince) {
   Value x = im.input(0);
   if (!x)
     return failure();
@@ -458,7 +509,8 @@ LogicalResult lowerReduce(Importer &im, ReduceKind kind, int64_t axesInputSince)
       normalized.push_back(*n);
     }
   }
-  im.setOutput(0, im.reduce(x, normalized, im.attrInt("keepdims", 1) != 0, kind));
+  im.setOutput(0,
+               im.reduce(x, normalized, im.attrInt("keepdims", 1) != 0, kind));
   return success();
 }
 
@@ -471,6 +523,7 @@ void registerNNLowerings(LoweringTable &t) {
   t["Softmax"] = {[](Importer &im) { return lowerSoftmaxLike(im, false); }};
   t["LogSoftmax"] = {[](Importer &im) { return lowerSoftmaxLike(im, true); }};
   t["LayerNormalization"] = {lowerLayerNorm, 2, 3};
+  t["RMSNormalization"] = {lowerRMSNorm, 2, 2};
   auto reduce = [&](StringRef name, ReduceKind kind, int64_t axesInputSince) {
     t[name] = {
         [=](Importer &im) { return lowerReduce(im, kind, axesInputSince); }, 1,

@@ -12,6 +12,7 @@
 #include <climits>
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <fcntl.h>
 #include <map>
 #include <set>
@@ -45,7 +46,8 @@ std::string resolveExternalDataPath(const std::string &modelDir,
     return "cannot resolve the model's folder '" + modelDir + "'";
   std::string candidate = std::string(dirReal) + "/" + location;
   if (!realpath(candidate.c_str(), fileReal))
-    return "external data file '" + location + "' does not exist next to the model";
+    return "external data file '" + location +
+           "' does not exist next to the model";
   std::string dirPrefix = std::string(dirReal) + "/";
   if (std::string(fileReal).rfind(dirPrefix, 0) != 0)
     return "external data location '" + location +
@@ -409,6 +411,67 @@ static std::string checkGraphStructure(const onnx::GraphProto &graph) {
   return "";
 }
 
+/// Whether a Slice node of `graph` takes its `steps` from an initializer
+/// holding a step beyond +-2^30. ONNX 1.23's Slice data propagation adds
+/// the step to an `int` index, which wraps and then indexes out of bounds
+/// (a crash); such steps select one element, which the importer handles.
+static bool hasHugeSliceStep(const onnx::GraphProto &graph) {
+  constexpr int64_t bound = int64_t(1) << 30;
+  std::set<std::string> stepNames;
+  for (const onnx::NodeProto &node : graph.node())
+    if (node.op_type() == "Slice" && node.input_size() >= 5)
+      stepNames.insert(node.input(4));
+  for (const onnx::TensorProto &init : graph.initializer()) {
+    if (!stepNames.count(init.name()))
+      continue;
+    auto huge = [&](int64_t v) { return v > bound || v < -bound; };
+    for (int64_t v : init.int64_data())
+      if (huge(v))
+        return true;
+    for (int32_t v : init.int32_data())
+      if (huge(v))
+        return true;
+    if (init.has_raw_data()) {
+      // Sizes were checked against the dims and type before (step 3).
+      const std::string &raw = init.raw_data();
+      if (init.data_type() == onnx::TensorProto::INT64) {
+        for (size_t i = 0; i + 8 <= raw.size(); i += 8) {
+          int64_t v;
+          memcpy(&v, raw.data() + i, 8);
+          if (huge(v))
+            return true;
+        }
+      } else if (init.data_type() == onnx::TensorProto::INT32) {
+        for (size_t i = 0; i + 4 <= raw.size(); i += 4) {
+          int32_t v;
+          memcpy(&v, raw.data() + i, 4);
+          if (huge(v))
+            return true;
+        }
+      }
+    }
+  }
+  return false;
+}
+
+int64_t newestONNXOpset() {
+  static const int64_t newest = [] {
+    const auto &ranges =
+        onnx::OpSchemaRegistry::DomainToVersionRange::Instance().Map();
+    auto it = ranges.find(onnx::ONNX_DOMAIN);
+    return it == ranges.end() ? int64_t(kMinOpset) : int64_t(it->second.second);
+  }();
+  return newest;
+}
+
+int64_t onnxDefinitionSince(const std::string &opType, int64_t opset) {
+  if (opset < 1 || opset > newestONNXOpset())
+    return -1;
+  const onnx::OpSchema *schema =
+      onnx::OpSchemaRegistry::Schema(opType, int(opset), onnx::ONNX_DOMAIN);
+  return schema ? int64_t(schema->SinceVersion()) : -1;
+}
+
 std::string loadONNXModel(const std::string &path, onnx::ModelProto &model,
                           const ONNXLoadOptions &options) {
   int fd = open(path.c_str(), O_RDONLY);
@@ -430,8 +493,8 @@ std::string loadONNXModel(const std::string &path, onnx::ModelProto &model,
     google::protobuf::io::FileInputStream raw(fd);
     google::protobuf::io::CodedInputStream coded(&raw);
     coded.SetTotalBytesLimit(INT_MAX);
-    parsed = model.ParseFromCodedStream(&coded) &&
-             coded.ConsumedEntireMessage();
+    parsed =
+        model.ParseFromCodedStream(&coded) && coded.ConsumedEntireMessage();
   }
   close(fd);
   if (!parsed)
@@ -446,10 +509,10 @@ std::string loadONNXModel(const std::string &path, onnx::ModelProto &model,
       opset = imp.version();
   if (opset < 0)
     return "model has no opset import for the default ONNX domain";
-  if (opset < kMinOpset || opset > kMaxOpset)
+  if (opset < kMinOpset || opset > newestONNXOpset())
     return "model uses ONNX opset " + std::to_string(opset) +
            "; sparsec supports opsets " + std::to_string(kMinOpset) + "-" +
-           std::to_string(kMaxOpset) + " (13-17 fully)";
+           std::to_string(newestONNXOpset());
 
   std::string modelDir = dirName(path);
   const onnx::GraphProto &graph = model.graph();
@@ -465,7 +528,7 @@ std::string loadONNXModel(const std::string &path, onnx::ModelProto &model,
     const onnx::NodeProto &node = graph.node(i);
     error = checkWindowAttributes(node);
     if (error.empty() && options.checkNode)
-      error = options.checkNode(node);
+      error = options.checkNode(node, opset);
     if (!error.empty())
       return "node '" +
              (node.name().empty() ? "#" + std::to_string(i) : node.name()) +
@@ -500,9 +563,10 @@ std::string loadONNXModel(const std::string &path, onnx::ModelProto &model,
         return "cannot return to the working directory";
     }
     if (options.runShapeInference) {
-      onnx::ShapeInferenceOptions siOptions(/*check_type=*/true,
-                                            /*strict_mode=*/1,
-                                            /*data_prop=*/true);
+      onnx::ShapeInferenceOptions siOptions(
+          /*check_type=*/true,
+          /*strict_mode=*/1,
+          /*data_prop=*/!hasHugeSliceStep(model.graph()));
       onnx::shape_inference::InferShapes(
           model, onnx::OpSchemaRegistry::Instance(), siOptions);
     }

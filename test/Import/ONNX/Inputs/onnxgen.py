@@ -73,6 +73,21 @@ def opset18():
                  opset=18)
 
 
+def opset99():
+    return model([helper.make_node("Relu", ["x"], ["y"])], [vi("x", [2])], [vi("y", [2])], [],
+                 opset=99)
+
+
+def decoder_ops23():
+    """RMSNormalization (opset 23) over the last axis, then Gelu (20) with
+    the tanh approximation."""
+    return model([
+        helper.make_node("RMSNormalization", ["x", "scale"], ["n"], name="norm",
+                         epsilon=1e-6),
+        helper.make_node("Gelu", ["n"], ["y"], name="act", approximate="tanh"),
+    ], [vi("x", [2, 8])], [vi("y", [2, 8])], [init("scale", [8])], opset=23)
+
+
 def cuda_mlp():
     """Gemm+Relu, MatMul with a residual Add, and a small dense head: the ops
     the cuda target maps (sparse layers, fused ReLU, host Add)."""

@@ -1,0 +1,164 @@
+"""Models at the opsets after 17 (issue 15): what the current ONNX library
+(scripts/build-onnx.sh) lets the importer accept. Each model runs through
+`sparsec --run` on the host and is compared with onnxruntime and with a float64
+numpy reference: the definitions that changed after opset 17 (Reduce* axes as an
+input, Squeeze/Unsqueeze/Reshape at their newest definitions) and the ops that
+appeared since (Gelu at 20, RMSNormalization at 23).
+"""
+from __future__ import annotations
+
+from math import erf, sqrt
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+from sparsec_cli import run_model, run_sparsec
+
+RTOL = 1e-4  # the issue's bound, relative to max |y|
+
+
+def build(path: Path, opset: int, nodes, inputs, output_shape, initializers=()) -> Path:
+    graph = helper.make_graph(
+        nodes, f"opset{opset}",
+        [helper.make_tensor_value_info(name, TensorProto.FLOAT, list(x.shape))
+         for name, x in inputs],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, list(output_shape))],
+        [numpy_helper.from_array(a, name) for name, a in initializers])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+    onnx.checker.check_model(model, full_check=True)
+    onnx.save_model(model, str(path))
+    return path
+
+
+def gelu(x, tanh=False):
+    if tanh:
+        return 0.5 * x * (1 + np.tanh(sqrt(2 / np.pi) * (x + 0.044715 * x ** 3)))
+    return 0.5 * x * (1 + np.vectorize(erf)(x / sqrt(2)))
+
+
+def rms_norm(x, scale, axis, eps):
+    axes = tuple(range(axis % x.ndim, x.ndim))
+    return x / np.sqrt((x * x).mean(axis=axes, keepdims=True) + eps) * scale
+
+
+def case_reduce_mean_axes_input(rng):
+    x = rng.standard_normal((2, 5, 7)).astype(np.float32)
+    axes = np.array([1, -1], np.int64)
+    nodes = [helper.make_node("ReduceMean", ["x", "axes"], ["y"], keepdims=0)]
+    return 18, nodes, [("x", x)], [("axes", axes)], x.astype(np.float64).mean(axis=(1, 2))
+
+
+def case_reduce_max_axes_input(rng):
+    x = rng.standard_normal((3, 4, 6)).astype(np.float32)
+    nodes = [helper.make_node("ReduceMax", ["x", "axes"], ["y"], keepdims=1)]
+    return (20, nodes, [("x", x)], [("axes", np.array([0], np.int64))],
+            x.max(axis=0, keepdims=True).astype(np.float64))
+
+
+def case_gelu_erf(rng):
+    x = rng.standard_normal((4, 33)).astype(np.float32) * 3
+    return 20, [helper.make_node("Gelu", ["x"], ["y"])], [("x", x)], [], gelu(
+        x.astype(np.float64))
+
+
+def case_gelu_tanh(rng):
+    x = rng.standard_normal((4, 33)).astype(np.float32) * 3
+    return 21, [helper.make_node("Gelu", ["x"], ["y"], approximate="tanh")], [("x", x)], [], \
+        gelu(x.astype(np.float64), tanh=True)
+
+
+def case_rms_norm_last_axis(rng):
+    x = rng.standard_normal((2, 3, 40)).astype(np.float32) * 2
+    scale = rng.uniform(0.5, 1.5, 40).astype(np.float32)
+    nodes = [helper.make_node("RMSNormalization", ["x", "scale"], ["y"], epsilon=1e-6)]
+    return 23, nodes, [("x", x)], [("scale", scale)], rms_norm(
+        x.astype(np.float64), scale.astype(np.float64), -1, 1e-6)
+
+
+def case_rms_norm_two_axes(rng):
+    x = rng.standard_normal((2, 6, 9)).astype(np.float32)
+    scale = rng.uniform(0.5, 1.5, (6, 9)).astype(np.float32)
+    nodes = [helper.make_node("RMSNormalization", ["x", "scale"], ["y"], axis=1)]
+    return 23, nodes, [("x", x)], [("scale", scale)], rms_norm(
+        x.astype(np.float64), scale.astype(np.float64), 1, 1e-5)
+
+
+def case_llama_mlp_block(rng):
+    """RMSNorm, then a SwiGLU MLP (gate and up projections, SiLU as x *
+    Sigmoid(x)) and a residual, at opset 23 with Unsqueeze/Squeeze/Reshape at
+    their newest definitions around it."""
+    d, f, t = 16, 24, 5
+    x = rng.standard_normal((t, d)).astype(np.float32)
+    scale = rng.uniform(0.5, 1.5, d).astype(np.float32)
+    wg, wu = (rng.standard_normal((d, f)).astype(np.float32) * 0.3 for _ in range(2))
+    wd = rng.standard_normal((f, d)).astype(np.float32) * 0.3
+    nodes = [
+        helper.make_node("Unsqueeze", ["x", "ax0"], ["x3"]),
+        helper.make_node("RMSNormalization", ["x3", "scale"], ["n"]),
+        helper.make_node("Squeeze", ["n", "ax0"], ["n2"]),
+        helper.make_node("MatMul", ["n2", "wg"], ["g"]),
+        helper.make_node("Sigmoid", ["g"], ["sg"]),
+        helper.make_node("Mul", ["g", "sg"], ["silu"]),
+        helper.make_node("MatMul", ["n2", "wu"], ["u"]),
+        helper.make_node("Mul", ["silu", "u"], ["h"]),
+        helper.make_node("MatMul", ["h", "wd"], ["o"]),
+        helper.make_node("Add", ["o", "x"], ["r"]),
+        helper.make_node("Reshape", ["r", "shape"], ["y"]),
+    ]
+    x64 = x.astype(np.float64)
+    n = rms_norm(x64, scale.astype(np.float64), -1, 1e-5)
+    g = n @ wg.astype(np.float64)
+    h = g / (1 + np.exp(-g)) * (n @ wu.astype(np.float64))
+    expected = (h @ wd.astype(np.float64) + x64).reshape(1, t * d)
+    inits = [("scale", scale), ("wg", wg), ("wu", wu), ("wd", wd),
+             ("ax0", np.array([0], np.int64)), ("shape", np.array([1, t * d], np.int64))]
+    return 23, nodes, [("x", x)], inits, expected
+
+
+CASES = [case_reduce_mean_axes_input, case_reduce_max_axes_input, case_gelu_erf,
+         case_gelu_tanh, case_rms_norm_last_axis, case_rms_norm_two_axes,
+         case_llama_mlp_block]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.__name__[5:] for c in CASES])
+def test_new_opset_model_matches_onnxruntime_and_numpy(case, tmp_path, sparsec):
+    opset, nodes, inputs, inits, expected = case(np.random.default_rng(15))
+    path = build(tmp_path / "m.onnx", opset, nodes, inputs, expected.shape, inits)
+    result = run_model(path, [x for _, x in inputs], tmp_path / "run", 1)
+    assert result.error is None, result.error
+    got = result.outputs[0].astype(np.float64)
+    scale = max(float(np.abs(expected).max()), 1e-6)
+    assert got.shape == expected.shape
+    assert float(np.abs(got - expected).max()) / scale <= RTOL
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    reference = session.run(None, {name: x for name, x in inputs})[0].astype(np.float64)
+    assert float(np.abs(got - reference).max()) / scale <= RTOL
+
+
+def test_opset_past_the_newest_is_refused(tmp_path, sparsec):
+    graph = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "g",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 99)])
+    onnx.save_model(model, str(tmp_path / "m.onnx"))
+    proc = run_sparsec([str(tmp_path / "m.onnx")])
+    assert proc.returncode != 0
+    newest = onnx.defs.onnx_opset_version()
+    assert f"model uses ONNX opset 99; sparsec supports opsets 7-{newest}" in proc.stderr
+
+
+def test_bad_gelu_approximation_is_an_error(tmp_path, sparsec):
+    graph = helper.make_graph(
+        [helper.make_node("Gelu", ["x"], ["y"], name="act", approximate="erf")], "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 20)])
+    onnx.save_model(model, str(tmp_path / "m.onnx"))
+    proc = run_sparsec([str(tmp_path / "m.onnx"), "--no-onnx-checker"])
+    assert proc.returncode != 0
+    assert "node 'act' (Gelu, opset 20): Gelu approximate must be 'none' or 'tanh', not 'erf'" \
+        in proc.stderr
