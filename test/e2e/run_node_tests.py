@@ -1,13 +1,17 @@
 #!/usr/bin/env python3
 """Run the ONNX backend node tests whose ops sparsec claims to support.
 
-Selects every test dir under the ONNX node-test data whose graph uses only supported op types
-(default domain) and opset <= 17, runs `sparsec model.onnx --run`, compares with output_*.pb
+Two data sets (--data): `debian` (default), Debian's libonnx-testdata (ONNX 1.12, opsets up
+to 17), and `current`, the node tests of the installed onnx package (node_test_data.py writes
+them out; opsets up to that release's newest). Each has its own expected-pass list and record.
+
+Selects every test dir under the data set whose graph uses only supported op types
+(default domain) and opset <= its newest, runs `sparsec model.onnx --run`, compares with output_*.pb
 (rtol=1e-3, atol=1e-5 like the ONNX backend; ints/bools exactly), prints a table and writes it
 as markdown.
 
 Graph inputs that feed shape/axes operands (Reshape shape, Slice starts/ends/axes/steps,
-Unsqueeze/Squeeze axes, Dropout ratio/training_mode) are baked into initializers with the
+Unsqueeze/Squeeze axes, Reduce* axes, Dropout ratio/training_mode) are baked into initializers with the
 test's values, since sparsec compiles static shapes only (--no-bake to feed them at run time);
 such rows are marked "[baked ...]".
 
@@ -15,9 +19,9 @@ Tests whose inputs/outputs use dtypes outside the CLI contract (float32, float64
 bool) are listed as SKIP unless --all-dtypes is given.
 
 Usage:
-  python3 test/e2e/run_node_tests.py [--filter SUBSTR] [--jobs 2] [--timeout 60]
+  python3 test/e2e/run_node_tests.py [--data debian|current] [--filter SUBSTR] [--jobs 2] [--timeout 60]
       [--record PATH] [--update-expected] [--all-dtypes] [--min-opset N] [--no-bake] [--list]
-Exit code: 0, or 1 if a test in node_tests_expected_pass.txt did not pass, 2 if no binary.
+Exit code: 0, or 1 if a test in the data set's expected-pass list did not pass, 2 if no binary.
 """
 from __future__ import annotations
 
@@ -46,6 +50,29 @@ NODE_TEST_ROOT = Path(os.environ.get("ONNX_NODE_TEST_ROOT",
 DEFAULT_RECORD = HERE / "node_test_results.md"
 EXPECTED_FILE = HERE / "node_tests_expected_pass.txt"
 MAX_OPSET = 17
+
+
+@dataclass
+class DataSet:
+    """A node-test data set: where it is, its newest opset, its expected and record files."""
+    name: str
+    max_opset: int
+    expected: Path
+    record: Path
+
+    def root(self) -> Path:
+        if self.name == "debian":
+            return NODE_TEST_ROOT
+        from node_test_data import current_node_test_root
+        return current_node_test_root()
+
+
+DATA_SETS = {
+    "debian": DataSet("debian", MAX_OPSET, EXPECTED_FILE, DEFAULT_RECORD),
+    "current": DataSet("current", onnx.defs.onnx_opset_version(),
+                       HERE / "node_tests_expected_pass_current.txt",
+                       HERE / "node_test_results_current.md"),
+}
 RTOL, ATOL = 1e-3, 1e-5
 TIMEOUT_S = 60
 # Candidates that cannot be compared deterministically (listed as SKIP).
@@ -59,6 +86,9 @@ SUPPORTED_OPS = frozenset("""
 MatMul Gemm Conv BatchNormalization Relu Clip Sigmoid Tanh Erf Add Sub Mul Div Pow Sqrt Reshape
 Flatten Transpose Concat Slice Gather Softmax LayerNormalization ReduceMean MaxPool AveragePool
 GlobalAveragePool Unsqueeze Squeeze Identity Constant Shape Exp Log Neg Abs Reciprocal Dropout Cast
+Gelu RMSNormalization ReduceSum ReduceMax ReduceMin ReduceProd GlobalMaxPool LogSoftmax LeakyRelu
+HardSigmoid HardSwish Softplus Elu Sin Cos Floor Ceil Max Min Sum Equal Less LessOrEqual Greater
+GreaterOrEqual And Or Xor Not Where Expand Size ConstantOfShape Range
 """.split())
 SUPPORTED_DTYPES = frozenset({TensorProto.FLOAT, TensorProto.DOUBLE, TensorProto.INT64,
                               TensorProto.INT32, TensorProto.BOOL})
@@ -90,9 +120,10 @@ def _value_dtypes(vals) -> List[int]:
     return out
 
 
-def discover(root: Path = NODE_TEST_ROOT, all_dtypes: bool = False,
-             min_opset: int = 1) -> List[Case]:
-    """Node-test dirs whose op types are all supported and whose opset is <= MAX_OPSET."""
+def discover(root: Optional[Path] = None, all_dtypes: bool = False,
+             min_opset: int = 1, max_opset: int = MAX_OPSET) -> List[Case]:
+    """Node-test dirs whose op types are all supported and whose opset is <= max_opset."""
+    root = NODE_TEST_ROOT if root is None else root
     if not root.is_dir():
         raise FileNotFoundError(f"ONNX node-test data not found at {root} (install "
                                 f"libonnx-testdata or set ONNX_NODE_TEST_ROOT)")
@@ -105,7 +136,7 @@ def discover(root: Path = NODE_TEST_ROOT, all_dtypes: bool = False,
         if not set(ops) <= SUPPORTED_OPS:
             continue
         opset = max((o.version for o in m.opset_import if o.domain in ("", "ai.onnx")), default=0)
-        if opset > MAX_OPSET or opset < min_opset:
+        if opset > max_opset or opset < min_opset:
             continue
         case = Case(d.name, d, ops, opset)
         bad = sorted({TensorProto.DataType.Name(t) if t >= 0 else "non-tensor"
@@ -132,7 +163,8 @@ def _load_pbs(data_dir: Path, prefix: str) -> List[np.ndarray]:
 # Operand positions that a static-shape compiler needs as constants. With bake=True (default),
 # graph inputs feeding them are turned into initializers holding the test's input values.
 SHAPE_OPERANDS = {"Reshape": {1}, "Slice": {1, 2, 3, 4}, "Unsqueeze": {1}, "Squeeze": {1},
-                  "Dropout": {1, 2}}
+                  "Dropout": {1, 2}, "ReduceMean": {1}, "ReduceSum": {1}, "ReduceMax": {1},
+                  "ReduceMin": {1}, "ReduceProd": {1}}
 
 
 def bake_shape_inputs(model: onnx.ModelProto, inputs: List[np.ndarray]):
@@ -200,11 +232,13 @@ def read_expected(path: Path = EXPECTED_FILE) -> List[str]:
     return names
 
 
-def write_expected(results: List[Result], path: Path = EXPECTED_FILE) -> None:
+def write_expected(results: List[Result], path: Path = EXPECTED_FILE,
+                   data: str = "debian") -> None:
     passing = sorted(r.name for r in results if r.status == "PASS")
     header = ("# ONNX node tests that sparsec must pass (checked by test_node_tests.py).\n"
               "# One test name per line; '#' starts a comment.\n"
-              f"# Regenerate: python3 test/e2e/run_node_tests.py --update-expected\n"
+              f"# Regenerate: python3 test/e2e/run_node_tests.py --data {data} "
+              "--update-expected\n"
               f"# Updated {datetime.date.today().isoformat()}: {len(passing)} tests.\n")
     path.write_text(header + "".join(f"{n}\n" for n in passing))
 
@@ -220,12 +254,16 @@ def _md_escape(s: str) -> str:
     return s.replace("|", "\\|").replace("\n", " ")[:200]
 
 
-def write_record(results: List[Result], path: Path, command: str) -> None:
+def write_record(results: List[Result], path: Path, command: str,
+                 data: Optional[DataSet] = None) -> None:
+    data = data or DATA_SETS["debian"]
     lines = ["# ONNX backend node tests: sparsec results", "",
              f"- Date: {datetime.datetime.now().isoformat(timespec='seconds')}",
              f"- Command: `{command}`",
              f"- Binary: `{display_path(sparsec_bin())}`",
-             f"- Data: `{NODE_TEST_ROOT}` (tests whose ops are all supported, opset <= {MAX_OPSET})",
+             f"- Data: `{display_path(data.root())}` (`--data {data.name}`, onnx "
+             f"{onnx.__version__} installed; tests whose ops are all supported, opset <= "
+             f"{data.max_opset})",
              f"- Tolerance: rtol={RTOL}, atol={ATOL} (int/bool exact)",
              "- Rows marked [baked ...]: shape/axes graph inputs were turned into initializers "
              "(static-shape compile).",
@@ -268,12 +306,16 @@ def print_table(results: List[Result]) -> None:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--data", choices=sorted(DATA_SETS), default="debian",
+                    help="debian: libonnx-testdata (ONNX 1.12); current: the installed onnx "
+                         "package's node tests")
     ap.add_argument("--filter", default="", help="only tests whose name contains this substring")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--timeout", type=float, default=TIMEOUT_S, help="per-test timeout (s)")
-    ap.add_argument("--record", type=Path, default=DEFAULT_RECORD, help="markdown results file")
+    ap.add_argument("--record", type=Path, help="markdown results file (default: the data "
+                    "set's, node_test_results[_current].md)")
     ap.add_argument("--update-expected", action="store_true",
-                    help=f"rewrite {EXPECTED_FILE.name} with the currently passing tests")
+                    help="rewrite the data set's expected-pass list with the passing tests")
     ap.add_argument("--all-dtypes", action="store_true",
                     help="also run tests with dtypes outside the CLI contract")
     ap.add_argument("--min-opset", type=int, default=1,
@@ -284,8 +326,11 @@ def main(argv=None) -> int:
                          "instead of baking them into initializers")
     ap.add_argument("--list", action="store_true", help="list candidate tests and exit")
     args = ap.parse_args(argv)
+    data = DATA_SETS[args.data]
+    record = args.record or data.record
 
-    cases = [c for c in discover(all_dtypes=args.all_dtypes, min_opset=args.min_opset)
+    cases = [c for c in discover(data.root(), all_dtypes=args.all_dtypes,
+                                 min_opset=args.min_opset, max_opset=data.max_opset)
              if args.filter in c.name]
     if args.list:
         for c in cases:
@@ -300,16 +345,16 @@ def main(argv=None) -> int:
     results = run_all(cases, jobs=args.jobs, timeout=args.timeout, bake=not args.no_bake)
     print_table(results)
     command = "python3 " + " ".join([str(Path(sys.argv[0]))] + (argv or sys.argv[1:]))
-    write_record(results, args.record, command)
-    print(f"wrote {args.record}")
+    write_record(results, record, command, data)
+    print(f"wrote {record}")
     if args.update_expected:
         if args.filter or args.min_opset > 1:
             print("error: --update-expected with --filter/--min-opset would drop tests; refusing",
                   file=sys.stderr)
             return 2
-        write_expected(results)
-        print(f"wrote {EXPECTED_FILE}")
-    expected = set(read_expected())
+        write_expected(results, data.expected, data.name)
+        print(f"wrote {data.expected}")
+    expected = set(read_expected(data.expected))
     regressions = [r for r in results if r.name in expected and r.status != "PASS"]
     if not args.filter and args.min_opset <= 1:
         ran = {r.name for r in results}
