@@ -362,22 +362,30 @@ LogicalResult lowerSoftmaxLike(Importer &im, bool logSoftmax) {
   return success();
 }
 
+/// The axes from the `axis` attribute (default -1) to the last: what
+/// LayerNormalization and RMSNormalization normalise over.
+FailureOr<SmallVector<int64_t>> normalizedAxesFrom(Importer &im, int64_t rank) {
+  FailureOr<int64_t> axis = im.normalizeAxis(im.attrInt("axis", -1), rank);
+  if (failed(axis))
+    return failure();
+  SmallVector<int64_t> axes;
+  for (int64_t i = *axis; i < rank; ++i)
+    axes.push_back(i);
+  return axes;
+}
+
 LogicalResult lowerLayerNorm(Importer &im) {
   Value x = im.input(0), scale = im.input(1);
   if (!x || !scale || failed(requireFloat(im, x)) ||
       failed(requireSameElementType(im, scale, x, "the LayerNorm scale")))
     return failure();
   RankedTensorType t = Importer::typeOf(x);
-  FailureOr<int64_t> axis =
-      im.normalizeAxis(im.attrInt("axis", -1), t.getRank());
-  if (failed(axis))
+  FailureOr<SmallVector<int64_t>> axes = normalizedAxesFrom(im, t.getRank());
+  if (failed(axes))
     return failure();
-  SmallVector<int64_t> axes;
-  for (int64_t i = *axis; i < t.getRank(); ++i)
-    axes.push_back(i);
   Type elt = t.getElementType();
   double eps = im.attrFloat("epsilon", 1e-5f);
-  Value mean = im.reduce(x, axes, true, ReduceKind::Mean);
+  Value mean = im.reduce(x, *axes, true, ReduceKind::Mean);
   FailureOr<Value> centered = im.elementwise(
       {x, mean}, elt, [](OpBuilder &b, Location l, ValueRange a) -> Value {
         return arith::SubFOp::create(b, l, a[0], a[1]);
@@ -390,7 +398,7 @@ LogicalResult lowerLayerNorm(Importer &im) {
       });
   if (failed(sq))
     return failure();
-  Value var = im.reduce(*sq, axes, true, ReduceKind::Mean);
+  Value var = im.reduce(*sq, *axes, true, ReduceKind::Mean);
   SmallVector<Value> ins = {*centered, var, scale};
   Value bias;
   if (im.hasInput(2)) {
@@ -442,13 +450,9 @@ LogicalResult lowerRMSNorm(Importer &im) {
                     Twine(im.attrInt("stash_type", 1)) +
                     " is not supported (only 1, float)");
   RankedTensorType t = Importer::typeOf(x);
-  FailureOr<int64_t> axis =
-      im.normalizeAxis(im.attrInt("axis", -1), t.getRank());
-  if (failed(axis))
+  FailureOr<SmallVector<int64_t>> axes = normalizedAxesFrom(im, t.getRank());
+  if (failed(axes))
     return failure();
-  SmallVector<int64_t> axes;
-  for (int64_t i = *axis; i < t.getRank(); ++i)
-    axes.push_back(i);
   Type elt = t.getElementType();
   double eps = im.attrFloat("epsilon", 1e-5f);
   FailureOr<Value> sq = im.elementwise(
@@ -457,7 +461,7 @@ LogicalResult lowerRMSNorm(Importer &im) {
       });
   if (failed(sq))
     return failure();
-  Value meanSquare = im.reduce(*sq, axes, true, ReduceKind::Mean);
+  Value meanSquare = im.reduce(*sq, *axes, true, ReduceKind::Mean);
   FailureOr<Value> r = im.elementwise(
       {x, meanSquare, scale}, elt,
       [&](OpBuilder &b, Location l, ValueRange a) -> Value {
