@@ -119,7 +119,27 @@ def case_llama_mlp_block(rng):
     return 23, nodes, [("x", x)], inits, expected
 
 
-CASES = [case_reduce_mean_axes_input, case_reduce_max_axes_input, case_gelu_erf,
+def case_split_uneven(rng):
+    """Split's num_outputs (opset 18): parts of ceil(10 / 3) = 4, the last smaller; the
+    parts are summed back with weights so that every output is checked."""
+    x = rng.standard_normal((2, 10)).astype(np.float32)
+    nodes = [helper.make_node("Split", ["x"], ["a", "b", "c"], axis=1, num_outputs=3),
+             helper.make_node("Concat", ["c", "a", "b"], ["y"], axis=1)]
+    x64 = x.astype(np.float64)
+    return 18, nodes, [("x", x)], [], np.concatenate([x64[:, 8:], x64[:, :4], x64[:, 4:8]], 1)
+
+
+def case_pad_constant_axes_and_crop(rng):
+    """Pad's axes input (opset 18): pads on axis -1 only, one side negative (a crop)."""
+    x = rng.standard_normal((3, 7)).astype(np.float32)
+    nodes = [helper.make_node("Pad", ["x", "pads", "value", "axes"], ["y"])]
+    inits = [("pads", np.array([2, -3], np.int64)), ("value", np.array(1.5, np.float32)),
+             ("axes", np.array([-1], np.int64))]
+    expected = np.pad(x.astype(np.float64)[:, :4], ((0, 0), (2, 0)), constant_values=1.5)
+    return 18, nodes, [("x", x)], inits, expected
+
+
+CASES = [case_split_uneven, case_pad_constant_axes_and_crop, case_reduce_mean_axes_input, case_reduce_max_axes_input, case_gelu_erf,
          case_gelu_tanh, case_rms_norm_last_axis, case_rms_norm_two_axes,
          case_llama_mlp_block]
 
@@ -161,4 +181,33 @@ def test_bad_gelu_approximation_is_an_error(tmp_path, sparsec):
     proc = run_sparsec([str(tmp_path / "m.onnx"), "--no-onnx-checker"])
     assert proc.returncode != 0
     assert "node 'act' (Gelu, opset 20): Gelu approximate must be 'none' or 'tanh', not 'erf'" \
+        in proc.stderr
+
+
+@pytest.mark.parametrize("mode,pads", [("edge", (3, 5)), ("reflect", (4, 2)),
+                                       ("reflect", (9, 13)), ("wrap", (11, 2))])
+def test_pad_modes_match_numpy(mode, pads, tmp_path, sparsec):
+    """edge, reflect (pads beyond the axis reflect again, as numpy's) and wrap (opset 19)
+    along the last axis of a [2, 5] input, against numpy.pad."""
+    x = np.random.default_rng(3).standard_normal((2, 5)).astype(np.float32)
+    nodes = [helper.make_node("Pad", ["x", "pads"], ["y"], mode=mode)]
+    inits = [("pads", np.array([0, pads[0], 0, pads[1]], np.int64))]
+    expected = np.pad(x.astype(np.float64), ((0, 0), pads), mode=mode)
+    path = build(tmp_path / "m.onnx", 19, nodes, [("x", x)], expected.shape, inits)
+    result = run_model(path, [x], tmp_path / "run", 1)
+    assert result.error is None, result.error
+    np.testing.assert_array_equal(result.outputs[0].astype(np.float64), expected)
+
+
+def test_split_sizes_must_cover_the_axis(tmp_path, sparsec):
+    graph = helper.make_graph(
+        [helper.make_node("Split", ["x", "split"], ["a", "b"], name="split", axis=0)], "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [5])],
+        [helper.make_tensor_value_info(n, TensorProto.FLOAT, None) for n in "ab"],
+        [numpy_helper.from_array(np.array([2, 2], np.int64), "split")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    onnx.save_model(model, str(tmp_path / "m.onnx"))
+    proc = run_sparsec([str(tmp_path / "m.onnx"), "--no-onnx-checker"])
+    assert proc.returncode != 0
+    assert "node 'split' (Split, opset 18): the Split sizes add up to 4, not axis 0's 5" \
         in proc.stderr

@@ -658,6 +658,11 @@ int64_t newestImportedDefinition(StringRef opType) {
       {"Cast", 28},
       // `stash_type` (27) concerns float16 and bfloat16 only.
       {"Range", 27},
+      // `num_outputs` (18): lowerSplit reads it.
+      {"Split", 18},
+      // `axes` (18): lowerPad reads it; the `wrap` mode (19) and new types
+      // (21-25): lowerPad takes only `constant`.
+      {"Pad", 25},
       // Ops that appeared after opset 17.
       {"Gelu", 20},
       {"RMSNormalization", 23},

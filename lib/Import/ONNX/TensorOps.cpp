@@ -186,11 +186,11 @@ static Value reverseAxis(Importer &im, Value v, int64_t axis) {
                                  b.getMultiDimIdentityMap(rank)};
   SmallVector<utils::IteratorType> iters(rank, utils::IteratorType::parallel);
   Value init = im.emptyTensor(t.getShape(), t.getElementType());
-  return linalg::GenericOp::create(
-             b, im.loc(), t, ValueRange{v}, ValueRange{init}, maps, iters,
-             [](OpBuilder &nb, Location l, ValueRange a) {
-               linalg::YieldOp::create(nb, l, a[0]);
-             })
+  return linalg::GenericOp::create(b, im.loc(), t, ValueRange{v},
+                                   ValueRange{init}, maps, iters,
+                                   [](OpBuilder &nb, Location l, ValueRange a) {
+                                     linalg::YieldOp::create(nb, l, a[0]);
+                                   })
       .getResult(0);
 }
 
@@ -292,12 +292,280 @@ static LogicalResult lowerSlice(Importer &im) {
   return success();
 }
 
+/// Split: input 0 into the node's outputs along `axis`, with the sizes of
+/// the `split` input (opset 13 on) or attribute (before), else equal parts;
+/// from opset 18 `num_outputs` gives their number, parts of ceil(dim / n)
+/// with a smaller last one.
+static LogicalResult lowerSplit(Importer &im) {
+  Value x = im.input(0);
+  if (!x)
+    return failure();
+  RankedTensorType t = Importer::typeOf(x);
+  FailureOr<int64_t> axis =
+      im.normalizeAxis(im.attrInt("axis", 0), t.getRank());
+  if (failed(axis))
+    return failure();
+  int64_t dim = t.getDimSize(*axis);
+  int64_t outputs = im.node().output_size();
+  bool hasNumOutputs = im.opset() >= 18 && im.attr("num_outputs");
+  SmallVector<int64_t> sizes;
+  if (im.opset() >= 13 && im.hasInput(1)) {
+    if (hasNumOutputs)
+      return im.error("Split takes the 'split' input or the 'num_outputs' "
+                      "attribute, not both");
+    FailureOr<SmallVector<int64_t>> given = constInts(im, 1, "split");
+    if (failed(given))
+      return failure();
+    sizes = *given;
+  } else if (im.opset() < 13 && im.attrInts("split")) {
+    sizes = *im.attrInts("split");
+  } else {
+    int64_t parts = outputs;
+    if (im.opset() >= 18) {
+      if (!hasNumOutputs)
+        return im.error("Split needs the 'split' input or the 'num_outputs' "
+                        "attribute");
+      parts = im.attrInt("num_outputs", 0);
+      if (parts != outputs)
+        return im.error("num_outputs is " + Twine(parts) +
+                        " but the node has " + Twine(outputs) + " outputs");
+    }
+    if (parts < 1)
+      return im.error("Split needs at least one output");
+    if (im.opset() < 18 && dim % parts != 0)
+      return im.error("axis " + Twine(*axis) + " of size " + Twine(dim) +
+                      " does not split into " + Twine(parts) + " equal parts");
+    int64_t chunk = (dim + parts - 1) / parts;
+    for (int64_t i = 0; i < parts; ++i)
+      sizes.push_back(std::min(chunk, dim - i * chunk));
+  }
+  if (int64_t(sizes.size()) != outputs)
+    return im.error("Split gives " + Twine(sizes.size()) + " sizes for " +
+                    Twine(outputs) + " outputs");
+  int64_t total = 0;
+  for (int64_t size : sizes) {
+    if (size <= 0)
+      return im.error("a Split part of size " + Twine(size) + " along axis " +
+                      Twine(*axis) + "; zero-sized tensors are not supported");
+    if (size > dim - total)
+      return im.error("the Split sizes add up to more than axis " +
+                      Twine(*axis) + "'s " + Twine(dim));
+    total += size;
+  }
+  if (total != dim)
+    return im.error("the Split sizes add up to " + Twine(total) +
+                    ", not axis " + Twine(*axis) + "'s " + Twine(dim));
+  OpBuilder &b = im.builder();
+  SmallVector<OpFoldResult> offsets(t.getRank(), b.getIndexAttr(0)), extents,
+      strides(t.getRank(), b.getIndexAttr(1));
+  for (int64_t d : t.getShape())
+    extents.push_back(b.getIndexAttr(d));
+  SmallVector<int64_t> shape(t.getShape());
+  int64_t offset = 0;
+  for (auto [i, size] : llvm::enumerate(sizes)) {
+    offsets[*axis] = b.getIndexAttr(offset);
+    extents[*axis] = b.getIndexAttr(size);
+    shape[*axis] = size;
+    im.setOutput(i, tensor::ExtractSliceOp::create(
+                        b, im.loc(),
+                        RankedTensorType::get(shape, t.getElementType()), x,
+                        offsets, extents, strides));
+    offset += size;
+  }
+  return success();
+}
+
+/// Pad in `edge`, `reflect` or `wrap` mode: each output element reads the
+/// input at its index minus the begin pad, mapped into the axis (clamped;
+/// reflected about the ends without repeating them, as numpy's reflect;
+/// modulo the axis size).
+static LogicalResult padByIndex(Importer &im, Value x, ArrayRef<int64_t> begin,
+                                ArrayRef<int64_t> end, StringRef mode) {
+  RankedTensorType t = Importer::typeOf(x);
+  int64_t rank = t.getRank();
+  SmallVector<int64_t> shape;
+  for (int64_t i = 0; i < rank; ++i) {
+    if (begin[i] < 0 || end[i] < 0)
+      return im.error("negative pads (cropping) are supported in 'constant' "
+                      "mode only");
+    if (mode == "reflect" && t.getDimSize(i) == 1 && (begin[i] || end[i]))
+      return im.error("Pad mode 'reflect' cannot pad axis " + Twine(i) +
+                      " of size 1");
+    shape.push_back(t.getDimSize(i) + begin[i] + end[i]);
+  }
+  if (failed(im.checkShape(shape, "the Pad result")))
+    return failure();
+  OpBuilder &b = im.builder();
+  Type elt = t.getElementType();
+  SmallVector<AffineMap> maps = {b.getMultiDimIdentityMap(rank)};
+  SmallVector<utils::IteratorType> iters(rank, utils::IteratorType::parallel);
+  Value result =
+      linalg::GenericOp::create(
+          b, im.loc(), RankedTensorType::get(shape, elt), ValueRange{},
+          ValueRange{im.emptyTensor(shape, elt)}, maps, iters,
+          [&](OpBuilder &nb, Location l, ValueRange) {
+            auto index = [&](int64_t v) {
+              return arith::ConstantIndexOp::create(nb, l, v).getResult();
+            };
+            SmallVector<Value> coords;
+            for (int64_t d = 0; d < rank; ++d) {
+              int64_t dim = t.getDimSize(d);
+              Value j = arith::SubIOp::create(
+                  nb, l, linalg::IndexOp::create(nb, l, d), index(begin[d]));
+              if (!begin[d] && !end[d]) {
+                coords.push_back(j);
+                continue;
+              }
+              Value src;
+              if (mode == "edge") {
+                src = arith::MinSIOp::create(
+                    nb, l, arith::MaxSIOp::create(nb, l, j, index(0)),
+                    index(dim - 1));
+              } else {
+                // wrap: j mod dim; reflect: j mod 2(dim - 1), folded back.
+                int64_t period = mode == "wrap" ? dim : 2 * (dim - 1);
+                Value m = arith::RemSIOp::create(nb, l, j, index(period));
+                Value neg = arith::CmpIOp::create(
+                    nb, l, arith::CmpIPredicate::slt, m, index(0));
+                m = arith::SelectOp::create(
+                    nb, l, neg, arith::AddIOp::create(nb, l, m, index(period)),
+                    m);
+                if (mode == "reflect") {
+                  Value past = arith::CmpIOp::create(
+                      nb, l, arith::CmpIPredicate::sge, m, index(dim));
+                  m = arith::SelectOp::create(
+                      nb, l, past,
+                      arith::SubIOp::create(nb, l, index(period), m), m);
+                }
+                src = m;
+              }
+              coords.push_back(src);
+            }
+            linalg::YieldOp::create(
+                nb, l, tensor::ExtractOp::create(nb, l, x, coords).getResult());
+          })
+          .getResult(0);
+  im.setOutput(0, result);
+  return success();
+}
+
+/// Pad: the `pads` (attribute before opset 11, input from 11) as begins
+/// then ends, for every axis or (opset 18 on) for the `axes` input's. In
+/// `constant` mode negative pads crop, and the padding value is the `value`
+/// attribute or the `constant_value` input (0 if absent); the other modes
+/// go through padByIndex.
+static LogicalResult lowerPad(Importer &im) {
+  Value x = im.input(0);
+  if (!x)
+    return failure();
+  std::string mode = im.attrString("mode", "constant");
+  if (mode != "constant" && mode != "edge" && mode != "reflect" &&
+      !(mode == "wrap" && im.opset() >= 19))
+    return im.error("Pad mode '" + mode + "' is not supported");
+  RankedTensorType t = Importer::typeOf(x);
+  int64_t rank = t.getRank();
+  Type elt = t.getElementType();
+  SmallVector<int64_t> pads;
+  double value = 0;
+  if (im.opset() < 11) {
+    std::optional<SmallVector<int64_t>> attr = im.attrInts("pads");
+    if (!attr)
+      return im.error("Pad needs the 'pads' attribute");
+    pads = *attr;
+    value = im.attrFloat("value", 0.0f);
+  } else {
+    FailureOr<SmallVector<int64_t>> given = constInts(im, 1, "pads");
+    if (failed(given))
+      return failure();
+    pads = *given;
+    if (im.hasInput(2)) {
+      const HostTensor *v = im.constInput(2);
+      if (!v)
+        return im.error("the Pad constant_value must be a compile-time "
+                        "constant");
+      if (v->numElements() != 1)
+        return im.error("the Pad constant_value must hold one value");
+      value = v->at(0);
+    }
+  }
+  SmallVector<int64_t> axes;
+  if (im.opset() >= 18 && im.hasInput(3)) {
+    FailureOr<SmallVector<int64_t>> given = constInts(im, 3, "axes");
+    if (failed(given))
+      return failure();
+    for (int64_t a : *given) {
+      FailureOr<int64_t> axis = im.normalizeAxis(a, rank);
+      if (failed(axis))
+        return failure();
+      if (llvm::is_contained(axes, *axis))
+        return im.error("Pad axis " + Twine(a) + " is given twice");
+      axes.push_back(*axis);
+    }
+  } else {
+    for (int64_t i = 0; i < rank; ++i)
+      axes.push_back(i);
+  }
+  int64_t n = axes.size();
+  if (int64_t(pads.size()) != 2 * n)
+    return im.error("Pad has " + Twine(pads.size()) + " pads for " + Twine(n) +
+                    " axes (needs two per axis)");
+  constexpr int64_t bound = int64_t(1) << 31;
+  SmallVector<int64_t> begin(rank, 0), end(rank, 0);
+  for (int64_t i = 0; i < n; ++i) {
+    for (int64_t p : {pads[i], pads[i + n]})
+      if (p > bound || p < -bound)
+        return im.error("Pad amount " + Twine(p) +
+                        " is out of range [-2^31, "
+                        "2^31]");
+    begin[axes[i]] = pads[i];
+    end[axes[i]] = pads[i + n];
+  }
+  OpBuilder &b = im.builder();
+  if (mode != "constant")
+    return padByIndex(im, x, begin, end, mode);
+  // Negative pads crop first.
+  SmallVector<int64_t> cropped(t.getShape());
+  SmallVector<OpFoldResult> offsets, sizes, strides(rank, b.getIndexAttr(1));
+  bool crop = false;
+  for (int64_t i = 0; i < rank; ++i) {
+    int64_t first = std::max<int64_t>(-begin[i], 0);
+    cropped[i] -= first + std::max<int64_t>(-end[i], 0);
+    if (cropped[i] <= 0)
+      return im.error("Pad crops axis " + Twine(i) +
+                      " to nothing; zero-sized tensors are not supported");
+    crop |= cropped[i] != t.getDimSize(i);
+    offsets.push_back(b.getIndexAttr(first));
+    sizes.push_back(b.getIndexAttr(cropped[i]));
+  }
+  if (crop)
+    x = tensor::ExtractSliceOp::create(b, im.loc(),
+                                       RankedTensorType::get(cropped, elt), x,
+                                       offsets, sizes, strides);
+  SmallVector<int64_t> shape(cropped);
+  SmallVector<OpFoldResult> low, high;
+  for (int64_t i = 0; i < rank; ++i) {
+    int64_t lo = std::max<int64_t>(begin[i], 0),
+            hi = std::max<int64_t>(end[i], 0);
+    shape[i] += lo + hi;
+    low.push_back(b.getIndexAttr(lo));
+    high.push_back(b.getIndexAttr(hi));
+  }
+  if (failed(im.checkShape(shape, "the Pad result")))
+    return failure();
+  if (shape != cropped)
+    x = tensor::PadOp::create(b, im.loc(), RankedTensorType::get(shape, elt), x,
+                              low, high, im.scalarConstant(elt, value));
+  im.setOutput(0, x);
+  return success();
+}
+
 static LogicalResult lowerGather(Importer &im) {
   Value data = im.input(0), indices = im.input(1);
   if (!data || !indices)
     return failure();
   RankedTensorType dt = Importer::typeOf(data), it = Importer::typeOf(indices);
-  FailureOr<int64_t> axis = im.normalizeAxis(im.attrInt("axis", 0), dt.getRank());
+  FailureOr<int64_t> axis =
+      im.normalizeAxis(im.attrInt("axis", 0), dt.getRank());
   if (failed(axis))
     return failure();
   if (!isa<IntegerType>(it.getElementType()))
@@ -319,7 +587,8 @@ static LogicalResult lowerGather(Importer &im) {
     idxExprs.push_back(b.getAffineDimExpr(*axis + i));
   SmallVector<AffineMap> maps = {AffineMap::get(outRank, 0, idxExprs, im.ctx()),
                                  b.getMultiDimIdentityMap(outRank)};
-  SmallVector<utils::IteratorType> iters(outRank, utils::IteratorType::parallel);
+  SmallVector<utils::IteratorType> iters(outRank,
+                                         utils::IteratorType::parallel);
   Value init = im.emptyTensor(outShape, dt.getElementType());
   int64_t axisV = *axis, dim = dt.getDimSize(*axis), dataRank = dt.getRank();
   Value result =
@@ -327,7 +596,8 @@ static LogicalResult lowerGather(Importer &im) {
           b, im.loc(), init.getType(), ValueRange{indices}, ValueRange{init},
           maps, iters,
           [&](OpBuilder &nb, Location l, ValueRange a) {
-            Value idx = arith::IndexCastOp::create(nb, l, nb.getIndexType(), a[0]);
+            Value idx =
+                arith::IndexCastOp::create(nb, l, nb.getIndexType(), a[0]);
             Value size = arith::ConstantIndexOp::create(nb, l, dim);
             Value zero = arith::ConstantIndexOp::create(nb, l, 0);
             Value neg = arith::CmpIOp::create(nb, l, arith::CmpIPredicate::slt,
@@ -447,6 +717,8 @@ void registerTensorLowerings(LoweringTable &t) {
   t["Concat"] = {lowerConcat, 1, kVariadic};
   // Slice-1 takes starts and ends as attributes, Slice-10 as inputs 1 and 2.
   t["Slice"] = {lowerSlice, 1, 5};
+  t["Split"] = {lowerSplit, 1, 2};
+  t["Pad"] = {lowerPad, 1, 4};
   t["Gather"] = {lowerGather, 2, 2};
   t["Unsqueeze"] = {lowerUnsqueeze, 1, 2};
   t["Squeeze"] = {lowerSqueeze, 1, 2};

@@ -78,6 +78,20 @@ def opset99():
                  opset=99)
 
 
+def split_pad18():
+    """Split into num_outputs=3 uneven parts (4, 4, 2) along axis 1, the
+    middle part padded in constant mode on axis -1 only (axes input), the
+    last reflected."""
+    i64 = lambda name, v: helper.make_tensor(name, TensorProto.INT64, [len(v)], v)
+    return model([
+        helper.make_node("Split", ["x"], ["a", "b", "c"], name="split", axis=1,
+                         num_outputs=3),
+        helper.make_node("Pad", ["b", "pads", "", "axes"], ["pb"], name="pad"),
+        helper.make_node("Pad", ["c", "rpads"], ["rc"], name="reflect", mode="reflect"),
+    ], [vi("x", [2, 10])], [vi("a", [2, 4]), vi("pb", [2, 7]), vi("rc", [2, 5])],
+        [i64("pads", [1, 2]), i64("axes", [-1]), i64("rpads", [0, 1, 0, 2])], opset=18)
+
+
 def decoder_ops23():
     """RMSNormalization (opset 23) over the last axis, then Gelu (20) with
     the tanh approximation."""
