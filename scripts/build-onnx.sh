@@ -19,6 +19,12 @@ cd "$root"
 onnx_version="1.23.2"
 # The sdist's SHA-256 as PyPI lists it: a changed download is an error.
 onnx_sha256="008cb0467b2bbee41448acc7da8b6f4e704624cb0d327a2d5adafc7ce19bc5b8"
+# The Python package (python/requirements.txt) is the same release: its node
+# tests are the ones test/e2e/node_test_data.py writes out.
+if ! grep -qx "onnx==$onnx_version" "$root/python/requirements.txt"; then
+  echo "build-onnx: python/requirements.txt must pin onnx==$onnx_version" >&2
+  exit 1
+fi
 python="$root/.venv/bin/python"
 [ -x "$python" ] || { echo "build-onnx: $python missing (run scripts/setup.sh)" >&2; exit 1; }
 
