@@ -139,6 +139,14 @@ def case_pad_constant_axes_and_crop(rng):
     return 18, nodes, [("x", x)], inits, expected
 
 
+def refused(tmp_path: Path, model: onnx.ModelProto, *flags: str) -> str:
+    """Saves `model`, runs sparsec on it, checks that it fails; returns its stderr."""
+    onnx.save_model(model, str(tmp_path / "m.onnx"))
+    proc = run_sparsec([str(tmp_path / "m.onnx"), *flags])
+    assert proc.returncode != 0
+    return proc.stderr
+
+
 CASES = [case_split_uneven, case_pad_constant_axes_and_crop, case_reduce_mean_axes_input, case_reduce_max_axes_input, case_gelu_erf,
          case_gelu_tanh, case_rms_norm_last_axis, case_rms_norm_two_axes,
          case_llama_mlp_block]
@@ -164,11 +172,9 @@ def test_opset_past_the_newest_is_refused(tmp_path, sparsec):
                               [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2])],
                               [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2])])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 99)])
-    onnx.save_model(model, str(tmp_path / "m.onnx"))
-    proc = run_sparsec([str(tmp_path / "m.onnx")])
-    assert proc.returncode != 0
     newest = onnx.defs.onnx_opset_version()
-    assert f"model uses ONNX opset 99; sparsec supports opsets 7-{newest}" in proc.stderr
+    assert f"model uses ONNX opset 99; sparsec supports opsets 7-{newest}" in \
+        refused(tmp_path, model)
 
 
 def test_bad_gelu_approximation_is_an_error(tmp_path, sparsec):
@@ -177,11 +183,8 @@ def test_bad_gelu_approximation_is_an_error(tmp_path, sparsec):
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2])],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2])])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 20)])
-    onnx.save_model(model, str(tmp_path / "m.onnx"))
-    proc = run_sparsec([str(tmp_path / "m.onnx"), "--no-onnx-checker"])
-    assert proc.returncode != 0
     assert "node 'act' (Gelu, opset 20): Gelu approximate must be 'none' or 'tanh', not 'erf'" \
-        in proc.stderr
+        in refused(tmp_path, model, "--no-onnx-checker")
 
 
 @pytest.mark.parametrize("mode,pads", [("edge", (3, 5)), ("reflect", (4, 2)),
@@ -206,8 +209,5 @@ def test_split_sizes_must_cover_the_axis(tmp_path, sparsec):
         [helper.make_tensor_value_info(n, TensorProto.FLOAT, None) for n in "ab"],
         [numpy_helper.from_array(np.array([2, 2], np.int64), "split")])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
-    onnx.save_model(model, str(tmp_path / "m.onnx"))
-    proc = run_sparsec([str(tmp_path / "m.onnx"), "--no-onnx-checker"])
-    assert proc.returncode != 0
     assert "node 'split' (Split, opset 18): the Split sizes add up to 4, not axis 0's 5" \
-        in proc.stderr
+        in refused(tmp_path, model, "--no-onnx-checker")
