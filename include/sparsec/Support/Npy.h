@@ -34,6 +34,15 @@ std::string readNpy(const std::string &path, NpyArray &out);
 /// messages.
 std::string parseNpy(const char *data, size_t size, const std::string &name,
                      NpyArray &out);
+/// One array of a .npz archive: its key (the member name without ".npy").
+struct NpzMember {
+  std::string key;
+  NpyArray array;
+};
+/// Reads every array of an uncompressed .npz (np.savez; zip64 included).
+/// Compressed members (np.savez_compressed) are refused by name; errors
+/// name `path` and the member.
+std::string readNpz(const std::string &path, std::vector<NpzMember> &out);
 /// Writes `array` to `path` (version 1.0 format).
 std::string writeNpy(const std::string &path, const NpyArray &array);
 
