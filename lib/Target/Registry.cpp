@@ -18,6 +18,13 @@ std::unique_ptr<TargetOptions> Target::createOptions() const {
   return std::make_unique<EmptyTargetOptions>();
 }
 
+std::unique_ptr<PreparedModel> Target::prepare(ModuleOp lowered, FunctionType,
+                                               const TargetOptions &) const {
+  lowered.emitError() << "target '" << getName()
+                      << "' cannot run models in this process";
+  return nullptr;
+}
+
 LogicalResult Target::emitArtifact(ModuleOp module, llvm::StringRef,
                                    const TargetOptions &) const {
   return module.emitError()
@@ -47,6 +54,22 @@ std::string TargetRegistry::getNames() const {
   for (const auto &t : targets)
     names += (names.empty() ? "" : ", ") + t->getName().str();
   return names;
+}
+
+std::string describeNpyType(const std::string &dtype,
+                            llvm::ArrayRef<int64_t> shape) {
+  static const std::pair<const char *, const char *> names[] = {
+      {"<f4", "float32"}, {"<f8", "float64"}, {"<f2", "float16"},
+      {"<i8", "int64"},   {"<i4", "int32"},   {"<i2", "int16"},
+      {"|i1", "int8"},    {"|u1", "uint8"},   {"|b1", "bool"}};
+  std::string name = dtype;
+  for (auto &[descr, pretty] : names)
+    if (dtype == descr)
+      name = pretty;
+  std::string s = name + "[";
+  for (size_t i = 0; i < shape.size(); ++i)
+    s += (i ? "," : "") + std::to_string(shape[i]);
+  return s + "]";
 }
 
 std::string getNpyDescr(Type t) {

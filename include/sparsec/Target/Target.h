@@ -54,6 +54,17 @@ public:
   virtual std::string validate() const { return ""; }
 };
 
+/// A lowered module compiled once for repeated runs in this process
+/// (calibration runs the model once per sample).
+class PreparedModel {
+public:
+  virtual ~PreparedModel() = default;
+  /// Runs `main` on `inputs` (checked against the signature); `outputs`
+  /// come back in the signature's order and shapes.
+  virtual mlir::LogicalResult run(const std::vector<NpyArray> &inputs,
+                                  std::vector<NpyArray> &outputs) = 0;
+};
+
 class Target {
 public:
   virtual ~Target() = default;
@@ -77,6 +88,11 @@ public:
                                   const std::vector<NpyArray> &inputs,
                                   std::vector<NpyArray> &outputs,
                                   const TargetOptions &options) const = 0;
+  /// Compiles a lowered module's `main` once for many runs here; null after a
+  /// diagnostic for targets that cannot execute in this process.
+  virtual std::unique_ptr<PreparedModel>
+  prepare(mlir::ModuleOp lowered, mlir::FunctionType signature,
+          const TargetOptions &options) const;
   /// Writes a self-contained artifact directory (targets whose output is
   /// more than one file); the default reports that there is none.
   virtual mlir::LogicalResult emitArtifact(mlir::ModuleOp lowered,
@@ -119,6 +135,9 @@ private:
 /// The numpy descr ("<f4", "|b1", ...) of a tensor element type; "" when
 /// numpy has none. Targets and the C API describe arrays with it.
 std::string getNpyDescr(mlir::Type elementType);
+/// "float32[1,3]" for messages.
+std::string describeNpyType(const std::string &dtype,
+                            llvm::ArrayRef<int64_t> shape);
 
 /// Registers `sparsec-<name>-pipeline` for every target, taking the target's
 /// options (`sparsec-opt --pass-pipeline='builtin.module(

@@ -159,21 +159,6 @@ std::vector<std::string> getToolEnvironment() {
   return environment;
 }
 
-std::string describeNpyType(const std::string &dtype, ArrayRef<int64_t> shape) {
-  static const std::pair<const char *, const char *> names[] = {
-      {"<f4", "float32"}, {"<f8", "float64"}, {"<f2", "float16"},
-      {"<i8", "int64"},   {"<i4", "int32"},   {"<i2", "int16"},
-      {"|i1", "int8"},    {"|u1", "uint8"},   {"|b1", "bool"}};
-  std::string name = dtype;
-  for (auto &[descr, pretty] : names)
-    if (dtype == descr)
-      name = pretty;
-  std::string s = name + "[";
-  for (size_t i = 0; i < shape.size(); ++i)
-    s += (i ? "," : "") + std::to_string(shape[i]);
-  return s + "]";
-}
-
 LogicalResult prepareRun(Location loc, FunctionType signature,
                          const std::vector<NpyArray> &inputs,
                          std::vector<NpyArray> &outputs) {

@@ -187,36 +187,31 @@ public:
     return libs;
   }
 
+  std::unique_ptr<PreparedModel>
+  prepare(ModuleOp lowered, FunctionType signature,
+          const TargetOptions &targetOptions) const override;
+
   LogicalResult run(ModuleOp lowered, FunctionType signature,
                     const std::vector<NpyArray> &inputs,
                     std::vector<NpyArray> &outputs,
                     const TargetOptions &targetOptions) const override {
-    Location loc = lowered.getLoc();
+    std::unique_ptr<PreparedModel> prepared =
+        prepare(lowered, signature, targetOptions);
+    return prepared ? prepared->run(inputs, outputs) : failure();
+  }
+};
+
+/// The JIT-compiled `main` of a lowered module.
+class JitModel : public PreparedModel {
+public:
+  JitModel(Location loc, FunctionType signature,
+           std::unique_ptr<ExecutionEngine> engine)
+      : loc(loc), signature(signature), engine(std::move(engine)) {}
+
+  LogicalResult run(const std::vector<NpyArray> &inputs,
+                    std::vector<NpyArray> &outputs) override {
     if (failed(prepareRun(loc, signature, inputs, outputs)))
       return failure();
-
-    registerCpuTranslations(lowered);
-    initializeNativeTarget();
-    ExecutionEngineOptions options;
-    // ExecutionEngineOptions::transformer is a function_ref: the callable it
-    // refers to must outlive create().
-    std::function<llvm::Error(llvm::Module *)> transformer =
-        makeOptimizingTransformer(cpuOptions(targetOptions).optLevel, 0,
-                                  nullptr);
-    options.transformer = transformer;
-    // No perf/gdb JIT listeners: they would litter /tmp/.debug/jit.
-    options.enableGDBNotificationListener = false;
-    options.enablePerfNotificationListener = false;
-    std::vector<std::string> runtimeLibraries = getRuntimeLibraries();
-    SmallVector<StringRef> libs(runtimeLibraries.begin(),
-                                runtimeLibraries.end());
-    options.sharedLibPaths = libs;
-    auto engine = ExecutionEngine::create(lowered, options);
-    if (!engine) {
-      std::string message = llvm::toString(engine.takeError());
-      return emitError(loc) << "JIT compilation failed: " << message;
-    }
-
     // Inputs are read-only for the callee, but the descriptor wants void*.
     std::vector<std::vector<int64_t>> descriptors;
     std::vector<NpyArray> inputCopies = inputs;
@@ -234,7 +229,7 @@ public:
       std::lock_guard<std::mutex> lock(runsMutex);
       ++activeRuns;
     }
-    llvm::Error err = (*engine)->invokePacked("_mlir_ciface_main", args);
+    llvm::Error err = engine->invokePacked("_mlir_ciface_main", args);
     // The generated code's OpenMP threads go to sleep here rather than
     // spin on in a host process (Python, the C API's user). A soft pause,
     // and only by the last run in flight, under the lock a new run takes
@@ -255,7 +250,39 @@ public:
     }
     return success();
   }
+
+private:
+  Location loc;
+  FunctionType signature;
+  std::unique_ptr<ExecutionEngine> engine;
 };
+
+std::unique_ptr<PreparedModel>
+HostTarget::prepare(ModuleOp lowered, FunctionType signature,
+                    const TargetOptions &targetOptions) const {
+  Location loc = lowered.getLoc();
+  registerCpuTranslations(lowered);
+  initializeNativeTarget();
+  ExecutionEngineOptions options;
+  // ExecutionEngineOptions::transformer is a function_ref: the callable it
+  // refers to must outlive create().
+  std::function<llvm::Error(llvm::Module *)> transformer =
+      makeOptimizingTransformer(cpuOptions(targetOptions).optLevel, 0, nullptr);
+  options.transformer = transformer;
+  // No perf/gdb JIT listeners: they would litter /tmp/.debug/jit.
+  options.enableGDBNotificationListener = false;
+  options.enablePerfNotificationListener = false;
+  std::vector<std::string> runtimeLibraries = getRuntimeLibraries();
+  SmallVector<StringRef> libs(runtimeLibraries.begin(), runtimeLibraries.end());
+  options.sharedLibPaths = libs;
+  auto engine = ExecutionEngine::create(lowered, options);
+  if (!engine) {
+    std::string message = llvm::toString(engine.takeError());
+    emitError(loc) << "JIT compilation failed: " << message;
+    return nullptr;
+  }
+  return std::make_unique<JitModel>(loc, signature, std::move(*engine));
+}
 
 } // namespace
 

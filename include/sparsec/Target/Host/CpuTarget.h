@@ -119,10 +119,6 @@ void registerCpuTranslations(mlir::ModuleOp lowered);
 /// ASan build's runtime, a profiler) is not meant for them.
 std::vector<std::string> getToolEnvironment();
 
-/// "float32[1,3]" for messages.
-std::string describeNpyType(const std::string &dtype,
-                            llvm::ArrayRef<int64_t> shape);
-
 /// Checks `inputs` against `signature` and makes zeroed outputs of the
 /// signature's result types; failure with a diagnostic at `loc`.
 mlir::LogicalResult prepareRun(mlir::Location loc, mlir::FunctionType signature,
