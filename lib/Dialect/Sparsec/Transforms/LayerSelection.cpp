@@ -218,6 +218,65 @@ std::string loadScores(SaliencySource &scores, SelectedLayer &layer,
 
 } // namespace
 
+/// Wanda (algorithms.md §10.2): |w| · ‖X_j‖₂ from the statistics the
+/// calibration run attached (`sparsec.input_sq_norms`: Σx² per input feature
+/// in storage order, one row per convolution group), following recorded
+/// channel permutations as user scores do.
+std::string computeWandaSaliency(SelectedLayer &layer) {
+  ArrayRef<int64_t> wShape =
+      cast<RankedTensorType>(layer.op->getOperand(1).getType()).getShape();
+  Operation *op = layer.op;
+  auto attr = op->getAttrOfType<DenseElementsAttr>(kInputSquareNormsAttr);
+  if (!attr)
+    return "has no calibration statistics (" +
+           std::string(kInputSquareNormsAttr) +
+           "): --saliency=wanda needs --calibration";
+  int64_t rows = layer.rows, cols = layer.cols;
+  int64_t groups = 1;
+  if (auto conv = dyn_cast<Conv2DOp>(op))
+    groups = conv.getGroups();
+  int64_t perRow =
+      wShape.size() == 4 ? wShape[1] * wShape[2] * wShape[3] : wShape[1];
+  if (!attr.getElementType().isF64() ||
+      attr.getNumElements() != groups * perRow)
+    return std::string(kInputSquareNormsAttr) + " does not match the weight";
+  std::vector<double> squares(attr.getValues<double>().begin(),
+                              attr.getValues<double>().end());
+  auto rowPerm = op->getAttrOfType<DenseI64ArrayAttr>("sparsec.row_perm");
+  auto colPerm = op->getAttrOfType<DenseI64ArrayAttr>("sparsec.col_perm");
+  int64_t rowsPerGroup = rows / groups;
+  auto featureOf = [&](int64_t r, int64_t k) {
+    int64_t storage = gemmToStorageIndex(wShape, layer.korder, r, k);
+    return (r / rowsPerGroup) * perRow + storage % perRow;
+  };
+  if (!rowPerm && !colPerm) {
+    // Exactly |w| · sqrt(Σx²) rounded once, as the reference computes it.
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t k = 0; k < cols; ++k)
+        layer.saliency[r * cols + k] =
+            float(std::abs(double(layer.weight[r * cols + k])) *
+                  std::sqrt(squares[featureOf(r, k)]));
+    return "";
+  }
+  // The norms in the original GEMM order, moved with the weight.
+  std::vector<float> norms(rows * cols);
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t k = 0; k < cols; ++k)
+      norms[r * cols + k] = float(std::sqrt(squares[featureOf(r, k)]));
+  if (rowPerm)
+    permuteRows(norms, rows, cols, rowPerm.asArrayRef());
+  if (colPerm)
+    permuteInputs(norms, rows, cols, int64_t(colPerm.size()),
+                  layer.korder == KOrder::chw, colPerm.asArrayRef());
+  for (size_t i = 0; i < norms.size(); ++i)
+    layer.saliency[i] = std::abs(layer.weight[i]) * norms[i];
+  return "";
+}
+
+bool isCalibratedSaliency(llvm::StringRef saliency) {
+  return saliency == "wanda" || saliency == "sparsegpt";
+}
+
 std::vector<float> &SelectedLayer::ownWeight() {
   if (weightCopy.empty())
     weightCopy.assign(weight.begin(), weight.end());
@@ -257,7 +316,9 @@ LogicalResult selectLayers(ModuleOp module, const LayerSelectionOptions &o,
     if (std::string error = readConfig(o.config, rules); !error.empty())
       return fail(module, error);
   SaliencySource scores;
-  if (!o.saliency.empty())
+  bool userScores = !o.saliency.empty() && o.saliency != "magnitude" &&
+                    !isCalibratedSaliency(o.saliency);
+  if (userScores)
     if (std::string error = scores.open(o.saliency); !error.empty())
       return fail(module, error);
 
@@ -344,7 +405,20 @@ LogicalResult selectLayers(ModuleOp module, const LayerSelectionOptions &o,
       layer.weight = layer.weightCopy;
     }
     layer.saliency.resize(layer.weight.size());
-    if (o.saliency.empty()) {
+    if (o.saliency == "wanda") {
+      if (std::string error = computeWandaSaliency(layer); !error.empty()) {
+        layerError(op, "layer '" + layer.name + "' " + error);
+        continue;
+      }
+    } else if (!userScores) {
+      // SparseGPT already zeroed what it prunes and updated the rest: the
+      // magnitudes of its weights select exactly its mask.
+      if (o.saliency == "sparsegpt" && !op->hasAttr(kSparseGPTAttr)) {
+        layerError(op, "layer '" + layer.name +
+                           "' was not calibrated: --saliency=sparsegpt needs "
+                           "--calibration");
+        continue;
+      }
       for (size_t i = 0; i < layer.weight.size(); ++i)
         layer.saliency[i] = std::abs(layer.weight[i]);
     } else if (layer.weightName.empty()) {
@@ -379,7 +453,7 @@ LogicalResult selectLayers(ModuleOp module, const LayerSelectionOptions &o,
 }
 
 void replaceLayerWeight(SelectedLayer &layer, std::vector<float> gemm,
-                        StringRef suffix) {
+                        StringRef suffix, bool freeOldBlob) {
   Operation *op = layer.op;
   Value weight = op->getOperand(1);
   auto wType = cast<RankedTensorType>(weight.getType());
@@ -407,7 +481,7 @@ void replaceLayerWeight(SelectedLayer &layer, std::vector<float> gemm,
     if (old->use_empty()) {
       auto resource = dyn_cast<DenseResourceElementsAttr>(old.getValue());
       old->erase();
-      if (resource && resource.getRawHandle().getResource())
+      if (freeOldBlob && resource && resource.getRawHandle().getResource())
         resource.getRawHandle().getResource()->setBlob(AsmResourceBlob());
     }
 }

@@ -91,6 +91,24 @@ struct SparsecPruneHiNMPass
                                  config, {}, std::move(tiles));
   }
 
+  /// The kept columns SparseGPT chose for each tile (its vector level and its
+  /// N:M groups follow them), when it pruned this layer with these settings.
+  std::optional<std::vector<std::vector<int64_t>>>
+  sparseGPTColumns(const SelectedLayer &layer) {
+    auto info = layer.op->getAttrOfType<DictionaryAttr>(kSparseGPTAttr);
+    auto columns =
+        info ? info.getAs<DenseI64ArrayAttr>("columns") : DenseI64ArrayAttr();
+    int64_t tiles = (layer.rows + layer.settings.v - 1) / layer.settings.v;
+    if (saliency != "sparsegpt" || !columns ||
+        int64_t(columns.size()) != tiles * layer.nnzVec)
+      return std::nullopt;
+    std::vector<std::vector<int64_t>> lists(tiles);
+    for (int64_t t = 0; t < tiles; ++t)
+      lists[t].assign(columns.asArrayRef().begin() + t * layer.nnzVec,
+                      columns.asArrayRef().begin() + (t + 1) * layer.nnzVec);
+    return lists;
+  }
+
   void runOnOperation() override {
     ModuleOp module = getOperation();
     if (std::string error = validateOptions(); !error.empty()) {
@@ -106,6 +124,11 @@ struct SparsecPruneHiNMPass
         module, options, "sparsec-prune-hinm", "hinm", valueType, keepMask,
         [&](const SelectedLayer &l) {
           const PruneSettings &s = l.settings;
+          if (std::optional<std::vector<std::vector<int64_t>>> columns =
+                  sparseGPTColumns(l))
+            return selectHiNMWithColumns(l.saliency.data(), l.rows, l.cols,
+                                         {s.v, l.nnzVec, s.n, s.m}, {},
+                                         std::move(*columns));
           return stageB ? selectWithColumnGrouping(l)
                         : selectHiNM(l.saliency.data(), l.rows, l.cols,
                                      {s.v, l.nnzVec, s.n, s.m});

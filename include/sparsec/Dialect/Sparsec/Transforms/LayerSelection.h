@@ -21,6 +21,24 @@
 
 namespace sparsec {
 
+/// Σx² per input feature of a layer over its calibration inputs (f64, the
+/// weight's storage order without the output axis, one row per convolution
+/// group): what --saliency=wanda scores with.
+inline constexpr const char kInputSquareNormsAttr[] = "sparsec.input_sq_norms";
+/// Set on a layer whose weight SparseGPT has pruned and updated: a
+/// dictionary with its reconstruction error and, for HiNM, the kept columns
+/// of each tile (`columns`, tiles x nnzVec) that sparsec-prune-hinm keeps.
+inline constexpr const char kSparseGPTAttr[] = "sparsec.sparsegpt";
+
+/// Whether `saliency` names a method that needs calibration statistics.
+bool isCalibratedSaliency(llvm::StringRef saliency);
+
+struct SelectedLayer;
+/// Fills `layer.saliency` (sized) with Wanda scores |w| · sqrt(Σx²) from
+/// the layer's kInputSquareNormsAttr, following recorded channel
+/// permutations; "" or the error.
+std::string computeWandaSaliency(SelectedLayer &layer);
+
 /// The pruning pattern of one layer.
 struct PruneSettings {
   std::string pattern; // nm or hinm
@@ -84,9 +102,10 @@ double effectiveVectorSparsity(const PruneSettings &settings);
 
 /// Replaces the layer's weight operand with a constant holding `gemm` (its
 /// R x K GEMM view) in storage order, named `<base><suffix>`, and frees the
-/// old constant when nothing else uses it.
+/// old constant when nothing else uses it (and its blob with it, unless
+/// `freeOldBlob` is false: a cloned module shares its blobs).
 void replaceLayerWeight(SelectedLayer &layer, std::vector<float> gemm,
-                        llvm::StringRef suffix);
+                        llvm::StringRef suffix, bool freeOldBlob = true);
 
 /// Erases the module's unused arith.constant ops (weights replaced by
 /// permutation or pruning).

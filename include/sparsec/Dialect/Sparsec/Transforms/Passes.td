@@ -107,8 +107,10 @@ defvar SparsecLayerSelectionOptions = [
          "\"pattern\", \"n\", \"m\", \"v\", \"vs\", \"sparsity\", "
          "\"skip\"}]}); the first matching rule applies">,
   Option<"saliency", "saliency", "std::string", /*default=*/"\"\"",
-         "Scores: a directory of <initializer>.npy files or a .safetensors "
-         "file (default |w|)">,
+         "Scores: magnitude (|w|, the default), wanda (|w| times the input "
+         "norms calibration attached), sparsegpt (the mask a calibration run "
+         "already applied), or user scores: a directory of <initializer>.npy "
+         "files or a .safetensors file">,
   Option<"korder", "korder", "std::string", /*default=*/"\"hwc\"",
          "Convolution K order: hwc or chw">,
   Option<"pad", "pad", "bool", /*default=*/"true",
