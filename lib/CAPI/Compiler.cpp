@@ -7,6 +7,7 @@
 //===----------------------------------------------------------------------===//
 #include "sparsec-c/Compiler.h"
 
+#include "sparsec/Compiler/Calibration.h"
 #include "sparsec/Compiler/Compiler.h"
 #include "sparsec/Compiler/Report.h"
 #include "sparsec/Import/ONNXExport.h"
@@ -192,6 +193,10 @@ sparsec_error sparsec_module_compress(sparsec_module module,
   if (std::string error = compileOptions.parse(options ? options : "");
       !error.empty())
     return makeError(error);
+  if (std::string error = compileOptions.validate(); !error.empty())
+    return makeError(error);
+  if (failed(sparsec::calibrateModule(*module->module, compileOptions)))
+    return contextError(context, "calibration failed");
   PassManager pm(&context->context);
   if (std::string error = sparsec::buildCompressPipeline(pm, compileOptions);
       !error.empty())

@@ -188,6 +188,16 @@ std::string SparsecCompileOptions::validate() const {
     return "--permute=" + permute + " needs --sparsity=nm:...";
   if (std::string error = validateValues(); !error.empty())
     return error;
+  bool calibrated = saliency == "wanda" || saliency == "sparsegpt";
+  if (calibrated && calibration.empty())
+    return "--saliency=" + saliency +
+           " needs --calibration=<dir|file.npz> (inputs to run the model on)";
+  if (!calibration.empty() && !calibrated)
+    return "--calibration needs --saliency=wanda or --saliency=sparsegpt";
+  if (saliency == "sparsegpt" && permute != "none")
+    return "--saliency=sparsegpt does not combine with --permute yet: "
+           "SparseGPT updates the kept weights, which a later permutation "
+           "search would not see; use --saliency=wanda to permute";
   // Options that would silently do nothing without pruning.
   if (!enabled) {
     if (permute != "none")
@@ -222,6 +232,19 @@ std::string SparsecCompileOptions::validateValues() const {
           oneOf("prune-meta", pruneMeta, {"auto", "meta32", "meta16"});
       !e.empty())
     return e;
+  if (std::string e = oneOf("calibration-order", calibrationOrder,
+                            {"sequential", "one-pass"});
+      !e.empty())
+    return e;
+  if (calibrationSamples < 0)
+    return "--calibration-samples must not be negative, got " +
+           std::to_string(calibrationSamples);
+  if (sparsegptBlock < 1)
+    return "--sparsegpt-block must be positive, got " +
+           std::to_string(sparsegptBlock);
+  if (!std::isfinite(sparsegptDampening) || sparsegptDampening <= 0)
+    return "--sparsegpt-dampening must be a positive number, got " +
+           std::to_string(sparsegptDampening.getValue());
   if (pruneMinParams < 0)
     return "--prune-min-params must not be negative, got " +
            std::to_string(pruneMinParams);
@@ -278,6 +301,16 @@ SparsecCompileOptions::validateCombinations(llvm::StringRef pattern) const {
       {pruneValueType.hasValue(), "prune-value-type", !pattern.empty(),
        "--sparsity"},
       {pruneKOrder.hasValue(), "prune-korder", !pattern.empty(), "--sparsity"},
+      {calibrationOrder.hasValue(), "calibration-order", !calibration.empty(),
+       "--calibration"},
+      {calibrationSamples.hasValue(), "calibration-samples",
+       !calibration.empty(), "--calibration"},
+      {calibrationStats.hasValue(), "calibration-stats", !calibration.empty(),
+       "--calibration"},
+      {sparsegptBlock.hasValue(), "sparsegpt-block", saliency == "sparsegpt",
+       "--saliency=sparsegpt"},
+      {sparsegptDampening.hasValue(), "sparsegpt-dampening",
+       saliency == "sparsegpt", "--saliency=sparsegpt"},
       // With a config, rules may give layers the other pattern.
       {prunePad.hasValue(), "prune-pad",
        pattern == "hinm" || !pruneConfig.empty(), "--sparsity=hinm:..."},

@@ -6,6 +6,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "sparsec/Dialect/Sparsec/IR/Sparsec.h"
+#include "sparsec/Compiler/Calibration.h"
 #include "sparsec/Compiler/Compiler.h"
 #include "sparsec/Compiler/Report.h"
 #include "sparsec/Dialect/Sparsec/IR/PackedIO.h"
@@ -210,6 +211,8 @@ int main(int argc, char **argv) {
     return pm.run(*module);
   };
 
+  if (failed(sparsec::calibrateModule(*module, options)))
+    return 1;
   {
     PassManager pm(&ctx);
     if (std::string error = sparsec::buildCompressPipeline(pm, options);

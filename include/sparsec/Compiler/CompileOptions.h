@@ -40,9 +40,43 @@ struct SparsecCompileOptions
       llvm::cl::value_desc("spec"), llvm::cl::init("")};
   Option<std::string> saliency{
       *this, "saliency",
-      llvm::cl::desc("User scores: a directory of <initializer>.npy or a "
+      llvm::cl::desc("What pruning keeps: magnitude (|w|, the default), "
+                     "wanda or sparsegpt (both need --calibration), or "
+                     "user scores: a directory of <initializer>.npy or a "
                      ".safetensors file"),
-      llvm::cl::value_desc("path"), llvm::cl::init("")};
+      llvm::cl::value_desc("method|path"), llvm::cl::init("")};
+  // Calibration (docs/Calibration.md).
+  Option<std::string> calibration{
+      *this, "calibration",
+      llvm::cl::desc("Calibration inputs for --saliency=wanda|sparsegpt: a "
+                     "directory of samples (.npy, .npz or one folder of "
+                     "<input>.npy each) or one .npz of stacked samples"),
+      llvm::cl::value_desc("dir|file.npz"), llvm::cl::init("")};
+  Option<std::string> calibrationOrder{
+      *this, "calibration-order",
+      llvm::cl::desc("sequential: each layer's inputs come from the model "
+                     "with every layer before it already pruned; one-pass: "
+                     "all from the dense model (one compile)"),
+      llvm::cl::init("sequential")};
+  Option<int64_t> calibrationSamples{
+      *this, "calibration-samples",
+      llvm::cl::desc("Use the first N calibration samples (0: all)"),
+      llvm::cl::init(0)};
+  Option<std::string> calibrationStats{
+      *this, "calibration-stats",
+      llvm::cl::desc("Write each layer's calibration statistics to this "
+                     "directory (<layer>.sq_norms.npy; SparseGPT also "
+                     "<layer>.error.npy)"),
+      llvm::cl::value_desc("dir"), llvm::cl::init("")};
+  Option<int64_t> sparsegptBlock{
+      *this, "sparsegpt-block",
+      llvm::cl::desc("SparseGPT: columns per lazy-update block"),
+      llvm::cl::init(128)};
+  Option<double> sparsegptDampening{
+      *this, "sparsegpt-dampening",
+      llvm::cl::desc("SparseGPT: diagonal dampening as a fraction of the "
+                     "mean diagonal of XXᵀ"),
+      llvm::cl::init(0.01)};
   Option<std::string> pruneInclude{
       *this, "prune-include",
       llvm::cl::desc("Prune only layers matching this regex"),
