@@ -157,8 +157,8 @@ double roundToFloat(double v) {
 /// Folds Cast. Float -> integer casts of NaN or of values outside the
 /// target's range are an error: ONNX leaves them undefined, and folding them
 /// silently would bake an arbitrary value into the model.
-LogicalResult foldCast(Importer &im, const HostTensor &x, bool &folded) {
-  int32_t to = im.attrInt("to", onnx::TensorProto::FLOAT);
+LogicalResult foldCast(Importer &im, const HostTensor &x, int32_t to,
+                       bool &folded) {
   if (to != onnx::TensorProto::INT64 && to != onnx::TensorProto::INT32 &&
       to != onnx::TensorProto::FLOAT && to != onnx::TensorProto::BOOL &&
       to != onnx::TensorProto::DOUBLE)
@@ -525,6 +525,27 @@ LogicalResult tryFoldNode(Importer &im, bool &folded) {
     return success();
   }
 
+  // CastLike of a constant reads only its second input's type.
+  if (op == "CastLike" && im.numInputs() == 2) {
+    const HostTensor *x = im.constInput(0);
+    if (!x)
+      return success();
+    int32_t to;
+    if (const HostTensor *likeConst = im.constInput(1)) {
+      to = likeConst->dtype;
+    } else {
+      Value like = im.input(1);
+      if (!like)
+        return failure();
+      FailureOr<int32_t> type =
+          im.onnxType(Importer::typeOf(like).getElementType());
+      if (failed(type))
+        return failure();
+      to = *type;
+    }
+    return foldCast(im, *x, to, folded);
+  }
+
   // Everything else folds only when every input is known.
   SmallVector<const HostTensor *> ins;
   for (unsigned i = 0; i < im.numInputs(); ++i) {
@@ -551,6 +572,20 @@ LogicalResult tryFoldNode(Importer &im, bool &folded) {
   };
 
   bool isFloat = x.isFloat();
+  if (op == "Mod" && ins.size() == 2 && ins[1] && ins[1]->dtype == x.dtype &&
+      !isFloat && x.numElements() <= 4096) {
+    bool fmod = im.attrInt("fmod", 0) != 0;
+    const HostTensor &y = *ins[1];
+    return setResult(
+        broadcastEval({&x, &y}, x.dtype,
+                      [&](HostTensor &out, int64_t i, ArrayRef<int64_t> o) {
+                        int64_t a = x.ints[o[0]], d = y.ints[o[1]];
+                        int64_t r = (d == 0 || d == -1) ? 0 : a % d;
+                        if (!fmod && r != 0 && ((r < 0) != (d < 0)))
+                          r += d;
+                        out.ints[i] = r;
+                      }));
+  }
   if (ins.size() == 2 && ins[1] && ins[1]->dtype == x.dtype &&
       floatBinary(op, 0, 1) && (isFloat || x.numElements() <= 4096)) {
     // Integer shape arithmetic is exact; float constants follow ONNX float
@@ -590,6 +625,23 @@ LogicalResult tryFoldNode(Importer &im, bool &folded) {
                           out.ints[i] = c ? a.ints[o[1]] : b.ints[o[2]];
                       }));
   }
+  // Boolean logic on shape conditions (the Attention function's GQA test).
+  if ((op == "And" || op == "Or" || op == "Xor") && ins.size() == 2 && ins[1] &&
+      x.dtype == onnx::TensorProto::BOOL &&
+      ins[1]->dtype == onnx::TensorProto::BOOL) {
+    const HostTensor &y = *ins[1];
+    return setResult(broadcastEval(
+        {&x, &y}, onnx::TensorProto::BOOL,
+        [&](HostTensor &out, int64_t i, ArrayRef<int64_t> o) {
+          bool a = x.ints[o[0]] != 0, b = y.ints[o[1]] != 0;
+          out.ints[i] = op == "And" ? a && b : op == "Or" ? a || b : a != b;
+        }));
+  }
+  if (op == "Not" && x.dtype == onnx::TensorProto::BOOL)
+    return setResult(broadcastEval(
+        {&x}, x.dtype, [&](HostTensor &out, int64_t i, ArrayRef<int64_t> o) {
+          out.ints[i] = x.ints[o[0]] == 0;
+        }));
   if (op == "Neg" && !isFloat)
     return setResult(broadcastEval(
         {&x}, x.dtype, [&](HostTensor &out, int64_t i, ArrayRef<int64_t> o) {
@@ -600,7 +652,7 @@ LogicalResult tryFoldNode(Importer &im, bool &folded) {
     return setResult(std::move(t));
   }
   if (op == "Cast")
-    return foldCast(im, x, folded);
+    return foldCast(im, x, im.attrInt("to", onnx::TensorProto::FLOAT), folded);
   if (op == "ConstantOfShape")
     return foldConstantOfShape(im, x, folded);
   if (op == "Range" && ins.size() == 3 && ins[1] && ins[2])

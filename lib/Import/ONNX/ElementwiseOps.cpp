@@ -114,15 +114,82 @@ void compare(LoweringTable &table, StringRef name, arith::CmpFPredicate fp,
       });
 }
 
-LogicalResult lowerCast(Importer &im) {
-  Value x = im.input(0);
-  if (!x)
+/// A divisor the hardware cannot trap on: 1 where y is 0 or -1, with the two
+/// conditions for the caller to patch the result.
+std::tuple<Value, Value, Value> safeDivisor(OpBuilder &b, Location l, Value y) {
+  Type t = y.getType();
+  auto constant = [&](int64_t v) {
+    return arith::ConstantOp::create(b, l, b.getIntegerAttr(t, v)).getResult();
+  };
+  Value zero =
+      arith::CmpIOp::create(b, l, arith::CmpIPredicate::eq, y, constant(0));
+  Value minusOne =
+      arith::CmpIOp::create(b, l, arith::CmpIPredicate::eq, y, constant(-1));
+  Value unsafe = arith::OrIOp::create(b, l, zero, minusOne);
+  Value safe = arith::SelectOp::create(b, l, unsafe, constant(1), y);
+  return {safe, zero, minusOne};
+}
+
+/// Mod: fmod=1 is C's fmod (the dividend's sign), fmod=0 the divisor's sign
+/// (Python's %, for floats from opset 28); integer x mod 0 is 0.
+LogicalResult lowerMod(Importer &im) {
+  Value x = im.input(0), y = im.input(1);
+  if (!x || !y)
     return failure();
-  FailureOr<Type> to = im.elementType(im.attrInt("to", 1));
-  if (failed(to))
+  Type elt = Importer::typeOf(x).getElementType();
+  bool fmod = im.attrInt("fmod", 0) != 0;
+  if (isa<FloatType>(elt) && !fmod && im.opset() < 28)
+    return im.error("Mod on floating-point tensors needs fmod=1 before "
+                    "opset 28");
+  FailureOr<Value> r = im.elementwise(
+      {x, y}, elt, [&](OpBuilder &b, Location l, ValueRange a) -> Value {
+        if (isa<FloatType>(elt)) {
+          Value rem = arith::RemFOp::create(b, l, a[0], a[1]);
+          if (fmod)
+            return rem;
+          // Opset 28's special cases: a zero takes y's sign, a non-zero
+          // remainder of the other sign moves by y (inf and NaN follow).
+          Value zero = fconst(b, l, elt, 0);
+          Value isZero =
+              arith::CmpFOp::create(b, l, arith::CmpFPredicate::OEQ, rem, zero);
+          Value remNeg =
+              arith::CmpFOp::create(b, l, arith::CmpFPredicate::OLT, rem, zero);
+          Value yNeg = arith::CmpFOp::create(b, l, arith::CmpFPredicate::OLT,
+                                             a[1], zero);
+          Value moved = arith::SelectOp::create(
+              b, l, arith::XOrIOp::create(b, l, remNeg, yNeg),
+              arith::AddFOp::create(b, l, rem, a[1]), rem);
+          return arith::SelectOp::create(
+              b, l, isZero, math::CopySignOp::create(b, l, zero, a[1]), moved);
+        }
+        auto [safe, zero, minusOne] = safeDivisor(b, l, a[1]);
+        (void)zero;
+        (void)minusOne;
+        // x rem 1 is 0: right for y = -1, and y = 0 gives 0.
+        Value rem = arith::RemSIOp::create(b, l, a[0], safe);
+        if (fmod)
+          return rem;
+        Value zeroV = arith::ConstantOp::create(b, l, b.getIntegerAttr(elt, 0));
+        Value nonZero =
+            arith::CmpIOp::create(b, l, arith::CmpIPredicate::ne, rem, zeroV);
+        Value remNeg =
+            arith::CmpIOp::create(b, l, arith::CmpIPredicate::slt, rem, zeroV);
+        Value yNeg =
+            arith::CmpIOp::create(b, l, arith::CmpIPredicate::slt, a[1], zeroV);
+        Value signsDiffer = arith::XOrIOp::create(b, l, remNeg, yNeg);
+        Value adjust = arith::AndIOp::create(b, l, nonZero, signsDiffer);
+        Value shifted = arith::AddIOp::create(b, l, rem, a[1]);
+        return arith::SelectOp::create(b, l, adjust, shifted, rem);
+      });
+  if (failed(r))
     return failure();
+  im.setOutput(0, *r);
+  return success();
+}
+
+/// ONNX Cast semantics from x's element type to `target`.
+LogicalResult castTo(Importer &im, Value x, Type target) {
   Type from = Importer::typeOf(x).getElementType();
-  Type target = *to;
   FailureOr<Value> r = im.elementwise(
       {x}, target, [&](OpBuilder &b, Location l, ValueRange a) -> Value {
         Value v = a[0];
@@ -163,6 +230,24 @@ LogicalResult lowerCast(Importer &im) {
     return failure();
   im.setOutput(0, *r);
   return success();
+}
+
+LogicalResult lowerCast(Importer &im) {
+  Value x = im.input(0);
+  if (!x)
+    return failure();
+  FailureOr<Type> to = im.elementType(im.attrInt("to", 1));
+  if (failed(to))
+    return failure();
+  return castTo(im, x, *to);
+}
+
+/// CastLike (15): Cast to the element type of the second input.
+LogicalResult lowerCastLike(Importer &im) {
+  Value x = im.input(0), like = im.input(1);
+  if (!x || !like)
+    return failure();
+  return castTo(im, x, Importer::typeOf(like).getElementType());
 }
 
 LogicalResult lowerClip(Importer &im) {
@@ -421,7 +506,23 @@ void registerElementwiseLowerings(LoweringTable &t) {
   arithBinary<arith::AddFOp, arith::AddIOp>(t, "Add");
   arithBinary<arith::SubFOp, arith::SubIOp>(t, "Sub");
   arithBinary<arith::MulFOp, arith::MulIOp>(t, "Mul");
-  arithBinary<arith::DivFOp, arith::DivSIOp>(t, "Div");
+  nary(
+      t, "Div", false,
+      [](OpBuilder &b, Location l, Value x, Value y) -> Value {
+        return arith::DivFOp::create(b, l, x, y);
+      },
+      [](OpBuilder &b, Location l, Value x, Value y) -> Value {
+        // x / 0 is 0 and INT_MIN / -1 wraps (as the constant folder does):
+        // the hardware division would trap on either.
+        auto [safe, zero, minusOne] = safeDivisor(b, l, y);
+        Value zeroV =
+            arith::ConstantOp::create(b, l, b.getIntegerAttr(y.getType(), 0));
+        Value q = arith::DivSIOp::create(b, l, x, safe);
+        Value negated = arith::SubIOp::create(b, l, zeroV, x);
+        q = arith::SelectOp::create(b, l, minusOne, negated, q);
+        return arith::SelectOp::create(b, l, zero, zeroV, q).getResult();
+      });
+  t["Mod"] = {lowerMod, 2, 2};
   arithBinary<arith::AddFOp, arith::AddIOp>(t, "Sum", 1, kVariadic);
   arithBinary<arith::MaximumFOp, arith::MaxSIOp>(t, "Max", 1, kVariadic);
   arithBinary<arith::MinimumFOp, arith::MinSIOp>(t, "Min", 1, kVariadic);
@@ -477,6 +578,7 @@ void registerElementwiseLowerings(LoweringTable &t) {
   t["Clip"] = {lowerClip, 1, 3};
   t["Where"] = {lowerWhere, 3, 3};
   t["Cast"] = {lowerCast, 1, 1};
+  t["CastLike"] = {lowerCastLike, 2, 2};
   t["Identity"] = {lowerIdentity, 1, 1};
   t["Dropout"] = {lowerDropout, 1, 3};
 }

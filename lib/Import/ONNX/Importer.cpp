@@ -606,6 +606,9 @@ OwningOpRef<ModuleOp> importONNXFile(MLIRContext &context, StringRef path,
   loadOptions.runChecker = options.validate;
   loadOptions.runShapeInference = options.validate;
   loadOptions.checkNode = onnx_import::checkNodeIsSupported;
+  loadOptions.importsOp = [](const std::string &opType) {
+    return onnx_import::getLoweringTable().count(opType) != 0;
+  };
   std::string error = loadONNXModel(path.str(), *model, loadOptions);
   if (!error.empty()) {
     emitError(FileLineColLoc::get(&context, path, 0, 0)) << error;
@@ -656,12 +659,15 @@ int64_t newestImportedDefinition(StringRef opType) {
       // `saturate` (19) and `round_mode` (24) concern float8 and float4
       // targets only, which the importer refuses.
       {"Cast", 28},
+      {"CastLike", 28},
+      // Floats with fmod=0 (28): lowerMod takes them from 28 on.
+      {"Mod", 28},
       // `stash_type` (27) concerns float16 and bfloat16 only.
       {"Range", 27},
       // `num_outputs` (18): lowerSplit reads it.
       {"Split", 18},
-      // `axes` (18): lowerPad reads it; the `wrap` mode (19) and new types
-      // (21-25): lowerPad takes only `constant`.
+      // `axes` (18): lowerPad reads it; the `wrap` mode (19): lowerPad
+      // takes it; the new types (21-25) are types the importer refuses.
       {"Pad", 25},
       // Ops that appeared after opset 17.
       {"Gelu", 20},

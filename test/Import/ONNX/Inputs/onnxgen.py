@@ -102,6 +102,18 @@ def decoder_ops23():
     ], [vi("x", [2, 8])], [vi("y", [2, 8])], [init("scale", [8])], opset=23)
 
 
+def mod_castlike():
+    """Integer Mod with fmod=0 (the divisor's sign) on int64 inputs, integer
+    Div, and CastLike to the float input's type."""
+    ivi = lambda name, shape: helper.make_tensor_value_info(name, TensorProto.INT64, shape)
+    return model([
+        helper.make_node("Mod", ["a", "b"], ["r"], name="mod"),
+        helper.make_node("Div", ["a", "b"], ["q"], name="div"),
+        helper.make_node("Add", ["r", "q"], ["s"], name="sum"),
+        helper.make_node("CastLike", ["s", "x"], ["y"], name="like"),
+    ], [ivi("a", [6]), ivi("b", [6]), vi("x", [1])], [vi("y", [6])], [], opset=21)
+
+
 def cuda_mlp():
     """Gemm+Relu, MatMul with a residual Add, and a small dense head: the ops
     the cuda target maps (sparse layers, fused ReLU, host Add)."""
