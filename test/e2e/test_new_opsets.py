@@ -147,9 +147,65 @@ def refused(tmp_path: Path, model: onnx.ModelProto, *flags: str) -> str:
     return proc.stderr
 
 
+def softmax(x, axis=-1):
+    e = np.exp(x - x.max(axis=axis, keepdims=True))
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+def case_attention_gqa_causal(rng):
+    """Attention (23, expanded from its ONNX function): 4 query heads over 2 key/value
+    heads, causal, [batch, heads, seq, head size] inputs."""
+    q = rng.standard_normal((1, 4, 5, 8)).astype(np.float32)
+    k = rng.standard_normal((1, 2, 5, 8)).astype(np.float32)
+    v = rng.standard_normal((1, 2, 5, 8)).astype(np.float32)
+    nodes = [helper.make_node("Attention", ["q", "k", "v"], ["y"], is_causal=1)]
+    kk = np.repeat(k.astype(np.float64), 2, axis=1)
+    vv = np.repeat(v.astype(np.float64), 2, axis=1)
+    scores = q.astype(np.float64) @ kk.transpose(0, 1, 3, 2) / np.sqrt(8)
+    scores = np.where(np.tril(np.ones((5, 5), bool)), scores, -np.inf)
+    return 23, nodes, [("q", q), ("k", k), ("v", v)], [], softmax(scores) @ vv
+
+
+def case_rotary_embedding(rng):
+    """RotaryEmbedding (23, expanded): [batch, seq, heads x head size] input, position ids,
+    rotate-half form."""
+    x = rng.standard_normal((1, 3, 2 * 8)).astype(np.float32)
+    angles = rng.uniform(0, 3, (6, 4))
+    cos, sin = np.cos(angles).astype(np.float32), np.sin(angles).astype(np.float32)
+    positions = np.array([[4, 0, 2]], np.int64)
+    nodes = [helper.make_node("RotaryEmbedding", ["x", "cos", "sin", "pos"], ["y"],
+                              num_heads=2)]
+    xh = x.astype(np.float64).reshape(1, 3, 2, 8)
+    c = cos.astype(np.float64)[positions][:, :, None, :]
+    s_ = sin.astype(np.float64)[positions][:, :, None, :]
+    x1, x2 = xh[..., :4], xh[..., 4:]
+    y = np.concatenate([x1 * c - x2 * s_, x2 * c + x1 * s_], axis=-1).reshape(1, 3, 16)
+    return 23, nodes, [("x", x)], [("cos", cos), ("sin", sin), ("pos", positions)], y
+
+
+def case_mvn_default_axes(rng):
+    """MeanVarianceNormalization (13, a plain function) over axes [0, 2, 3]. (Its default
+    axes, which ONNX's own checker trips over, are the node test test_mvn.)"""
+    x = rng.standard_normal((2, 3, 4, 5)).astype(np.float32)
+    xd = x.astype(np.float64)
+    mean = xd.mean(axis=(0, 2, 3), keepdims=True)
+    var = ((xd - mean) ** 2).mean(axis=(0, 2, 3), keepdims=True)
+    return 18, [helper.make_node("MeanVarianceNormalization", ["x"], ["y"], axes=[0, 2, 3])], \
+        [("x", x)], [], \
+        (xd - mean) / (np.sqrt(var) + 1e-9)
+
+
+def case_celu(rng):
+    x = rng.standard_normal((3, 7)).astype(np.float32) * 2
+    xd = x.astype(np.float64)
+    return 17, [helper.make_node("Celu", ["x"], ["y"], alpha=1.5)], [("x", x)], [], \
+        np.maximum(0, xd) + np.minimum(0, 1.5 * (np.exp(xd / 1.5) - 1))
+
+
 CASES = [case_split_uneven, case_pad_constant_axes_and_crop, case_reduce_mean_axes_input, case_reduce_max_axes_input, case_gelu_erf,
          case_gelu_tanh, case_rms_norm_last_axis, case_rms_norm_two_axes,
-         case_llama_mlp_block]
+         case_llama_mlp_block, case_attention_gqa_causal, case_rotary_embedding,
+         case_mvn_default_axes, case_celu]
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.__name__[5:] for c in CASES])
@@ -165,6 +221,19 @@ def test_new_opset_model_matches_onnxruntime_and_numpy(case, tmp_path, sparsec):
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     reference = session.run(None, {name: x for name, x in inputs})[0].astype(np.float64)
     assert float(np.abs(got - reference).max()) / scale <= RTOL
+
+
+def test_function_ops_expand_with_a_clear_error(tmp_path, sparsec):
+    """An op ONNX defines as a function is expanded by ONNX's inliner; when the inliner
+    cannot (Attention with an omitted input before a given one), the error names it."""
+    q = helper.make_tensor_value_info("q", TensorProto.FLOAT, [1, 2, 3, 4])
+    past = helper.make_tensor_value_info("past", TensorProto.FLOAT, [1, 2, 2, 4])
+    graph = helper.make_graph(
+        [helper.make_node("Attention", ["q", "q", "q", "", "past", "past"],
+                          ["y", "pk", "pv"], name="attn")], "g", [q, past],
+        [helper.make_tensor_value_info(n, TensorProto.FLOAT, None) for n in ("y", "pk", "pv")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 23)])
+    assert "expanding the ONNX function ops (Attention) failed" in refused(tmp_path, model)
 
 
 def test_opset_past_the_newest_is_refused(tmp_path, sparsec):

@@ -42,6 +42,11 @@ struct ONNXLoadOptions {
   /// does not support here, and definitions of them newer than it knows,
   /// so that only their inference functions ever run.
   std::function<std::string(const onnx::NodeProto &, int64_t opset)> checkNode;
+  /// Whether the caller imports this default-domain op itself. Every other
+  /// op of the main graph that ONNX defines as a function at the model's
+  /// opset (Attention, Celu, ReduceL2, ...) is replaced by that function's
+  /// body, by ONNX's own inliner, before checkNode runs. Null: no expansion.
+  std::function<bool(const std::string &opType)> importsOp;
 };
 
 /// Parses `path` into `model`, then validates, before anything else reads

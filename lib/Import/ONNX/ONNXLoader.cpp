@@ -3,8 +3,11 @@
 
 #include "onnx/checker.h"
 #include "onnx/defs/schema.h"
+#include "onnx/inliner/inliner.h"
 #include "onnx/onnx_pb.h"
 #include "onnx/shape_inference/implementation.h"
+#include "llvm/ADT/STLExtras.h"
+#include "llvm/ADT/StringExtras.h"
 
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/io/zero_copy_stream_impl.h>
@@ -454,6 +457,93 @@ static bool hasHugeSliceStep(const onnx::GraphProto &graph) {
   return false;
 }
 
+/// The default-domain ops of the main graph that the importer does not take
+/// and ONNX defines as a function at `opset` (a fixed body or one built from
+/// the node's context).
+static std::set<std::string>
+functionOpsToExpand(const onnx::GraphProto &graph, int64_t opset,
+                    const std::function<bool(const std::string &)> &importsOp) {
+  std::set<std::string> ops;
+  for (const onnx::NodeProto &node : graph.node()) {
+    const std::string &domain = node.domain();
+    if ((!domain.empty() && domain != "ai.onnx") || ops.count(node.op_type()) ||
+        importsOp(node.op_type()))
+      continue;
+    const onnx::OpSchema *schema = onnx::OpSchemaRegistry::Schema(
+        node.op_type(), int(opset), onnx::ONNX_DOMAIN);
+    if (schema && (schema->GetFunction(int(opset)) ||
+                   schema->HasContextDependentFunction()))
+      ops.insert(node.op_type());
+  }
+  return ops;
+}
+
+/// Inlines the nodes of `ops` with ONNX's inliner.
+static std::string expandFunctionOps(onnx::ModelProto &model, int64_t opset,
+                                     const std::set<std::string> &ops) {
+  onnx::inliner::FunctionIdVector expand;
+  for (onnx::NodeProto &node : *model.mutable_graph()->mutable_node()) {
+    const std::string &domain = node.domain();
+    if ((!domain.empty() && domain != "ai.onnx") || !ops.count(node.op_type()))
+      continue;
+    const onnx::OpSchema *schema = onnx::OpSchemaRegistry::Schema(
+        node.op_type(), int(opset), onnx::ONNX_DOMAIN);
+    // The inliner drops a reference to an attribute the node leaves out
+    // instead of taking the schema's default (MeanVarianceNormalization's
+    // axes, the window ops' output_datatype): spell the defaults out.
+    for (const auto &entry : schema->attributes()) {
+      const std::string &name = entry.first;
+      const onnx::OpSchema::Attribute &attribute = entry.second;
+      bool present = llvm::any_of(
+          node.attribute(), [&](const auto &a) { return a.name() == name; });
+      if (!present &&
+          attribute.default_value.type() != onnx::AttributeProto::UNDEFINED) {
+        onnx::AttributeProto *added = node.add_attribute();
+        *added = attribute.default_value;
+        added->set_name(name);
+      }
+    }
+    // Trailing omitted optional inputs: the inliner cannot type "".
+    while (node.input_size() > 0 && node.input(node.input_size() - 1).empty())
+      node.mutable_input()->RemoveLast();
+  }
+  for (const std::string &op : ops)
+    expand.emplace_back("", op);
+  // The inliner types a context-dependent function's inputs from graph
+  // inputs and value_info only: give the initializers theirs.
+  onnx::GraphProto &graph = *model.mutable_graph();
+  std::set<std::string> typed;
+  for (const auto &list : {graph.input(), graph.value_info()})
+    for (const onnx::ValueInfoProto &info : list)
+      typed.insert(info.name());
+  for (const onnx::TensorProto &init : graph.initializer()) {
+    if (typed.count(init.name()))
+      continue;
+    onnx::ValueInfoProto *info = graph.add_value_info();
+    info->set_name(init.name());
+    auto *tensor = info->mutable_type()->mutable_tensor_type();
+    tensor->set_elem_type(init.data_type());
+    auto *shape = tensor->mutable_shape();
+    for (int64_t d : init.dims())
+      shape->add_dim()->set_dim_value(d);
+  }
+  try {
+    auto ids = onnx::inliner::FunctionIdSet::Create(std::move(expand));
+    onnx::inliner::InlineSelectedFunctions(model, *ids, nullptr);
+  } catch (const std::exception &e) {
+    std::string what = e.what();
+    while (!what.empty() && (what.back() == '\n' || what.back() == ' '))
+      what.pop_back();
+    // ONNX_ASSERT prefixes the source position of its build: drop it.
+    if (size_t at = what.find(".cc:"); at != std::string::npos)
+      if (size_t colon = what.find(": ", at); colon != std::string::npos)
+        what = what.substr(colon + 2);
+    return "expanding the ONNX function ops (" + llvm::join(ops, ", ") +
+           ") failed: " + what;
+  }
+  return "";
+}
+
 int64_t newestONNXOpset() {
   static const int64_t newest = [] {
     const auto &ranges =
@@ -524,16 +614,35 @@ std::string loadONNXModel(const std::string &path, onnx::ModelProto &model,
   error = checkGraphStructure(graph);
   if (!error.empty())
     return error;
-  for (int i = 0; i < graph.node_size(); ++i) {
-    const onnx::NodeProto &node = graph.node(i);
-    error = checkWindowAttributes(node);
-    if (error.empty() && options.checkNode)
-      error = options.checkNode(node, opset);
-    if (!error.empty())
-      return "node '" +
-             (node.name().empty() ? "#" + std::to_string(i) : node.name()) +
-             "' (" + node.op_type() + ", opset " + std::to_string(opset) +
-             "): " + error;
+  std::set<std::string> expand;
+  if (options.importsOp)
+    expand = functionOpsToExpand(graph, opset, options.importsOp);
+  // Every node is checked before any ONNX code (the inliner runs shape
+  // inference) sees it; the ops to expand are checked as their bodies.
+  auto checkNodes = [&]() -> std::string {
+    for (int i = 0; i < graph.node_size(); ++i) {
+      const onnx::NodeProto &node = graph.node(i);
+      std::string error = checkWindowAttributes(node);
+      if (error.empty() && options.checkNode && !expand.count(node.op_type()))
+        error = options.checkNode(node, opset);
+      if (!error.empty())
+        return "node '" +
+               (node.name().empty() ? "#" + std::to_string(i) : node.name()) +
+               "' (" + node.op_type() + ", opset " + std::to_string(opset) +
+               "): " + error;
+    }
+    return "";
+  };
+  if (error = checkNodes(); !error.empty())
+    return error;
+  if (!expand.empty()) {
+    if (error = expandFunctionOps(model, opset, expand); !error.empty())
+      return error;
+    expand.clear();
+    if (error = checkGraphStructure(graph); !error.empty())
+      return error;
+    if (error = checkNodes(); !error.empty())
+      return error;
   }
 
   // The Debian checker knows IR versions up to its own; newer IR versions

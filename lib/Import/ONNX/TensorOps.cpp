@@ -128,11 +128,18 @@ static LogicalResult lowerTranspose(Importer &im) {
 static LogicalResult lowerConcat(Importer &im) {
   SmallVector<Value> ins;
   for (unsigned i = 0; i < im.numInputs(); ++i) {
+    // Empty constants (an empty Split part) add nothing.
+    if (const HostTensor *c = im.constInput(i);
+        c && c->numElements() == 0 && im.numInputs() > 1)
+      continue;
     Value v = im.input(i);
     if (!v)
       return failure();
     ins.push_back(v);
   }
+  if (ins.empty())
+    return im.error("every input is empty; zero-sized tensors are not "
+                    "supported");
   RankedTensorType first = Importer::typeOf(ins[0]);
   FailureOr<int64_t> axis =
       im.normalizeAxis(im.attrInt("axis", 0), first.getRank());
@@ -344,9 +351,9 @@ static LogicalResult lowerSplit(Importer &im) {
                     Twine(outputs) + " outputs");
   int64_t total = 0;
   for (int64_t size : sizes) {
-    if (size <= 0)
+    if (size < 0)
       return im.error("a Split part of size " + Twine(size) + " along axis " +
-                      Twine(*axis) + "; zero-sized tensors are not supported");
+                      Twine(*axis));
     if (size > dim - total)
       return im.error("the Split sizes add up to more than axis " +
                       Twine(*axis) + "'s " + Twine(dim));
@@ -363,9 +370,24 @@ static LogicalResult lowerSplit(Importer &im) {
   SmallVector<int64_t> shape(t.getShape());
   int64_t offset = 0;
   for (auto [i, size] : llvm::enumerate(sizes)) {
+    shape[*axis] = size;
+    if (size == 0) {
+      // An empty part (RotaryEmbedding's pass-through when the whole head
+      // rotates) lives on as an empty constant: Concat drops it, anything
+      // that would materialize it reports the zero-sized tensor.
+      FailureOr<int32_t> dtype = im.onnxType(t.getElementType());
+      if (failed(dtype))
+        return failure();
+      HostTensor empty;
+      empty.dtype = *dtype;
+      empty.shape.assign(shape.begin(), shape.end());
+      empty.allocate();
+      if (failed(im.setConstOutput(i, std::move(empty))))
+        return failure();
+      continue;
+    }
     offsets[*axis] = b.getIndexAttr(offset);
     extents[*axis] = b.getIndexAttr(size);
-    shape[*axis] = size;
     im.setOutput(i, tensor::ExtractSliceOp::create(
                         b, im.loc(),
                         RankedTensorType::get(shape, t.getElementType()), x,
