@@ -375,6 +375,7 @@ const LoweringTable &getLoweringTable() {
     registerTensorLowerings(t);
     registerNNLowerings(t);
     registerConvPoolLowerings(t);
+    registerIndexLowerings(t);
     registerFoldedOps(t);
     return t;
   }();

@@ -221,6 +221,7 @@ void registerElementwiseLowerings(LoweringTable &table);
 void registerTensorLowerings(LoweringTable &table);
 void registerNNLowerings(LoweringTable &table);
 void registerConvPoolLowerings(LoweringTable &table);
+void registerIndexLowerings(LoweringTable &table);
 
 // Shared by the layer lowerings (NNOps.cpp, ConvPoolOps.cpp).
 /// Records which initializer a layer's weight came from (see NNOps.cpp).
