@@ -202,10 +202,38 @@ def case_celu(rng):
         np.maximum(0, xd) + np.minimum(0, 1.5 * (np.exp(xd / 1.5) - 1))
 
 
+def case_resize_nearest_upsample(rng):
+    """Resize as torch exports F.interpolate(scale_factor=2, mode='nearest'): asymmetric,
+    floor (UNet/YOLO upsampling)."""
+    x = rng.standard_normal((1, 3, 4, 5)).astype(np.float32)
+    nodes = [helper.make_node("Resize", ["x", "", "scales"], ["y"], mode="nearest",
+                              coordinate_transformation_mode="asymmetric", nearest_mode="floor")]
+    expected = x.astype(np.float64).repeat(2, axis=2).repeat(2, axis=3)
+    return 19, nodes, [("x", x)], [("scales", np.array([1, 1, 2, 2], np.float32))], expected
+
+
+def case_resize_bilinear_align_corners(rng):
+    """Resize linear with align_corners to sizes 7 x 9 from 4 x 5."""
+    x = rng.standard_normal((1, 2, 4, 5)).astype(np.float32)
+    nodes = [helper.make_node("Resize", ["x", "", "", "sizes"], ["y"], mode="linear",
+                              coordinate_transformation_mode="align_corners")]
+
+    def along(a, axis, n_out):
+        n_in = a.shape[axis]
+        pos = np.arange(n_out) * (n_in - 1) / (n_out - 1)
+        lo = np.floor(pos).astype(int)
+        hi = np.minimum(lo + 1, n_in - 1)
+        w = (pos - lo).reshape([-1 if d == axis else 1 for d in range(a.ndim)])
+        return np.take(a, lo, axis=axis) * (1 - w) + np.take(a, hi, axis=axis) * w
+    expected = along(along(x.astype(np.float64), 2, 7), 3, 9)
+    return 19, nodes, [("x", x)], [("sizes", np.array([1, 2, 7, 9], np.int64))], expected
+
+
 CASES = [case_split_uneven, case_pad_constant_axes_and_crop, case_reduce_mean_axes_input, case_reduce_max_axes_input, case_gelu_erf,
          case_gelu_tanh, case_rms_norm_last_axis, case_rms_norm_two_axes,
          case_llama_mlp_block, case_attention_gqa_causal, case_rotary_embedding,
-         case_mvn_default_axes, case_celu]
+         case_mvn_default_axes, case_celu, case_resize_nearest_upsample,
+         case_resize_bilinear_align_corners]
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.__name__[5:] for c in CASES])

@@ -376,6 +376,7 @@ const LoweringTable &getLoweringTable() {
     registerNNLowerings(t);
     registerConvPoolLowerings(t);
     registerIndexLowerings(t);
+    registerResizeLowering(t);
     registerFoldedOps(t);
     return t;
   }();
@@ -663,6 +664,9 @@ int64_t newestImportedDefinition(StringRef opType) {
       {"CastLike", 28},
       // Floats with fmod=0 (28): lowerMod takes them from 28 on.
       {"Mod", 28},
+      // antialias, axes, keep_aspect_ratio_policy (18) and
+      // half_pixel_symmetric (19): lowerResize takes them all.
+      {"Resize", 19},
       // `stash_type` (27) concerns float16 and bfloat16 only.
       {"Range", 27},
       // `num_outputs` (18): lowerSplit reads it.

@@ -222,6 +222,7 @@ void registerTensorLowerings(LoweringTable &table);
 void registerNNLowerings(LoweringTable &table);
 void registerConvPoolLowerings(LoweringTable &table);
 void registerIndexLowerings(LoweringTable &table);
+void registerResizeLowering(LoweringTable &table);
 
 // Shared by the layer lowerings (NNOps.cpp, ConvPoolOps.cpp).
 /// Records which initializer a layer's weight came from (see NNOps.cpp).

@@ -114,6 +114,15 @@ def mod_castlike():
     ], [ivi("a", [6]), ivi("b", [6]), vi("x", [1])], [vi("y", [6])], [], opset=21)
 
 
+def resize19():
+    """Resize: linear, half_pixel, scales (1, 1, 2, 1.5) on [1, 2, 3, 4]."""
+    f32 = lambda name, v: helper.make_tensor(name, TensorProto.FLOAT, [len(v)], v)
+    return model([
+        helper.make_node("Resize", ["x", "", "scales"], ["y"], name="up", mode="linear"),
+    ], [vi("x", [1, 2, 3, 4])], [vi("y", [1, 2, 6, 6])], [f32("scales", [1, 1, 2, 1.5])],
+        opset=19)
+
+
 def cuda_mlp():
     """Gemm+Relu, MatMul with a residual Add, and a small dense head: the ops
     the cuda target maps (sparse layers, fused ReLU, host Add)."""
