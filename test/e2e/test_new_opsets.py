@@ -308,3 +308,52 @@ def test_split_sizes_must_cover_the_axis(tmp_path, sparsec):
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
     assert "node 'split' (Split, opset 18): the Split sizes add up to 4, not axis 0's 5" \
         in refused(tmp_path, model, "--no-onnx-checker")
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_half_precision_weights_prune_and_export(dtype, tmp_path, sparsec):
+    """fp16 and bf16 checkpoints (a weight initializer cast to float): the layer is a
+    constant-weight layer that prunes 2:4; --export-onnx writes the pruned weight back in
+    its own type; the host run agrees with onnxruntime on the exported model."""
+    rng = np.random.default_rng(5)
+    w32 = rng.standard_normal((64, 32)).astype(np.float32)
+    if dtype == "float16":
+        w = w32.astype(np.float16)
+        init = numpy_helper.from_array(w, "W")
+        w_values = w.astype(np.float32)
+        elem = TensorProto.FLOAT16
+    else:
+        bits = ((w32.view(np.uint32) + 0x7FFF + ((w32.view(np.uint32) >> 16) & 1)) >> 16)
+        bits = bits.astype(np.uint16)
+        init = helper.make_tensor("W", TensorProto.BFLOAT16, [64, 32], bits.tobytes(), raw=True)
+        w_values = (bits.astype(np.uint32) << 16).view(np.float32)
+        elem = TensorProto.BFLOAT16
+    graph = helper.make_graph(
+        [helper.make_node("Cast", ["W"], ["Wf"], to=TensorProto.FLOAT),
+         helper.make_node("MatMul", ["x", "Wf"], ["y"])], "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [4, 64])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [4, 32])], [init])
+    model = tmp_path / "m.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(model))
+    x = rng.standard_normal((4, 64)).astype(np.float32)
+    np.save(tmp_path / "x.npy", x)
+    out = tmp_path / "pruned.onnx"
+    proc = run_sparsec([model, "--sparsity=nm:n=2,m=4", "--prune-value-type=f32",
+                        f"--export-onnx={out}", "--run", f"--input={tmp_path / 'x.npy'}",
+                        "-o", tmp_path / "out"], timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    exported = next(t for t in onnx.load(str(out)).graph.initializer if t.name == "W")
+    assert exported.data_type == elem
+    raw = np.frombuffer(exported.raw_data, np.uint16)
+    values = (raw.view(np.float16).astype(np.float32) if dtype == "float16"
+              else (raw.astype(np.uint32) << 16).view(np.float32)).reshape(64, 32)
+    # 2:4 by magnitude along K (the 64 rows of B) for every output column.
+    groups = np.abs(w_values.T).reshape(32, 16, 4)
+    keep = np.argsort(-groups, axis=2, kind="stable")[:, :, :2]
+    mask = np.zeros_like(groups, bool)
+    np.put_along_axis(mask, keep, True, axis=2)
+    np.testing.assert_array_equal(values, np.where(mask.reshape(32, 64).T, w_values, 0))
+    y = np.load(tmp_path / "out" / "output_0.npy")
+    ref = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"]).run(
+        None, {"x": x})[0]
+    assert np.abs(y - ref).max() <= 1e-4 * np.abs(ref).max()

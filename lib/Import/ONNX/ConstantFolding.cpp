@@ -651,8 +651,16 @@ LogicalResult tryFoldNode(Importer &im, bool &folded) {
     HostTensor t = x;
     return setResult(std::move(t));
   }
-  if (op == "Cast")
+  if (op == "Cast") {
+    // A float initializer cast to f32 stays a weight (lowerCast).
+    if ((x.dtype == onnx::TensorProto::FLOAT16 ||
+         x.dtype == onnx::TensorProto::BFLOAT16 ||
+         x.dtype == onnx::TensorProto::DOUBLE) &&
+        im.isInitializer(0) &&
+        im.attrInt("to", onnx::TensorProto::FLOAT) == onnx::TensorProto::FLOAT)
+      return success();
     return foldCast(im, x, im.attrInt("to", onnx::TensorProto::FLOAT), folded);
+  }
   if (op == "ConstantOfShape")
     return foldConstantOfShape(im, x, folded);
   if (op == "Range" && ins.size() == 3 && ins[1] && ins[2])

@@ -233,6 +233,11 @@ LogicalResult castTo(Importer &im, Value x, Type target) {
 }
 
 LogicalResult lowerCast(Importer &im) {
+  // An fp16/bf16/f64 weight cast to f32 stays an initializer, so that the
+  // layer it feeds is a constant-weight layer (and prunes).
+  if (im.attrInt("to", 1) == onnx::TensorProto::FLOAT &&
+      im.castInitializerToFloat(0))
+    return success();
   Value x = im.input(0);
   if (!x)
     return failure();

@@ -44,6 +44,52 @@ bool Importer::isInitializer(unsigned i) const {
   return hasInput(i) && initializers.count(curNode->input(i));
 }
 
+std::string Importer::initializerName(unsigned i) const {
+  const onnx::TensorProto *t =
+      hasInput(i) ? initializers.lookup(curNode->input(i)) : nullptr;
+  return t ? t->name() : "";
+}
+
+bool Importer::castInitializerToFloat(unsigned i) {
+  const onnx::TensorProto *t =
+      hasInput(i) ? initializers.lookup(curNode->input(i)) : nullptr;
+  if (!t || curNode->output_size() < 1 || curNode->output(0).empty())
+    return false;
+  int32_t type = t->data_type();
+  if (type != onnx::TensorProto::FLOAT16 &&
+      type != onnx::TensorProto::BFLOAT16 && type != onnx::TensorProto::DOUBLE)
+    return false;
+  FailureOr<std::shared_ptr<TensorBytes>> bytes = initializerBytes(*t);
+  if (failed(bytes))
+    return false;
+  ArrayRef<char> raw = (*bytes)->bytes;
+  int64_t width = type == onnx::TensorProto::DOUBLE ? 8 : 2;
+  std::string floats(raw.size() / width * sizeof(float), '\0');
+  for (size_t k = 0; k < raw.size() / width; ++k) {
+    float v;
+    if (type == onnx::TensorProto::DOUBLE) {
+      double d;
+      std::memcpy(&d, raw.data() + k * 8, 8);
+      v = float(d);
+    } else {
+      uint16_t bits;
+      std::memcpy(&bits, raw.data() + k * 2, 2);
+      const llvm::fltSemantics &sem = type == onnx::TensorProto::FLOAT16
+                                          ? llvm::APFloat::IEEEhalf()
+                                          : llvm::APFloat::BFloat();
+      v = llvm::APFloat(sem, llvm::APInt(16, bits)).convertToFloat();
+    }
+    std::memcpy(floats.data() + k * sizeof(float), &v, sizeof(float));
+  }
+  onnx::TensorProto &copy = castInitializers.emplace_back();
+  copy.set_name(t->name());
+  copy.set_data_type(onnx::TensorProto::FLOAT);
+  *copy.mutable_dims() = t->dims();
+  copy.set_raw_data(std::move(floats));
+  initializers[curNode->output(0)] = &copy;
+  return true;
+}
+
 int64_t Importer::initializerRank(unsigned i) const {
   if (!hasInput(i))
     return -1;
@@ -427,7 +473,8 @@ LogicalResult Importer::checkOutputs(const onnx::NodeProto &n) {
     const std::string &out = n.output(i);
     if (out.empty())
       continue;
-    if (!values.count(out) && !constants.count(out)) {
+    if (!values.count(out) && !constants.count(out) &&
+        !initializers.count(out)) {
       if (useCount.lookup(out) > 0)
         return error("output " + Twine(i) + " ('" + out +
                      "') is used but not supported by sparsec");

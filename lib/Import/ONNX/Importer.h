@@ -16,6 +16,7 @@
 
 #include "onnx/onnx_pb.h"
 
+#include <deque>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -118,6 +119,13 @@ public:
   int64_t initializerRank(unsigned i) const;
   /// Static shape of input `i`, whatever defines it.
   std::optional<llvm::SmallVector<int64_t>> inputShape(unsigned i) const;
+  /// The name of the initializer input `i` is (for a float initializer cast
+  /// to f32, the original initializer's); empty when it is none.
+  std::string initializerName(unsigned i) const;
+  /// When input `i` is a float16, bfloat16 or float64 initializer, makes
+  /// output 0 an f32 copy of it that layers take as a constant weight (so
+  /// that fp16/bf16 checkpoints prune); false otherwise.
+  bool castInitializerToFloat(unsigned i);
   /// The weight as stored ([R, K] view) or transposed (for MatMul's B).
   mlir::Value weightInput(unsigned i, bool transpose);
   bool outputUsed(unsigned i) const;
@@ -197,7 +205,11 @@ private:
   llvm::StringMap<mlir::Value> values;
   llvm::StringMap<HostTensor> constants;
   llvm::StringMap<const onnx::TensorProto *> initializers;
-  llvm::StringMap<mlir::Value> materialized, materializedT;
+  /// Keyed by the proto: a cast copy shares its original's name.
+  llvm::DenseMap<const onnx::TensorProto *, mlir::Value> materialized,
+      materializedT;
+  /// f32 copies of float16/bfloat16/float64 initializers (stable addresses).
+  std::deque<onnx::TensorProto> castInitializers;
   /// Keyed by the proto itself, not its name: names of Constant values need
   /// not be unique, and the raw bytes are moved out of the proto.
   llvm::DenseMap<const onnx::TensorProto *, std::shared_ptr<TensorBytes>>

@@ -16,7 +16,7 @@ void recordWeightOrigin(Importer &im, Operation *layer, unsigned input,
     return;
   OpBuilder &b = im.builder();
   layer->setAttr("sparsec.weight_name",
-                 b.getStringAttr(im.node().input(input)));
+                 b.getStringAttr(im.initializerName(input)));
   if (transposed)
     layer->setAttr("sparsec.weight_transposed", b.getUnitAttr());
 }

@@ -4,6 +4,7 @@
 #include "sparsec/Dialect/Sparsec/IR/Sparsec.h"
 #include "sparsec/Dialect/Sparsec/IR/WeightData.h"
 #include "sparsec/Import/ONNXLoader.h"
+#include "llvm/ADT/APFloat.h"
 
 #include "onnx/onnx_pb.h"
 
@@ -56,6 +57,36 @@ std::string inlineExternalData(onnx::TensorProto &t, const std::string &dir) {
   t.set_data_location(onnx::TensorProto::DEFAULT);
   t.set_raw_data(std::move(bytes));
   return "";
+}
+
+/// `values` as raw data of ONNX type `type` (float, float16, bfloat16 or
+/// float64; round to nearest even); anything else is written as float.
+std::string encodeAs(int32_t &type, const std::vector<float> &values) {
+  std::string raw;
+  if (type == onnx::TensorProto::FLOAT16 ||
+      type == onnx::TensorProto::BFLOAT16) {
+    const llvm::fltSemantics &sem = type == onnx::TensorProto::FLOAT16
+                                        ? llvm::APFloat::IEEEhalf()
+                                        : llvm::APFloat::BFloat();
+    for (float v : values) {
+      llvm::APFloat f(v);
+      bool lost;
+      f.convert(sem, llvm::APFloat::rmNearestTiesToEven, &lost);
+      uint16_t bits = uint16_t(f.bitcastToAPInt().getZExtValue());
+      raw.append(reinterpret_cast<const char *>(&bits), 2);
+    }
+    return raw;
+  }
+  if (type == onnx::TensorProto::DOUBLE) {
+    for (float v : values) {
+      double d = v;
+      raw.append(reinterpret_cast<const char *>(&d), 8);
+    }
+    return raw;
+  }
+  type = onnx::TensorProto::FLOAT;
+  return std::string(reinterpret_cast<const char *>(values.data()),
+                     values.size() * sizeof(float));
 }
 
 } // namespace
@@ -161,19 +192,24 @@ std::string exportPrunedONNX(ModuleOp module, StringRef inputPath,
     if (count != int64_t(w.values.size()))
       return "initializer '" + t.name() + "' does not match its pruned weight";
     t.clear_float_data();
+    t.clear_int32_data();
+    t.clear_double_data();
     t.clear_external_data();
     t.set_data_location(onnx::TensorProto::DEFAULT);
-    t.set_data_type(onnx::TensorProto::FLOAT);
-    t.set_raw_data(std::string(reinterpret_cast<const char *>(w.values.data()),
-                               w.values.size() * sizeof(float)));
+    // The pruned values in the initializer's own type: a float16, bfloat16
+    // or float64 checkpoint stays one (its Cast to f32 is still there).
+    int32_t type = t.data_type();
+    t.set_raw_data(encodeAs(type, w.values));
+    t.set_data_type(type);
     totalBytes += t.raw_data().size();
     if (withMasks) {
       onnx::TensorProto mask;
       mask.set_name(t.name() + ".mask");
       mask.set_data_type(onnx::TensorProto::FLOAT);
       *mask.mutable_dims() = t.dims();
-      mask.set_raw_data(std::string(reinterpret_cast<const char *>(w.mask.data()),
-                                    w.mask.size() * sizeof(float)));
+      mask.set_raw_data(
+          std::string(reinterpret_cast<const char *>(w.mask.data()),
+                      w.mask.size() * sizeof(float)));
       totalBytes += mask.raw_data().size();
       masks.push_back(std::move(mask));
     }

@@ -394,7 +394,7 @@ Value Importer::materialize(const HostTensor &t) {
 FailureOr<Value> Importer::materializeInitializer(const onnx::TensorProto &t,
                                                   bool transpose) {
   auto &cache = transpose ? materializedT : materialized;
-  if (Value v = cache.lookup(t.name()))
+  if (Value v = cache.lookup(&t))
     return v;
   FailureOr<Type> elt = elementType(t.data_type());
   if (failed(elt))
@@ -453,7 +453,7 @@ FailureOr<Value> Importer::materializeInitializer(const onnx::TensorProto &t,
     value = DenseElementsAttr::getFromRawBuffer(type, data->bytes);
   }
   Value v = arith::ConstantOp::create(b, curLoc, cast<TypedAttr>(value));
-  cache[t.name()] = v;
+  cache[&t] = v;
   return v;
 }
 
