@@ -119,7 +119,7 @@ private:
   }
   LogicalResult selectAndOrder();
   LogicalResult runStep(int64_t step);
-  LogicalResult finishLayer(CalibratedLayer &layer);
+  LogicalResult finishLayer(CalibratedLayer &layer, Operation *inWorking);
   LogicalResult writeStatistics();
 
   ModuleOp module;
@@ -306,8 +306,10 @@ LogicalResult Calibrator::runStep(int64_t step) {
         l->stats[0].add(data, x.numElements() / l->features);
     }
   }
+  // The step's layers in the working model (walked once per step).
+  SmallVector<Operation *> workingOps = layerOps(*working);
   for (CalibratedLayer *l : members)
-    if (failed(finishLayer(*l)))
+    if (failed(finishLayer(*l, workingOps[l->index])))
       return failure();
   if (options.progress) {
     double seconds =
@@ -320,12 +322,13 @@ LogicalResult Calibrator::runStep(int64_t step) {
   return success();
 }
 
-LogicalResult Calibrator::finishLayer(CalibratedLayer &c) {
+LogicalResult Calibrator::finishLayer(CalibratedLayer &c,
+                                      Operation *workingOp) {
   SelectedLayer &layer = c.layer;
   Operation *op = layer.op;
   // The same layer in the working model, whose weight takes the mask.
   SelectedLayer inWorking = layer;
-  inWorking.op = layerOps(*working)[c.index];
+  inWorking.op = workingOp;
   std::vector<double> squares;
   for (const InputStatistics &s : c.stats)
     squares.insert(squares.end(), s.squares.begin(), s.squares.end());

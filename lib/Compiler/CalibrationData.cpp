@@ -13,6 +13,18 @@ namespace sparsec {
 
 namespace {
 
+/// The array for input `name`: the member of that key, or the only member
+/// of a one-input model's archive.
+std::vector<NpzMember>::iterator findMember(std::vector<NpzMember> &members,
+                                            const std::string &name,
+                                            size_t numInputs) {
+  auto found =
+      llvm::find_if(members, [&](const NpzMember &m) { return m.key == name; });
+  if (found == members.end() && numInputs == 1 && members.size() == 1)
+    found = members.begin();
+  return found;
+}
+
 bool endsWith(llvm::StringRef s, llvm::StringRef suffix) {
   return s.ends_with(suffix);
 }
@@ -69,10 +81,7 @@ std::string CalibrationSet::open(const std::string &calibrationPath,
   if (std::string error = readNpz(path, members); !error.empty())
     return "--calibration: " + error;
   for (const ModelInput &input : inputs) {
-    auto found = llvm::find_if(
-        members, [&](const NpzMember &m) { return m.key == input.name; });
-    if (found == members.end() && inputs.size() == 1 && members.size() == 1)
-      found = members.begin();
+    auto found = findMember(members, input.name, inputs.size());
     if (found == members.end())
       return "--calibration: '" + path + "' has no array '" + input.name +
              "' (its keys must be the model's input names)";
@@ -128,10 +137,7 @@ std::string CalibrationSet::readEntry(const std::string &entry,
       return "calibration sample: " + error;
     for (size_t i = 0; i < inputs.size(); ++i) {
       const ModelInput &input = inputs[i];
-      auto found = llvm::find_if(
-          members, [&](const NpzMember &m) { return m.key == input.name; });
-      if (found == members.end() && inputs.size() == 1 && members.size() == 1)
-        found = members.begin();
+      auto found = findMember(members, input.name, inputs.size());
       if (found == members.end())
         return "calibration sample '" + entry + "' has no array '" +
                input.name + "'";
