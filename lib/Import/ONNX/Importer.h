@@ -67,6 +67,10 @@ struct TensorBytes {
   std::string owned;
   void *mapBase = nullptr;
   size_t mapLength = 0;
+  /// Drops the mapped pages from memory (they are read again from the file if
+  /// touched): a transposed copy replaces them, and a large model must not
+  /// hold both.
+  void releasePages();
   ~TensorBytes();
 };
 

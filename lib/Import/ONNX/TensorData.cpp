@@ -7,6 +7,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "Importer.h"
+#include "sparsec/Support/Transpose.h"
 
 #include "sparsec/Import/ONNXLoader.h"
 
@@ -85,6 +86,11 @@ void HostTensor::set(int64_t i, double v) {
     floats[i] = v;
   else
     ints[i] = saturatingToInt64(v);
+}
+
+void TensorBytes::releasePages() {
+  if (mapBase)
+    madvise(mapBase, mapLength, MADV_DONTNEED);
 }
 
 TensorBytes::~TensorBytes() {
@@ -416,12 +422,9 @@ FailureOr<Value> Importer::materializeInitializer(const onnx::TensorProto &t,
     int64_t rows = shape[0], cols = shape[1];
     auto transposed = std::make_shared<TensorBytes>();
     transposed->owned.resize(data->bytes.size());
-    const char *src = data->bytes.data();
-    char *dst = transposed->owned.data();
-    for (int64_t i = 0; i < rows; ++i)
-      for (int64_t j = 0; j < cols; ++j)
-        std::memcpy(dst + (j * rows + i) * eltSize,
-                    src + (i * cols + j) * eltSize, eltSize);
+    transposeMatrix(data->bytes.data(), transposed->owned.data(), rows, cols,
+                    eltSize);
+    data->releasePages();
     transposed->bytes =
         ArrayRef<char>(transposed->owned.data(), transposed->owned.size());
     data = transposed;
