@@ -115,6 +115,7 @@ SparsecCompileOptions::addCompressionPasses(mlir::OpPassManager &pm) const {
     o.sparsity = spec.sparsity;
     o.valueType = pruneValueType;
     o.keepMask = exportMasks;
+    o.pack = packWeights;
     o.metaLayout = pruneMeta;
     o.columnGrouping = permute == "gyro" ? "gyro" : "none";
     o.columnTries = permuteColumnTries;
@@ -128,6 +129,7 @@ SparsecCompileOptions::addCompressionPasses(mlir::OpPassManager &pm) const {
     o.m = spec.m;
     o.valueType = pruneValueType;
     o.keepMask = exportMasks;
+    o.pack = packWeights;
     pm.addPass(createSparsecPruneNM(o));
   };
   bool both = !pruneConfig.empty();

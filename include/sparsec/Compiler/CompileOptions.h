@@ -157,6 +157,10 @@ struct SparsecCompileOptions
       llvm::cl::desc("Keep each selected mask (sparsec.mask) so that an ONNX "
                      "export can add it as initializer <name>.mask"),
       llvm::cl::init(false)};
+  /// Whether pruned layers get their packed weights (the prune passes'
+  /// `pack`). Not an option: the driver turns it off when it only exports
+  /// ONNX (--emit=none without --run), where nothing reads them.
+  bool packWeights = true;
   Option<bool> progress{*this, "progress",
                         llvm::cl::desc("Print search progress to stderr"),
                         llvm::cl::init(false), llvm::cl::Hidden};

@@ -3,6 +3,7 @@
 // RUN: sparsec-opt %s --split-input-file --sparsec-prune-hinm="v=16 sparsity=0.75 meta-layout=meta16 value-type=f16" --sparsec-verify-encodings | FileCheck %s --check-prefix=HINM16
 // RUN: sparsec-opt %s --split-input-file --sparsec-prune-nm="n=2 m=4 exclude=^fc$" | FileCheck %s --check-prefix=EXCLUDE
 // RUN: sparsec-opt %s --split-input-file --sparsec-prune-nm="n=1 m=8" --sparsec-verify-encodings | FileCheck %s --check-prefix=ONE8
+// RUN: sparsec-opt %s --split-input-file --sparsec-prune-nm="n=2 m=4 pack=false" --sparsec-verify-encodings | FileCheck %s --check-prefix=NOPACK
 
 // Group (0..3) of row 0 keeps |-5| and |3|; group (4..7) keeps |-7| and |1|.
 // Row 1: ties in (4, 4, 1, 4) go to the lower positions 0 and 1; the all-zero
@@ -15,6 +16,14 @@
 // NM-SAME: meta = dense<[1145324777, 1145324612, 1145324612, 1145324612, 1145324612, 1145324612,
 // NM-SAME: sparsec.prune_stats = {kept_saliency = 2.400000e+01 : f64, kept_saliency_unpermuted = 2.400000e+01 : f64, total_saliency = 3.275000e+01 : f64, value_type = "f32"}
 // NM-SAME: weight_encoding = #sparsec.nm<n = 2, m = 4>
+
+// pack=false: the same masked weight and encoding, no packed copy.
+// NOPACK-LABEL: func @linear
+// NOPACK: %[[W:.*]] = arith.constant dense<{{\[\[}}0.000000e+00, -5.000000e+00, 3.000000e+00, 0.000000e+00, 0.000000e+00, 0.000000e+00, -7.000000e+00, 1.000000e+00], [4.000000e+00, 4.000000e+00, 0.000000e+00, 0.000000e+00, 0.000000e+00, 0.000000e+00, 0.000000e+00, 0.000000e+00]]> : tensor<2x8xf32>
+// NOPACK-NOT: packed_weight
+// NOPACK: sparsec.linear %{{.*}}, %[[W]] {sparsec.prune_stats = {{.*}}, weight_encoding = #sparsec.nm<n = 2, m = 4>}
+// NOPACK-NOT: packed_weight
+// NOPACK: return
 
 // EXCLUDE-LABEL: func @linear
 // EXCLUDE-NOT: weight_encoding

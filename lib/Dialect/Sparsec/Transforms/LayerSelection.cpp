@@ -290,11 +290,77 @@ double effectiveVectorSparsity(const PruneSettings &s) {
   return s.vectorSparsity != -1 ? s.vectorSparsity : 0.5;
 }
 
+struct LayerDataReader::Scores : SaliencySource {};
+
+LayerDataReader::LayerDataReader(const LayerSelectionOptions &options)
+    : options(options), scores(std::make_unique<Scores>()),
+      userScores(!options.saliency.empty() && options.saliency != "magnitude" &&
+                 !isCalibratedSaliency(options.saliency)) {}
+
+LayerDataReader::~LayerDataReader() = default;
+
+std::string LayerDataReader::open() {
+  return userScores ? scores->open(options.saliency) : "";
+}
+
+std::string LayerDataReader::read(SelectedLayer &layer, bool withSaliency) {
+  const LayerSelectionOptions &o = options;
+  Operation *op = layer.op;
+  Value weight = op->getOperand(1);
+  std::optional<WeightData> data = WeightData::getFromValue(weight);
+  if (!data)
+    return "layer '" + layer.name + "' has no constant weight";
+  ArrayRef<int64_t> wShape =
+      cast<RankedTensorType>(weight.getType()).getShape();
+  // GEMM view of the weight: linear weights and chw convolutions are
+  // stored in GEMM order.
+  ArrayRef<float> values = data->values();
+  bool gemmOrder = wShape.size() == 2 || layer.korder == KOrder::chw;
+  if (gemmOrder && data->isBorrowed()) {
+    layer.weight = values;
+  } else {
+    layer.weightCopy.resize(layer.rows * layer.cols);
+    for (int64_t r = 0; r < layer.rows; ++r)
+      for (int64_t k = 0; k < layer.cols; ++k)
+        layer.weightCopy[r * layer.cols + k] =
+            values[gemmToStorageIndex(wShape, layer.korder, r, k)];
+    layer.weight = layer.weightCopy;
+  }
+  if (!withSaliency)
+    return "";
+  layer.saliency.resize(layer.weight.size());
+  if (o.saliency == "wanda") {
+    if (std::string error = computeWandaSaliency(layer); !error.empty())
+      return "layer '" + layer.name + "' " + error;
+  } else if (!userScores) {
+    // SparseGPT already zeroed what it prunes and updated the rest: the
+    // magnitudes of its weights select exactly its mask.
+    if (o.saliency == "sparsegpt" && !op->hasAttr(kSparseGPTAttr))
+      return "layer '" + layer.name +
+             "' was not calibrated: --saliency=sparsegpt needs --calibration";
+    for (size_t i = 0; i < layer.weight.size(); ++i)
+      layer.saliency[i] = std::abs(layer.weight[i]);
+  } else if (layer.weightName.empty()) {
+    return "layer '" + layer.name +
+           "' has no initializer name to look up scores";
+  } else if (std::string error = loadScores(*scores, layer, wShape);
+             !error.empty()) {
+    return "layer '" + layer.name + "': " + error;
+  }
+  return "";
+}
+
+void LayerDataReader::release(SelectedLayer &layer) {
+  layer.weight = {};
+  layer.weightCopy = std::vector<float>();
+  layer.saliency = std::vector<float>();
+}
+
 LogicalResult selectLayers(ModuleOp module, const LayerSelectionOptions &o,
                            StringRef passName,
                            function_ref<bool(StringRef)> wants,
                            std::vector<SelectedLayer> &selected,
-                           uint64_t &numSkipped) {
+                           uint64_t &numSkipped, bool loadData) {
   auto fail = [&](Operation *at, const Twine &msg) {
     at->emitError() << passName << ": " << msg;
     return failure();
@@ -315,12 +381,9 @@ LogicalResult selectLayers(ModuleOp module, const LayerSelectionOptions &o,
   if (!o.config.empty())
     if (std::string error = readConfig(o.config, rules); !error.empty())
       return fail(module, error);
-  SaliencySource scores;
-  bool userScores = !o.saliency.empty() && o.saliency != "magnitude" &&
-                    !isCalibratedSaliency(o.saliency);
-  if (userScores)
-    if (std::string error = scores.open(o.saliency); !error.empty())
-      return fail(module, error);
+  LayerDataReader reader(o);
+  if (std::string error = reader.open(); !error.empty())
+    return fail(module, error);
 
   SmallVector<Operation *> layers;
   module.walk([&](Operation *op) {
@@ -361,8 +424,7 @@ LogicalResult selectLayers(ModuleOp module, const LayerSelectionOptions &o,
       continue;
     layer.settings = s;
     Value weight = op->getOperand(1);
-    std::optional<WeightData> data = WeightData::getFromValue(weight);
-    if (!data) {
+    if (!WeightData::getFromValue(weight)) {
       op->emitWarning() << passName << ": layer '" << layer.name
                         << "' has no constant weight; left dense";
       ++numSkipped;
@@ -390,46 +452,6 @@ LogicalResult selectLayers(ModuleOp module, const LayerSelectionOptions &o,
                   " (pad=false)");
       continue;
     }
-    // GEMM view of the weight: linear weights and chw convolutions are
-    // stored in GEMM order.
-    ArrayRef<float> values = data->values();
-    bool gemmOrder = wShape.size() == 2 || layer.korder == KOrder::chw;
-    if (gemmOrder && data->isBorrowed()) {
-      layer.weight = values;
-    } else {
-      layer.weightCopy.resize(layer.rows * layer.cols);
-      for (int64_t r = 0; r < layer.rows; ++r)
-        for (int64_t k = 0; k < layer.cols; ++k)
-          layer.weightCopy[r * layer.cols + k] =
-              values[gemmToStorageIndex(wShape, layer.korder, r, k)];
-      layer.weight = layer.weightCopy;
-    }
-    layer.saliency.resize(layer.weight.size());
-    if (o.saliency == "wanda") {
-      if (std::string error = computeWandaSaliency(layer); !error.empty()) {
-        layerError(op, "layer '" + layer.name + "' " + error);
-        continue;
-      }
-    } else if (!userScores) {
-      // SparseGPT already zeroed what it prunes and updated the rest: the
-      // magnitudes of its weights select exactly its mask.
-      if (o.saliency == "sparsegpt" && !op->hasAttr(kSparseGPTAttr)) {
-        layerError(op, "layer '" + layer.name +
-                           "' was not calibrated: --saliency=sparsegpt needs "
-                           "--calibration");
-        continue;
-      }
-      for (size_t i = 0; i < layer.weight.size(); ++i)
-        layer.saliency[i] = std::abs(layer.weight[i]);
-    } else if (layer.weightName.empty()) {
-      layerError(op, "layer '" + layer.name +
-                         "' has no initializer name to look up scores");
-      continue;
-    } else if (std::string error = loadScores(scores, layer, wShape);
-               !error.empty()) {
-      layerError(op, "layer '" + layer.name + "': " + error);
-      continue;
-    }
     if (s.pattern == "hinm") {
       layer.nnzVec =
           hinmKeptVectors(layer.cols, effectiveVectorSparsity(s), s.m);
@@ -447,6 +469,11 @@ LogicalResult selectLayers(ModuleOp module, const LayerSelectionOptions &o,
         continue;
       }
     }
+    if (loadData)
+      if (std::string error = reader.read(layer); !error.empty()) {
+        layerError(op, error);
+        continue;
+      }
     selected.push_back(std::move(layer));
   }
   return failure(failedAny);

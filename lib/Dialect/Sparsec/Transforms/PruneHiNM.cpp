@@ -122,6 +122,7 @@ struct SparsecPruneHiNMPass
     uint64_t pruned = 0, skipped = 0;
     LogicalResult result = pruneLayers(
         module, options, "sparsec-prune-hinm", "hinm", valueType, keepMask,
+        pack,
         [&](const SelectedLayer &l) {
           const PruneSettings &s = l.settings;
           if (std::optional<std::vector<std::vector<int64_t>>> columns =

@@ -31,23 +31,25 @@ void maskLayer(PrunedLayer &p, StringRef valueType) {
 LogicalResult commitPrunedLayer(PrunedLayer &p,
                                 SparsityEncodingAttrInterface encoding,
                                 StringRef valueType, MetaLayout metaLayout,
-                                bool keepMask, StringRef passName) {
+                                bool keepMask, bool pack, StringRef passName) {
   SelectedLayer &layer = p.layer;
   Operation *op = layer.op;
   MLIRContext *ctx = op->getContext();
-  PackRequest request;
-  request.rows = layer.rows;
-  request.cols = layer.cols;
-  request.values = p.masked;
-  request.mask = p.selection.mask;
-  request.tileColumns = p.selection.tiles;
-  request.valueType = valueType;
-  request.metaLayout = metaLayout;
-  request.name = layer.baseName();
   Attribute packed;
-  if (std::string error = encoding.pack(request, packed); !error.empty())
-    return op->emitError() << passName << ": layer '" << layer.name
-                           << "': " << error;
+  if (pack) {
+    PackRequest request;
+    request.rows = layer.rows;
+    request.cols = layer.cols;
+    request.values = p.masked;
+    request.mask = p.selection.mask;
+    request.tileColumns = p.selection.tiles;
+    request.valueType = valueType;
+    request.metaLayout = metaLayout;
+    request.name = layer.baseName();
+    if (std::string error = encoding.pack(request, packed); !error.empty())
+      return op->emitError()
+             << passName << ": layer '" << layer.name << "': " << error;
+  }
 
   if (keepMask) {
     // The mask in the weight's storage order, for export.
@@ -65,7 +67,8 @@ LogicalResult commitPrunedLayer(PrunedLayer &p,
   }
   replaceLayerWeight(layer, std::move(p.masked), ".pruned");
   op->setAttr("weight_encoding", encoding);
-  op->setAttr("packed_weight", packed);
+  if (packed)
+    op->setAttr("packed_weight", packed);
   // Set by sparsec-permute-channels: what plain selection would have kept.
   double unpermuted = p.keptSaliency;
   if (auto attr =
@@ -88,7 +91,7 @@ LogicalResult commitPrunedLayer(PrunedLayer &p,
 LogicalResult
 pruneLayers(ModuleOp module, const LayerSelectionOptions &options,
             StringRef passName, StringRef pattern, StringRef valueType,
-            bool keepMask,
+            bool keepMask, bool pack,
             function_ref<Selection(const SelectedLayer &)> select,
             function_ref<PruneEncoding(const SelectedLayer &)> encodingFor,
             uint64_t &numPruned, uint64_t &numSkipped) {
@@ -96,23 +99,44 @@ pruneLayers(ModuleOp module, const LayerSelectionOptions &options,
   if (failed(selectLayers(
           module, options, passName,
           [&](StringRef layerPattern) { return layerPattern == pattern; },
-          layers, numSkipped)))
+          layers, numSkipped, /*loadData=*/false)))
     return failure();
-  std::vector<PrunedLayer> pruned(layers.size());
-  for (size_t i = 0; i < layers.size(); ++i)
-    pruned[i].layer = std::move(layers[i]);
-  // Selection is pure computation: all layers in parallel.
-  parallelForEach(module.getContext(), pruned, [&](PrunedLayer &p) {
-    p.selection = select(p.layer);
-    maskLayer(p, valueType);
-  });
-  for (PrunedLayer &p : pruned) {
-    PruneEncoding target = encodingFor(p.layer);
-    if (failed(commitPrunedLayer(p, target.encoding, valueType,
-                                 target.metaLayout, keepMask, passName)))
-      return failure();
-    ++numPruned;
+  LayerDataReader reader(options);
+  if (std::string error = reader.open(); !error.empty())
+    return module.emitError() << passName << ": " << error;
+  // A few layers per thread at a time: selection is pure computation and
+  // runs in parallel, and a large model never holds more than one batch of
+  // saliencies and masked copies besides its weights.
+  size_t batch =
+      std::max<size_t>(1, 2 * size_t(module.getContext()->getNumThreads()));
+  bool failedAny = false;
+  for (size_t begin = 0; begin < layers.size(); begin += batch) {
+    std::vector<PrunedLayer> pruned(std::min(batch, layers.size() - begin));
+    for (auto [i, p] : llvm::enumerate(pruned)) {
+      p.layer = std::move(layers[begin + i]);
+      // Every layer's error is reported, but nothing is committed after one.
+      if (std::string error = reader.read(p.layer); !error.empty()) {
+        p.layer.op->emitError() << passName << ": " << error;
+        failedAny = true;
+      }
+    }
+    if (failedAny)
+      continue;
+    parallelForEach(module.getContext(), pruned, [&](PrunedLayer &p) {
+      p.selection = select(p.layer);
+      maskLayer(p, valueType);
+    });
+    for (PrunedLayer &p : pruned) {
+      PruneEncoding target = encodingFor(p.layer);
+      if (failed(commitPrunedLayer(p, target.encoding, valueType,
+                                   target.metaLayout, keepMask, pack,
+                                   passName)))
+        return failure();
+      ++numPruned;
+    }
   }
+  if (failedAny)
+    return failure();
   eraseDeadConstants(module);
   return success();
 }

@@ -25,13 +25,14 @@ struct PrunedLayer {
 void maskLayer(PrunedLayer &pruned, llvm::StringRef valueType);
 
 /// Packs the masked weight with `encoding` and rewrites the layer: masked
-/// dense weight, `weight_encoding`, `packed_weight`, `sparsec.mask` (with
-/// `keepMask`) and `sparsec.prune_stats`. Serial (creates attributes).
+/// dense weight, `weight_encoding`, `packed_weight` (with `pack`),
+/// `sparsec.mask` (with `keepMask`) and `sparsec.prune_stats`. Serial
+/// (creates attributes).
 mlir::LogicalResult commitPrunedLayer(PrunedLayer &pruned,
                                       SparsityEncodingAttrInterface encoding,
                                       llvm::StringRef valueType,
                                       MetaLayout metaLayout, bool keepMask,
-                                      llvm::StringRef passName);
+                                      bool pack, llvm::StringRef passName);
 
 /// The encoding a pruned layer gets, and the 2:4 metadata layout to pack.
 struct PruneEncoding {
@@ -39,13 +40,14 @@ struct PruneEncoding {
   MetaLayout metaLayout;
 };
 
-/// The body of a pruning pass: selects the layers of `pattern`, runs
-/// `select` on all of them in parallel, then packs and commits each with
-/// the encoding `encodingFor` gives, and erases the replaced weights.
+/// The body of a pruning pass: selects the layers of `pattern`, then, a
+/// batch of layers at a time, reads their weights and saliencies, runs
+/// `select` on them in parallel, and packs and commits each with the
+/// encoding `encodingFor` gives; erases the replaced weights.
 mlir::LogicalResult pruneLayers(
     mlir::ModuleOp module, const LayerSelectionOptions &options,
     llvm::StringRef passName, llvm::StringRef pattern,
-    llvm::StringRef valueType, bool keepMask,
+    llvm::StringRef valueType, bool keepMask, bool pack,
     llvm::function_ref<Selection(const SelectedLayer &)> select,
     llvm::function_ref<PruneEncoding(const SelectedLayer &)> encodingFor,
     uint64_t &numPruned, uint64_t &numSkipped);

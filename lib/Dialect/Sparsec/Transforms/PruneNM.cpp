@@ -28,7 +28,7 @@ struct SparsecPruneNMPass
     options.defaults.m = m;
     uint64_t pruned = 0, skipped = 0;
     LogicalResult result = pruneLayers(
-        module, options, "sparsec-prune-nm", "nm", valueType, keepMask,
+        module, options, "sparsec-prune-nm", "nm", valueType, keepMask, pack,
         [](const SelectedLayer &l) {
           return selectNM(l.saliency.data(), l.rows, l.cols,
                           {l.settings.n, l.settings.m});

@@ -16,6 +16,7 @@
 #include "mlir/IR/BuiltinOps.h"
 #include "llvm/ADT/STLFunctionalExtras.h"
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -90,11 +91,36 @@ struct SelectedLayer {
 /// `wants`, that no rule or option skips and that is not compressed yet;
 /// checks its settings and reads its GEMM view and saliency. Errors name
 /// the pass and the layer; `numSkipped` counts layers left alone.
+/// With `loadData` false the GEMM views and saliencies are left empty:
+/// read them layer by layer with a LayerDataReader (a large model then never
+/// holds every layer's copies at once).
 mlir::LogicalResult
 selectLayers(mlir::ModuleOp module, const LayerSelectionOptions &options,
              llvm::StringRef passName,
              llvm::function_ref<bool(llvm::StringRef pattern)> wants,
-             std::vector<SelectedLayer> &layers, uint64_t &numSkipped);
+             std::vector<SelectedLayer> &layers, uint64_t &numSkipped,
+             bool loadData = true);
+
+/// Reads a selected layer's GEMM view of its weight and its saliency (|w|,
+/// Wanda or user scores, following recorded channel permutations).
+class LayerDataReader {
+public:
+  explicit LayerDataReader(const LayerSelectionOptions &options);
+  ~LayerDataReader();
+  /// Opens the user scores, if any: "" or the error.
+  std::string open();
+  /// Fills `layer.weight` and, with `withSaliency`, `layer.saliency`: "" or
+  /// the error, naming the layer.
+  std::string read(SelectedLayer &layer, bool withSaliency = true);
+  /// Frees what read() filled.
+  static void release(SelectedLayer &layer);
+
+private:
+  struct Scores;
+  const LayerSelectionOptions &options;
+  std::unique_ptr<Scores> scores;
+  bool userScores;
+};
 
 /// HiNM vector sparsity of `settings` (from sparsity, vector-sparsity or the
 /// 0.5 default).

@@ -136,7 +136,11 @@ defvar SparsecPackOptions = [
   Option<"valueType", "value-type", "std::string", /*default=*/"\"f32\"",
          "Packed value type: f32, f16 or bf16">,
   Option<"keepMask", "keep-mask", "bool", /*default=*/"false",
-         "Attach the selected mask (sparsec.mask) for export">
+         "Attach the selected mask (sparsec.mask) for export">,
+  Option<"pack", "pack", "bool", /*default=*/"true",
+         "Attach the packed weight (packed_weight) that targets compile; "
+         "false leaves the encoding and the masked weight only, which is all "
+         "an ONNX export needs (a large model then holds no packed copy)">
 ];
 
 def SparsecPruneNM : Pass<"sparsec-prune-nm", "::mlir::ModuleOp"> {
