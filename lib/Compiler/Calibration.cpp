@@ -17,10 +17,13 @@
 #include "sparsec/Sparsity/Selection.h"
 #include "sparsec/Target/Target.h"
 
+#include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/BuiltinAttributes.h"
+#include "mlir/IR/DialectResourceBlobManager.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Transforms/RegionUtils.h"
+#include "llvm/ADT/ScopeExit.h"
 #include "llvm/ADT/StringSet.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Format.h"
@@ -35,6 +38,62 @@ using namespace mlir;
 namespace sparsec {
 
 namespace {
+
+/// Constants of at least this many bytes (the weights) reach a probe as
+/// arguments.
+constexpr int64_t kHoistedConstantBytes = 64 << 10;
+
+/// The bytes of a constant tensor that live as long as the context (a blob
+/// or dense storage), or an empty view.
+ArrayRef<char> constantBytes(Attribute value, RankedTensorType type) {
+  int64_t bytes =
+      type.getNumElements() * int64_t(type.getElementTypeBitWidth() / 8);
+  ArrayRef<char> data;
+  if (auto resource = dyn_cast<DenseResourceElementsAttr>(value)) {
+    if (AsmResourceBlob *blob = resource.getRawHandle().getBlob())
+      data = blob->getData();
+  } else if (auto dense = dyn_cast<DenseElementsAttr>(value)) {
+    if (!dense.isSplat())
+      data = dense.getRawData();
+  }
+  return int64_t(data.size()) == bytes ? data : ArrayRef<char>();
+}
+
+/// Makes `main`'s large constants trailing arguments and returns views of
+/// their bytes, in argument order: a probe compiles without embedding the
+/// model's weights (LLVM would copy them twice) and runs on the module's
+/// own buffers. Every argument is marked read-only, so that bufferization
+/// never writes to the caller's buffers.
+std::vector<InputView> hoistLargeConstants(func::FuncOp main) {
+  std::vector<InputView> views;
+  SmallVector<arith::ConstantOp> constants;
+  main.walk([&](arith::ConstantOp c) { constants.push_back(c); });
+  Block &body = main.getBody().front();
+  for (arith::ConstantOp c : constants) {
+    auto type = dyn_cast<RankedTensorType>(c.getType());
+    if (!type || !type.hasStaticShape() ||
+        type.getElementTypeBitWidth() % 8 != 0)
+      continue;
+    std::string dtype = getNpyDescr(type.getElementType());
+    ArrayRef<char> bytes = constantBytes(c.getValue(), type);
+    if (dtype.empty() || int64_t(bytes.size()) < kHoistedConstantBytes)
+      continue;
+    BlockArgument arg = body.addArgument(type, c.getLoc());
+    c.getResult().replaceAllUsesWith(arg);
+    c->erase();
+    views.push_back(
+        {dtype,
+         std::vector<int64_t>(type.getShape().begin(), type.getShape().end()),
+         bytes.data()});
+  }
+  SmallVector<Type> results(main.getResultTypes());
+  main.setFunctionType(
+      FunctionType::get(main.getContext(), body.getArgumentTypes(), results));
+  for (unsigned i = 0; i < main.getNumArguments(); ++i)
+    main.setArgAttr(i, "bufferization.writable",
+                    BoolAttr::get(main.getContext(), false));
+  return views;
+}
 
 struct CalibratedLayer {
   size_t index = 0; // among the module's layers, in walk order
@@ -128,6 +187,7 @@ private:
   const Target *host = nullptr;
   std::unique_ptr<TargetOptions> hostOptions;
   OwningOpRef<ModuleOp> working; // the model as pruned so far
+  LayerSelectionOptions selectionOptions;
   std::vector<CalibratedLayer> layers;
   int64_t steps = 0;
   CalibrationSet samples;
@@ -139,7 +199,7 @@ LogicalResult Calibrator::selectAndOrder() {
   if (std::string error = parseSparsitySpec(options.sparsity, spec);
       !error.empty())
     return fail(error);
-  LayerSelectionOptions selection;
+  LayerSelectionOptions &selection = selectionOptions;
   selection.defaults = spec;
   selection.include = options.pruneInclude;
   selection.exclude = options.pruneExclude;
@@ -154,7 +214,7 @@ LogicalResult Calibrator::selectAndOrder() {
   uint64_t skipped = 0;
   if (failed(selectLayers(
           module, selection, "calibration", [](StringRef) { return true; },
-          selected, skipped)))
+          selected, skipped, /*loadData=*/false)))
     return failure();
   if (selected.empty())
     return fail("--calibration: no layer is selected for pruning");
@@ -200,7 +260,6 @@ LogicalResult Calibrator::selectAndOrder() {
     } else {
       c.features = wShape[1];
     }
-    l.ownWeight();
     c.layer = std::move(l);
     layers.push_back(std::move(c));
   }
@@ -274,6 +333,7 @@ LogicalResult Calibrator::runStep(int64_t step) {
   main->removeAttr("sparsec.output_names");
   IRRewriter rewriter(ctx);
   (void)runRegionDCE(rewriter, main->getRegions());
+  std::vector<InputView> weights = hoistLargeConstants(main);
   FunctionType signature = main.getFunctionType();
   PassManager pm(ctx);
   host->buildPipeline(pm, *hostOptions);
@@ -288,10 +348,15 @@ LogicalResult Calibrator::runStep(int64_t step) {
   for (CalibratedLayer *l : members)
     l->stats.assign(l->convGroups, InputStatistics(l->features, sparseGPTMode));
   std::vector<NpyArray> sampleInputs, outputs;
+  std::vector<InputView> inputs;
   for (int64_t s = 0; s < samples.size(); ++s) {
     if (std::string error = samples.read(s, sampleInputs); !error.empty())
       return fail(error);
-    if (failed(prepared->run(sampleInputs, outputs)))
+    inputs.clear();
+    for (const NpyArray &input : sampleInputs)
+      inputs.push_back(InputView::of(input));
+    inputs.insert(inputs.end(), weights.begin(), weights.end());
+    if (failed(prepared->run(inputs, outputs)))
       return failure();
     for (auto [i, l] : llvm::enumerate(members)) {
       const NpyArray &x = outputs[outputOf[i]];
@@ -326,6 +391,15 @@ LogicalResult Calibrator::finishLayer(CalibratedLayer &c,
                                       Operation *workingOp) {
   SelectedLayer &layer = c.layer;
   Operation *op = layer.op;
+  // Weights are read one layer at a time (a large model holds no second
+  // copy of them), from the model, which calibration changes only here.
+  LayerDataReader reader(selectionOptions);
+  if (std::string error = reader.read(layer, /*withSaliency=*/false);
+      !error.empty())
+    return op->emitError() << "calibration: " << error;
+  llvm::scope_exit release([&] { LayerDataReader::release(layer); });
+  // No later probe reads the working model after the last step.
+  bool lastStep = c.step + 1 == steps;
   // The same layer in the working model, whose weight takes the mask.
   SelectedLayer inWorking = layer;
   inWorking.op = workingOp;
@@ -346,6 +420,8 @@ LogicalResult Calibrator::finishLayer(CalibratedLayer &c,
 
   if (!sparseGPTMode) {
     op->setAttr(kInputSquareNormsAttr, norms);
+    if (lastStep)
+      return success();
     inWorking.op->setAttr(kInputSquareNormsAttr, norms);
     inWorking.saliency.resize(layer.weight.size());
     if (std::string error = computeWandaSaliency(inWorking); !error.empty())
@@ -413,8 +489,9 @@ LogicalResult Calibrator::finishLayer(CalibratedLayer &c,
   }
   op->setAttr(kSparseGPTAttr, b.getDictionaryAttr(info));
   op->setAttr(kInputSquareNormsAttr, norms);
-  replaceLayerWeight(inWorking, result.weight, ".calibrated",
-                     /*freeOldBlob=*/false);
+  if (!lastStep)
+    replaceLayerWeight(inWorking, result.weight, ".calibrated",
+                       /*freeOldBlob=*/false);
   replaceLayerWeight(layer, std::move(result.weight), ".sparsegpt");
   // The statistics are no longer needed: free the Gram matrix now.
   int64_t tokens = c.stats[0].tokens;

@@ -1,4 +1,5 @@
 //===- Registry.cpp - the targets linked into this program ----------------===//
+#include "sparsec/Support/Npy.h"
 #include "sparsec/Target/Target.h"
 
 #include "mlir/Pass/PassRegistry.h"
@@ -13,6 +14,18 @@ namespace {
 /// Options of a target that declares none.
 struct EmptyTargetOptions : TargetOptions {};
 } // namespace
+
+InputView InputView::of(const NpyArray &array) {
+  return {array.dtype, array.shape, array.data.data()};
+}
+
+LogicalResult PreparedModel::run(const std::vector<NpyArray> &inputs,
+                                 std::vector<NpyArray> &outputs) {
+  std::vector<InputView> views;
+  for (const NpyArray &input : inputs)
+    views.push_back(InputView::of(input));
+  return run(views, outputs);
+}
 
 std::unique_ptr<TargetOptions> Target::createOptions() const {
   return std::make_unique<EmptyTargetOptions>();

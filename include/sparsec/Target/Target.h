@@ -54,15 +54,31 @@ public:
   virtual std::string validate() const { return ""; }
 };
 
+/// An input the caller owns and keeps alive while a prepared model runs:
+/// calibration hands a probe the model's weights this way, without a copy.
+struct InputView {
+  std::string dtype; ///< numpy descr, as NpyArray::dtype
+  std::vector<int64_t> shape;
+  const char *data = nullptr;
+
+  static InputView of(const NpyArray &array);
+};
+
 /// A lowered module compiled once for repeated runs in this process
 /// (calibration runs the model once per sample).
 class PreparedModel {
 public:
   virtual ~PreparedModel() = default;
   /// Runs `main` on `inputs` (checked against the signature); `outputs`
-  /// come back in the signature's order and shapes.
-  virtual mlir::LogicalResult run(const std::vector<NpyArray> &inputs,
+  /// come back in the signature's order and shapes. The buffers are handed
+  /// over as they are: `main` must not write to its arguments (compile it
+  /// with `bufferization.writable = false` on them, as calibration probes
+  /// are).
+  virtual mlir::LogicalResult run(llvm::ArrayRef<InputView> inputs,
                                   std::vector<NpyArray> &outputs) = 0;
+  /// The same on copies of `inputs`, for a `main` that may write to them.
+  virtual mlir::LogicalResult run(const std::vector<NpyArray> &inputs,
+                                  std::vector<NpyArray> &outputs);
 };
 
 class Target {

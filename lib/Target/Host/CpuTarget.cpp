@@ -162,6 +162,15 @@ std::vector<std::string> getToolEnvironment() {
 LogicalResult prepareRun(Location loc, FunctionType signature,
                          const std::vector<NpyArray> &inputs,
                          std::vector<NpyArray> &outputs) {
+  std::vector<InputView> views;
+  for (const NpyArray &input : inputs)
+    views.push_back(InputView::of(input));
+  return prepareRun(loc, signature, views, outputs);
+}
+
+LogicalResult prepareRun(Location loc, FunctionType signature,
+                         ArrayRef<InputView> inputs,
+                         std::vector<NpyArray> &outputs) {
   if (inputs.size() != signature.getNumInputs())
     return emitError(loc) << "the model takes " << signature.getNumInputs()
                           << " input(s), " << inputs.size() << " given";

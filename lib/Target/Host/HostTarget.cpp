@@ -210,13 +210,22 @@ public:
 
   LogicalResult run(const std::vector<NpyArray> &inputs,
                     std::vector<NpyArray> &outputs) override {
+    // One-shot bufferization may update an argument's buffer in place.
+    std::vector<NpyArray> copies = inputs;
+    std::vector<InputView> views;
+    for (const NpyArray &input : copies)
+      views.push_back(InputView::of(input));
+    return run(views, outputs);
+  }
+
+  LogicalResult run(ArrayRef<InputView> inputs,
+                    std::vector<NpyArray> &outputs) override {
     if (failed(prepareRun(loc, signature, inputs, outputs)))
       return failure();
-    // Inputs are read-only for the callee, but the descriptor wants void*.
     std::vector<std::vector<int64_t>> descriptors;
-    std::vector<NpyArray> inputCopies = inputs;
-    for (NpyArray &in : inputCopies)
-      descriptors.push_back(makeMemRefDescriptor(in.data.data(), in.shape));
+    for (const InputView &in : inputs)
+      descriptors.push_back(
+          makeMemRefDescriptor(const_cast<char *>(in.data), in.shape));
     for (NpyArray &out : outputs)
       descriptors.push_back(makeMemRefDescriptor(out.data.data(), out.shape));
     std::vector<void *> descriptorPtrs;

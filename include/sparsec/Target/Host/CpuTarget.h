@@ -122,6 +122,9 @@ std::vector<std::string> getToolEnvironment();
 /// Checks `inputs` against `signature` and makes zeroed outputs of the
 /// signature's result types; failure with a diagnostic at `loc`.
 mlir::LogicalResult prepareRun(mlir::Location loc, mlir::FunctionType signature,
+                               llvm::ArrayRef<InputView> inputs,
+                               std::vector<NpyArray> &outputs);
+mlir::LogicalResult prepareRun(mlir::Location loc, mlir::FunctionType signature,
                                const std::vector<NpyArray> &inputs,
                                std::vector<NpyArray> &outputs);
 
