@@ -21,8 +21,12 @@ from sparsec_cli import run_sparsec
 K, HID, R, TOKENS, SAMPLES = 32, 48, 16, 8, 5
 
 
-def make_mlp(tmp: Path):
-    rng = np.random.default_rng(7)
+def make_mlp(tmp: Path, k: int = K, hid: int = HID, r: int = R, tokens: int = TOKENS,
+             samples: int = SAMPLES, seed: int = 7, external_data: bool = False):
+    """MatMul-Add-Relu-MatMul and `samples` calibration inputs whose features have very
+    different scales; with `external_data` the weights go to mlp.weights."""
+    K, HID, R, TOKENS, SAMPLES = k, hid, r, tokens, samples  # noqa: N806
+    rng = np.random.default_rng(seed)
     W1 = rng.standard_normal((K, HID)).astype(np.float32)
     b1 = (0.5 * rng.standard_normal(HID)).astype(np.float32)
     W2 = rng.standard_normal((HID, R)).astype(np.float32)
@@ -36,7 +40,12 @@ def make_mlp(tmp: Path):
         [numpy_helper.from_array(W1, "W1"), numpy_helper.from_array(b1, "b1"),
          numpy_helper.from_array(W2, "W2")])
     path = tmp / "mlp.onnx"
-    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    if external_data:
+        onnx.save(model, str(path), save_as_external_data=True, location="mlp.weights",
+                  size_threshold=1024)
+    else:
+        onnx.save(model, str(path))
     # Features of very different scales: Wanda and magnitude disagree.
     scale = np.exp(1.5 * rng.standard_normal(K)).astype(np.float32)
     xs = [(rng.standard_normal((TOKENS, K)) * scale).astype(np.float32) for _ in range(SAMPLES)]

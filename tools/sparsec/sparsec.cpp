@@ -30,11 +30,17 @@
 
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Format.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/SourceMgr.h"
 #include "llvm/Support/ToolOutputFile.h"
+#include <chrono>
+#include <sys/resource.h>
 #include <unistd.h>
+#if defined(__GLIBC__) || __has_include(<malloc.h>)
+#include <malloc.h>
+#endif
 
 using namespace mlir;
 namespace cl = llvm::cl;
@@ -95,6 +101,14 @@ static cl::opt<bool>
              cl::desc("Compile for the target, run on --input arrays, write "
                       "<outdir>/output_<i>.npy"),
              cl::cat(sparsecCategory));
+static cl::opt<std::string> progressMode(
+    "progress",
+    cl::desc("Print progress to stderr: each phase (import, calibration "
+             "steps, compression, export) with the elapsed time and the peak "
+             "memory so far, and search progress: auto (when stderr is a "
+             "terminal), always or never"),
+    cl::value_desc("auto|always|never"), cl::init("auto"),
+    cl::cat(sparsecCategory));
 static cl::list<std::string>
     inputArrays("input", cl::desc("Input .npy for --run, in graph-input order"),
                 cl::value_desc("file.npy"), cl::cat(sparsecCategory));
@@ -105,6 +119,31 @@ int fail(const Twine &message) {
   llvm::errs() << "sparsec: error: " << message << "\n";
   return 1;
 }
+
+/// Phase lines for --progress: what finished, the time since start and the
+/// peak resident memory so far (what bench/big_model_bench.py bounds).
+class ProgressLog {
+public:
+  explicit ProgressLog(bool enabled) : enabled(enabled) {}
+  void done(const Twine &what) const {
+    if (!enabled)
+      return;
+    double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+            .count();
+    struct rusage usage;
+    getrusage(RUSAGE_SELF, &usage);
+    llvm::errs() << "sparsec: " << what << " ["
+                 << llvm::format("%.1f s, peak %lld MiB", seconds,
+                                 (long long)(usage.ru_maxrss / 1024))
+                 << "]\n";
+  }
+
+private:
+  bool enabled;
+  std::chrono::steady_clock::time_point start =
+      std::chrono::steady_clock::now();
+};
 
 /// The command line is SparsecCompileOptions plus each target's options
 /// (--<target>-<key>); only output handling lives in the driver.
@@ -118,6 +157,13 @@ struct TargetFlags {
 
 int main(int argc, char **argv) {
   llvm::InitLLVM initLLVM(argc, argv);
+#ifdef M_MMAP_THRESHOLD
+  // Weights are freed and replaced one tensor at a time. A fixed threshold
+  // keeps every buffer of 1 MiB or more in its own mapping, returned to the
+  // system when freed; glibc's default raises it to 32 MiB after the first
+  // such free, and freed heap memory of a large model then stays resident.
+  mallopt(M_MMAP_THRESHOLD, 1 << 20);
+#endif
   registerAsmPrinterCLOptions();
   registerMLIRContextCLOptions();
   registerPassManagerCLOptions();
@@ -146,8 +192,13 @@ int main(int argc, char **argv) {
 
   if (std::string error = compileFlags.apply(); !error.empty())
     return fail(error);
-  // Progress only on a terminal.
-  options.progress = isatty(STDERR_FILENO);
+  if (progressMode != "auto" && progressMode != "always" &&
+      progressMode != "never")
+    return fail("--progress must be auto, always or never, not '" +
+                progressMode + "'");
+  options.progress = progressMode == "always" ||
+                     (progressMode == "auto" && isatty(STDERR_FILENO));
+  ProgressLog progress(options.progress);
   if (std::string error = options.validate(); !error.empty())
     return fail(error);
   sparsec::TargetSelection selection;
@@ -199,6 +250,7 @@ int main(int argc, char **argv) {
       sparsec::loadModule(ctx, inputFilename, options);
   if (!module)
     return 1;
+  progress.done("imported " + inputFilename);
 
   /// Runs `pm` with the command line's pass-manager and timing options.
   auto runPipeline = [&](PassManager &pm) -> LogicalResult {
@@ -213,19 +265,27 @@ int main(int argc, char **argv) {
 
   if (failed(sparsec::calibrateModule(*module, options)))
     return 1;
+  if (!options.calibration.empty())
+    progress.done("calibrated");
+  // Exporting ONNX is all that follows: no packed copy of every weight.
+  options.packWeights = runModel || emitKind != Emit::None;
   {
     PassManager pm(&ctx);
     if (std::string error = sparsec::buildCompressPipeline(pm, options);
         !error.empty())
       return fail(error);
-    if (!pm.empty() && failed(runPipeline(pm)))
-      return 1;
+    if (!pm.empty()) {
+      if (failed(runPipeline(pm)))
+        return 1;
+      progress.done("compressed");
+    }
   }
   if (!exportOnnx.empty()) {
     std::string error = sparsec::exportPrunedONNX(
         *module, inputFilename, exportOnnx, options.exportMasks);
     if (!error.empty())
       return fail(error);
+    progress.done("exported " + exportOnnx);
   }
 
   // Read the inputs early: a bad array fails before any compile time.
