@@ -11,8 +11,8 @@ Selects every test dir under the data set whose graph uses only supported op typ
 as markdown.
 
 Graph inputs that feed shape/axes operands (Reshape shape, Slice starts/ends/axes/steps,
-Unsqueeze/Squeeze axes, Reduce* axes, Dropout ratio/training_mode, Trilu k, CumSum axis) are baked into initializers with the
-test's values, since sparsec compiles static shapes only (--no-bake to feed them at run time);
+Unsqueeze/Squeeze axes, Reduce* axes, Dropout ratio/training_mode, Trilu k, CumSum axis,
+Col2Im image and block shapes) are baked into initializers with the test's values, since sparsec compiles static shapes only (--no-bake to feed them at run time);
 such rows are marked "[baked ...]".
 
 Tests whose inputs/outputs use dtypes outside the CLI contract (float32, float64, int64, int32,
@@ -88,7 +88,7 @@ Flatten Transpose Concat Slice Gather Softmax LayerNormalization ReduceMean MaxP
 GlobalAveragePool Unsqueeze Squeeze Identity Constant Shape Exp Log Neg Abs Reciprocal Dropout Cast
 Gelu RMSNormalization ReduceSum ReduceMax ReduceMin ReduceProd GlobalMaxPool LogSoftmax LeakyRelu
 HardSigmoid HardSwish Softplus Elu Sin Cos Floor Ceil Max Min Sum Equal Less LessOrEqual Greater
-GreaterOrEqual And Or Xor Not Where Expand Size ConstantOfShape Range Split Pad CastLike Mod Trilu GatherElements ArgMax ArgMin CumSum Resize
+GreaterOrEqual And Or Xor Not Where Expand Size ConstantOfShape Range Split Pad CastLike Mod Trilu GatherElements ArgMax ArgMin CumSum Resize Col2Im
 """.split())
 SUPPORTED_DTYPES = frozenset({TensorProto.FLOAT, TensorProto.DOUBLE, TensorProto.INT64,
                               TensorProto.INT32, TensorProto.BOOL})
@@ -177,7 +177,7 @@ def _load_pbs(data_dir: Path, prefix: str) -> List[np.ndarray]:
 SHAPE_OPERANDS = {"Reshape": {1}, "Slice": {1, 2, 3, 4}, "Unsqueeze": {1}, "Squeeze": {1},
                   "Dropout": {1, 2}, "ReduceMean": {1}, "ReduceSum": {1}, "ReduceMax": {1},
                   "ReduceMin": {1}, "ReduceProd": {1}, "Split": {1}, "Pad": {1, 2, 3},
-                  "Trilu": {1}, "CumSum": {1}, "Resize": {1, 2, 3}}
+                  "Trilu": {1}, "CumSum": {1}, "Resize": {1, 2, 3}, "Col2Im": {1, 2}}
 
 
 def bake_shape_inputs(model: onnx.ModelProto, inputs: List[np.ndarray]):

@@ -346,9 +346,156 @@ LogicalResult lowerGlobalPool(Importer &im, ReduceKind kind) {
   return success();
 }
 
+/// Col2Im (opset 18): the sum of overlapping sliding blocks back into an
+/// image, the inverse layout of im2col. Per block position, one strided
+/// window of the padded image takes that position's columns (an add into an
+/// extract_slice / insert_slice pair); the pads are cropped at the end.
+LogicalResult lowerCol2Im(Importer &im) {
+  Value x = im.input(0);
+  if (!x)
+    return failure();
+  RankedTensorType t = Importer::typeOf(x);
+  if (t.getRank() != 3)
+    return im.error("Col2Im input must have rank 3 [N, C * prod(block_shape), "
+                    "L], not rank " +
+                    Twine(t.getRank()));
+  const HostTensor *image = im.constInput(1), *block = im.constInput(2);
+  if (!image || !block)
+    return im.error("Col2Im needs image_shape and block_shape known at "
+                    "compile time (initializers or constants)");
+  int64_t dims = image->numElements();
+  if (dims < 1 || block->numElements() != dims)
+    return im.error("Col2Im image_shape and block_shape must have the same, "
+                    "non-zero length");
+  auto ints = [&](StringRef name, int64_t size,
+                  int64_t def) -> FailureOr<SmallVector<int64_t>> {
+    std::optional<SmallVector<int64_t>> v = im.attrInts(name);
+    if (!v)
+      return SmallVector<int64_t>(size, def);
+    if (int64_t(v->size()) != size)
+      return im.error("Col2Im " + name + " must have " + Twine(size) +
+                      " values, not " + Twine(v->size()));
+    return *v;
+  };
+  FailureOr<SmallVector<int64_t>> dilations = ints("dilations", dims, 1);
+  FailureOr<SmallVector<int64_t>> strides = ints("strides", dims, 1);
+  FailureOr<SmallVector<int64_t>> pads = ints("pads", 2 * dims, 0);
+  if (failed(dilations) || failed(strides) || failed(pads))
+    return failure();
+  int64_t positions = 1, columns = 1;
+  SmallVector<int64_t> blocks, counts, paddedSizes;
+  for (int64_t d = 0; d < dims; ++d) {
+    int64_t size = image->intAt(d), kernel = block->intAt(d);
+    int64_t dilation = (*dilations)[d], stride = (*strides)[d];
+    int64_t begin = (*pads)[d], end = (*pads)[d + dims];
+    if (size < 1 || kernel < 1 || dilation < 1 || stride < 1 || begin < 0 ||
+        end < 0 || size > (int64_t(1) << 24) || kernel > (int64_t(1) << 24) ||
+        dilation > (int64_t(1) << 24) || begin > (int64_t(1) << 24) ||
+        end > (int64_t(1) << 24))
+      return im.error("Col2Im spatial axis " + Twine(d) +
+                      ": image size, block size, dilation and stride must be "
+                      "positive and pads non-negative (at most 2^24)");
+    int64_t extent = dilation * (kernel - 1) + 1;
+    int64_t total = size + begin + end;
+    if (total < extent)
+      return im.error("Col2Im spatial axis " + Twine(d) + ": the block spans " +
+                      Twine(extent) + ", more than the padded image (" +
+                      Twine(total) + ")");
+    blocks.push_back(kernel);
+    counts.push_back((total - extent) / stride + 1);
+    paddedSizes.push_back(total);
+    positions *= kernel;
+    columns *= counts.back();
+    if (positions > 4096)
+      return im.error("Col2Im block_shape has more than 4096 positions");
+  }
+  int64_t n = t.getDimSize(0), channels = t.getDimSize(1);
+  if (channels % positions != 0)
+    return im.error(
+        "Col2Im input has " + Twine(channels) +
+        " channels, not a multiple of prod(block_shape) = " + Twine(positions));
+  if (t.getDimSize(2) != columns)
+    return im.error("Col2Im input has " + Twine(t.getDimSize(2)) +
+                    " blocks, but the image, pads, dilations and strides "
+                    "give " +
+                    Twine(columns));
+  int64_t c = channels / positions;
+  Type elt = t.getElementType();
+  if (!isa<FloatType>(elt) && elt.getIntOrFloatBitWidth() == 1)
+    return im.error("Col2Im on booleans is not supported");
+  SmallVector<int64_t> expanded = {n, c};
+  expanded.append(blocks.begin(), blocks.end());
+  expanded.append(counts.begin(), counts.end());
+  Value columnsByBlock = im.reshape(x, expanded);
+  SmallVector<int64_t> paddedShape = {n, c}, partShape = {n, c};
+  paddedShape.append(paddedSizes.begin(), paddedSizes.end());
+  partShape.append(counts.begin(), counts.end());
+  if (failed(im.checkShape(paddedShape, "the padded Col2Im image")))
+    return failure();
+  auto partType = RankedTensorType::get(partShape, elt);
+  OpBuilder &b = im.builder();
+  Value padded = im.fill(paddedShape, elt, 0); // the image with its pads
+  auto add = [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
+    if (isa<FloatType>(elt))
+      return arith::AddFOp::create(nb, l, a[0], a[1]);
+    return arith::AddIOp::create(nb, l, a[0], a[1]);
+  };
+  SmallVector<int64_t> position(dims, 0);
+  for (int64_t p = 0; p < positions; ++p) {
+    // This block position's columns, [N, C, counts...].
+    SmallVector<OpFoldResult> offsets(2, b.getIndexAttr(0)),
+        sizes = {b.getIndexAttr(n), b.getIndexAttr(c)};
+    for (int64_t d = 0; d < dims; ++d) {
+      offsets.push_back(b.getIndexAttr(position[d]));
+      sizes.push_back(b.getIndexAttr(1));
+    }
+    for (int64_t d = 0; d < dims; ++d) {
+      offsets.push_back(b.getIndexAttr(0));
+      sizes.push_back(b.getIndexAttr(counts[d]));
+    }
+    SmallVector<OpFoldResult> ones(2 * dims + 2, b.getIndexAttr(1));
+    Value part = tensor::ExtractSliceOp::create(
+        b, im.loc(), partType, columnsByBlock, offsets, sizes, ones);
+    // The image window they add to: every stride-th pixel from the block
+    // position's (dilated) offset.
+    SmallVector<OpFoldResult> windowOffsets(2, b.getIndexAttr(0)),
+        windowSizes = {b.getIndexAttr(n), b.getIndexAttr(c)},
+        windowStrides(2, b.getIndexAttr(1));
+    for (int64_t d = 0; d < dims; ++d) {
+      windowOffsets.push_back(b.getIndexAttr(position[d] * (*dilations)[d]));
+      windowSizes.push_back(b.getIndexAttr(counts[d]));
+      windowStrides.push_back(b.getIndexAttr((*strides)[d]));
+    }
+    Value window = tensor::ExtractSliceOp::create(b, im.loc(), partType, padded,
+                                                  windowOffsets, windowSizes,
+                                                  windowStrides);
+    FailureOr<Value> sum = im.elementwise({window, part}, elt, add);
+    if (failed(sum))
+      return failure();
+    padded = tensor::InsertSliceOp::create(
+        b, im.loc(), *sum, padded, windowOffsets, windowSizes, windowStrides);
+    for (int64_t d = dims - 1; d >= 0 && ++position[d] == blocks[d]; --d)
+      position[d] = 0;
+  }
+  SmallVector<OpFoldResult> cropOffsets(2, b.getIndexAttr(0)),
+      cropSizes = {b.getIndexAttr(n), b.getIndexAttr(c)};
+  SmallVector<int64_t> outShape = {n, c};
+  for (int64_t d = 0; d < dims; ++d) {
+    cropOffsets.push_back(b.getIndexAttr((*pads)[d]));
+    cropSizes.push_back(b.getIndexAttr(image->intAt(d)));
+    outShape.push_back(image->intAt(d));
+  }
+  SmallVector<OpFoldResult> ones(dims + 2, b.getIndexAttr(1));
+  im.setOutput(0, tensor::ExtractSliceOp::create(
+                      b, im.loc(), RankedTensorType::get(outShape, elt), padded,
+                      cropOffsets, cropSizes, ones));
+  return success();
+}
+
 } // namespace
 
 void registerConvPoolLowerings(LoweringTable &t) {
+  t["Col2Im"] = {lowerCol2Im, 3, 3};
   t["Conv"] = {lowerConv, 2, 3};
   t["MaxPool"] = {[](Importer &im) { return lowerPool(im, true); }};
   t["AveragePool"] = {[](Importer &im) { return lowerPool(im, false); }};

@@ -724,6 +724,7 @@ int64_t newestImportedDefinition(StringRef opType) {
       // Ops that appeared after opset 17.
       {"Gelu", 20},
       {"RMSNormalization", 23},
+      {"Col2Im", 18},
   };
   auto it = checked.find(opType);
   return it == checked.end() ? 17 : it->second;

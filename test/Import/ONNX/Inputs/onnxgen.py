@@ -123,6 +123,27 @@ def resize19():
         opset=19)
 
 
+def _col2im(channels):
+    i64 = lambda name, v: helper.make_tensor(name, TensorProto.INT64, [len(v)], v)
+    return model([
+        helper.make_node("Col2Im", ["x", "image", "block"], ["y"], name="fold",
+                         dilations=[1, 2], pads=[1, 0, 0, 1]),
+    ], [vi("x", [1, channels, 9])], [vi("y", [1, channels // 4, 3, 4])],
+        [i64("image", [3, 4]), i64("block", [2, 2])], opset=18)
+
+
+def col2im18():
+    """Col2Im (opset 18) of [1, 2 * 2 * 2, 9] columns into a 3 x 4 image: block
+    2 x 2 with dilations (1, 2), pads (top 1, right 1), strides 1 (3 x 3 blocks
+    over the 4 x 5 padded image)."""
+    return _col2im(8)
+
+
+def col2im18_bad():
+    """The same with 7 input channels, not a multiple of the 4 block positions."""
+    return _col2im(7)
+
+
 def cuda_mlp():
     """Gemm+Relu, MatMul with a residual Add, and a small dense head: the ops
     the cuda target maps (sparse layers, fused ReLU, host Add)."""
