@@ -124,3 +124,14 @@ def test_progress_lines(tmp_path):
     bad = run_sparsec([model, "--emit=none", "--progress=sometimes"])
     assert bad.returncode != 0
     assert "--progress must be auto, always or never, not 'sometimes'" in bad.stderr
+
+
+def test_failed_export_leaves_no_data_file(tmp_path):
+    model, *_ = make_external_mlp(tmp_path)
+    blocked = tmp_path / "out.onnx"
+    blocked.mkdir()  # the weights can be written, the model file cannot
+    proc = run_sparsec([model, "--sparsity=nm:n=2,m=4", f"--export-onnx={blocked}",
+                        "--emit=none"])
+    assert proc.returncode != 0
+    assert f"cannot write '{blocked}'" in proc.stderr, proc.stderr
+    assert not (tmp_path / "out.onnx.data").exists()

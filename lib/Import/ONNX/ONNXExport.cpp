@@ -126,12 +126,22 @@ public:
     size_t slash = path.find_last_of('/');
     location = slash == std::string::npos ? path : path.substr(slash + 1);
   }
+  /// A data file that was opened but not kept (an export that failed
+  /// half-way) is removed: no stale weights next to a model never written.
+  ~ExternalDataWriter() {
+    if (opened && !kept) {
+      out.close();
+      llvm::sys::fs::remove(path);
+    }
+  }
   const std::string &getPath() const { return path; }
 
   std::string open() {
     out.open(path, std::ios::binary | std::ios::trunc);
+    opened = true;
     return out ? "" : "cannot write '" + path + "'";
   }
+  void keep() { kept = true; }
 
   /// Writes `bytes` (64-byte aligned, as onnx's own writer does for mmap)
   /// and makes `t` refer to them.
@@ -205,6 +215,7 @@ private:
   std::string path, location;
   std::ofstream out;
   int64_t size = 0;
+  bool opened = false, kept = false;
 };
 
 } // namespace
@@ -339,8 +350,12 @@ std::string exportPrunedONNX(ModuleOp module, StringRef inputPath,
   for (onnx::TensorProto &mask : masks)
     *graph->add_initializer() = std::move(mask);
   std::ofstream out(outputPath.str(), std::ios::binary | std::ios::trunc);
-  if (!out || !model.SerializeToOstream(&out))
+  if (!out || !model.SerializeToOstream(&out)) {
+    out.close();
+    llvm::sys::fs::remove(outputPath);
     return "cannot write '" + outputPath.str() + "'";
+  }
+  writer.keep();
   return "";
 }
 
