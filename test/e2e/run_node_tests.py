@@ -89,6 +89,7 @@ GlobalAveragePool Unsqueeze Squeeze Identity Constant Shape Exp Log Neg Abs Reci
 Gelu RMSNormalization ReduceSum ReduceMax ReduceMin ReduceProd GlobalMaxPool LogSoftmax LeakyRelu
 HardSigmoid HardSwish Softplus Elu Sin Cos Floor Ceil Max Min Sum Equal Less LessOrEqual Greater
 GreaterOrEqual And Or Xor Not Where Expand Size ConstantOfShape Range Split Pad CastLike Mod Trilu GatherElements ArgMax ArgMin CumSum Resize Col2Im
+Shrink
 """.split())
 SUPPORTED_DTYPES = frozenset({TensorProto.FLOAT, TensorProto.DOUBLE, TensorProto.INT64,
                               TensorProto.INT32, TensorProto.BOOL})
@@ -177,7 +178,9 @@ def _load_pbs(data_dir: Path, prefix: str) -> List[np.ndarray]:
 SHAPE_OPERANDS = {"Reshape": {1}, "Slice": {1, 2, 3, 4}, "Unsqueeze": {1}, "Squeeze": {1},
                   "Dropout": {1, 2}, "ReduceMean": {1}, "ReduceSum": {1}, "ReduceMax": {1},
                   "ReduceMin": {1}, "ReduceProd": {1}, "Split": {1}, "Pad": {1, 2, 3},
-                  "Trilu": {1}, "CumSum": {1}, "Resize": {1, 2, 3}, "Col2Im": {1, 2}}
+                  "Trilu": {1}, "CumSum": {1}, "Resize": {1, 2, 3}, "Col2Im": {1, 2},
+                  "ReduceL1": {1}, "ReduceL2": {1}, "ReduceLogSum": {1},
+                  "ReduceLogSumExp": {1}, "ReduceSumSquare": {1}, "CenterCropPad": {1}}
 
 
 def bake_shape_inputs(model: onnx.ModelProto, inputs: List[np.ndarray]):

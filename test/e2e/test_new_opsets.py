@@ -229,11 +229,22 @@ def case_resize_bilinear_align_corners(rng):
     return 19, nodes, [("x", x)], [("sizes", np.array([1, 2, 7, 9], np.int64))], expected
 
 
+def case_shrink(rng):
+    """Shrink (9): x + bias below -lambd, x - bias above lambd, else 0."""
+    x = np.concatenate([np.array([-0.75, -0.5, 0.5, 0.75], np.float32),
+                        rng.standard_normal(12).astype(np.float32)]).reshape(4, 4)
+    xd = x.astype(np.float64)
+    lambd, bias = np.float32(0.5), np.float32(0.25)
+    expected = np.where(xd < -lambd, xd + bias, np.where(xd > lambd, xd - bias, 0.0))
+    return 17, [helper.make_node("Shrink", ["x"], ["y"], lambd=0.5, bias=0.25)], \
+        [("x", x)], [], expected
+
+
 CASES = [case_split_uneven, case_pad_constant_axes_and_crop, case_reduce_mean_axes_input, case_reduce_max_axes_input, case_gelu_erf,
          case_gelu_tanh, case_rms_norm_last_axis, case_rms_norm_two_axes,
          case_llama_mlp_block, case_attention_gqa_causal, case_rotary_embedding,
          case_mvn_default_axes, case_celu, case_resize_nearest_upsample,
-         case_resize_bilinear_align_corners]
+         case_resize_bilinear_align_corners, case_shrink]
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.__name__[5:] for c in CASES])
@@ -249,6 +260,22 @@ def test_new_opset_model_matches_onnxruntime_and_numpy(case, tmp_path, sparsec):
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     reference = session.run(None, {name: x for name, x in inputs})[0].astype(np.float64)
     assert float(np.abs(got - reference).max()) / scale <= RTOL
+
+
+def test_nested_function_ops_expand(tmp_path, sparsec):
+    """SwiGLU (28) is a function whose body uses Swish (24), itself a function: both levels
+    are expanded. Checked against numpy (onnxruntime predates opset 28)."""
+    rng = np.random.default_rng(3)
+    a = rng.standard_normal((3, 8)).astype(np.float32)
+    b = rng.standard_normal((3, 8)).astype(np.float32)
+    path = build(tmp_path / "swiglu.onnx", 28,
+                 [helper.make_node("SwiGLU", ["a", "b"], ["y"], alpha=1.5)],
+                 [("a", a), ("b", b)], (3, 8))
+    result = run_model(path, [a, b], tmp_path / "run", 1)
+    assert result.error is None, result.error
+    ad, bd = a.astype(np.float64), b.astype(np.float64)
+    expected = ad / (1 + np.exp(-1.5 * ad)) * bd
+    np.testing.assert_allclose(result.outputs[0], expected, rtol=RTOL, atol=1e-6)
 
 
 def test_function_ops_expand_with_a_clear_error(tmp_path, sparsec):

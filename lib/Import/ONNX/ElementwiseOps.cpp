@@ -383,6 +383,20 @@ void registerElementwiseLowerings(LoweringTable &t) {
     v = arith::MinimumFOp::create(b, l, v, fconst(b, l, ty, 1));
     return arith::MulFOp::create(b, l, x, v);
   });
+  // Shrink: x + bias below -lambd, x - bias above lambd, 0 between.
+  unaryFloat(t, "Shrink", [](Importer &im, OpBuilder &b, Location l, Value x) {
+    Type ty = x.getType();
+    Value lambd = fconst(b, l, ty, im.attrFloat("lambd", 0.5f));
+    Value bias = fconst(b, l, ty, im.attrFloat("bias", 0.0f));
+    Value below = arith::CmpFOp::create(b, l, arith::CmpFPredicate::OLT, x,
+                                        arith::NegFOp::create(b, l, lambd));
+    Value above =
+        arith::CmpFOp::create(b, l, arith::CmpFPredicate::OGT, x, lambd);
+    Value v = arith::SelectOp::create(
+        b, l, above, arith::SubFOp::create(b, l, x, bias), fconst(b, l, ty, 0));
+    return arith::SelectOp::create(b, l, below,
+                                   arith::AddFOp::create(b, l, x, bias), v);
+  });
   unaryFloat(t, "Softplus", [](Importer &, OpBuilder &b, Location l, Value x) {
     return math::Log1pOp::create(b, l, math::ExpOp::create(b, l, x));
   });

@@ -635,10 +635,15 @@ std::string loadONNXModel(const std::string &path, onnx::ModelProto &model,
   };
   if (error = checkNodes(); !error.empty())
     return error;
-  if (!expand.empty()) {
+  // A body may use further function ops (SwiGLU's Swish): expand again
+  // until none is left, at most a few levels deep.
+  for (int depth = 0; !expand.empty(); ++depth) {
+    if (depth == 8)
+      return "the ONNX function ops (" + llvm::join(expand, ", ") +
+             ") nest more than 8 levels deep";
     if (error = expandFunctionOps(model, opset, expand); !error.empty())
       return error;
-    expand.clear();
+    expand = functionOpsToExpand(graph, opset, options.importsOp);
     if (error = checkGraphStructure(graph); !error.empty())
       return error;
     if (error = checkNodes(); !error.empty())
