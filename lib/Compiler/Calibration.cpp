@@ -32,6 +32,7 @@
 #include "llvm/Support/raw_ostream.h"
 
 #include <chrono>
+#include <map>
 
 using namespace mlir;
 
@@ -101,6 +102,12 @@ struct CalibratedLayer {
   int64_t step = 0;
   int64_t convGroups = 1, features = 0; // statistics per conv group
   std::vector<InputStatistics> stats;
+  /// A linear layer of the same step that reads the same value (q, k and v;
+  /// gate and up): its statistics are this layer's too (one Gram matrix).
+  CalibratedLayer *sharesStatsOf = nullptr;
+  const std::vector<InputStatistics> &statistics() const {
+    return sharesStatsOf ? sharesStatsOf->stats : stats;
+  }
   double error = 0, relativeError = 0;
   int64_t deadInputs = 0;
 };
@@ -345,8 +352,20 @@ LogicalResult Calibrator::runStep(int64_t step) {
   if (!prepared)
     return failure();
 
-  for (CalibratedLayer *l : members)
+  // Linear layers that read the same value share one set of statistics.
+  std::map<size_t, CalibratedLayer *> firstReader;
+  for (auto [i, l] : llvm::enumerate(members)) {
+    l->sharesStatsOf = nullptr;
+    if (isa<LinearOp>(l->layer.op)) {
+      auto [it, first] = firstReader.try_emplace(outputOf[i], l);
+      if (!first && it->second->features == l->features) {
+        l->sharesStatsOf = it->second;
+        l->stats.clear();
+        continue;
+      }
+    }
     l->stats.assign(l->convGroups, InputStatistics(l->features, sparseGPTMode));
+  }
   std::vector<NpyArray> sampleInputs, outputs;
   std::vector<InputView> inputs;
   for (int64_t s = 0; s < samples.size(); ++s) {
@@ -359,6 +378,8 @@ LogicalResult Calibrator::runStep(int64_t step) {
     if (failed(prepared->run(inputs, outputs)))
       return failure();
     for (auto [i, l] : llvm::enumerate(members)) {
+      if (l->sharesStatsOf)
+        continue;
       const NpyArray &x = outputs[outputOf[i]];
       if (x.dtype != "<f4")
         return l->layer.op->emitError()
@@ -376,6 +397,21 @@ LogicalResult Calibrator::runStep(int64_t step) {
   for (CalibratedLayer *l : members)
     if (failed(finishLayer(*l, workingOps[l->index])))
       return failure();
+  // Each layer keeps Σx² and its token count (--calibration-stats); the Gram
+  // matrices go.
+  std::vector<std::vector<InputStatistics>> kept;
+  for (CalibratedLayer *l : members) {
+    std::vector<InputStatistics> &k = kept.emplace_back();
+    for (const InputStatistics &s : l->statistics()) {
+      k.emplace_back();
+      k.back().squares = s.squares;
+      k.back().tokens = s.tokens;
+    }
+  }
+  for (auto [l, k] : llvm::zip_equal(members, kept)) {
+    l->stats = std::move(k);
+    l->sharesStatsOf = nullptr;
+  }
   if (options.progress) {
     double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
@@ -403,8 +439,9 @@ LogicalResult Calibrator::finishLayer(CalibratedLayer &c,
   // The same layer in the working model, whose weight takes the mask.
   SelectedLayer inWorking = layer;
   inWorking.op = workingOp;
+  const std::vector<InputStatistics> &stats = c.statistics();
   std::vector<double> squares;
-  for (const InputStatistics &s : c.stats)
+  for (const InputStatistics &s : stats)
     squares.insert(squares.end(), s.squares.begin(), s.squares.end());
   ArrayRef<int64_t> wShape =
       cast<RankedTensorType>(op->getOperand(1).getType()).getShape();
@@ -443,7 +480,7 @@ LogicalResult Calibrator::finishLayer(CalibratedLayer &c,
   }
 
   // SparseGPT on the Gram matrix in the GEMM view's column order.
-  const std::vector<double> &storageGram = c.stats[0].gram;
+  const std::vector<double> &storageGram = stats[0].gram;
   int64_t cols = layer.cols;
   std::vector<int64_t> feature(cols);
   for (int64_t k = 0; k < cols; ++k)
@@ -493,12 +530,6 @@ LogicalResult Calibrator::finishLayer(CalibratedLayer &c,
     replaceLayerWeight(inWorking, result.weight, ".calibrated",
                        /*freeOldBlob=*/false);
   replaceLayerWeight(layer, std::move(result.weight), ".sparsegpt");
-  // The statistics are no longer needed: free the Gram matrix now.
-  int64_t tokens = c.stats[0].tokens;
-  c.stats.clear();
-  c.stats.emplace_back();
-  c.stats[0].squares = std::move(squares);
-  c.stats[0].tokens = tokens;
   return success();
 }
 

@@ -119,6 +119,41 @@ def test_sparsegpt_matches_numpy(tmp_path, sparsity, v):
     assert (weights["W1"] != 0).sum() == HID * K // (4 if v else 2)
 
 
+def test_layers_reading_one_value_share_its_statistics(tmp_path):
+    """Two projections of the same input (as q/k/v are) are one step and share one Gram
+    matrix: each is still SparseGPT on X·Xᵀ of that input, as numpy computes it."""
+    rng = np.random.default_rng(5)
+    Wa = rng.standard_normal((K, HID)).astype(np.float32)
+    Wb = rng.standard_normal((K, R)).astype(np.float32)
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "Wa"], ["a"]),
+         helper.make_node("MatMul", ["x", "Wb"], ["b"])],
+        "two_heads", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [TOKENS, K])],
+        [helper.make_tensor_value_info("a", TensorProto.FLOAT, [TOKENS, HID]),
+         helper.make_tensor_value_info("b", TensorProto.FLOAT, [TOKENS, R])],
+        [numpy_helper.from_array(Wa, "Wa"), numpy_helper.from_array(Wb, "Wb")])
+    model = tmp_path / "two.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(model))
+    scale = np.exp(rng.standard_normal(K)).astype(np.float32)
+    xs = [(rng.standard_normal((TOKENS, K)) * scale).astype(np.float32) for _ in range(3)]
+    cal = tmp_path / "cal"
+    cal.mkdir()
+    for i, x in enumerate(xs):
+        np.save(cal / f"{i}.npy", x)
+    weights, stats, info = calibrate(model, cal, tmp_path, "sparsegpt", "nm:n=2,m=4")
+    assert [l["step"] for l in info["layers"]] == [0, 0]
+    assert [l["tokens"] for l in info["layers"]] == [3 * TOKENS] * 2
+    X = np.concatenate(xs).astype(np.float64)
+    H = X.T @ X
+    for name, W in (("Wa", Wa), ("Wb", Wb)):
+        np.testing.assert_allclose(np.load(stats / f"{name}.sq_norms.npy"), np.diag(H),
+                                   rtol=1e-12)
+        Wref, keep, _ = sparsegpt(W.T, H, 2, 4)
+        got = weights[name].T
+        np.testing.assert_array_equal(got != 0, keep)
+        np.testing.assert_allclose(got, Wref, rtol=1e-4, atol=1e-4 * np.abs(Wref).max())
+
+
 def test_one_pass_uses_the_dense_model(tmp_path):
     model, cal, W1, b1, W2, X = make_mlp(tmp_path)
     weights, stats, info = calibrate(model, cal, tmp_path, "wanda", "nm:n=2,m=4",
