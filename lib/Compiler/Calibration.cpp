@@ -371,9 +371,7 @@ LogicalResult Calibrator::runStep(int64_t step) {
   for (int64_t s = 0; s < samples.size(); ++s) {
     if (std::string error = samples.read(s, sampleInputs); !error.empty())
       return fail(error);
-    inputs.clear();
-    for (const NpyArray &input : sampleInputs)
-      inputs.push_back(InputView::of(input));
+    inputs = InputView::of(sampleInputs);
     inputs.insert(inputs.end(), weights.begin(), weights.end());
     if (failed(prepared->run(inputs, outputs)))
       return failure();

@@ -19,12 +19,16 @@ InputView InputView::of(const NpyArray &array) {
   return {array.dtype, array.shape, array.data.data()};
 }
 
+std::vector<InputView> InputView::of(const std::vector<NpyArray> &arrays) {
+  std::vector<InputView> views;
+  for (const NpyArray &array : arrays)
+    views.push_back(of(array));
+  return views;
+}
+
 LogicalResult PreparedModel::run(const std::vector<NpyArray> &inputs,
                                  std::vector<NpyArray> &outputs) {
-  std::vector<InputView> views;
-  for (const NpyArray &input : inputs)
-    views.push_back(InputView::of(input));
-  return run(views, outputs);
+  return run(InputView::of(inputs), outputs);
 }
 
 std::unique_ptr<TargetOptions> Target::createOptions() const {

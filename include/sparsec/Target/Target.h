@@ -62,6 +62,7 @@ struct InputView {
   const char *data = nullptr;
 
   static InputView of(const NpyArray &array);
+  static std::vector<InputView> of(const std::vector<NpyArray> &arrays);
 };
 
 /// A lowered module compiled once for repeated runs in this process

@@ -162,10 +162,7 @@ std::vector<std::string> getToolEnvironment() {
 LogicalResult prepareRun(Location loc, FunctionType signature,
                          const std::vector<NpyArray> &inputs,
                          std::vector<NpyArray> &outputs) {
-  std::vector<InputView> views;
-  for (const NpyArray &input : inputs)
-    views.push_back(InputView::of(input));
-  return prepareRun(loc, signature, views, outputs);
+  return prepareRun(loc, signature, InputView::of(inputs), outputs);
 }
 
 LogicalResult prepareRun(Location loc, FunctionType signature,

@@ -212,10 +212,7 @@ public:
                     std::vector<NpyArray> &outputs) override {
     // One-shot bufferization may update an argument's buffer in place.
     std::vector<NpyArray> copies = inputs;
-    std::vector<InputView> views;
-    for (const NpyArray &input : copies)
-      views.push_back(InputView::of(input));
-    return run(views, outputs);
+    return run(InputView::of(copies), outputs);
   }
 
   LogicalResult run(ArrayRef<InputView> inputs,
