@@ -146,20 +146,39 @@ SparsecCompileOptions::addCompressionPasses(mlir::OpPassManager &pm) const {
 }
 
 std::string SparsecCompileOptions::getInputShapes(
-    llvm::StringMap<llvm::SmallVector<int64_t>> &shapes) const {
+    llvm::StringMap<llvm::SmallVector<DimRange>> &shapes) const {
   for (const std::string &spec : inputShape) {
     size_t colon = spec.rfind(':');
     if (colon == std::string::npos || colon == 0)
       return "--input-shape expects name:d0xd1x..., got '" + spec + "'";
     llvm::SmallVector<llvm::StringRef> parts;
     llvm::StringRef(spec).drop_front(colon + 1).split(parts, 'x');
-    llvm::SmallVector<int64_t> dims;
+    llvm::SmallVector<DimRange> dims;
+    auto bad = [&](llvm::StringRef p) {
+      return "--input-shape: '" + p.str() +
+             "' is not a positive dimension, '?' or MIN..MAX in '" + spec + "'";
+    };
     for (llvm::StringRef p : parts) {
-      int64_t d;
-      if (p.getAsInteger(10, d) || d <= 0)
-        return "--input-shape: '" + p.str() +
-               "' is not a positive dimension in '" + spec + "'";
-      dims.push_back(d);
+      DimRange range;
+      if (p == "?") {
+        range = {1, kUnboundedDim};
+      } else if (size_t dots = p.find(".."); dots != llvm::StringRef::npos) {
+        llvm::StringRef lo = p.take_front(dots), hi = p.drop_front(dots + 2);
+        if (lo.getAsInteger(10, range.min) || hi.getAsInteger(10, range.max) ||
+            range.min <= 0 || range.max <= 0)
+          return bad(p);
+        if (range.min > range.max)
+          return "--input-shape: the range '" + p.str() + "' in '" + spec +
+                 "' is empty (MIN > MAX)";
+        if (range.max > kUnboundedDim)
+          return "--input-shape: " + hi.str() + " in '" + spec +
+                 "' is above the largest dimension (2^40)";
+      } else if (p.getAsInteger(10, range.min) || range.min <= 0) {
+        return bad(p);
+      } else {
+        range.max = range.min;
+      }
+      dims.push_back(range);
     }
     shapes[spec.substr(0, colon)] = dims;
   }
@@ -169,7 +188,7 @@ std::string SparsecCompileOptions::getInputShapes(
 std::string SparsecCompileOptions::validate() const {
   if (sparsity.hasValue() && sparsity.empty())
     return "--sparsity needs a pattern, e.g. nm:n=2,m=4 or hinm:v=64,vs=0.5";
-  llvm::StringMap<llvm::SmallVector<int64_t>> shapes;
+  llvm::StringMap<llvm::SmallVector<DimRange>> shapes;
   if (std::string error = getInputShapes(shapes); !error.empty())
     return error;
   if (!std::isfinite(permuteBudget) || permuteBudget < 0)

@@ -12,6 +12,7 @@
 
 #include "sparsec/Dialect/Sparsec/Transforms/LayerSelection.h"
 #include "sparsec/Dialect/Sparsec/Transforms/Passes.h"
+#include "sparsec/Import/ONNXImporter.h"
 #include "sparsec/Target/OptionSet.h"
 
 #include "mlir/Pass/PassOptions.h"
@@ -24,8 +25,9 @@ struct SparsecCompileOptions
   // Import.
   ListOption<std::string> inputShape{
       *this, "input-shape",
-      llvm::cl::desc("Static shape for a graph input with symbolic dims, "
-                     "e.g. x:1x3x224x224"),
+      llvm::cl::desc("Shape of a graph input: sizes, '?' for a dynamic "
+                     "dimension or MIN..MAX for a bounded one, e.g. "
+                     "x:1x3x224x224 or ids:1x1..512"),
       llvm::cl::value_desc("name:d0xd1x...")};
   Option<bool> noOnnxChecker{
       *this, "no-onnx-checker",
@@ -178,7 +180,7 @@ struct SparsecCompileOptions
 
   /// The --input-shape entries as name -> dims; "" or the error.
   std::string
-  getInputShapes(llvm::StringMap<llvm::SmallVector<int64_t>> &shapes) const;
+  getInputShapes(llvm::StringMap<llvm::SmallVector<DimRange>> &shapes) const;
   /// Checks every value and combination: "" when valid, else the error,
   /// worded with the command-line flag names.
   std::string validate() const;

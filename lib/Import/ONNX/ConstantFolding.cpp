@@ -19,6 +19,19 @@
 using namespace mlir;
 
 namespace sparsec::onnx_import {
+
+FailureOr<std::pair<int32_t, double>> constantOfShapeValue(Importer &im) {
+  if (!im.attr("value"))
+    return std::pair<int32_t, double>{onnx::TensorProto::FLOAT, 0.0};
+  FailureOr<HostTensor> v = im.attrTensor("value");
+  if (failed(v))
+    return failure();
+  if (v->numElements() != 1)
+    return im.error("the ConstantOfShape value must hold one element, not " +
+                    Twine(v->numElements()));
+  return std::pair<int32_t, double>{v->dtype, v->at(0)};
+}
+
 namespace {
 
 constexpr int64_t kMaxFoldElements = 1 << 20;
@@ -279,18 +292,10 @@ LogicalResult foldConstantOfShape(Importer &im, const HostTensor &x,
   if (x.isFloat())
     return im.error("the ConstantOfShape shape must be an integer tensor");
   HostTensor t;
-  t.dtype = onnx::TensorProto::FLOAT;
-  double value = 0;
-  if (im.attr("value")) {
-    FailureOr<HostTensor> v = im.attrTensor("value");
-    if (failed(v))
-      return failure();
-    if (v->numElements() != 1)
-      return im.error("the ConstantOfShape value must hold one element, not " +
-                      Twine(v->numElements()));
-    t.dtype = v->dtype;
-    value = v->at(0);
-  }
+  FailureOr<std::pair<int32_t, double>> value = constantOfShapeValue(im);
+  if (failed(value))
+    return failure();
+  t.dtype = value->first;
   t.shape.assign(x.ints.begin(), x.ints.end());
   if (llvm::any_of(t.shape, [](int64_t d) { return d <= 0; }))
     return im.error("ConstantOfShape needs positive dimensions");
@@ -299,7 +304,7 @@ LogicalResult foldConstantOfShape(Importer &im, const HostTensor &x,
                     Twine(kMaxFoldElements) + " elements)");
   t.allocate();
   for (int64_t k = 0, e = t.numElements(); k < e; ++k)
-    t.set(k, value);
+    t.set(k, value->second);
   if (failed(im.setConstOutput(0, std::move(t))))
     return failure();
   folded = true;

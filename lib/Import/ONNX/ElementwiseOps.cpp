@@ -1,6 +1,8 @@
 //===- ElementwiseOps.cpp - ONNX elementwise ops to linalg.generic --------===//
 #include "Importer.h"
 
+#include "llvm/ADT/StringSet.h"
+
 using namespace mlir;
 
 namespace sparsec::onnx_import {
@@ -345,6 +347,9 @@ LogicalResult lowerDropout(Importer &im) {
 } // namespace
 
 void registerElementwiseLowerings(LoweringTable &t) {
+  llvm::StringSet<> before;
+  for (auto &entry : t)
+    before.insert(entry.getKey());
   unaryFloat(t, "Relu", [](Importer &, OpBuilder &b, Location l, Value x) {
     return arith::MaximumFOp::create(b, l, x, fconst(b, l, x.getType(), 0));
   });
@@ -600,6 +605,11 @@ void registerElementwiseLowerings(LoweringTable &t) {
   t["CastLike"] = {lowerCastLike, 2, 2};
   t["Identity"] = {lowerIdentity, 1, 1};
   t["Dropout"] = {lowerDropout, 1, 3};
+  // Every lowering here builds on Importer::elementwise, which takes
+  // dynamic dims.
+  for (auto &entry : t)
+    if (!before.count(entry.getKey()))
+      entry.getValue().dynamic = true;
 }
 
 } // namespace sparsec::onnx_import

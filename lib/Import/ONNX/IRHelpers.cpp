@@ -10,28 +10,52 @@ Value Importer::emptyTensor(ArrayRef<int64_t> shape, Type elt) {
 }
 
 Value Importer::fill(ArrayRef<int64_t> shape, Type elt, double v) {
-  Value scalar = scalarConstant(elt, v);
-  return linalg::FillOp::create(b, curLoc, scalar, emptyTensor(shape, elt))
-      .getResult(0);
+  return fill(getAsIndexOpFoldResult(ctx(), shape), elt, v);
 }
 
 FailureOr<Value> Importer::elementwise(ArrayRef<Value> inputs, Type resultElt,
                                        const BodyBuilder &body) {
-  // Numpy broadcasting of all input shapes.
+  // Numpy broadcasting of all input shapes. A dynamic dim broadcasts like a
+  // size other than 1 (the bounds of --input-shape say it is not 1, or the
+  // model must not rely on it); two dynamic dims must be the same size.
   int64_t rank = 0;
   for (Value v : inputs)
     rank = std::max(rank, typeOf(v).getRank());
   SmallVector<int64_t> shape(rank, 1);
+  SmallVector<Value> dynamicFrom(rank);
+  SmallVector<int64_t> dynamicDim(rank, 0);
   for (Value v : inputs) {
     ArrayRef<int64_t> s = typeOf(v).getShape();
     for (int64_t i = 0, e = s.size(); i < e; ++i) {
-      int64_t &out = shape[rank - e + i];
+      int64_t at = rank - e + i;
+      int64_t &out = shape[at];
+      if (ShapedType::isDynamic(s[i])) {
+        if (!dynamicFrom[at]) {
+          dynamicFrom[at] = v;
+          dynamicDim[at] = i;
+          if (out == 1)
+            out = ShapedType::kDynamic;
+          continue;
+        }
+        FailureOr<SymDim> mine = symbolicDim(v, i),
+                          theirs = symbolicDim(dynamicFrom[at], dynamicDim[at]);
+        if (failed(mine) || failed(theirs) || *mine != *theirs) {
+          (void)error("cannot tell that the dynamic dimensions of the "
+                      "operands at axis " +
+                      Twine(at) + " are the same size");
+          return failure();
+        }
+        continue;
+      }
       if (s[i] == out || s[i] == 1)
         continue;
+      if (ShapedType::isDynamic(out)) {
+        out = s[i]; // the dynamic operand must have this size
+        continue;
+      }
       if (out != 1) {
         (void)error("operand shapes are not broadcast-compatible at axis " +
-                    Twine(rank - e + i) + " (" + Twine(out) + " vs " +
-                    Twine(s[i]) + ")");
+                    Twine(at) + " (" + Twine(out) + " vs " + Twine(s[i]) + ")");
         return failure();
       }
       out = s[i];
@@ -49,7 +73,12 @@ FailureOr<Value> Importer::elementwise(ArrayRef<Value> inputs, Type resultElt,
   }
   maps.push_back(b.getMultiDimIdentityMap(rank));
   SmallVector<utils::IteratorType> iters(rank, utils::IteratorType::parallel);
-  Value init = emptyTensor(shape, resultElt);
+  SmallVector<OpFoldResult> sizes;
+  for (int64_t i = 0; i < rank; ++i)
+    sizes.push_back(ShapedType::isDynamic(shape[i])
+                        ? dimSize(dynamicFrom[i], dynamicDim[i])
+                        : OpFoldResult(b.getIndexAttr(shape[i])));
+  Value init = emptyTensor(sizes, resultElt);
   auto op = linalg::GenericOp::create(
       b, curLoc, init.getType(), inputs, ValueRange{init}, maps, iters,
       [&](OpBuilder &nb, Location nl, ValueRange args) {
@@ -98,10 +127,10 @@ Value Importer::transpose(Value v, ArrayRef<int64_t> perm) {
     identity &= perm[i] == int64_t(i);
   if (identity)
     return v;
-  SmallVector<int64_t> shape;
+  SmallVector<OpFoldResult> sizes;
   for (int64_t p : perm)
-    shape.push_back(type.getDimSize(p));
-  Value init = emptyTensor(shape, type.getElementType());
+    sizes.push_back(dimSize(v, p));
+  Value init = emptyTensor(sizes, type.getElementType());
   return linalg::TransposeOp::create(b, curLoc, v, init, perm).getResult()[0];
 }
 
@@ -142,17 +171,22 @@ Value Importer::reduce(Value v, ArrayRef<int64_t> axes, bool keepdims,
   SmallVector<bool> reduced(rank, false);
   for (int64_t a : axes)
     reduced[a] = true;
-  SmallVector<int64_t> outShape, keptShape;
+  SmallVector<OpFoldResult> outShape;
+  SmallVector<int64_t> keptShape;
   SmallVector<AffineExpr> outExprs;
   SmallVector<utils::IteratorType> iters;
   int64_t count = 1;
+  SmallVector<int64_t> dynamicReduced;
   for (int64_t i = 0; i < rank; ++i) {
     if (reduced[i]) {
-      count *= type.getDimSize(i);
+      if (type.isDynamicDim(i))
+        dynamicReduced.push_back(i);
+      else
+        count *= type.getDimSize(i);
       iters.push_back(utils::IteratorType::reduction);
       keptShape.push_back(1);
     } else {
-      outShape.push_back(type.getDimSize(i));
+      outShape.push_back(dimSize(v, i));
       keptShape.push_back(type.getDimSize(i));
       outExprs.push_back(b.getAffineDimExpr(i));
       iters.push_back(utils::IteratorType::parallel);
@@ -196,6 +230,22 @@ Value Importer::reduce(Value v, ArrayRef<int64_t> axes, bool keepdims,
                      .getResult(0);
   if (kind == ReduceKind::Mean) {
     Value divisor = scalarConstant(elt, double(count));
+    // A dynamic reduced dim divides at run time.
+    for (int64_t i : dynamicReduced) {
+      Value size = arith::IndexCastOp::create(
+          b, curLoc, b.getI64Type(),
+          tensor::DimOp::create(b, curLoc, v, i).getResult());
+      Value converted = size;
+      if (isFloat)
+        converted = arith::SIToFPOp::create(b, curLoc, elt, size);
+      else if (elt.getIntOrFloatBitWidth() < 64)
+        converted = arith::TruncIOp::create(b, curLoc, elt, size);
+      divisor =
+          isFloat
+              ? arith::MulFOp::create(b, curLoc, divisor, converted).getResult()
+              : arith::MulIOp::create(b, curLoc, divisor, converted)
+                    .getResult();
+    }
     result = *elementwise(
         {result}, elt, [&](OpBuilder &nb, Location nl, ValueRange a) {
           return isFloat
@@ -204,8 +254,31 @@ Value Importer::reduce(Value v, ArrayRef<int64_t> axes, bool keepdims,
                            .getResult();
         });
   }
-  if (keepdims)
-    result = reshape(result, keptShape);
+  if (keepdims) {
+    if (type.hasStaticShape())
+      return reshape(result, keptShape);
+    // Unit dims inserted next to the kept ones: the sizes are the input's.
+    SmallVector<ReassociationIndices> groups;
+    SmallVector<OpFoldResult> sizes;
+    for (int64_t i = 0; i < rank; ++i) {
+      sizes.push_back(reduced[i] ? OpFoldResult(b.getIndexAttr(1))
+                                 : dimSize(v, i));
+      if (!reduced[i] || groups.empty())
+        groups.emplace_back();
+      groups.back().push_back(i);
+    }
+    // Leading reduced dims join the first kept dim's group.
+    if (outShape.empty())
+      return reshape(result, keptShape);
+    if (reduced[0]) {
+      ReassociationIndices lead = groups[0];
+      groups.erase(groups.begin());
+      groups[0].insert(groups[0].begin(), lead.begin(), lead.end());
+    }
+    result = tensor::ExpandShapeOp::create(
+        b, curLoc, RankedTensorType::get(keptShape, elt), result, groups,
+        sizes);
+  }
   return result;
 }
 

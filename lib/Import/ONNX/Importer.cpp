@@ -4,6 +4,7 @@
 #include "sparsec/Dialect/Sparsec/IR/Sparsec.h"
 #include "sparsec/Import/ONNXLoader.h"
 
+#include "mlir/Dialect/Arith/Utils/Utils.h"
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/Verifier.h"
 
@@ -291,6 +292,22 @@ Value Importer::input(unsigned i) {
       values[name] = v;
     return v;
   }
+  // Sizes of dynamic dims that this op does not fold: computed at run time.
+  auto sym = symbolicValues.find(name);
+  if (sym != symbolicValues.end()) {
+    FailureOr<Type> elt = elementType(sym->second.dtype);
+    if (failed(elt))
+      return nullptr;
+    SmallVector<Value> elems;
+    for (const SymDim &d : sym->second.elems)
+      elems.push_back(arith::IndexCastOp::create(
+          b, curLoc, *elt,
+          getValueOrCreateConstantIndexOp(b, curLoc, materialize(d))));
+    Value v = tensor::FromElementsOp::create(
+        b, curLoc, RankedTensorType::get(sym->second.shape, *elt), elems);
+    values[name] = v;
+    return v;
+  }
   (void)error("input '" + name + "' is not defined");
   return nullptr;
 }
@@ -354,7 +371,8 @@ Importer::graphInputType(const onnx::ValueInfoProto &info) {
   SmallVector<int64_t> shape;
   auto override = options.inputShapes.find(info.name());
   if (override != options.inputShapes.end()) {
-    shape.assign(override->second.begin(), override->second.end());
+    for (const DimRange &range : override->second)
+      shape.push_back(range.isStatic() ? range.min : ShapedType::kDynamic);
   } else {
     if (!tt.has_shape()) {
       (void)error("graph input '" + info.name() +
@@ -368,24 +386,30 @@ Importer::graphInputType(const onnx::ValueInfoProto &info) {
         (void)error(
             "graph input '" + info.name() + "' has a symbolic dimension '" +
             dim.dim_param() + "' at axis " + Twine(i) +
-            "; sparsec compiles static shapes: give one with --input-shape=" +
+            "; give its size, '?' or a range MIN..MAX with --input-shape=" +
             info.name() + ":d0xd1x...");
         return failure();
       }
       shape.push_back(dim.dim_value());
     }
   }
+  // Bounded dynamic dims count at their largest size (unbounded ones are
+  // checked when the model runs).
+  SmallVector<int64_t> largest(shape);
+  if (override != options.inputShapes.end())
+    for (auto [size, range] : llvm::zip(largest, override->second))
+      size = range.max == kUnboundedDim ? 1 : range.max;
   int64_t elements = 1;
   for (size_t i = 0; i < shape.size(); ++i) {
-    if (shape[i] > 0 && elements > (int64_t(1) << 40) / shape[i]) {
+    if (largest[i] > 0 && elements > (int64_t(1) << 40) / largest[i]) {
       (void)error("graph input '" + info.name() +
                   "' has more than 2^40 elements");
       return failure();
     }
-    elements *= std::max<int64_t>(shape[i], 1);
+    elements *= std::max<int64_t>(largest[i], 1);
   }
   for (size_t i = 0; i < shape.size(); ++i)
-    if (shape[i] <= 0) {
+    if (shape[i] <= 0 && !ShapedType::isDynamic(shape[i])) {
       (void)error("graph input '" + info.name() + "' has " +
                   (shape[i] == 0 ? "a zero" : "a negative") + " dimension (" +
                   Twine(shape[i]) + ") at axis " + Twine(i) +
@@ -405,7 +429,7 @@ LogicalResult Importer::checkInferredShape(StringRef name, Type type) {
   if (shape.dim_size() != ranked.getRank())
     return success(); // rank differs only for symbolic models; trust ours
   for (int i = 0; i < shape.dim_size(); ++i)
-    if (shape.dim(i).has_dim_value() &&
+    if (shape.dim(i).has_dim_value() && !ranked.isDynamicDim(i) &&
         shape.dim(i).dim_value() != ranked.getDimSize(i))
       return error("internal shape mismatch for '" + name +
                    "': ONNX infers dimension " +
@@ -424,6 +448,7 @@ const LoweringTable &getLoweringTable() {
     registerIndexLowerings(t);
     registerResizeLowering(t);
     registerFoldedOps(t);
+    registerDynamicLowerings(t);
     return t;
   }();
   return table;
@@ -474,16 +499,22 @@ LogicalResult Importer::checkOutputs(const onnx::NodeProto &n) {
     if (out.empty())
       continue;
     if (!values.count(out) && !constants.count(out) &&
-        !initializers.count(out)) {
+        !initializers.count(out) && !symbolicValues.count(out)) {
       if (useCount.lookup(out) > 0)
         return error("output " + Twine(i) + " ('" + out +
                      "') is used but not supported by sparsec");
       continue;
     }
-    if (Value v = values.lookup(out))
-      if (failed(checkShape(typeOf(v).getShape(), "output '" + out + "'")) ||
+    if (Value v = values.lookup(out)) {
+      // Dynamic dims are checked against their bounds when the model runs.
+      SmallVector<int64_t> staticPart(typeOf(v).getShape());
+      for (int64_t &d : staticPart)
+        if (ShapedType::isDynamic(d))
+          d = 1;
+      if (failed(checkShape(staticPart, "output '" + out + "'")) ||
           failed(checkInferredShape(out, v.getType())))
         return failure();
+    }
   }
   return success();
 }
@@ -498,6 +529,22 @@ LogicalResult Importer::importNodeImpl(const onnx::NodeProto &n) {
   if (failed(checkInputs(n, it->second)) || failed(checkAttributes(n)))
     return failure();
   bool folded = false;
+  if (failed(tryFoldSymbolic(*this, folded)))
+    return failure();
+  if (folded)
+    return checkOutputs(n);
+  if (!it->second.dynamic)
+    for (int i = 0; i < n.input_size(); ++i)
+      if (Value v = values.lookup(n.input(i));
+          v && !typeOf(v).hasStaticShape()) {
+        std::string type;
+        llvm::raw_string_ostream os(type);
+        os << v.getType();
+        return error(n.op_type() +
+                     " does not take dynamic dimensions yet (input '" +
+                     n.input(i) + "' is " + type +
+                     "); give static sizes with --input-shape");
+      }
   if (failed(tryFoldNode(*this, folded)))
     return failure();
   if (!folded) {
@@ -584,8 +631,11 @@ OwningOpRef<ModuleOp> Importer::run() {
   auto func =
       func::FuncOp::create(b, fileLoc, "main", b.getFunctionType(argTypes, {}));
   Block *entry = func.addEntryBlock();
+  entryBlock = entry;
   for (auto [arg, info] : llvm::zip(entry->getArguments(), args))
     values[info->name()] = arg;
+  assignSymbols(args, argTypes);
+  recordInputDims(func, args, argTypes);
   b.setInsertionPointToEnd(entry);
 
   for (int i = 0; i < graph.node_size(); ++i)
@@ -619,6 +669,8 @@ OwningOpRef<ModuleOp> Importer::run() {
     outputNames.push_back(b.getStringAttr(out.name()));
   }
   context.clear();
+  if (failed(recordOutputDims(func, results, outputNames)))
+    return nullptr;
   func::ReturnOp::create(b, fileLoc, results);
   func.setFunctionType(
       b.getFunctionType(argTypes, ValueRange(results).getTypes()));

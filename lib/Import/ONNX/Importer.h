@@ -18,6 +18,7 @@
 
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -74,6 +75,36 @@ struct TensorBytes {
   ~TensorBytes();
 };
 
+/// A dimension size as the importer knows it: `coeff` times the product of
+/// the dynamic input dimensions `factors` (ids of Importer's symbols, sorted;
+/// repeated for powers). Static sizes have no factors. Enough for what
+/// reshapes do to dynamic sizes (multiply, divide exactly); a size that
+/// needs a sum is not representable and is refused.
+struct SymDim {
+  int64_t coeff = 1;
+  llvm::SmallVector<unsigned, 2> factors;
+
+  static SymDim constant(int64_t size) { return {size, {}}; }
+  bool isStatic() const { return factors.empty(); }
+  SymDim operator*(const SymDim &other) const;
+  /// This / `divisor` when it divides exactly, else nullopt.
+  std::optional<SymDim> divideBy(const SymDim &divisor) const;
+  bool operator==(const SymDim &other) const {
+    return coeff == other.coeff && factors == other.factors;
+  }
+  bool operator!=(const SymDim &other) const { return !(*this == other); }
+};
+
+/// A small integer tensor (rank 0 or 1) of sizes known symbolically: the
+/// shape arithmetic on dynamic dims that exporters write (Shape, Gather,
+/// Unsqueeze, Concat into Reshape). Folded like the constants; an op that
+/// does not fold it gets it as a tensor computed at run time.
+struct SymTensor {
+  int32_t dtype = onnx::TensorProto::INT64;
+  llvm::SmallVector<int64_t, 1> shape;
+  llvm::SmallVector<SymDim> elems;
+};
+
 class Importer;
 using Lowering = std::function<mlir::LogicalResult(Importer &)>;
 
@@ -86,6 +117,9 @@ struct OpSpec {
   Lowering lower;
   unsigned minInputs = 1;
   unsigned maxInputs = 1;
+  /// The lowering handles inputs with dynamic dimensions; nodes of other op
+  /// types that get one are refused with an error before lowering.
+  bool dynamic = false;
 };
 constexpr unsigned kVariadic = ~0u;
 using LoweringTable = llvm::StringMap<OpSpec>;
@@ -117,6 +151,12 @@ public:
   mlir::Value input(unsigned i);
   /// Host value of input `i` when known at compile time.
   const HostTensor *constInput(unsigned i);
+  /// Input `i` when it is a symbolic size tensor (SymTensor).
+  const SymTensor *symbolicInput(unsigned i) const;
+  void setSymbolicOutput(unsigned i, SymTensor t);
+  /// The elements of input `i` as sizes, from a constant or a symbolic
+  /// integer tensor; nullopt when it is neither.
+  std::optional<llvm::SmallVector<SymDim>> sizesInput(unsigned i);
   /// Name of input `i` if it is an initializer (else empty).
   bool isInitializer(unsigned i) const;
   /// Rank of input `i` if it is an initializer, else -1.
@@ -172,6 +212,30 @@ public:
                      ReduceKind kind);
   mlir::Value emptyTensor(llvm::ArrayRef<int64_t> shape, mlir::Type elt);
   mlir::Value fill(llvm::ArrayRef<int64_t> shape, mlir::Type elt, double v);
+  /// The same with dynamic sizes (tensor.dim values or index arithmetic).
+  mlir::Value emptyTensor(llvm::ArrayRef<mlir::OpFoldResult> sizes,
+                          mlir::Type elt);
+  mlir::Value fill(llvm::ArrayRef<mlir::OpFoldResult> sizes, mlir::Type elt,
+                   double v);
+
+  //===--- Dynamic dimensions (DynamicDims.cpp) -------------------------===//
+  /// Dim `d` of `v`: its static size or a tensor.dim.
+  mlir::OpFoldResult dimSize(mlir::Value v, int64_t d);
+  llvm::SmallVector<mlir::OpFoldResult> dimSizes(mlir::Value v);
+  /// Dim `d` of `v` in terms of the dynamic input dimensions; failure (no
+  /// error emitted) when the importer cannot tell.
+  mlir::FailureOr<SymDim> symbolicDim(mlir::Value v, int64_t d);
+  /// `size` as an index value at the insertion point.
+  mlir::OpFoldResult materialize(const SymDim &size);
+  /// The (input, dim) pair a symbol stands for.
+  std::pair<unsigned, int64_t> symbolOrigin(unsigned symbol) const {
+    return symbols[symbol];
+  }
+  /// `v` reshaped to `shape` (row-major, the same element count), through
+  /// collapse and expand of groups whose sizes agree; fails with an error
+  /// when the sizes cannot be matched.
+  mlir::FailureOr<mlir::Value> reshape(mlir::Value v,
+                                       llvm::ArrayRef<SymDim> shape);
   /// Normalizes a possibly negative axis; fails with an error if out of range.
   mlir::FailureOr<int64_t> normalizeAxis(int64_t axis, int64_t rank);
 
@@ -206,8 +270,30 @@ private:
   /// Prefix of errors outside any node (e.g. "graph output 'y': ").
   std::string context;
 
+  mlir::FailureOr<SymDim> symbolicIndex(mlir::Value index);
+  /// Gives each dynamic dim of `main`'s arguments its symbol.
+  void assignSymbols(llvm::ArrayRef<const onnx::ValueInfoProto *> args,
+                     llvm::ArrayRef<mlir::Type> argTypes);
+  /// Records on `func` the dynamic inputs' bounds and symbols, and how its
+  /// dynamic output dims follow from them (ONNXImporter.h's attributes);
+  /// failure, with an error, for an output dim that is no such product.
+  void recordInputDims(mlir::func::FuncOp func,
+                       llvm::ArrayRef<const onnx::ValueInfoProto *> args,
+                       llvm::ArrayRef<mlir::Type> argTypes);
+  mlir::LogicalResult recordOutputDims(mlir::func::FuncOp func,
+                                       llvm::ArrayRef<mlir::Value> results,
+                                       llvm::ArrayRef<mlir::Attribute> names);
+  /// The symbol of each dim of argument `arg` (-1 for static dims).
+  llvm::SmallVector<int64_t> argSymbols(unsigned arg, int64_t rank) const;
+  /// The dynamic dims of `main`'s arguments: the first (argument, dim) of
+  /// each symbol, and every such pair's symbol.
+  llvm::SmallVector<std::pair<unsigned, int64_t>> symbols;
+  std::map<std::pair<unsigned, int64_t>, unsigned> argDimSymbols;
+  mlir::Block *entryBlock = nullptr;
+
   llvm::StringMap<mlir::Value> values;
   llvm::StringMap<HostTensor> constants;
+  llvm::StringMap<SymTensor> symbolicValues;
   llvm::StringMap<const onnx::TensorProto *> initializers;
   /// Keyed by the proto: a cast copy shares its original's name.
   llvm::DenseMap<const onnx::TensorProto *, mlir::Value> materialized,
@@ -232,6 +318,8 @@ std::string checkNodeIsSupported(const onnx::NodeProto &n, int64_t opset);
 
 /// Tries to evaluate the current node on the host; sets `folded` on success.
 mlir::LogicalResult tryFoldNode(Importer &im, bool &folded);
+/// The same for shape arithmetic on dynamic dims (ShapeArithmetic.cpp).
+mlir::LogicalResult tryFoldSymbolic(Importer &im, bool &folded);
 
 void registerElementwiseLowerings(LoweringTable &table);
 void registerTensorLowerings(LoweringTable &table);
@@ -250,6 +338,26 @@ mlir::LogicalResult requireFloat(Importer &im, mlir::Value v);
 mlir::LogicalResult requireSameElementType(Importer &im, mlir::Value v,
                                            mlir::Value like,
                                            llvm::StringRef what);
+// Reshapes of tensors with dynamic dims (DynamicDims.cpp).
+/// The sizes of `x`'s dims in terms of the dynamic input dims (error
+/// emitted when one cannot be told).
+mlir::FailureOr<llvm::SmallVector<SymDim>> symbolicShape(Importer &im,
+                                                         mlir::Value x);
+/// Output 0 = `x` reshaped to `shape`.
+mlir::LogicalResult setReshaped(Importer &im, mlir::Value x,
+                                llvm::ArrayRef<SymDim> shape);
+/// ONNX Reshape of `x` to `target` (0 copies the input's dim unless
+/// `allowZero`, -1 is what is left of the element count).
+mlir::LogicalResult lowerDynamicReshape(Importer &im, mlir::Value x,
+                                        llvm::ArrayRef<SymDim> target,
+                                        bool allowZero);
+/// `x` broadcast to `shape` (Expand with sizes from dynamic dims).
+mlir::FailureOr<mlir::Value> expandDynamic(Importer &im, mlir::Value x,
+                                           llvm::ArrayRef<SymDim> shape);
+/// ConstantOfShape's element type and value (float 0 by default).
+mlir::FailureOr<std::pair<int32_t, double>> constantOfShapeValue(Importer &im);
+/// Range and ConstantOfShape of sizes from dynamic dims (DynamicOps.cpp).
+void registerDynamicLowerings(LoweringTable &table);
 /// Ops handled only by tryFoldNode (Constant, Shape, Size, ...).
 void registerFoldedOps(LoweringTable &table);
 

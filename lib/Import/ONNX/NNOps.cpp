@@ -51,6 +51,10 @@ FailureOr<Value> batchMatmul(Importer &im, Value a, Value b2) {
   if (at.getElementType() != bt.getElementType())
     return im.error("MatMul operands have different element types");
   bool aVec = at.getRank() == 1, bVec = bt.getRank() == 1;
+  bool dynamic = !at.hasStaticShape() || !bt.hasStaticShape();
+  if (dynamic && (aVec || bVec))
+    return im.error("MatMul of a vector and a tensor with dynamic dimensions "
+                    "is not supported yet");
   if (aVec)
     a = im.reshape(a, {1, at.getDimSize(0)});
   if (bVec)
@@ -59,7 +63,13 @@ FailureOr<Value> batchMatmul(Importer &im, Value a, Value b2) {
   bt = Importer::typeOf(b2);
   int64_t m = at.getDimSize(at.getRank() - 2), k = at.getShape().back();
   int64_t k2 = bt.getDimSize(bt.getRank() - 2), n = bt.getShape().back();
-  if (k != k2) {
+  if (ShapedType::isDynamic(k) || ShapedType::isDynamic(k2)) {
+    FailureOr<SymDim> ka = im.symbolicDim(a, at.getRank() - 1),
+                      kb = im.symbolicDim(b2, bt.getRank() - 2);
+    if (failed(ka) || failed(kb) || *ka != *kb)
+      return im.error("cannot tell that the MatMul reduction sizes (dynamic) "
+                      "are equal");
+  } else if (k != k2) {
     (void)im.error("MatMul reduction sizes differ (" + Twine(k) + " vs " +
                    Twine(k2) + ")");
     return failure();
@@ -68,16 +78,35 @@ FailureOr<Value> batchMatmul(Importer &im, Value a, Value b2) {
                     bBatch = bt.getShape().drop_back(2);
   int64_t batchRank = std::max(aBatch.size(), bBatch.size());
   SmallVector<int64_t> batch(batchRank, 1);
+  // Batch dims that broadcast (size 1 on one side only); a dynamic dim
+  // broadcasts like a size other than 1 and must match the other side.
+  SmallVector<OpFoldResult> batchSizes(batchRank, im.builder().getIndexAttr(1));
   for (int side = 0; side < 2; ++side) {
     ArrayRef<int64_t> s = side ? bBatch : aBatch;
+    Value operand = side ? b2 : a;
     for (size_t i = 0; i < s.size(); ++i) {
-      int64_t &o = batch[batchRank - s.size() + i];
-      if (s[i] != 1 && o != 1 && s[i] != o) {
+      int64_t pos = batchRank - s.size() + i;
+      int64_t &o = batch[pos];
+      if (s[i] == 1)
+        continue;
+      if (ShapedType::isDynamic(s[i]) || ShapedType::isDynamic(o)) {
+        if (o != 1) {
+          Value other = side ? a : b2;
+          int64_t otherDim =
+              pos - (batchRank - (side ? aBatch : bBatch).size());
+          FailureOr<SymDim> mine = im.symbolicDim(operand, i),
+                            theirs = im.symbolicDim(other, otherDim);
+          if (failed(mine) || failed(theirs) || *mine != *theirs)
+            return im.error("cannot tell that the MatMul batch dimensions "
+                            "(dynamic) are equal");
+          continue;
+        }
+      } else if (o != 1 && s[i] != o) {
         (void)im.error("MatMul batch dimensions are not broadcast-compatible");
         return failure();
       }
-      if (s[i] != 1)
-        o = s[i];
+      o = s[i];
+      batchSizes[pos] = im.dimSize(operand, i);
     }
   }
   OpBuilder &b = im.builder();
@@ -108,9 +137,9 @@ FailureOr<Value> batchMatmul(Importer &im, Value a, Value b2) {
   SmallVector<utils::IteratorType> iters(loops - 1,
                                          utils::IteratorType::parallel);
   iters.push_back(utils::IteratorType::reduction);
-  SmallVector<int64_t> outShape(batch);
-  outShape.push_back(m);
-  outShape.push_back(n);
+  SmallVector<OpFoldResult> outShape(batchSizes);
+  outShape.push_back(im.dimSize(a, at.getRank() - 2));
+  outShape.push_back(im.dimSize(b2, bt.getRank() - 1));
   Type elt = at.getElementType();
   Value init = im.fill(outShape, elt, 0.0);
   Value r = linalg::GenericOp::create(
@@ -122,6 +151,8 @@ FailureOr<Value> batchMatmul(Importer &im, Value a, Value b2) {
                   linalg::YieldOp::create(nb, l, sum);
                 })
                 .getResult(0);
+  if (dynamic)
+    return r;
   SmallVector<int64_t> finalShape(batch);
   if (!aVec)
     finalShape.push_back(m);
@@ -344,6 +375,9 @@ LogicalResult lowerSoftmaxLike(Importer &im, bool logSoftmax) {
   if (failed(axis))
     return failure();
   FailureOr<Value> r;
+  if (im.opset() < 13 && !t.hasStaticShape())
+    return im.error("Softmax before opset 13 (2-D coercion) does not take "
+                    "dynamic dimensions yet");
   if (im.opset() < 13) {
     // Old semantics: coerce to 2-D at `axis` and normalize each row.
     int64_t outer = 1, inner = 1;
@@ -521,17 +555,20 @@ LogicalResult lowerReduce(Importer &im, ReduceKind kind,
 } // namespace
 
 void registerNNLowerings(LoweringTable &t) {
-  t["MatMul"] = {lowerMatMul, 2, 2};
-  t["Gemm"] = {lowerGemm, 2, 3};
+  // Each takes dynamic dims (the MatMul/Gemm weight's must be static).
+  t["MatMul"] = {lowerMatMul, 2, 2, /*dynamic=*/true};
+  t["Gemm"] = {lowerGemm, 2, 3, /*dynamic=*/true};
   t["BatchNormalization"] = {lowerBatchNorm, 5, 5};
-  t["Softmax"] = {[](Importer &im) { return lowerSoftmaxLike(im, false); }};
-  t["LogSoftmax"] = {[](Importer &im) { return lowerSoftmaxLike(im, true); }};
-  t["LayerNormalization"] = {lowerLayerNorm, 2, 3};
-  t["RMSNormalization"] = {lowerRMSNorm, 2, 2};
+  t["Softmax"] = {[](Importer &im) { return lowerSoftmaxLike(im, false); }, 1,
+                  1, /*dynamic=*/true};
+  t["LogSoftmax"] = {[](Importer &im) { return lowerSoftmaxLike(im, true); }, 1,
+                     1, /*dynamic=*/true};
+  t["LayerNormalization"] = {lowerLayerNorm, 2, 3, /*dynamic=*/true};
+  t["RMSNormalization"] = {lowerRMSNorm, 2, 2, /*dynamic=*/true};
   auto reduce = [&](StringRef name, ReduceKind kind, int64_t axesInputSince) {
     t[name] = {
         [=](Importer &im) { return lowerReduce(im, kind, axesInputSince); }, 1,
-        2};
+        2, /*dynamic=*/true};
   };
   reduce("ReduceMean", ReduceKind::Mean, 18);
   reduce("ReduceSum", ReduceKind::Sum, 13);

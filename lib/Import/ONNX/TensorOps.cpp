@@ -38,11 +38,20 @@ static LogicalResult lowerReshape(Importer &im) {
   Value x = im.input(0);
   if (!x)
     return failure();
+  bool allowZero = im.attrInt("allowzero", 0) != 0;
+  // A shape computed from dynamic dims (or any shape, for an input with
+  // dynamic dims).
+  if (im.symbolicInput(1) || !Importer::typeOf(x).hasStaticShape()) {
+    std::optional<SmallVector<SymDim>> target = im.sizesInput(1);
+    if (!target)
+      return im.error("the target shape must be a compile-time constant or "
+                      "computed from the input's dimensions");
+    return lowerDynamicReshape(im, x, *target, allowZero);
+  }
   FailureOr<SmallVector<int64_t>> target = constInts(im, 1, "the target shape");
   if (failed(target))
     return failure();
   ArrayRef<int64_t> in = Importer::typeOf(x).getShape();
-  bool allowZero = im.attrInt("allowzero", 0) != 0;
   SmallVector<int64_t> shape;
   int64_t known = 1, inferAt = -1;
   for (size_t i = 0; i < target->size(); ++i) {
@@ -91,6 +100,15 @@ static LogicalResult lowerFlatten(Importer &im) {
     axis += rank;
   if (axis < 0 || axis > rank)
     return im.error("axis is out of range");
+  if (!Importer::typeOf(x).hasStaticShape()) {
+    FailureOr<SmallVector<SymDim>> dims = symbolicShape(im, x);
+    if (failed(dims))
+      return failure();
+    SymDim outer, inner;
+    for (int64_t i = 0; i < rank; ++i)
+      (i < axis ? outer : inner) = (i < axis ? outer : inner) * (*dims)[i];
+    return setReshaped(im, x, {outer, inner});
+  }
   int64_t outer = 1, inner = 1;
   for (int64_t i = 0; i < rank; ++i)
     (i < axis ? outer : inner) *= in[i];
@@ -154,23 +172,37 @@ static LogicalResult lowerConcat(Importer &im) {
     if (t.getRank() != first.getRank() ||
         t.getElementType() != first.getElementType())
       return im.error("inputs differ in rank or element type");
-    for (int64_t d = 0; d < t.getRank(); ++d)
-      if (d != *axis && t.getDimSize(d) != first.getDimSize(d))
+    for (int64_t d = 0; d < t.getRank(); ++d) {
+      if (d == *axis)
+        continue;
+      if (t.getDimSize(d) != first.getDimSize(d))
         return im.error("inputs differ in dimension " + Twine(d));
+      if (t.isDynamicDim(d)) {
+        FailureOr<SymDim> mine = im.symbolicDim(v, d),
+                          firsts = im.symbolicDim(ins[0], d);
+        if (failed(mine) || failed(firsts) || *mine != *firsts)
+          return im.error("cannot tell that the inputs' dynamic dimension " +
+                          Twine(d) + " is the same size");
+      }
+    }
+    if (t.isDynamicDim(*axis))
+      return im.error("Concat along a dynamic dimension (axis " + Twine(*axis) +
+                      ") is not supported yet");
     shape[*axis] += t.getDimSize(*axis);
     if (shape[*axis] > kMaxTensorElements)
       return im.error("the result has more than 2^40 elements");
   }
   OpBuilder &b = im.builder();
-  Value result = im.emptyTensor(shape, first.getElementType());
+  SmallVector<OpFoldResult> resultSizes = im.dimSizes(ins[0]);
+  resultSizes[*axis] = b.getIndexAttr(shape[*axis]);
+  Value result = im.emptyTensor(resultSizes, first.getElementType());
   int64_t offset = 0;
   for (Value v : ins) {
     RankedTensorType t = Importer::typeOf(v);
     SmallVector<OpFoldResult> offsets(t.getRank(), b.getIndexAttr(0));
     offsets[*axis] = b.getIndexAttr(offset);
-    SmallVector<OpFoldResult> sizes, strides(t.getRank(), b.getIndexAttr(1));
-    for (int64_t d : t.getShape())
-      sizes.push_back(b.getIndexAttr(d));
+    SmallVector<OpFoldResult> sizes = im.dimSizes(v),
+                              strides(t.getRank(), b.getIndexAttr(1));
     result = tensor::InsertSliceOp::create(b, im.loc(), v, result, offsets,
                                            sizes, strides);
     offset += t.getDimSize(*axis);
@@ -250,12 +282,15 @@ static LogicalResult lowerSlice(Importer &im) {
       strides(rank, b.getIndexAttr(1));
   SmallVector<int64_t> outShape(t.getShape());
   SmallVector<int64_t> reversed;
-  for (int64_t d : t.getShape())
-    sizes.push_back(b.getIndexAttr(d));
+  // Dynamic dims are taken whole.
+  sizes = im.dimSizes(x);
   for (size_t i = 0; i < starts.size(); ++i) {
     FailureOr<int64_t> axis = im.normalizeAxis(axes[i], rank);
     if (failed(axis))
       return failure();
+    if (t.isDynamicDim(*axis))
+      return im.error("Slice along a dynamic dimension (axis " + Twine(*axis) +
+                      ") is not supported yet");
     int64_t dim = t.getDimSize(*axis), step = steps[i];
     if (step == 0)
       return im.error("slice step must not be 0");
@@ -592,6 +627,9 @@ static LogicalResult lowerGather(Importer &im) {
     return failure();
   if (!isa<IntegerType>(it.getElementType()))
     return im.error("Gather indices must be integers");
+  if (!dt.hasStaticShape())
+    return im.error("Gather from a tensor with dynamic dimensions is not "
+                    "supported yet (only indices may be dynamic)");
   if (const HostTensor *idx = im.constInput(1)) {
     int64_t dim = dt.getDimSize(*axis);
     for (int64_t k = 0; k < idx->numElements(); ++k)
@@ -611,7 +649,12 @@ static LogicalResult lowerGather(Importer &im) {
                                  b.getMultiDimIdentityMap(outRank)};
   SmallVector<utils::IteratorType> iters(outRank,
                                          utils::IteratorType::parallel);
-  Value init = im.emptyTensor(outShape, dt.getElementType());
+  SmallVector<OpFoldResult> outSizes;
+  for (int64_t i = 0; i < outRank; ++i)
+    outSizes.push_back(i >= *axis && i < *axis + idxRank
+                           ? im.dimSize(indices, i - *axis)
+                           : OpFoldResult(b.getIndexAttr(outShape[i])));
+  Value init = im.emptyTensor(outSizes, dt.getElementType());
   int64_t axisV = *axis, dim = dt.getDimSize(*axis), dataRank = dt.getRank();
   Value result =
       linalg::GenericOp::create(
@@ -669,6 +712,16 @@ static LogicalResult lowerUnsqueeze(Importer &im) {
       return im.error("repeated axis in Unsqueeze");
     isNew[*n] = true;
   }
+  if (!Importer::typeOf(x).hasStaticShape()) {
+    FailureOr<SmallVector<SymDim>> dims = symbolicShape(im, x);
+    if (failed(dims))
+      return failure();
+    SmallVector<SymDim> shape;
+    size_t next = 0;
+    for (int64_t i = 0; i < outRank; ++i)
+      shape.push_back(isNew[i] ? SymDim::constant(1) : (*dims)[next++]);
+    return setReshaped(im, x, shape);
+  }
   SmallVector<int64_t> shape;
   size_t next = 0;
   for (int64_t i = 0; i < outRank; ++i)
@@ -700,6 +753,16 @@ static LogicalResult lowerSqueeze(Importer &im) {
     for (size_t i = 0; i < in.size(); ++i)
       drop[i] = in[i] == 1;
   }
+  if (!Importer::typeOf(x).hasStaticShape()) {
+    FailureOr<SmallVector<SymDim>> dims = symbolicShape(im, x);
+    if (failed(dims))
+      return failure();
+    SmallVector<SymDim> shape;
+    for (size_t i = 0; i < in.size(); ++i)
+      if (!drop[i])
+        shape.push_back((*dims)[i]);
+    return setReshaped(im, x, shape);
+  }
   SmallVector<int64_t> shape;
   for (size_t i = 0; i < in.size(); ++i)
     if (!drop[i])
@@ -712,6 +775,17 @@ static LogicalResult lowerExpand(Importer &im) {
   Value x = im.input(0);
   if (!x)
     return failure();
+  if (im.symbolicInput(1) || !Importer::typeOf(x).hasStaticShape()) {
+    std::optional<SmallVector<SymDim>> shape = im.sizesInput(1);
+    if (!shape)
+      return im.error("the Expand shape must be a compile-time constant or "
+                      "computed from the inputs' dimensions");
+    FailureOr<Value> r = expandDynamic(im, x, *shape);
+    if (failed(r))
+      return failure();
+    im.setOutput(0, *r);
+    return success();
+  }
   FailureOr<SmallVector<int64_t>> shape = constInts(im, 1, "the Expand shape");
   if (failed(shape))
     return failure();
@@ -733,18 +807,18 @@ static LogicalResult lowerExpand(Importer &im) {
 }
 
 void registerTensorLowerings(LoweringTable &t) {
-  t["Reshape"] = {lowerReshape, 2, 2};
-  t["Flatten"] = {lowerFlatten, 1, 1};
-  t["Transpose"] = {lowerTranspose, 1, 1};
-  t["Concat"] = {lowerConcat, 1, kVariadic};
+  t["Reshape"] = {lowerReshape, 2, 2, /*dynamic=*/true};
+  t["Flatten"] = {lowerFlatten, 1, 1, /*dynamic=*/true};
+  t["Transpose"] = {lowerTranspose, 1, 1, /*dynamic=*/true};
+  t["Concat"] = {lowerConcat, 1, kVariadic, /*dynamic=*/true};
   // Slice-1 takes starts and ends as attributes, Slice-10 as inputs 1 and 2.
-  t["Slice"] = {lowerSlice, 1, 5};
+  t["Slice"] = {lowerSlice, 1, 5, /*dynamic=*/true};
   t["Split"] = {lowerSplit, 1, 2};
   t["Pad"] = {lowerPad, 1, 4};
-  t["Gather"] = {lowerGather, 2, 2};
-  t["Unsqueeze"] = {lowerUnsqueeze, 1, 2};
-  t["Squeeze"] = {lowerSqueeze, 1, 2};
-  t["Expand"] = {lowerExpand, 2, 2};
+  t["Gather"] = {lowerGather, 2, 2, /*dynamic=*/true};
+  t["Unsqueeze"] = {lowerUnsqueeze, 1, 2, /*dynamic=*/true};
+  t["Squeeze"] = {lowerSqueeze, 1, 2, /*dynamic=*/true};
+  t["Expand"] = {lowerExpand, 2, 2, /*dynamic=*/true};
 }
 
 } // namespace sparsec::onnx_import

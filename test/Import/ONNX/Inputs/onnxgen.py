@@ -58,6 +58,70 @@ def shape_fold():
          numpy_helper.from_array(np.array([-1], np.int64), "minus1")])
 
 
+def dynamic_heads():
+    # x.view(x.size(0), x.size(1), 2, 4).transpose(1, 2), then back to
+    # [B, S, 8] with Reshape(0, 0, -1): the torch export pattern for
+    # attention heads, with a symbolic batch and sequence.
+    return model([
+        helper.make_node("MatMul", ["x", "w"], ["h"], name="proj"),
+        helper.make_node("Shape", ["h"], ["s"], name="shape"),
+        helper.make_node("Gather", ["s", "zero"], ["b"], name="batch", axis=0),
+        helper.make_node("Gather", ["s", "one"], ["t"], name="seq", axis=0),
+        helper.make_node("Unsqueeze", ["b", "axes"], ["b1"], name="unsq_b"),
+        helper.make_node("Unsqueeze", ["t", "axes"], ["t1"], name="unsq_t"),
+        helper.make_node("Concat", ["b1", "t1", "heads"], ["target"], name="cat", axis=0),
+        helper.make_node("Reshape", ["h", "target"], ["r"], name="split_heads"),
+        helper.make_node("Transpose", ["r"], ["p"], name="perm", perm=[0, 2, 1, 3]),
+        helper.make_node("Softmax", ["p"], ["sm"], name="softmax", axis=-1),
+        helper.make_node("Transpose", ["sm"], ["q"], name="unperm", perm=[0, 2, 1, 3]),
+        helper.make_node("Reshape", ["q", "merge"], ["y"], name="merge_heads"),
+    ], [vi("x", ["batch", "seq", 8])], [vi("y", ["batch", "seq", 8])],
+        [init("w", [8, 8]),
+         numpy_helper.from_array(np.array(0, np.int64), "zero"),
+         numpy_helper.from_array(np.array(1, np.int64), "one"),
+         numpy_helper.from_array(np.array([0], np.int64), "axes"),
+         numpy_helper.from_array(np.array([2, 4], np.int64), "heads"),
+         numpy_helper.from_array(np.array([0, 0, -1], np.int64), "merge")])
+
+
+def _dynamic_mask(start):
+    # A decoder's causal mask from its sequence length: full((S, S), -inf),
+    # 0 where arange(S) < (arange(S) + 1).view(S, 1), added to x [S, S].
+    c = lambda name, v: numpy_helper.from_array(np.array(v, np.int64), name)
+    return model([
+        helper.make_node("Shape", ["x"], ["s"], name="shape"),
+        helper.make_node("Gather", ["s", "zero"], ["n"], name="seq", axis=0),
+        helper.make_node("Unsqueeze", ["n", "axes"], ["n1"], name="unsq"),
+        helper.make_node("Concat", ["n1", "n1"], ["nn"], name="cat", axis=0),
+        helper.make_node("ConstantOfShape", ["nn"], ["full"], name="full",
+                         value=helper.make_tensor("v", TensorProto.FLOAT, [1], [-1e9])),
+        helper.make_node("Range", ["start", "n", "one"], ["pos"], name="arange"),
+        helper.make_node("Add", ["pos", "one"], ["pos1"], name="plus1"),
+        helper.make_node("Concat", ["n1", "axes1"], ["col"], name="cat_col", axis=0),
+        helper.make_node("Reshape", ["pos1", "col"], ["column"], name="view"),
+        helper.make_node("Less", ["pos", "column"], ["keep"], name="less"),
+        helper.make_node("Where", ["keep", "zerof", "full"], ["mask"], name="where"),
+        helper.make_node("Add", ["x", "mask"], ["y"], name="add"),
+    ], [vi("x", ["seq", "seq"])], [vi("y", ["seq", "seq"])],
+        [c("zero", 0), c("axes", [0]), c("start", start), c("one", 1), c("axes1", [1]),
+         numpy_helper.from_array(np.array(0, np.float32), "zerof")])
+
+
+def dynamic_mask():
+    return _dynamic_mask(0)
+
+
+def dynamic_mask_start1():
+    return _dynamic_mask(1)
+
+
+def dynamic_conv():
+    # A convolution does not take dynamic dims yet.
+    return model([helper.make_node("Conv", ["x", "w"], ["y"], name="conv")],
+                 [vi("x", ["batch", 3, 8, 8])], [vi("y", ["batch", 4, 6, 6])],
+                 [init("w", [4, 3, 3, 3])])
+
+
 def unsupported():
     return model([helper.make_node("Einsum", ["x", "x"], ["y"], name="weird", equation="ij,ij->ij")],
                  [vi("x", [2, 2])], [vi("y", [2, 2])], [])
