@@ -107,26 +107,26 @@ sparsec_executable_print(sparsec_executable executable, char **out);
 SPARSEC_CAPI_API sparsec_error
 sparsec_executable_save(sparsec_executable executable, const char *dir);
 
-/* The signature of `main`: counts, then each argument's dtype and shape.
+/* The signature of `main`: counts, then each argument's dtype and shape;
+ * a dynamic dimension (input-shape=x:?x... or MIN..MAX) is -1, and a run
+ * takes any size within its bounds and sizes the outputs from the inputs.
  * The returned pointers live as long as the executable. */
 SPARSEC_CAPI_API size_t
 sparsec_executable_num_inputs(sparsec_executable executable);
 SPARSEC_CAPI_API size_t
 sparsec_executable_num_outputs(sparsec_executable executable);
 /* is_output 0: input i, 1: output i; NULL dtype when i is out of range. */
-SPARSEC_CAPI_API void sparsec_executable_signature(sparsec_executable executable,
-                                                   int is_output, size_t i,
-                                                   const char **dtype,
-                                                   int64_t *rank,
-                                                   const int64_t **shape);
+SPARSEC_CAPI_API void
+sparsec_executable_signature(sparsec_executable executable, int is_output,
+                             size_t i, const char **dtype, int64_t *rank,
+                             const int64_t **shape);
 
 /* Runs `main` on host arrays (--run). On success *outputs holds
  * *num_outputs arrays owned by the library: free them with
  * sparsec_arrays_free. */
-SPARSEC_CAPI_API sparsec_error
-sparsec_executable_run(sparsec_executable executable,
-                       const sparsec_array *inputs, size_t num_inputs,
-                       sparsec_array **outputs, size_t *num_outputs);
+SPARSEC_CAPI_API sparsec_error sparsec_executable_run(
+    sparsec_executable executable, const sparsec_array *inputs,
+    size_t num_inputs, sparsec_array **outputs, size_t *num_outputs);
 SPARSEC_CAPI_API void sparsec_arrays_free(sparsec_array *arrays, size_t count);
 
 #ifdef __cplusplus

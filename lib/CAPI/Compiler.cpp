@@ -135,7 +135,9 @@ Argument describe(Type type) {
   Argument arg;
   if (auto tensor = dyn_cast<RankedTensorType>(type)) {
     arg.dtype = sparsec::getNpyDescr(tensor.getElementType());
-    arg.shape.assign(tensor.getShape().begin(), tensor.getShape().end());
+    // A dynamic dim (--input-shape=x:?x...) is -1: its size is the run's.
+    for (int64_t d : tensor.getShape())
+      arg.shape.push_back(ShapedType::isDynamic(d) ? -1 : d);
   }
   return arg;
 }

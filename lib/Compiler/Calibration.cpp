@@ -292,7 +292,9 @@ LogicalResult Calibrator::run() {
     auto tensor = dyn_cast<RankedTensorType>(type);
     if (!tensor || !tensor.hasStaticShape())
       return fail("--calibration: input '" + input.name +
-                  "' has no static shape; give it with --input-shape");
+                  "' has dynamic dimensions; calibration takes static "
+                  "shapes for now: give its sizes with --input-shape (the "
+                  "export keeps the model's symbolic dims)");
     input.dtype = getNpyDescr(tensor.getElementType());
     input.shape.assign(tensor.getShape().begin(), tensor.getShape().end());
     inputs.push_back(std::move(input));

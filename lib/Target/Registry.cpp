@@ -2,6 +2,8 @@
 #include "sparsec/Support/Npy.h"
 #include "sparsec/Target/Target.h"
 
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Pass/Pass.h"
 #include "mlir/Pass/PassRegistry.h"
 
 #include <algorithm>
@@ -9,6 +11,50 @@
 using namespace mlir;
 
 namespace sparsec {
+
+namespace {
+struct RequireStaticShapesPass
+    : mlir::PassWrapper<RequireStaticShapesPass,
+                        mlir::OperationPass<mlir::ModuleOp>> {
+  MLIR_DEFINE_EXPLICIT_INTERNAL_INLINE_TYPE_ID(RequireStaticShapesPass)
+  explicit RequireStaticShapesPass(llvm::StringRef target) : target(target) {}
+  llvm::StringRef getArgument() const override {
+    return "sparsec-require-static-shapes";
+  }
+  void runOnOperation() override {
+    auto main = getOperation().lookupSymbol<mlir::func::FuncOp>("main");
+    if (!main)
+      return;
+    auto isDynamic = [](mlir::Type t) {
+      auto shaped = llvm::dyn_cast<mlir::ShapedType>(t);
+      return shaped && shaped.hasRank() && !shaped.hasStaticShape();
+    };
+    mlir::FunctionType type = main.getFunctionType();
+    for (auto [i, t] : llvm::enumerate(type.getInputs()))
+      if (isDynamic(t)) {
+        main.emitError("the ")
+            << target << " target compiles static shapes only: input " << i
+            << " is " << t
+            << "; give its sizes with --input-shape (dynamic dimensions run "
+               "on the host target)";
+        return signalPassFailure();
+      }
+    for (auto [i, t] : llvm::enumerate(type.getResults()))
+      if (isDynamic(t)) {
+        main.emitError("the ")
+            << target << " target compiles static shapes only: output " << i
+            << " is " << t;
+        return signalPassFailure();
+      }
+  }
+  std::string target;
+};
+} // namespace
+
+std::unique_ptr<mlir::Pass>
+createRequireStaticShapesPass(llvm::StringRef targetName) {
+  return std::make_unique<RequireStaticShapesPass>(targetName);
+}
 
 namespace {
 /// Options of a target that declares none.

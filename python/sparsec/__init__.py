@@ -169,13 +169,17 @@ class Executable:
                                               ctypes.byref(dtype),
                                               ctypes.byref(rank),
                                               ctypes.byref(shape))
+            # A dynamic dimension (-1 in the C API) is None.
             result.append((np.dtype(dtype.value.decode()) if dtype.value
-                           else None, tuple(shape[d] for d in range(rank.value))))
+                           else None,
+                           tuple(None if shape[d] < 0 else shape[d]
+                                 for d in range(rank.value))))
         return result
 
     @property
     def inputs(self):
-        """[(numpy dtype, shape)] of `main`'s arguments."""
+        """[(numpy dtype, shape)] of `main`'s arguments; None for a dynamic
+        dimension."""
         return self._signature(False)
 
     @property

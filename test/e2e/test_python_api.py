@@ -238,3 +238,28 @@ print(exe.run([x])[0].shape, sparsec.__file__)
                           env=env, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert "(4, 10)" in proc.stdout and str(venv) in proc.stdout
+
+
+def test_dynamic_dims_compile_once_and_run_any_length(tmp_path):
+    # HF BertLayer exported with a symbolic batch and sequence (issue 15,
+    # item 3): one executable, inputs of two sizes, onnxruntime as reference.
+    import zoo
+    model = zoo.bert_layer(seq=32, d=64, heads=4, ffn=128, batch="batch", seq_dim="seq")
+    path = save(model, tmp_path / "bert.onnx")
+    m = sparsec.load(path, input_shape=["hidden_states:?x1..64x64",
+                                        "attention_mask:?x1x1x1..64"])
+    exe = m.compile(target="host")
+    assert exe.inputs == [(np.dtype("float32"), (None, None, 64)),
+                          (np.dtype("float32"), (None, 1, 1, None))]
+    assert exe.outputs == [(np.dtype("float32"), (None, None, 64))]
+    session = ort.InferenceSession(str(path))
+    for batch, seq in [(1, 3), (2, 21)]:
+        rng = np.random.default_rng(seq)
+        xs = [rng.standard_normal((batch, seq, 64)).astype(np.float32),
+              np.zeros((batch, 1, 1, seq), np.float32)]
+        (y,) = exe.run(xs)
+        expected = session.run(None, dict(zip(["hidden_states", "attention_mask"], xs)))[0]
+        assert y.shape == (batch, seq, 64)
+        np.testing.assert_allclose(y, expected, rtol=1e-4, atol=1e-5)
+    with pytest.raises(sparsec.Error, match="outside its bounds 1..64"):
+        exe.run([np.zeros((1, 65, 64), np.float32), np.zeros((1, 1, 1, 65), np.float32)])

@@ -40,6 +40,12 @@ class DecoderConfig:
     tied: bool = True
     opset: int = 17
     theta: float = 10000.0
+    # Batch and sequence as symbolic dims ("batch", "seq"), exported as torch does with
+    # dynamic axes: the reshapes' shapes from Shape -> Gather -> Concat chains, positions
+    # from Range, the causal mask from ConstantOfShape, Range, Less and Where, expanded to
+    # [B, 1, S, S]; the rotary tables then hold max_positions rows (default 2 * seq).
+    dynamic: bool = False
+    max_positions: int = 0
 
 
 def _rms_norm(g: TorchGraph, x: str, d: int, eps: float, opset: int) -> str:
@@ -52,6 +58,14 @@ def _rms_norm(g: TorchGraph, x: str, d: int, eps: float, opset: int) -> str:
     rstd = g.node("Div", [g.cnode(_f32(1.0)),
                           g.node("Sqrt", [g.node("Add", [var, g.cnode(_f32(eps))])])])
     return g.node("Mul", [weight, g.node("Mul", [x, rstd])])
+
+
+def _shape(g: TorchGraph, parts) -> str:
+    """A shape input: a constant, or (with 0-d size tensors among the parts) the Concat
+    torch builds for view()/expand()."""
+    if any(isinstance(p, str) for p in parts):
+        return g.shape_tensor(parts)
+    return g.cnode(_i64(list(parts)))
 
 
 def _proj(g: TorchGraph, x: str, k: int, n: int) -> str:
@@ -71,10 +85,10 @@ def _rotate_half(g: TorchGraph, x: str, dh: int) -> str:
 def _attention(g: TorchGraph, x: str, cfg: DecoderConfig, cos: str, sin: str,
                mask: str) -> str:
     dh = cfg.d // cfg.heads
-    b, s = cfg.batch, cfg.seq
+    b, s = (cfg.batch, cfg.seq) if not cfg.dynamic else (g.size(x, 0), g.size(x, 1))
 
     def heads(t: str, n: int) -> str:  # [B, S, n*dh] -> [B, n, S, dh]
-        t = g.node("Reshape", [t, g.cnode(_i64([b, s, n, dh]))], allowzero=0)
+        t = g.node("Reshape", [t, _shape(g, [b, s, n, dh])], allowzero=0)
         return g.node("Transpose", [t], perm=[0, 2, 1, 3])
 
     with g.scope("q_proj"):
@@ -91,15 +105,15 @@ def _attention(g: TorchGraph, x: str, cfg: DecoderConfig, cos: str, sin: str,
         if rep == 1:
             return t
         t = g.node("Unsqueeze", [t, g.cnode(_i64([2]))])
-        t = g.node("Expand", [t, g.cnode(_i64([b, cfg.kv_heads, rep, s, dh]))])
-        return g.node("Reshape", [t, g.cnode(_i64([b, cfg.heads, s, dh]))], allowzero=0)
+        t = g.node("Expand", [t, _shape(g, [b, cfg.kv_heads, rep, s, dh])])
+        return g.node("Reshape", [t, _shape(g, [b, cfg.heads, s, dh])], allowzero=0)
 
     k, v = repeat_kv(k), repeat_kv(v)
     scores = g.node("MatMul", [q, g.node("Transpose", [k], perm=[0, 1, 3, 2])])
     scores = g.node("Div", [scores, g.cnode(_f32(math.sqrt(dh)))])
     probs = g.node("Softmax", [g.node("Add", [scores, mask])], axis=-1)
     o = g.node("Transpose", [g.node("MatMul", [probs, v])], perm=[0, 2, 1, 3])
-    o = g.node("Reshape", [o, g.cnode(_i64([b, s, cfg.d]))], allowzero=0)
+    o = g.node("Reshape", [o, _shape(g, [b, s, cfg.d])], allowzero=0)
     with g.scope("o_proj"):
         return _proj(g, o, cfg.d, cfg.d)
 
@@ -114,6 +128,22 @@ def _mlp(g: TorchGraph, x: str, cfg: DecoderConfig) -> str:
         return _proj(g, g.node("Mul", [silu, up]), cfg.ffn, cfg.d)
 
 
+def _dynamic_causal_mask(g: TorchGraph) -> str:
+    """HF _make_causal_mask as torch exports it with a dynamic sequence: full((S, S), min),
+    then 0 where arange(S) < (arange(S) + 1).view(S, 1) (on and below the diagonal),
+    expanded to [B, 1, S, S]."""
+    b, s = g.size("input_ids", 0), g.size("input_ids", 1)
+    full = g.node("ConstantOfShape", [g.shape_tensor([s, s])],
+                  value=helper.make_tensor("v", TensorProto.FLOAT, [1],
+                                           [float(np.finfo(np.float32).min)]))
+    cond = g.node("Range", [g.cnode(_i64(0)), s, g.cnode(_i64(1))])
+    column = g.node("Reshape", [g.node("Add", [cond, g.cnode(_i64(1))]),
+                                g.shape_tensor([s, 1])], allowzero=0)
+    mask = g.node("Where", [g.node("Less", [cond, column]), g.cnode(_f32(0.0)), full])
+    mask = g.node("Unsqueeze", [mask, g.cnode(_i64([0, 1]))])
+    return g.node("Expand", [mask, g.shape_tensor([b, 1, s, s])])
+
+
 def llama_decoder(cfg: DecoderConfig = DecoderConfig(), seed: int = 15,
                   graph: Optional[TorchGraph] = None, check: bool = True) -> onnx.ModelProto:
     """`graph` may be a TorchGraph subclass that stores initializers elsewhere (external
@@ -121,22 +151,33 @@ def llama_decoder(cfg: DecoderConfig = DecoderConfig(), seed: int = 15,
     which need every tensor in memory."""
     g = graph or TorchGraph("llama", seed)
     b, s, dh = cfg.batch, cfg.seq, cfg.d // cfg.heads
-    g.inputs.append(helper.make_tensor_value_info("input_ids", TensorProto.INT64, [b, s]))
+    dims = ["batch", "seq"] if cfg.dynamic else [b, s]
+    g.inputs.append(helper.make_tensor_value_info("input_ids", TensorProto.INT64, dims))
     table = (0.5 * g.rng.standard_normal([cfg.vocab, cfg.d])).astype(np.float32)
     with g.scope("model", "embed_tokens"):
         embed = g.init(g.param_name("weight"), table)
     h = g.node("Gather", [embed, "input_ids"], axis=0)
     # Rotary tables (LlamaRotaryEmbedding's cos/sin caches) at positions 0..S-1.
     inv_freq = 1.0 / cfg.theta ** (np.arange(0, dh, 2, dtype=np.float64) / dh)
-    angles = np.outer(np.arange(2 * s), inv_freq)
+    angles = np.outer(np.arange(cfg.max_positions or 2 * s), inv_freq)
     emb = np.concatenate([angles, angles], axis=-1)
-    positions = g.cnode(_i64([list(range(s))]))
+    if cfg.dynamic:
+        # position_ids = torch.arange(seq).unsqueeze(0)
+        seq = g.size("input_ids", 1)
+        positions = g.node("Unsqueeze", [g.node("Range", [g.cnode(_i64(0)), seq,
+                                                          g.cnode(_i64(1))]),
+                                         g.cnode(_i64([0]))])
+    else:
+        positions = g.cnode(_i64([list(range(s))]))
     cos = g.node("Unsqueeze", [g.node("Gather", [g.init("cos_cached", _f32(np.cos(emb))),
                                                  positions], axis=0), g.cnode(_i64([1]))])
     sin = g.node("Unsqueeze", [g.node("Gather", [g.init("sin_cached", _f32(np.sin(emb))),
                                                  positions], axis=0), g.cnode(_i64([1]))])
-    causal = np.triu(np.full((s, s), np.finfo(np.float32).min, np.float32), k=1)
-    mask = g.init("causal_mask", causal.reshape(1, 1, s, s))
+    if cfg.dynamic:
+        mask = _dynamic_causal_mask(g)
+    else:
+        causal = np.triu(np.full((s, s), np.finfo(np.float32).min, np.float32), k=1)
+        mask = g.init("causal_mask", causal.reshape(1, 1, s, s))
     for layer in range(cfg.layers):
         with g.scope("model", "layers", str(layer)):
             with g.scope("input_layernorm"):
@@ -156,7 +197,7 @@ def llama_decoder(cfg: DecoderConfig = DecoderConfig(), seed: int = 15,
                                               / math.sqrt(cfg.d)).astype(np.float32))
     g.node("MatMul", [h, head], out="logits")
     g.outputs.append(helper.make_tensor_value_info("logits", TensorProto.FLOAT,
-                                                   [b, s, cfg.vocab]))
+                                                   [*dims, cfg.vocab]))
     graph = helper.make_graph(g.nodes, "main_graph", g.inputs, g.outputs, initializer=g.inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", cfg.opset)],
                               producer_name="pytorch", producer_version="2.1.0",

@@ -11,6 +11,7 @@
 #include "CpuArtifact.h"
 
 #include "sparsec/Runtime/Json.h"
+#include "sparsec/Support/DynamicShapes.h"
 #include "sparsec/Support/MemRefDescriptor.h"
 #include "sparsec/Support/Npy.h"
 
@@ -41,7 +42,11 @@ int error(const std::string &message) {
 
 struct TensorInfo {
   std::string name, dtype;
+  /// -1 (kRuntimeDim) for a dynamic dim: then `dynamic` holds its bounds and
+  /// symbols (inputs) or how its size follows from the inputs' (outputs).
   std::vector<int64_t> shape;
+  DynamicInput dynamicInput;
+  DynamicOutput dynamicOutput;
 };
 
 struct CpuManifest {
@@ -57,7 +62,7 @@ struct CpuManifest {
 std::string shapeString(const std::vector<int64_t> &shape) {
   std::string s;
   for (int64_t d : shape)
-    s += (s.empty() ? "" : "x") + std::to_string(d);
+    s += (s.empty() ? "" : "x") + (d == kRuntimeDim ? "?" : std::to_string(d));
   return s.empty() ? "scalar" : s;
 }
 
@@ -85,16 +90,47 @@ std::string readTensors(const json::Value &root, const char *key,
         !shape->isArray())
       return std::string("each of '") + key +
              "' needs a name, a dtype and a shape";
+    std::vector<int64_t> staticPart;
     for (const json::Value &d : shape->elements) {
-      if (!d.isInteger || d.integer < 0)
+      if (!d.isInteger || d.integer < kRuntimeDim)
         return std::string("'") + key + "': '" + info.name +
-               "' has a dimension that is not a non-negative integer";
+               "' has a dimension that is not a non-negative integer or -1";
       info.shape.push_back(d.integer);
+      staticPart.push_back(d.integer == kRuntimeDim ? 1 : d.integer);
     }
-    if (NpyArray::checkedNumElements(info.shape) < 0 ||
+    if (NpyArray::checkedNumElements(staticPart) < 0 ||
         NpyArray::elementSize(info.dtype) == 0)
       return std::string("'") + key + "': '" + info.name +
              "' has an unsupported dtype or too many elements";
+    // Dynamic dims: integer arrays (checked again when the model runs).
+    auto readInts = [&](const json::Value &v, std::vector<int64_t> &values) {
+      if (!v.isArray())
+        return false;
+      for (const json::Value &e : v.elements) {
+        if (!e.isInteger)
+          return false;
+        values.push_back(e.integer);
+      }
+      return true;
+    };
+    info.dynamicInput.shape = info.dynamicOutput.shape = info.shape;
+    for (auto [field, values] :
+         {std::pair{"bounds", &info.dynamicInput.bounds},
+          std::pair{"symbols", &info.dynamicInput.symbols}})
+      if (const json::Value *v = t.find(field); v && !readInts(*v, *values))
+        return std::string("'") + key + "': '" + info.name + "': '" + field +
+               "' must be an array of integers";
+    if (const json::Value *dims = t.find("dims")) {
+      if (!dims->isArray())
+        return std::string("'") + key + "': '" + info.name +
+               "': 'dims' must be an array of integer arrays";
+      for (const json::Value &rule : dims->elements) {
+        info.dynamicOutput.rules.emplace_back();
+        if (!readInts(rule, info.dynamicOutput.rules.back()))
+          return std::string("'") + key + "': '" + info.name +
+                 "': 'dims' must be an array of integer arrays";
+      }
+    }
     out.push_back(std::move(info));
   }
   return "";
@@ -257,10 +293,28 @@ int runCpuArtifact(const CpuRunOptions &options) {
   if (std::string err = loadManifest(options.artifact, m); !err.empty())
     return error(err);
   std::vector<NpyArray> inputs(m.inputs.size());
+  std::vector<DynamicInput> dynamicInputs;
+  std::vector<std::string> names;
+  for (const TensorInfo &t : m.inputs) {
+    dynamicInputs.push_back(t.dynamicInput);
+    names.push_back(t.name);
+  }
   if (options.inputs.empty() && options.repeat > 0) {
     for (size_t i = 0; i < inputs.size(); ++i) {
       inputs[i].dtype = m.inputs[i].dtype;
       inputs[i].shape = m.inputs[i].shape;
+      // A timing run without inputs: dynamic dims at their upper bound.
+      for (size_t d = 0; d < inputs[i].shape.size(); ++d) {
+        if (inputs[i].shape[d] != kRuntimeDim)
+          continue;
+        const std::vector<int64_t> &bounds = m.inputs[i].dynamicInput.bounds;
+        if (bounds.size() != 2 * inputs[i].shape.size() ||
+            bounds[2 * d + 1] > (int64_t(1) << 20))
+          return error("input '" + m.inputs[i].name +
+                       "' has an unbounded dynamic dimension: give the "
+                       "inputs to time (--input)");
+        inputs[i].shape[d] = bounds[2 * d + 1];
+      }
       inputs[i].data.assign(
           inputs[i].numElements() * NpyArray::elementSize(inputs[i].dtype), 0);
       if (inputs[i].dtype == "<f4")
@@ -274,18 +328,30 @@ int runCpuArtifact(const CpuRunOptions &options) {
     for (size_t i = 0; i < inputs.size(); ++i) {
       if (std::string err = readNpy(options.inputs[i], inputs[i]); !err.empty())
         return error(err);
+      // The static dims here; bounds and symbols below, over all inputs.
+      DynamicInput staticDims{m.inputs[i].shape, {}, {}};
       if (inputs[i].dtype != m.inputs[i].dtype ||
-          inputs[i].shape != m.inputs[i].shape)
+          !checkInputShapes({staticDims}, {inputs[i].shape}).empty())
         return error(options.inputs[i] + ": input '" + m.inputs[i].name +
                      "' must be " + m.inputs[i].dtype + " " +
                      shapeString(m.inputs[i].shape) + ", got " +
                      inputs[i].dtype + " " + shapeString(inputs[i].shape));
     }
   }
+  // Bounds of dynamic dims, and dims the model names alike.
+  std::vector<std::vector<int64_t>> inputShapes;
+  for (const NpyArray &in : inputs)
+    inputShapes.push_back(in.shape);
+  if (std::string err = checkInputShapes(dynamicInputs, inputShapes, names);
+      !err.empty())
+    return error(err);
   std::vector<NpyArray> outputs(m.outputs.size());
   for (size_t i = 0; i < outputs.size(); ++i) {
     outputs[i].dtype = m.outputs[i].dtype;
-    outputs[i].shape = m.outputs[i].shape;
+    if (std::string err = outputShape(m.outputs[i].dynamicOutput, inputShapes,
+                                      outputs[i].shape);
+        !err.empty())
+      return error("output '" + m.outputs[i].name + "': " + err);
     outputs[i].data.assign(
         outputs[i].numElements() * NpyArray::elementSize(outputs[i].dtype), 0);
   }

@@ -127,6 +127,12 @@ public:
   }
 };
 
+/// A pass that fails, naming `targetName`, when `main` has an input or
+/// output with dynamic dimensions: for targets that compile static shapes
+/// only (the first pass of their pipeline).
+std::unique_ptr<mlir::Pass>
+createRequireStaticShapesPass(llvm::StringRef targetName);
+
 /// The targets linked into this program. Filled once, on first use, by the
 /// registration functions that lib/Target's CMake generates from every
 /// target folder; read-only afterwards, so it is safe to share.

@@ -591,6 +591,7 @@ public:
   }
   void buildPipeline(OpPassManager &pm,
                      const TargetOptions &options) const override {
+    pm.addPass(createRequireStaticShapesPass(getName()));
     pm.addPass(
         createSparsecCudaPlanKernels(cudaOptions(options).getPlanOptions()));
   }

@@ -49,6 +49,7 @@ SmallVector<ReassociationIndices> leadingDims(int64_t rank) {
 /// rows] matrix its kernel computes.
 Value as2d(OpBuilder &b, Location loc, Value value, int64_t tokens,
            int64_t rows) {
+  // (tokens may be dynamic: then the rank is above 1.)
   auto type = cast<RankedTensorType>(value.getType());
   auto matrix = RankedTensorType::get({tokens, rows}, type.getElementType());
   if (type.getRank() == 1)
@@ -82,10 +83,10 @@ std::optional<LayerData> readLayer(Value weight, Value bias) {
 /// shapes, readable constant weight and bias, no empty dimension.
 std::optional<LayerData> kernelInputs(LinearOp op) {
   RankedTensorType inType = op.getInput().getType();
-  RankedTensorType outType = op.getResult().getType();
-  if (!inType.getElementType().isF32() || !outType.hasStaticShape() ||
-      !inType.hasStaticShape() || op.getNumRows() == 0 ||
-      op.getReductionSize() == 0 || inType.getNumElements() == 0)
+  // Leading (token) dims may be dynamic; the features may not.
+  if (!inType.getElementType().isF32() || inType.getRank() < 1 ||
+      inType.isDynamicDim(inType.getRank() - 1) || op.getNumRows() == 0 ||
+      op.getReductionSize() == 0 || llvm::is_contained(inType.getShape(), 0))
     return std::nullopt;
   return readLayer(op.getWeight(), op.getBias());
 }
@@ -387,7 +388,11 @@ struct SparsecCpuLowerLayersPass
     if (!data)
       return;
     int64_t rows = op.getNumRows(), cols = op.getReductionSize();
-    int64_t tokens = inType.getNumElements() / cols;
+    // A dynamic token count runs the channel tiles (the other kernels'
+    // choice and code depend on it).
+    bool dynamicTokens = !inType.hasStaticShape();
+    int64_t tokens =
+        dynamicTokens ? ShapedType::kDynamic : inType.getNumElements() / cols;
 
     OpBuilder b(op);
     Location loc = op.getLoc();
@@ -399,9 +404,14 @@ struct SparsecCpuLowerLayersPass
     else if (inType.getRank() > 2)
       in2d = tensor::CollapseShapeOp::create(b, loc, in2dType, in2d,
                                              leadingDims(inType.getRank()));
-    LinearKernel kernel = chooseLinearKernel(
-        *data, rows, cols, tokens, tiling,
-        {nmGroups, rowPatterns, nmGroupSlotCost, rowPatternMacCost});
+    LinearKernel kernel =
+        dynamicTokens
+            ? chooseLinearKernel(
+                  *data, rows, cols, /*tokens=*/0, tiling,
+                  {"never", "never", nmGroupSlotCost, rowPatternMacCost})
+            : chooseLinearKernel(
+                  *data, rows, cols, tokens, tiling,
+                  {nmGroups, rowPatterns, nmGroupSlotCost, rowPatternMacCost});
     // The channel-tile kernel stores [tokens, rows] as the output is laid
     // out: it can read a residual's lanes where it stores them.
     bool packed = !kernel.patterns && !kernel.groups;
@@ -426,7 +436,14 @@ struct SparsecCpuLowerLayersPass
     if (outType.getRank() == 1)
       result = tensor::CollapseShapeOp::create(
           b, loc, outType, result, ArrayRef<ReassociationIndices>{{0, 1}});
-    else if (outType.getRank() > 2)
+    else if (outType.getRank() > 2 && dynamicTokens) {
+      // The leading sizes are the input's.
+      SmallVector<OpFoldResult> sizes =
+          tensor::getMixedSizes(b, loc, op.getInput());
+      sizes.back() = b.getIndexAttr(rows);
+      result = tensor::ExpandShapeOp::create(
+          b, loc, outType, result, leadingDims(outType.getRank()), sizes);
+    } else if (outType.getRank() > 2)
       result = tensor::ExpandShapeOp::create(b, loc, outType, result,
                                              leadingDims(outType.getRank()));
     finish(op, result, epilogue);
@@ -563,9 +580,16 @@ std::string sparsec::describeLayerKernel(Operation *layer,
     kind = "gemm";
     if ((data = kernelInputs(linear))) {
       int64_t cols = linear.getReductionSize();
-      LinearKernel kernel = chooseLinearKernel(
-          *data, linear.getNumRows(), cols,
-          linear.getInput().getType().getNumElements() / cols, tiling, modes);
+      // As rewriteLinear decides: channel tiles for a dynamic token count.
+      RankedTensorType inType = linear.getInput().getType();
+      LinearKernel kernel =
+          inType.hasStaticShape()
+              ? chooseLinearKernel(*data, linear.getNumRows(), cols,
+                                   inType.getNumElements() / cols, tiling,
+                                   modes)
+              : chooseLinearKernel(*data, linear.getNumRows(), cols, 0, tiling,
+                                   {"never", "never", modes.nmGroupSlotCost,
+                                    modes.rowPatternMacCost});
       if (kernel.patterns)
         return llvm::formatv("gemm row patterns, {0:P0} of dense work",
                              double(kernel.patterns->nonzeros()) /

@@ -2,6 +2,7 @@
 #include "sparsec/Target/Host/CpuTarget.h"
 #include "HostPipeline.h"
 #include "PackedGemm.h"
+#include "sparsec/Support/DynamicShapes.h"
 #include "sparsec/Support/Npy.h"
 
 #include "mlir/ExecutionEngine/OptUtils.h"
@@ -83,13 +84,21 @@ createTargetMachine(const CpuMachine &machine, std::string &error) {
       std::nullopt, llvm::CodeGenOptLevel::Aggressive));
 }
 
-/// One `{name, dtype, shape}` per tensor of the recorded signature.
+/// One `{name, dtype, shape}` per tensor of the recorded signature; a
+/// dynamic dim is -1 in the shape, with the input's "bounds" and "symbols"
+/// and the output's "dims" (DynamicShapes.h).
 FailureOr<llvm::json::Array> describeTensors(ModuleOp lowered,
                                              StringRef attrName) {
   auto tensors = lowered->getAttrOfType<ArrayAttr>(attrName);
   if (!tensors)
     return lowered.emitError("the module has no '")
            << attrName << "' (it was not lowered by a CPU target's pipeline)";
+  auto ints = [](ArrayRef<int64_t> values) {
+    llvm::json::Array array;
+    for (int64_t v : values)
+      array.push_back(v);
+    return array;
+  };
   llvm::json::Array out;
   for (Attribute attr : tensors) {
     auto entry = cast<DictionaryAttr>(attr);
@@ -97,11 +106,21 @@ FailureOr<llvm::json::Array> describeTensors(ModuleOp lowered,
         cast<RankedTensorType>(cast<TypeAttr>(entry.get("type")).getValue());
     llvm::json::Array shape;
     for (int64_t d : type.getShape())
-      shape.push_back(d);
-    out.push_back(llvm::json::Object{
+      shape.push_back(ShapedType::isDynamic(d) ? kRuntimeDim : d);
+    llvm::json::Object tensor{
         {"name", cast<StringAttr>(entry.get("name")).getValue()},
         {"dtype", getNpyDescr(type.getElementType())},
-        {"shape", std::move(shape)}});
+        {"shape", std::move(shape)}};
+    for (StringRef key : {"bounds", "symbols"})
+      if (auto values = entry.getAs<DenseI64ArrayAttr>(key))
+        tensor[key] = ints(values.asArrayRef());
+    if (auto dims = entry.getAs<ArrayAttr>("dims")) {
+      llvm::json::Array rules;
+      for (Attribute rule : dims)
+        rules.push_back(ints(cast<DenseI64ArrayAttr>(rule).asArrayRef()));
+      tensor["dims"] = std::move(rules);
+    }
+    out.push_back(std::move(tensor));
   }
   return out;
 }
@@ -165,33 +184,105 @@ LogicalResult prepareRun(Location loc, FunctionType signature,
   return prepareRun(loc, signature, InputView::of(inputs), outputs);
 }
 
+std::pair<ArrayAttr, ArrayAttr> getRecordedSignature(ModuleOp lowered) {
+  return {lowered->getAttrOfType<ArrayAttr>(kCpuInputsAttr),
+          lowered->getAttrOfType<ArrayAttr>(kCpuOutputsAttr)};
+}
+
+namespace {
+/// Entry `key` of the recorded entry `i` (null when there is none).
+template <typename AttrT>
+AttrT recordedEntry(ArrayAttr recorded, size_t i, StringRef key) {
+  if (!recorded || i >= recorded.size())
+    return nullptr;
+  auto entry = dyn_cast<DictionaryAttr>(recorded[i]);
+  return entry ? entry.getAs<AttrT>(key) : nullptr;
+}
+
+std::vector<int64_t> runtimeShape(RankedTensorType type) {
+  std::vector<int64_t> shape;
+  for (int64_t d : type.getShape())
+    shape.push_back(ShapedType::isDynamic(d) ? kRuntimeDim : d);
+  return shape;
+}
+} // namespace
+
+std::vector<DynamicInput> getDynamicInputs(FunctionType signature,
+                                           ArrayAttr recordedInputs) {
+  std::vector<DynamicInput> inputs;
+  for (auto [i, type] : llvm::enumerate(signature.getInputs())) {
+    DynamicInput in;
+    in.shape = runtimeShape(cast<RankedTensorType>(type));
+    if (auto b = recordedEntry<DenseI64ArrayAttr>(recordedInputs, i, "bounds"))
+      in.bounds.assign(b.asArrayRef().begin(), b.asArrayRef().end());
+    if (auto s = recordedEntry<DenseI64ArrayAttr>(recordedInputs, i, "symbols"))
+      in.symbols.assign(s.asArrayRef().begin(), s.asArrayRef().end());
+    inputs.push_back(std::move(in));
+  }
+  return inputs;
+}
+
+std::vector<DynamicOutput> getDynamicOutputs(FunctionType signature,
+                                             ArrayAttr recordedOutputs) {
+  std::vector<DynamicOutput> outputs;
+  for (auto [o, type] : llvm::enumerate(signature.getResults())) {
+    DynamicOutput out;
+    out.shape = runtimeShape(cast<RankedTensorType>(type));
+    if (auto dims = recordedEntry<ArrayAttr>(recordedOutputs, o, "dims"))
+      for (Attribute rule : dims) {
+        auto ints = dyn_cast<DenseI64ArrayAttr>(rule);
+        out.rules.emplace_back();
+        if (ints)
+          out.rules.back().assign(ints.asArrayRef().begin(),
+                                  ints.asArrayRef().end());
+      }
+    outputs.push_back(std::move(out));
+  }
+  return outputs;
+}
+
 LogicalResult prepareRun(Location loc, FunctionType signature,
                          ArrayRef<InputView> inputs,
-                         std::vector<NpyArray> &outputs) {
+                         std::vector<NpyArray> &outputs,
+                         ArrayAttr recordedInputs, ArrayAttr recordedOutputs) {
   if (inputs.size() != signature.getNumInputs())
     return emitError(loc) << "the model takes " << signature.getNumInputs()
                           << " input(s), " << inputs.size() << " given";
-  // Check every input against the signature before running anything.
+  // Check every input against the signature before running anything: a
+  // dynamic dim takes any size within its --input-shape bounds.
+  bool dynamic = false;
+  std::vector<std::vector<int64_t>> shapes;
   for (auto [i, type] : llvm::enumerate(signature.getInputs())) {
     auto tensor = cast<RankedTensorType>(type);
     std::string expected = getNpyDescr(tensor.getElementType());
-    std::vector<int64_t> shape(tensor.getShape().begin(),
-                               tensor.getShape().end());
-    if (inputs[i].dtype != expected || inputs[i].shape != shape)
+    std::vector<int64_t> shape = runtimeShape(tensor);
+    dynamic |= !tensor.hasStaticShape();
+    if (inputs[i].dtype != expected ||
+        (tensor.hasStaticShape() && inputs[i].shape != shape))
       return emitError(loc)
              << "input " << i << ": expected "
              << describeNpyType(expected, shape) << ", got "
              << describeNpyType(inputs[i].dtype, inputs[i].shape);
+    shapes.push_back(inputs[i].shape);
   }
+  if (dynamic)
+    if (std::string error = checkInputShapes(
+            getDynamicInputs(signature, recordedInputs), shapes);
+        !error.empty())
+      return emitError(loc) << error;
   outputs.clear();
-  for (Type type : signature.getResults()) {
+  std::vector<DynamicOutput> dynamicOutputs =
+      getDynamicOutputs(signature, recordedOutputs);
+  for (auto [o, type] : llvm::enumerate(signature.getResults())) {
     auto tensor = cast<RankedTensorType>(type);
     NpyArray out;
     out.dtype = getNpyDescr(tensor.getElementType());
     if (out.dtype.empty())
       return emitError(loc)
              << "unsupported output element type " << tensor.getElementType();
-    out.shape.assign(tensor.getShape().begin(), tensor.getShape().end());
+    if (std::string error = outputShape(dynamicOutputs[o], shapes, out.shape);
+        !error.empty())
+      return emitError(loc) << "output " << o << ": " << error;
     out.data.assign(out.numElements() * NpyArray::elementSize(out.dtype), 0);
     outputs.push_back(std::move(out));
   }

@@ -1,6 +1,7 @@
 //===- HostPipeline.cpp - lowering to LLVM for the host CPU ---------------===//
 #include "HostPipeline.h"
 #include "sparsec/Dialect/Sparsec/Transforms/Passes.h"
+#include "sparsec/Import/ONNXImporter.h"
 #include "sparsec/Target/Host/Passes.h"
 
 #include "mlir/Conversion/Passes.h"
@@ -44,8 +45,9 @@ struct RecordSignaturePass
     if (!main)
       return;
     Builder b(module.getContext());
+    auto outputDims = main->getAttrOfType<ArrayAttr>(kOutputDimsAttr);
     auto record = [&](TypeRange types, StringRef namesAttr, StringRef prefix,
-                      StringRef attrName) {
+                      StringRef attrName, bool inputs) {
       auto names = main->getAttrOfType<ArrayAttr>(namesAttr);
       SmallVector<Attribute> entries;
       for (auto [i, type] : llvm::enumerate(types)) {
@@ -53,16 +55,32 @@ struct RecordSignaturePass
         if (names && i < names.size())
           if (auto s = dyn_cast<StringAttr>(names[i]))
             name = s.str();
-        entries.push_back(
-            b.getDictionaryAttr({b.getNamedAttr("name", b.getStringAttr(name)),
-                                 b.getNamedAttr("type", TypeAttr::get(type))}));
+        NamedAttrList entry;
+        entry.set("name", b.getStringAttr(name));
+        entry.set("type", TypeAttr::get(type));
+        // Dynamic dims: the inputs' bounds, the outputs' sizes in terms of
+        // the inputs' (see ONNXImporter.h).
+        if (inputs) {
+          if (Attribute bounds = main.getArgAttr(i, kDimBoundsAttr))
+            entry.set("bounds", bounds);
+          if (Attribute symbols = main.getArgAttr(i, kDimSymbolsAttr))
+            entry.set("symbols", symbols);
+        } else if (outputDims && i < outputDims.size()) {
+          entry.set("dims", outputDims[i]);
+        }
+        entries.push_back(entry.getDictionary(b.getContext()));
       }
       module->setAttr(attrName, b.getArrayAttr(entries));
     };
     record(main.getArgumentTypes(), "sparsec.input_names", "input_",
-           kCpuInputsAttr);
+           kCpuInputsAttr, true);
+    // Recorded: LLVM has no use for the bounds (and warns about them).
+    for (unsigned i = 0; i < main.getNumArguments(); ++i) {
+      main.removeArgAttr(i, kDimBoundsAttr);
+      main.removeArgAttr(i, kDimSymbolsAttr);
+    }
     record(main.getResultTypes(), "sparsec.output_names", "output_",
-           kCpuOutputsAttr);
+           kCpuOutputsAttr, false);
   }
 };
 } // namespace
@@ -124,6 +142,8 @@ void buildHostPipeline(OpPassManager &pm,
   // Before any conversion to LLVM (convert-openmp-to-llvm converts func ops
   // too).
   pm.addPass(std::make_unique<EmitCInterfacePass>());
+  // Before expand-strided-metadata, which crashes on these (MLIR 22).
+  pm.addNestedPass<func::FuncOp>(createSparsecCpuDynamicExpandShapes());
   pm.addPass(memref::createExpandStridedMetadataPass());
   pm.addPass(createLowerAffinePass());
   // GELU's erf and softmax's exp as polynomials the loops can vectorise,

@@ -205,8 +205,10 @@ public:
 class JitModel : public PreparedModel {
 public:
   JitModel(Location loc, FunctionType signature,
-           std::unique_ptr<ExecutionEngine> engine)
-      : loc(loc), signature(signature), engine(std::move(engine)) {}
+           std::unique_ptr<ExecutionEngine> engine,
+           std::pair<ArrayAttr, ArrayAttr> recorded)
+      : loc(loc), signature(signature), engine(std::move(engine)),
+        recorded(recorded) {}
 
   LogicalResult run(const std::vector<NpyArray> &inputs,
                     std::vector<NpyArray> &outputs) override {
@@ -217,7 +219,8 @@ public:
 
   LogicalResult run(ArrayRef<InputView> inputs,
                     std::vector<NpyArray> &outputs) override {
-    if (failed(prepareRun(loc, signature, inputs, outputs)))
+    if (failed(prepareRun(loc, signature, inputs, outputs, recorded.first,
+                          recorded.second)))
       return failure();
     std::vector<std::vector<int64_t>> descriptors;
     for (const InputView &in : inputs)
@@ -261,6 +264,8 @@ private:
   Location loc;
   FunctionType signature;
   std::unique_ptr<ExecutionEngine> engine;
+  /// Bounds of dynamic input dims, sizes of dynamic output dims.
+  std::pair<ArrayAttr, ArrayAttr> recorded;
 };
 
 std::unique_ptr<PreparedModel>
@@ -287,7 +292,8 @@ HostTarget::prepare(ModuleOp lowered, FunctionType signature,
     emitError(loc) << "JIT compilation failed: " << message;
     return nullptr;
   }
-  return std::make_unique<JitModel>(loc, signature, std::move(*engine));
+  return std::make_unique<JitModel>(loc, signature, std::move(*engine),
+                                    getRecordedSignature(lowered));
 }
 
 } // namespace

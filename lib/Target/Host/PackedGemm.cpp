@@ -339,6 +339,10 @@ public:
     this->cols = layer.cols;
     this->rows = layer.rows;
     tokens = cast<RankedTensorType>(input.getType()).getDimSize(0);
+    // A dynamic token count (--input-shape=x:?x...) runs token tiles
+    // without the transposed input (emitPackedGemm turns tokenVectors off).
+    if (ShapedType::isDynamic(tokens))
+      tokenCount = tensor::DimOp::create(b, loc, input, 0);
     if (tokenVectors) {
       // K x T, once per layer (T x K copies against T x K x R MACs).
       auto type = RankedTensorType::get({cols, tokens}, b.getF32Type());
@@ -374,6 +378,20 @@ private:
     std::tie(first, last) =
         kernel::panelRows(b, loc, panel, dense, cols, offsets);
     Value firstRow = arith::MulIOp::create(b, loc, panel, index(nv * vw));
+    if (tokenCount) {
+      // Whole tiles, then the remaining tokens one at a time (their number
+      // is known only at run time).
+      Value full = arith::MulIOp::create(
+          b, loc, arith::DivUIOp::create(b, loc, tokenCount, index(mr)),
+          index(mr));
+      kernel::forLoop(b, loc, index(0), full, mr, [&](Value token) {
+        emitTile(token, mr, firstRow, first, last, partial);
+      });
+      kernel::forLoop(b, loc, full, tokenCount, 1, [&](Value token) {
+        emitTile(token, 1, firstRow, first, last, partial);
+      });
+      return;
+    }
     kernel::fullTileLoop(b, loc, tokens, mr, [&](Value token) {
       emitTile(token, mr, firstRow, first, last, partial);
     });
@@ -493,6 +511,8 @@ private:
   bool dense = true;
   int64_t cols = 0, rows = 0, tokens = 0;
   Value input, output, values, bias, columns;
+  /// The token count when it is dynamic (else null).
+  Value tokenCount;
   /// With tokenVectors: the current tile's K x MR slice of the input.
   Value tileInput;
   VectorEpilogue epilogue;
@@ -506,10 +526,16 @@ Value emitPackedGemm(OpBuilder &b, Location loc, ModuleOp module, Value input,
   auto inType = cast<RankedTensorType>(input.getType());
   int64_t tokens = inType.getDimSize(0);
   Type f32 = b.getF32Type();
+  SmallVector<Value> dynamicTokens;
+  GemmTiling kernelTiling = tiling;
+  if (ShapedType::isDynamic(tokens)) {
+    dynamicTokens.push_back(tensor::DimOp::create(b, loc, input, 0));
+    kernelTiling.tokenVectors = false;
+  }
   auto output = memref::AllocOp::create(
-      b, loc, MemRefType::get({tokens, weight.rows}, f32),
+      b, loc, MemRefType::get({tokens, weight.rows}, f32), dynamicTokens,
       b.getI64IntegerAttr(64));
-  KernelBuilder(b, loc, tiling, epilogue)
+  KernelBuilder(b, loc, kernelTiling, epilogue)
       .build(weight, symbolPrefix, module, input, output);
   // What was decided, on the buffer the kernel writes (for tests and
   // readers of the IR).
@@ -527,7 +553,8 @@ Value emitPackedGemm(OpBuilder &b, Location loc, ModuleOp module, Value input,
           b.getNamedAttr("tile_tokens", b.getI64IntegerAttr(tiling.tileTokens)),
           b.getNamedAttr("tile_vectors",
                          b.getI64IntegerAttr(tiling.tileVectors)),
-          b.getNamedAttr("token_vectors", b.getBoolAttr(tiling.tokenVectors)),
+          b.getNamedAttr("token_vectors",
+                         b.getBoolAttr(kernelTiling.tokenVectors)),
       }));
   return bufferization::ToTensorOp::create(
       b, loc, RankedTensorType::get({tokens, weight.rows}, f32), output,

@@ -141,7 +141,9 @@ LogicalResult NeonTarget::run(ModuleOp lowered, FunctionType signature,
                               std::vector<NpyArray> &outputs,
                               const TargetOptions &options) const {
   Location loc = lowered.getLoc();
-  if (failed(prepareRun(loc, signature, inputs, outputs)))
+  auto [recordedInputs, recordedOutputs] = getRecordedSignature(lowered);
+  if (failed(prepareRun(loc, signature, InputView::of(inputs), outputs,
+                        recordedInputs, recordedOutputs)))
     return failure();
   std::string runner =
       fromEnvironment("SPARSEC_AARCH64_RUNNER", SPARSEC_AARCH64_RUNNER);

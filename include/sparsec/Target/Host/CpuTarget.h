@@ -11,6 +11,7 @@
 #ifndef SPARSEC_TARGET_HOST_CPUTARGET_H
 #define SPARSEC_TARGET_HOST_CPUTARGET_H
 
+#include "sparsec/Support/DynamicShapes.h"
 #include "sparsec/Target/Host/Passes.h"
 #include "sparsec/Target/Target.h"
 
@@ -120,13 +121,27 @@ void registerCpuTranslations(mlir::ModuleOp lowered);
 std::vector<std::string> getToolEnvironment();
 
 /// Checks `inputs` against `signature` and makes zeroed outputs of the
-/// signature's result types; failure with a diagnostic at `loc`.
+/// signature's result types; failure with a diagnostic at `loc`. A model
+/// with dynamic dims passes `lowered`'s recorded signature (the inputs'
+/// bounds and the outputs' sizes in terms of the inputs').
 mlir::LogicalResult prepareRun(mlir::Location loc, mlir::FunctionType signature,
                                llvm::ArrayRef<InputView> inputs,
-                               std::vector<NpyArray> &outputs);
+                               std::vector<NpyArray> &outputs,
+                               mlir::ArrayAttr recordedInputs = {},
+                               mlir::ArrayAttr recordedOutputs = {});
 mlir::LogicalResult prepareRun(mlir::Location loc, mlir::FunctionType signature,
                                const std::vector<NpyArray> &inputs,
                                std::vector<NpyArray> &outputs);
+/// The recorded signature of a module lowered for a CPU target: its inputs'
+/// and outputs' entries (null when it has none).
+std::pair<mlir::ArrayAttr, mlir::ArrayAttr>
+getRecordedSignature(mlir::ModuleOp lowered);
+/// `signature`'s tensors with the recorded bounds, symbols and output sizes
+/// of their dynamic dims.
+std::vector<DynamicInput> getDynamicInputs(mlir::FunctionType signature,
+                                           mlir::ArrayAttr recordedInputs);
+std::vector<DynamicOutput> getDynamicOutputs(mlir::FunctionType signature,
+                                             mlir::ArrayAttr recordedOutputs);
 
 } // namespace sparsec
 

@@ -171,6 +171,24 @@ def SparsecCpuStridedCopiesToLoops
   let dependentDialects = ["::mlir::linalg::LinalgDialect"];
 }
 
+def SparsecCpuDynamicExpandShapes
+    : Pass<"sparsec-cpu-dynamic-expand-shapes", "::mlir::func::FuncOp"> {
+  let summary = "memref.expand_shape that splits a dim into several dynamic "
+                "ones as memref.reinterpret_cast of the contiguous buffer";
+  let description = [{
+    With dynamic dimensions (`--input-shape=x:?x...`) bufferization gives
+    expand_shape ops that split one dynamic size into several, e.g. the
+    [tokens, N] result of a linear layer viewed as [batch, sequence, N].
+    MLIR 22's `expand-strided-metadata` crashes on those (it reads the
+    group's strides as constants). The source of each such op whose layout
+    is the identity is contiguous, so the expanded view is a
+    reinterpret_cast with the row-major strides of the output sizes; this
+    pass writes that instead and leaves every other expand_shape alone.
+    Example: `sparsec-opt --sparsec-cpu-dynamic-expand-shapes m.mlir`.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect"];
+}
+
 def SparsecCpuVectorizeElementwise
     : Pass<"sparsec-cpu-vectorize-elementwise", "::mlir::func::FuncOp"> {
   let summary = "Elementwise linalg ops and innermost reductions on buffers "

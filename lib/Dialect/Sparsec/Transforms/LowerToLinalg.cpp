@@ -25,12 +25,12 @@ namespace {
 /// An output tensor of `type` holding the bias broadcast along `channelDim`,
 /// or zeros when there is no bias.
 Value createBiasInit(OpBuilder &b, Location loc, RankedTensorType type,
-                     Value bias, unsigned channelDim) {
-  Value empty = tensor::EmptyOp::create(b, loc, type.getShape(),
-                                        type.getElementType());
+                     Value bias, unsigned channelDim,
+                     ValueRange dynamicSizes = {}) {
+  Value empty = tensor::EmptyOp::create(b, loc, type, dynamicSizes);
   if (!bias) {
-    Value zero = arith::ConstantOp::create(
-        b, loc, b.getZeroAttr(type.getElementType()));
+    Value zero =
+        arith::ConstantOp::create(b, loc, b.getZeroAttr(type.getElementType()));
     return linalg::FillOp::create(b, loc, zero, empty).getResult(0);
   }
   unsigned rank = type.getRank();
@@ -53,9 +53,12 @@ struct LowerLinear : OpRewritePattern<LinearOp> {
     RankedTensorType inType = op.getInput().getType();
     RankedTensorType outType = op.getResult().getType();
     int64_t k = op.getReductionSize(), r = op.getNumRows();
+    // A dynamic leading dim (--input-shape) makes the token count dynamic.
     int64_t batch = 1;
     for (int64_t d : inType.getShape().drop_back())
-      batch *= d;
+      batch = ShapedType::isDynamic(d) || ShapedType::isDynamic(batch)
+                  ? ShapedType::kDynamic
+                  : batch * d;
     Type elt = outType.getElementType();
 
     // View the input as [B, K].
@@ -64,8 +67,9 @@ struct LowerLinear : OpRewritePattern<LinearOp> {
     if (inType.getRank() != 2) {
       SmallVector<ReassociationIndices> reassoc;
       if (inType.getRank() == 1) {
-        in2d = tensor::ExpandShapeOp::create(rewriter, loc, in2dType, in2d,
-                                             ArrayRef<ReassociationIndices>{{0, 1}});
+        in2d = tensor::ExpandShapeOp::create(
+            rewriter, loc, in2dType, in2d,
+            ArrayRef<ReassociationIndices>{{0, 1}});
       } else {
         ReassociationIndices lead;
         for (int64_t i = 0; i + 1 < inType.getRank(); ++i)
@@ -76,7 +80,11 @@ struct LowerLinear : OpRewritePattern<LinearOp> {
       }
     }
     auto out2dType = RankedTensorType::get({batch, r}, elt);
-    Value init = createBiasInit(rewriter, loc, out2dType, op.getBias(), 1);
+    SmallVector<Value> dynamicTokens;
+    if (ShapedType::isDynamic(batch))
+      dynamicTokens.push_back(tensor::DimOp::create(rewriter, loc, in2d, 0));
+    Value init = createBiasInit(rewriter, loc, out2dType, op.getBias(), 1,
+                                dynamicTokens);
 
     // out[b, r] += in[b, k] * w[r, k]
     MLIRContext *ctx = rewriter.getContext();
@@ -101,15 +109,20 @@ struct LowerLinear : OpRewritePattern<LinearOp> {
 
     if (outType.getRank() == 1) {
       result = tensor::CollapseShapeOp::create(
-          rewriter, loc, outType, result, ArrayRef<ReassociationIndices>{{0, 1}});
+          rewriter, loc, outType, result,
+          ArrayRef<ReassociationIndices>{{0, 1}});
     } else if (outType.getRank() != 2) {
       ReassociationIndices lead;
       for (int64_t i = 0; i + 1 < outType.getRank(); ++i)
         lead.push_back(i);
       SmallVector<ReassociationIndices> reassoc = {lead,
                                                    {outType.getRank() - 1}};
+      // The leading sizes are the input's (some may be dynamic).
+      SmallVector<OpFoldResult> sizes =
+          tensor::getMixedSizes(rewriter, loc, op.getInput());
+      sizes.back() = rewriter.getIndexAttr(r);
       result = tensor::ExpandShapeOp::create(rewriter, loc, outType, result,
-                                             reassoc);
+                                             reassoc, sizes);
     }
     rewriter.replaceOp(op, result);
     return success();
@@ -129,19 +142,17 @@ struct LowerConv2D : OpRewritePattern<Conv2DOp> {
 
     Value input = op.getInput();
     if (llvm::any_of(pads, [](int64_t p) { return p != 0; })) {
-      SmallVector<OpFoldResult> low = {rewriter.getIndexAttr(0),
-                                       rewriter.getIndexAttr(0),
-                                       rewriter.getIndexAttr(pads[0]),
-                                       rewriter.getIndexAttr(pads[1])};
-      SmallVector<OpFoldResult> high = {rewriter.getIndexAttr(0),
-                                        rewriter.getIndexAttr(0),
-                                        rewriter.getIndexAttr(pads[2]),
-                                        rewriter.getIndexAttr(pads[3])};
+      SmallVector<OpFoldResult> low = {
+          rewriter.getIndexAttr(0), rewriter.getIndexAttr(0),
+          rewriter.getIndexAttr(pads[0]), rewriter.getIndexAttr(pads[1])};
+      SmallVector<OpFoldResult> high = {
+          rewriter.getIndexAttr(0), rewriter.getIndexAttr(0),
+          rewriter.getIndexAttr(pads[2]), rewriter.getIndexAttr(pads[3])};
       SmallVector<int64_t> paddedShape(inType.getShape());
       paddedShape[2] += pads[0] + pads[2];
       paddedShape[3] += pads[1] + pads[3];
-      Value zero = arith::ConstantOp::create(rewriter, loc,
-                                             rewriter.getZeroAttr(elt));
+      Value zero =
+          arith::ConstantOp::create(rewriter, loc, rewriter.getZeroAttr(elt));
       input = tensor::PadOp::create(rewriter, loc,
                                     RankedTensorType::get(paddedShape, elt),
                                     input, low, high, zero);
@@ -153,16 +164,17 @@ struct LowerConv2D : OpRewritePattern<Conv2DOp> {
     int64_t groups = op.getGroups();
     if (groups == 1) {
       Value init = createBiasInit(rewriter, loc, outType, op.getBias(), 1);
-      Value result = linalg::Conv2DNchwFchwOp::create(
-                         rewriter, loc, TypeRange{outType},
-                         ValueRange{input, op.getWeight()}, ValueRange{init},
-                         strides, dilations)
-                         .getResult(0);
+      Value result =
+          linalg::Conv2DNchwFchwOp::create(rewriter, loc, TypeRange{outType},
+                                           ValueRange{input, op.getWeight()},
+                                           ValueRange{init}, strides, dilations)
+              .getResult(0);
       rewriter.replaceOp(op, result);
       return success();
     }
 
-    // Grouped: [N, G, C/G, H, W] x [G, F/G, C/G, kh, kw] -> [N, G, F/G, Ho, Wo].
+    // Grouped: [N, G, C/G, H, W] x [G, F/G, C/G, kh, kw] -> [N, G, F/G, Ho,
+    // Wo].
     auto inShape = cast<RankedTensorType>(input.getType()).getShape();
     int64_t cg = inShape[1] / groups, fg = wType.getDimSize(0) / groups;
     auto gInType = RankedTensorType::get(
@@ -203,8 +215,8 @@ struct LowerPermute : OpRewritePattern<PermuteOp> {
     auto type = cast<RankedTensorType>(op.getType());
     int64_t rank = type.getRank(), axis = op.getAxis();
     ArrayRef<int64_t> perm = op.getPermutation();
-    auto tableType = RankedTensorType::get({int64_t(perm.size())},
-                                           rewriter.getI64Type());
+    auto tableType =
+        RankedTensorType::get({int64_t(perm.size())}, rewriter.getI64Type());
     Value table = arith::ConstantOp::create(
         rewriter, loc, DenseIntElementsAttr::get(tableType, perm));
     Value init = tensor::EmptyOp::create(rewriter, loc, type.getShape(),
@@ -219,7 +231,8 @@ struct LowerPermute : OpRewritePattern<PermuteOp> {
           for (int64_t d = 0; d < rank; ++d)
             idx.push_back(linalg::IndexOp::create(b, l, d));
           Value source = tensor::ExtractOp::create(b, l, table, idx[axis]);
-          idx[axis] = arith::IndexCastOp::create(b, l, b.getIndexType(), source);
+          idx[axis] =
+              arith::IndexCastOp::create(b, l, b.getIndexType(), source);
           Value v = tensor::ExtractOp::create(b, l, input, idx);
           linalg::YieldOp::create(b, l, v);
         });
