@@ -9,13 +9,24 @@
 //===----------------------------------------------------------------------===//
 #include "Importer.h"
 
+#include "sparsec/Dialect/Sparsec/IR/Sparsec.h"
+
+#include "llvm/Support/MathExtras.h"
+
 using namespace mlir;
 
 namespace sparsec::onnx_import {
 
 SymDim SymDim::operator*(const SymDim &other) const {
   SymDim r;
-  r.coeff = coeff * other.coeff;
+  // A product beyond any tensor's size (shape arithmetic on a hostile
+  // model's constants) is kOverflow, which every use refuses.
+  if (coeff == kOverflow || other.coeff == kOverflow ||
+      llvm::MulOverflow(coeff, other.coeff, r.coeff) ||
+      r.coeff > kMaxTensorElements || r.coeff < -kMaxTensorElements) {
+    r.coeff = kOverflow;
+    return r;
+  }
   r.factors = factors;
   r.factors.append(other.factors.begin(), other.factors.end());
   llvm::sort(r.factors);
@@ -23,7 +34,8 @@ SymDim SymDim::operator*(const SymDim &other) const {
 }
 
 std::optional<SymDim> SymDim::divideBy(const SymDim &divisor) const {
-  if (divisor.coeff == 0 || coeff % divisor.coeff != 0)
+  // Sizes only: both positive.
+  if (divisor.coeff <= 0 || coeff <= 0 || coeff % divisor.coeff != 0)
     return std::nullopt;
   SymDim r;
   r.coeff = coeff / divisor.coeff;
@@ -132,10 +144,9 @@ FailureOr<SymDim> Importer::symbolicDim(Value v, int64_t d) {
   }
   if (auto cast = dyn_cast<tensor::CastOp>(def))
     return symbolicDim(cast.getSource(), d);
-  // sparsec.linear and friends: the leading dims are the input's.
-  if (def && def->getNumOperands() > 0 && d + 1 < type.getRank() &&
-      def->getName().getDialectNamespace() == "sparsec")
-    return symbolicDim(def->getOperand(0), d);
+  // sparsec.linear: the leading dims are the input's.
+  if (auto linear = dyn_cast<LinearOp>(def); linear && d + 1 < type.getRank())
+    return symbolicDim(linear.getInput(), d);
   return failure();
 }
 
@@ -198,7 +209,7 @@ LogicalResult Importer::recordOutputDims(func::FuncOp func,
     SmallVector<Attribute> dims;
     for (int64_t d = 0, e = typeOf(v).getRank(); d < e; ++d) {
       FailureOr<SymDim> size = symbolicDim(v, d);
-      if (failed(size))
+      if (failed(size) || size->coeff <= 0)
         return emitError(func.getLoc())
                << "graph output '" << cast<StringAttr>(name).getValue()
                << "': cannot tell the size of its dynamic dimension " << d
@@ -361,6 +372,9 @@ LogicalResult lowerDynamicReshape(Importer &im, Value x,
   int64_t inferAt = -1;
   for (size_t i = 0; i < target.size(); ++i) {
     if (!target[i].isStatic()) {
+      if (target[i].coeff <= 0)
+        return im.error("invalid target dimension at axis " + Twine(i) +
+                        " (a non-positive multiple of a dynamic size)");
       shape.push_back(target[i]);
       known = known * shape.back();
       continue;

@@ -25,7 +25,7 @@ LogicalResult lowerSymbolicRange(Importer &im) {
                     "from the inputs' dimensions");
   if (!start || !delta || start->numElements() != 1 ||
       delta->numElements() != 1 || start->at(0) != 0 || delta->at(0) != 1 ||
-      limit->elems.size() != 1)
+      limit->elems.size() != 1 || limit->elems[0].coeff <= 0)
     return im.error("Range with a dynamic limit needs start 0 and delta 1 "
                     "(arange(n))");
   FailureOr<Type> elt = im.elementType(limit->dtype);
@@ -62,7 +62,7 @@ LogicalResult lowerSymbolicConstantOfShape(Importer &im) {
     return failure();
   SmallVector<OpFoldResult> sizes;
   for (const SymDim &d : shape->elems) {
-    if (d.isStatic() && d.coeff <= 0)
+    if (d.coeff <= 0)
       return im.error("ConstantOfShape sizes must be positive");
     sizes.push_back(im.materialize(d));
   }
@@ -77,7 +77,7 @@ FailureOr<Value> expandDynamic(Importer &im, Value x, ArrayRef<SymDim> shape) {
   // the input's dim, as numpy broadcasting does).
   SmallVector<OpFoldResult> sizes;
   for (const SymDim &d : shape) {
-    if (d.isStatic() && d.coeff <= 0)
+    if (d.coeff <= 0)
       return im.error("Expand shape entries must be positive");
     sizes.push_back(im.materialize(d));
   }

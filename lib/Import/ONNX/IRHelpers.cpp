@@ -31,10 +31,15 @@ FailureOr<Value> Importer::elementwise(ArrayRef<Value> inputs, Type resultElt,
       int64_t &out = shape[at];
       if (ShapedType::isDynamic(s[i])) {
         if (!dynamicFrom[at]) {
+          if (out != 1) {
+            (void)error("cannot broadcast a dynamic dimension against size " +
+                        Twine(out) + " at axis " + Twine(at) +
+                        "; give it a static size with --input-shape");
+            return failure();
+          }
           dynamicFrom[at] = v;
           dynamicDim[at] = i;
-          if (out == 1)
-            out = ShapedType::kDynamic;
+          out = ShapedType::kDynamic;
           continue;
         }
         FailureOr<SymDim> mine = symbolicDim(v, i),
@@ -49,9 +54,14 @@ FailureOr<Value> Importer::elementwise(ArrayRef<Value> inputs, Type resultElt,
       }
       if (s[i] == out || s[i] == 1)
         continue;
+      // A dynamic dim against a static size other than 1: it could be 1 at
+      // run time (then ONNX broadcasts it) or another size (an error), and
+      // the loops would read past it either way.
       if (ShapedType::isDynamic(out)) {
-        out = s[i]; // the dynamic operand must have this size
-        continue;
+        (void)error("cannot broadcast a dynamic dimension against size " +
+                    Twine(s[i]) + " at axis " + Twine(at) +
+                    "; give it a static size with --input-shape");
+        return failure();
       }
       if (out != 1) {
         (void)error("operand shapes are not broadcast-compatible at axis " +

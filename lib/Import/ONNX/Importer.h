@@ -18,6 +18,7 @@
 
 #include <deque>
 #include <functional>
+#include <limits>
 #include <map>
 #include <memory>
 #include <optional>
@@ -81,6 +82,8 @@ struct TensorBytes {
 /// reshapes do to dynamic sizes (multiply, divide exactly); a size that
 /// needs a sum is not representable and is refused.
 struct SymDim {
+  /// The coefficient of a product that overflowed.
+  static constexpr int64_t kOverflow = std::numeric_limits<int64_t>::min();
   int64_t coeff = 1;
   llvm::SmallVector<unsigned, 2> factors;
 

@@ -9,6 +9,8 @@
 //===----------------------------------------------------------------------===//
 #include "Importer.h"
 
+#include "llvm/Support/MathExtras.h"
+
 using namespace mlir;
 
 namespace sparsec::onnx_import {
@@ -137,8 +139,11 @@ std::optional<SymTensor> foldBinary(StringRef op, const SymTensor &a,
         return std::nullopt;
       r.elems.push_back(*q);
     } else if (x.isStatic() && y.isStatic()) {
-      r.elems.push_back(SymDim::constant(op == "Add" ? x.coeff + y.coeff
-                                                     : x.coeff - y.coeff));
+      int64_t sum;
+      if (op == "Add" ? llvm::AddOverflow(x.coeff, y.coeff, sum)
+                      : llvm::SubOverflow(x.coeff, y.coeff, sum))
+        return std::nullopt;
+      r.elems.push_back(SymDim::constant(sum));
     } else {
       return std::nullopt;
     }

@@ -115,6 +115,12 @@ def dynamic_mask_start1():
     return _dynamic_mask(1)
 
 
+def dynamic_broadcast():
+    # x [batch, 4] + y [3, 4]: legal ONNX when batch is 1 or 3.
+    return model([helper.make_node("Add", ["x", "y"], ["z"], name="add")],
+                 [vi("x", ["batch", 4])], [vi("z", [3, 4])], [init("y", [3, 4])])
+
+
 def dynamic_conv():
     # A convolution does not take dynamic dims yet.
     return model([helper.make_node("Conv", ["x", "w"], ["y"], name="conv")],
