@@ -22,6 +22,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
 
 using namespace mlir;
 
@@ -88,6 +89,10 @@ struct sparsec_executable_s {
   std::unique_ptr<sparsec::TargetOptions> options;
   FunctionType signature;
   std::vector<Argument> inputs, outputs;
+  /// Compiled for this process on the first run (the host's JIT), so that
+  /// later runs do not compile again; null for targets that run elsewhere.
+  std::once_flag prepareOnce;
+  std::unique_ptr<sparsec::PreparedModel> prepared;
 
   explicit sparsec_executable_s(sparsec_context context)
       : context(retain(context)) {}
@@ -381,10 +386,19 @@ sparsec_error sparsec_executable_run(sparsec_executable executable,
                       static_cast<const char *>(a.data) + bytes);
     in.push_back(std::move(array));
   }
+  std::call_once(executable->prepareOnce, [&] {
+    executable->prepared = executable->target->prepare(
+        *executable->lowered, executable->signature, *executable->options);
+    // A target that cannot run here said so; Target::run says what it does
+    // instead (or the same error again).
+    if (!executable->prepared)
+      executable->context->diagnostics.clear();
+  });
   std::vector<sparsec::NpyArray> out;
-  if (failed(executable->target->run(*executable->lowered,
-                                     executable->signature, in, out,
-                                     *executable->options)))
+  if (executable->prepared ? failed(executable->prepared->run(in, out))
+                           : failed(executable->target->run(
+                                 *executable->lowered, executable->signature,
+                                 in, out, *executable->options)))
     return contextError(executable->context, "the run failed");
   auto *arrays = static_cast<sparsec_array *>(
       std::calloc(out.size() + 1, sizeof(sparsec_array)));
