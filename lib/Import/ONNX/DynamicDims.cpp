@@ -126,7 +126,10 @@ FailureOr<SymDim> Importer::symbolicDim(Value v, int64_t d) {
     return fromSize(expand.getMixedOutputShape()[d]);
   if (auto collapse = dyn_cast<tensor::CollapseShapeOp>(def)) {
     SymDim product;
-    for (int64_t i : collapse.getReassociationIndices()[d]) {
+    // (A local: a range over an element of the temporary would dangle.)
+    SmallVector<ReassociationIndices> groups =
+        collapse.getReassociationIndices();
+    for (int64_t i : groups[d]) {
       FailureOr<SymDim> s = symbolicDim(collapse.getSrc(), i);
       if (failed(s))
         return failure();
