@@ -32,8 +32,11 @@ std::optional<int64_t> tripCount(Value lower, Value upper, Value step) {
 int64_t nestIterations(scf::ParallelOp op) {
   constexpr int64_t unknown = int64_t(1) << 40;
   int64_t total = 1;
+  // Saturating at `unknown`: two dynamic dims (--input-shape=x:?x?) would
+  // otherwise overflow.
   auto times = [&](std::optional<int64_t> n) {
-    total = std::min(unknown, total * (n ? std::max<int64_t>(*n, 1) : unknown));
+    int64_t factor = n ? std::clamp<int64_t>(*n, 1, unknown) : unknown;
+    total = total >= unknown / factor ? unknown : total * factor;
   };
   for (auto [lo, hi, st] :
        llvm::zip(op.getLowerBound(), op.getUpperBound(), op.getStep()))
